@@ -1,0 +1,25 @@
+# Every target bootstraps .venv itself (scripts/bootstrap.sh is quick when nothing changed).
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+setup:
+	@bash scripts/bootstrap.sh
+
+demo: setup
+	@$(BIN)/python -m sprintboard.demo
+
+test: setup
+	@$(BIN)/python -m pytest -q
+
+lint: setup
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+
+bench: setup
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build demo .pytest_cache .mypy_cache .ruff_cache

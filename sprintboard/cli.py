@@ -1,0 +1,65 @@
+"""The `sprintboard` command line: a thin layer that parses, calls one API function, prints.
+
+Exit codes: 0 ok, 1 a user error (one line on stderr naming what and where), 2 usage.
+`--debug` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from sprintboard.commands import a2a, agents, board, core, models, tools
+from sprintboard.errors import SprintboardError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="sprintboard",
+    help="One task board for AI agents and people.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    """One task board for AI agents and people."""
+    _State.debug = debug
+
+
+class _State:
+    debug = False
+
+
+core.register(app)
+app.add_typer(board.app, name="board")
+board.register(app)
+app.add_typer(tools.app, name="tools")
+app.add_typer(models.app, name="models")
+app.add_typer(agents.app, name="agents")
+app.add_typer(a2a.app, name="a2a")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; map errors to exit codes."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SprintboardError as exc:
+        if _State.debug:
+            raise
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(1)

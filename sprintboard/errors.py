@@ -1,0 +1,200 @@
+"""The error tree of sprintboard.
+
+Errors are split by audience: a ``SprintboardError`` is something a user can act on
+(the message says what, where and what to do); a bug in calling code stays a plain
+``TypeError``/``ValueError``.
+
+```
+SprintboardError
+├── ConfigError             file, key, reason
+├── WorkspaceError          path, reason
+├── BoardError
+│   ├── JournalCorrupt      file, line, reason        (board refuses to load past it)
+│   ├── JournalRolledBack   file, expected head, found head
+│   ├── KanbanParseError    file, line, reason        (last good state kept)
+│   ├── InvalidTransition   task, from, to, allowed
+│   ├── UnknownTask         task
+│   ├── LeaseConflict       task, holder
+│   ├── StaleFence          task, fence given, fence current
+│   ├── WipLimitReached     scope (role or agent), limit
+│   ├── NotOwner            host, owner
+│   └── LockTimeout         path, seconds
+├── ToolError               tool, reason
+├── MessageRejected         message id, reason        (goes to quarantine/)
+└── LLMUnavailable          endpoint, status, retry_after  (task -> blocked, not a crash)
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "BoardError",
+    "ConfigError",
+    "InvalidTransition",
+    "JournalCorrupt",
+    "JournalRolledBack",
+    "KanbanParseError",
+    "LLMUnavailable",
+    "LeaseConflict",
+    "LockTimeout",
+    "MessageRejected",
+    "NotOwner",
+    "SprintboardError",
+    "StaleFence",
+    "ToolError",
+    "UnknownTask",
+    "WipLimitReached",
+    "WorkspaceError",
+]
+
+
+class SprintboardError(Exception):
+    """Base of every error a user can act on; the CLI prints it as one line and exits 1."""
+
+
+class ConfigError(SprintboardError):
+    """`sprintboard.toml` (or a tool config) is missing, malformed or has a bad value."""
+
+    def __init__(self, path: Path | str, key: str | None, reason: str) -> None:
+        self.path, self.key, self.reason = Path(path), key, reason
+        where = f"{path}" + (f" [{key}]" if key else "")
+        super().__init__(f"{where}: {reason}")
+
+
+class WorkspaceError(SprintboardError):
+    """The directory is not a workspace, or cannot become one."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path}: {reason}")
+
+
+class BoardError(SprintboardError):
+    """The board refused a change or cannot trust its files."""
+
+
+class JournalCorrupt(BoardError):
+    """A journal line cannot be trusted; nothing after it is applied."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(
+            f"{path}:{line}: {reason}. Nothing was written; "
+            "restore the file from version control and run again."
+        )
+
+
+class JournalRolledBack(BoardError):
+    """The journal is shorter than, or differs from, the head this host recorded."""
+
+    def __init__(self, path: Path, expected: str, found: str) -> None:
+        self.path, self.expected, self.found = path, expected, found
+        super().__init__(
+            f"{path}: journal was reverted or replaced (expected head {expected}, found {found}). "
+            "Nothing was written. Restore the newer journal, or if the old one is wanted on "
+            "purpose, run `sprintboard validate --adopt` to accept it."
+        )
+
+
+class KanbanParseError(BoardError):
+    """KANBAN.md cannot be parsed; the file is left alone and the last good state is kept."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(
+            f"{path}:{line}: {reason}. The file was not changed and the board keeps its "
+            "last good state; fix the file and save it again."
+        )
+
+
+class UnknownTask(BoardError):
+    """A task id that the board does not know."""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        super().__init__(f"unknown task {task!r}; `sprintboard status` lists the tasks")
+
+
+class InvalidTransition(BoardError):
+    """A status change that the status table does not allow."""
+
+    def __init__(self, task: str, current: str, target: str, allowed: list[str], why: str = "") -> None:
+        self.task, self.current, self.target, self.allowed = task, current, target, allowed
+        hint = ", ".join(allowed) if allowed else "none"
+        extra = f" ({why})" if why else ""
+        super().__init__(f"{task}: cannot move {current} -> {target}{extra}; allowed: {hint}")
+
+
+class LeaseConflict(BoardError):
+    """The task is already leased, or is not in a state that can be claimed."""
+
+    def __init__(self, task: str, reason: str) -> None:
+        self.task, self.reason = task, reason
+        super().__init__(f"{task}: {reason}")
+
+
+class StaleFence(BoardError):
+    """A heartbeat or result carried a fencing token that is no longer current."""
+
+    def __init__(self, task: str, given: int | None, current: int | None) -> None:
+        self.task, self.given, self.current = task, given, current
+        super().__init__(
+            f"{task}: fencing token {given} is stale (current: {current}); the lease was "
+            "lost or re-granted, so this result is refused. Claim the task again."
+        )
+
+
+class WipLimitReached(BoardError):
+    """A claim would exceed a work-in-progress limit."""
+
+    def __init__(self, scope: str, limit: int) -> None:
+        self.scope, self.limit = scope, limit
+        super().__init__(f"WIP limit reached for {scope} ({limit}); finish or release a task first")
+
+
+class NotOwner(BoardError):
+    """This host is not the board owner, so it must not write the journal."""
+
+    def __init__(self, host: str, owner: str) -> None:
+        self.host, self.owner = host, owner
+        super().__init__(
+            f"host {host!r} is not the board owner ({owner!r} per sprintboard.toml [board] owner); "
+            "only the owner writes the journal. Send changes by A2A message instead."
+        )
+
+
+class LockTimeout(BoardError):
+    """The board lock was not acquired in time."""
+
+    def __init__(self, path: Path, seconds: float) -> None:
+        self.path, self.seconds = path, seconds
+        super().__init__(f"{path}: could not take the board lock within {seconds:g}s")
+
+
+class ToolError(SprintboardError):
+    """A deterministic tool refused its input or config."""
+
+    def __init__(self, tool: str, reason: str) -> None:
+        self.tool, self.reason = tool, reason
+        super().__init__(f"{tool}: {reason}")
+
+
+class MessageRejected(SprintboardError):
+    """An A2A message failed verification and goes to quarantine/."""
+
+    def __init__(self, message_id: str, reason: str) -> None:
+        self.message_id, self.reason = message_id, reason
+        super().__init__(f"message {message_id}: {reason}")
+
+
+class LLMUnavailable(SprintboardError):
+    """The LLM endpoint cannot answer; callers fall back or block the task with the reason."""
+
+    def __init__(
+        self, endpoint: str, status: int | None, reason: str, retry_after: float | None = None
+    ) -> None:
+        self.endpoint, self.status, self.reason, self.retry_after = endpoint, status, reason, retry_after
+        code = f"HTTP {status}" if status is not None else "no response"
+        super().__init__(f"LLM at {endpoint} unavailable ({code}): {reason}")

@@ -1,0 +1,100 @@
+"""Tools register by name with a pydantic config model and a pydantic report model.
+
+A task step (`{tool, config}`) is validated against the tool's config model when the
+task is planned (`validate_step`) and run by the Builder (`run_step`). Tool modules are
+imported lazily so that validating a `dedup` step never imports mlx.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sprintboard.errors import ToolError
+
+__all__ = ["ToolSpec", "get_tool", "register", "run_step", "tool_names", "validate_step"]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A registered tool: its name, config model, report model and entry point."""
+
+    name: str
+    config: type[BaseModel]
+    report: type[BaseModel]
+    run: Callable[[Any], BaseModel]
+    summary: str
+
+
+# Where each known tool lives; imported on first use only.
+_MODULES: dict[str, str] = {
+    "audit": "sprintboard.tools.audit",
+    "dedup": "sprintboard.tools.dedup",
+    "mix": "sprintboard.tools.mix",
+    "split": "sprintboard.tools.split",
+    "leakage": "sprintboard.tools.leakage",
+    "train": "sprintboard.tools.train",
+    "eval": "sprintboard.tools.evaluate",
+    "generate": "sprintboard.tools.generate",
+    "fuse": "sprintboard.tools.fuse",
+}
+_REGISTRY: dict[str, ToolSpec] = {}
+
+
+def register(
+    name: str, *, config: type[BaseModel], report: type[BaseModel]
+) -> Callable[[Callable[[Any], BaseModel]], Callable[[Any], BaseModel]]:
+    """Register the decorated function as tool `name` (config in, report out)."""
+
+    def decorate(fn: Callable[[Any], BaseModel]) -> Callable[[Any], BaseModel]:
+        summary = (fn.__doc__ or name).strip().splitlines()[0]
+        _REGISTRY[name] = ToolSpec(name, config, report, fn, summary)
+        return fn
+
+    return decorate
+
+
+def tool_names() -> list[str]:
+    """Every tool name a step may use."""
+    return sorted(set(_MODULES) | set(_REGISTRY))
+
+
+def get_tool(name: str) -> ToolSpec:
+    """Look up a tool by name, importing its module on first use.
+
+    Raises:
+        ToolError: no tool has that name.
+    """
+    if name not in _REGISTRY and name in _MODULES:
+        importlib.import_module(_MODULES[name])
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ToolError(name, f"unknown tool; known tools: {', '.join(tool_names())}") from None
+
+
+def validate_step(name: str, config: Mapping[str, Any]) -> BaseModel:
+    """Validate a step's config against the tool's config model (done at planning time).
+
+    Raises:
+        ToolError: unknown tool, or the config does not validate (the message lists each field).
+    """
+    spec = get_tool(name)
+    try:
+        return spec.config.model_validate(dict(config))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ToolError(name, f"invalid step config: {problems}") from None
+
+
+def run_step(name: str, config: Mapping[str, Any] | BaseModel) -> BaseModel:
+    """Run one step and return the tool's report."""
+    spec = get_tool(name)
+    cfg = config if isinstance(config, BaseModel) else validate_step(name, config)
+    return spec.run(cfg)
