@@ -8,10 +8,10 @@ setup:
 	@bash scripts/bootstrap.sh
 
 demo: setup
-	@$(BIN)/python -m sprintboard.demo
+	@$(BIN)/python -P -m sprintboard.demo
 
 test: setup
-	@$(BIN)/python -m pytest -q
+	@$(BIN)/pytest -q
 
 lint: setup
 	@$(BIN)/ruff check .

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
-from sprintboard.commands import a2a, agents, board, core, models, tools
+from sprintboard.commands import a2a, agents, board, core, models, tools, tools_mlx  # noqa: F401 (tools_mlx adds train/eval/generate/fuse to `tools`)
 from sprintboard.errors import SprintboardError
 
 __all__ = ["app", "main"]
@@ -50,14 +49,18 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map errors to exit codes."""
     try:
         app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: exit 2, with click's message
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            sys.stderr.write(f"error: {exc}\n")
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     except SprintboardError as exc:
         if _State.debug:
             raise

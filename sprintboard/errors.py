@@ -120,7 +120,9 @@ class UnknownTask(BoardError):
 class InvalidTransition(BoardError):
     """A status change that the status table does not allow."""
 
-    def __init__(self, task: str, current: str, target: str, allowed: list[str], why: str = "") -> None:
+    def __init__(
+        self, task: str, current: str, target: str, allowed: list[str], why: str = ""
+    ) -> None:
         self.task, self.current, self.target, self.allowed = task, current, target, allowed
         hint = ", ".join(allowed) if allowed else "none"
         extra = f" ({why})" if why else ""
@@ -195,6 +197,11 @@ class LLMUnavailable(SprintboardError):
     def __init__(
         self, endpoint: str, status: int | None, reason: str, retry_after: float | None = None
     ) -> None:
-        self.endpoint, self.status, self.reason, self.retry_after = endpoint, status, reason, retry_after
+        self.endpoint, self.status, self.reason, self.retry_after = (
+            endpoint,
+            status,
+            reason,
+            retry_after,
+        )
         code = f"HTTP {status}" if status is not None else "no response"
         super().__init__(f"LLM at {endpoint} unavailable ({code}): {reason}")

@@ -3,6 +3,13 @@
 Tools import no other room of sprintboard (config in, report out), so they run anywhere.
 """
 
-from sprintboard.tools.registry import ToolSpec, get_tool, register, run_step, tool_names, validate_step
+from sprintboard.tools.registry import (
+    ToolSpec,
+    get_tool,
+    register,
+    run_step,
+    tool_names,
+    validate_step,
+)
 
 __all__ = ["ToolSpec", "get_tool", "register", "run_step", "tool_names", "validate_step"]

@@ -88,7 +88,8 @@ def validate_step(name: str, config: Mapping[str, Any]) -> BaseModel:
         return spec.config.model_validate(dict(config))
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise ToolError(name, f"invalid step config: {problems}") from None
 

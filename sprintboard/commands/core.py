@@ -2,8 +2,310 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+
+__all__ = ["register"]
+
+WorkspaceOpt = typer.Option(
+    None, "--workspace", "-w", help="Workspace directory (default: find upward from cwd)."
+)
+HostOpt = typer.Option(
+    None, "--host", help="This host's name (default: $SPRINTBOARD_HOST or the board owner)."
+)
+JsonOpt = typer.Option(False, "--json", help=JSON_OPTION_HELP)
+ActorOpt = typer.Option("human:cli", "--as", help="Who is acting: `human:NAME` or `AGENT@HOST`.")
+
+
+def _board(workspace: Path | None, host: str | None = None) -> Any:
+    from sprintboard.workspace import open_board
+
+    return open_board(workspace, host=host)
+
+
+def _parse_estimate(text: str | None) -> dict[str, int] | None:
+    if not text:
+        return None
+    low, _, high = text.replace("min", "").strip().partition("-")
+    try:
+        return {"low": int(low), "high": int(high or low)}
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: write minutes as LOW-HIGH, e.g. 120-180") from None
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def init(
+    directory: Path = typer.Argument(Path("."), help="Directory to make a workspace in."),
+    owner: str = typer.Option("alpha", help="The host that owns the board."),
+    host: list[str] = typer.Option(
+        [], "--add-host", help="Another host as NAME or NAME:cap1,cap2 (repeatable)."
+    ),
+    no_git: bool = typer.Option(False, "--no-git", help="Do not make the workspace a git repo."),
+) -> None:
+    """Make DIRECTORY a sprintboard workspace."""
+    from sprintboard.workspace import init_workspace
+
+    hosts: list[tuple[str, list[str]]] = [(owner, [])]
+    for spec in host:
+        name, _, caps = spec.partition(":")
+        if name == owner:
+            hosts[0] = (owner, _split([caps]))
+        else:
+            hosts.append((name, _split([caps])))
+    root = init_workspace(directory, owner=owner, hosts=hosts, git=not no_git)
+    typer.echo(f"workspace ready at {root} (owner {owner})")
+
+
+def status(
+    workspace: Path | None = WorkspaceOpt, host: str | None = HostOpt, json: bool = JsonOpt
+) -> None:
+    """Show the board: tasks by status, owners, leases."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sprintboard.status import board_status
+
+    report = board_status(_board(workspace, host))
+    if json:
+        print_json(report)
+        return
+    table = Table(title=f"{report.sprint.id or 'no sprint'} — {report.sprint.goal}".strip(" —"))
+    for col in ("id", "title", "status", "prio", "owner", "deps"):
+        table.add_column(col)
+    for t in report.tasks:
+        owner = f"{t.agent}@{t.host}" if t.agent else ""
+        status_text = t.status + (f" ({t.blocked_reason})" if t.blocked_reason else "")
+        table.add_row(t.id, t.title, status_text, str(t.priority), owner, ",".join(t.dependencies))
+    console = Console()
+    console.print(table)
+    console.print(", ".join(f"{k}: {v}" for k, v in report.counters.items()))
+
+
+def add(
+    task_id: str = typer.Argument(..., help="Task id, e.g. T009."),
+    title: str = typer.Argument(...),
+    priority: int = typer.Option(3, "--priority", "-p", help="Lower is more urgent."),
+    deps: list[str] = typer.Option(
+        [], "--dep", "-d", help="Dependency ids (repeatable or comma-separated)."
+    ),
+    role: str = typer.Option("builder", help="Role that works the task."),
+    caps: list[str] = typer.Option([], "--cap", help="Required capability (repeatable)."),
+    estimate: str | None = typer.Option(None, help="Minutes as LOW-HIGH, e.g. 120-180."),
+    description: str = typer.Option("", help="Free text."),
+    criterion: list[str] = typer.Option(
+        [], "--criterion", "-c", help="Acceptance criterion (repeatable)."
+    ),
+    status_: str = typer.Option("ready", "--status", help="Initial status."),
+    workspace: Path | None = WorkspaceOpt,
+    actor: str = ActorOpt,
+) -> None:
+    """Add a task."""
+    from sprintboard.board.criteria import parse_criterion
+
+    board = _board(workspace)
+    data: dict[str, Any] = {
+        "id": task_id,
+        "title": title,
+        "status": status_,
+        "priority": priority,
+        "dependencies": _split(deps),
+        "role": role,
+        "caps": _split(caps),
+        "estimate": _parse_estimate(estimate),
+        "description": description,
+        "criteria": [parse_criterion(c) for c in criterion],
+    }
+    board.create_tasks([data], actor=actor)
+    typer.echo(f"added {task_id}")
+
+
+def edit(
+    task_id: str,
+    title: str | None = typer.Option(None),
+    priority: int | None = typer.Option(None, "--priority", "-p"),
+    deps: list[str] | None = typer.Option(None, "--dep", "-d", help="Replace the dependency list."),
+    role: str | None = typer.Option(None),
+    caps: list[str] | None = typer.Option(None, "--cap"),
+    estimate: str | None = typer.Option(None),
+    description: str | None = typer.Option(None),
+    owner: str | None = typer.Option(None, help="Assign to an agent (empty string to clear)."),
+    workspace: Path | None = WorkspaceOpt,
+    actor: str = ActorOpt,
+) -> None:
+    """Change fields of a task."""
+    fields: dict[str, Any] = {}
+    for name, value in (
+        ("title", title),
+        ("priority", priority),
+        ("role", role),
+        ("description", description),
+    ):
+        if value is not None:
+            fields[name] = value
+    if deps is not None:
+        fields["dependencies"] = _split(deps)
+    if caps is not None:
+        fields["caps"] = _split(caps)
+    if estimate is not None:
+        fields["estimate"] = _parse_estimate(estimate)
+    if owner is not None:
+        fields["agent"] = owner or None
+    if not fields:
+        raise typer.BadParameter("nothing to change; give at least one option")
+    _board(workspace).update_task(task_id, fields, actor=actor)
+    typer.echo(f"updated {task_id}: {', '.join(sorted(fields))}")
+
+
+def move(
+    task_id: str,
+    to: str = typer.Argument(..., help="Target status, e.g. ready, blocked, done."),
+    reason: str | None = typer.Option(None, "--reason", "-r", help="Why (required for blocked)."),
+    force: bool = typer.Option(
+        False, "--force", help="Allow a move the status table does not (a person's override)."
+    ),
+    workspace: Path | None = WorkspaceOpt,
+    actor: str = ActorOpt,
+) -> None:
+    """Move a task to another status."""
+    from sprintboard.board.models import STATUSES
+
+    if to not in STATUSES:
+        raise typer.BadParameter(f"{to!r} is not a status; one of: {', '.join(STATUSES)}")
+    task = _board(workspace).move(task_id, to, actor, reason=reason, force=force)
+    typer.echo(f"{task.id} -> {task.status}")
+
+
+def claim(
+    task_id: str,
+    agent: str = typer.Option(..., "--agent", "-a"),
+    host: str | None = HostOpt,
+    ttl: int | None = typer.Option(None, help="Lease seconds (default: [board] default_ttl)."),
+    workspace: Path | None = WorkspaceOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """Claim a task for AGENT on this host; prints the fencing token."""
+    from sprintboard.config import load_config
+
+    board = _board(workspace)
+    seconds = ttl or load_config(board.root).board.default_ttl
+    lease = board.claim(task_id, agent=agent, host=host or board.host, ttl=seconds)
+    if json:
+        print_json(
+            {
+                "task": task_id,
+                "agent": lease.agent,
+                "host": lease.host,
+                "fence": lease.fence,
+                "expires": lease.expires,
+            }
+        )
+    else:
+        typer.echo(
+            f"{task_id} -> {lease.agent}@{lease.host} fence={lease.fence} expires={lease.expires}"
+        )
+
+
+def heartbeat(
+    task_id: str, fence: int = typer.Option(..., "--fence"), workspace: Path | None = WorkspaceOpt
+) -> None:
+    """Extend a lease (the fencing token must be current)."""
+    lease = _board(workspace).heartbeat(task_id, fence)
+    typer.echo(f"{task_id} lease extended to {lease.expires}")
+
+
+def release(
+    task_id: str,
+    fence: int = typer.Option(..., "--fence"),
+    reason: str = typer.Option("released", "--reason", "-r"),
+    workspace: Path | None = WorkspaceOpt,
+) -> None:
+    """Give a lease back; the task returns to ready."""
+    _board(workspace).release(task_id, fence, reason)
+    typer.echo(f"{task_id} released")
+
+
+def submit(
+    task_id: str,
+    fence: int = typer.Option(..., "--fence"),
+    artifact: list[Path] = typer.Option([], "--artifact", help="Output file (hashed; repeatable)."),
+    metric: list[str] = typer.Option([], "--metric", "-m", help="NAME=VALUE (repeatable)."),
+    workspace: Path | None = WorkspaceOpt,
+) -> None:
+    """Hand in a result for the Auditor: artifacts and metrics, with the fencing token."""
+    from sprintboard.board.models import Artifact
+
+    arts = []
+    for path in artifact:
+        if not path.is_file():
+            raise typer.BadParameter(f"{path}: no such file")
+        arts.append(
+            Artifact(
+                path=str(path),
+                sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                size=path.stat().st_size,
+            )
+        )
+    metrics: dict[str, float] = {}
+    for item in metric:
+        name, sep, value = item.partition("=")
+        try:
+            metrics[name] = float(value) if sep else float("nan")
+        except ValueError:
+            raise typer.BadParameter(f"{item!r}: write NAME=NUMBER") from None
+    task = _board(workspace).submit(task_id, fence, arts, metrics)
+    typer.echo(f"{task.id} submitted -> {task.status}")
+
+
+def log(
+    limit: int = typer.Option(20, "--limit", "-n", help="Events to show (0 for all)."),
+    task: str | None = typer.Option(None, "--task", "-t"),
+    workspace: Path | None = WorkspaceOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """Show the tail of the journal."""
+    from sprintboard.status import event_row
+
+    events = [e for e in _board(workspace).events() if task is None or e.task == task]
+    if limit:
+        events = events[-limit:]
+    rows = [event_row(e) for e in events]
+    if json:
+        print_json(rows)
+        return
+    for r in rows:
+        detail = " ".join(f"{k}={v}" for k, v in r.fields.items() if k != "task")
+        typer.echo(f"{r.seq:>6} {r.ts} {r.actor:<22} {r.op:<16} {r.task or '-':<8} {detail}"[:200])
+
+
+def validate(
+    workspace: Path | None = WorkspaceOpt,
+    adopt: bool = typer.Option(
+        False, "--adopt", help="Accept a journal that was deliberately restored from an older copy."
+    ),
+    json: bool = JsonOpt,
+) -> None:
+    """Check the whole journal (every line, the hash chain, the recorded head) and the config."""
+    if adopt:
+        from sprintboard.workspace import adopt_journal
+
+        adopt_journal(workspace)
+    board = _board(workspace)
+    count = board.verify()
+    if json:
+        print_json({"ok": True, "events": count, "workspace": str(board.root)})
+    else:
+        typer.echo(f"ok: {count} events, hash chain intact, snapshot in step")
 
 
 def register(root: typer.Typer) -> None:
     """Add the core commands to the root app."""
+    for fn in (init, status, add, edit, move, claim, heartbeat, release, submit, log, validate):
+        root.command(fn.__name__)(fn)

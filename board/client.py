@@ -1,0 +1,66 @@
+"""The `BoardClient` protocol (DESIGN.md contract 4): all agents ever see of the board."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from sprintboard.board.models import Artifact, Event, Lease, Op, Task
+from sprintboard.board.state import BoardState
+
+__all__ = ["BoardClient", "EventDraft"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event before the owner gives it a seq, timestamp and place in the hash chain.
+
+    `id` is optional: a draft that carries one (a message id, a merge id) is applied at
+    most once, however often it is sent.
+    """
+
+    op: Op
+    task: str | None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    actor: str = "human:unknown"
+    fence: int | None = None
+    id: str | None = None
+
+
+@runtime_checkable
+class BoardClient(Protocol):
+    """The board as agents see it: `LocalBoard` on the owner host, `RemoteBoard` elsewhere."""
+
+    @property
+    def host(self) -> str: ...
+
+    def snapshot(self) -> BoardState:
+        """The current state (read-only: never mutate it)."""
+        ...
+
+    def ready(self, role: str | None = None, caps: Sequence[str] | None = None) -> list[Task]:
+        """Tasks a `role` agent with capabilities `caps` could claim now, most urgent first."""
+        ...
+
+    def claim(self, task: str, agent: str, host: str, ttl: int) -> Lease:
+        """Lease `task` to `agent`@`host` for `ttl` seconds; returns the lease and its fence."""
+        ...
+
+    def heartbeat(self, task: str, fence: int) -> Lease:
+        """Extend the lease; refused with `StaleFence` when the token is not current."""
+        ...
+
+    def submit(
+        self, task: str, fence: int, artifacts: Sequence[Artifact], metrics: Mapping[str, float]
+    ) -> Task:
+        """Hand in a result: artifacts and metrics recorded, task to `awaiting_test`."""
+        ...
+
+    def apply(self, events: Sequence[EventDraft]) -> list[Event]:
+        """Commit events atomically; drafts whose id is already in the journal are skipped."""
+        ...
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until the board changes or `timeout` seconds pass; True if it changed."""
+        ...

@@ -1,0 +1,192 @@
+"""Tasks and events to and from JSON-ready dicts.
+
+`task_from_dict` is the fast path for data sprintboard wrote itself (snapshot, journal);
+`validate_task` is the checked path for anything that came from outside, and keeps
+unknown keys in `Task.extra`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields as dc_fields
+from functools import cache
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from sprintboard.board.models import (
+    Artifact,
+    Criterion,
+    Decision,
+    Estimate,
+    Event,
+    Lease,
+    Note,
+    Step,
+    Task,
+)
+
+__all__ = [
+    "TASK_FIELDS",
+    "TaskValidationError",
+    "artifact_to_dict",
+    "criterion_to_dict",
+    "decision_from_dict",
+    "decision_to_dict",
+    "event_from_dict",
+    "event_to_dict",
+    "lease_from_dict",
+    "lease_to_dict",
+    "task_from_dict",
+    "task_to_dict",
+    "validate_task",
+]
+
+TASK_FIELDS: tuple[str, ...] = tuple(f.name for f in dc_fields(Task))
+_KNOWN = frozenset(TASK_FIELDS) - {"extra"}
+
+
+class TaskValidationError(ValueError):
+    """A task dict from outside does not fit the model; `problems` lists `field: message`."""
+
+    def __init__(self, task: str, problems: list[str]) -> None:
+        self.task, self.problems = task, problems
+        super().__init__(f"task {task}: " + "; ".join(problems))
+
+
+def lease_to_dict(lease: Lease) -> dict[str, Any]:
+    return {
+        "agent": lease.agent,
+        "host": lease.host,
+        "fence": lease.fence,
+        "acquired": lease.acquired,
+        "ttl": lease.ttl,
+        "expires": lease.expires,
+        "last_heartbeat": lease.last_heartbeat,
+    }
+
+
+def lease_from_dict(data: dict[str, Any]) -> Lease:
+    return Lease(**data)
+
+
+def criterion_to_dict(c: Criterion) -> dict[str, Any]:
+    return {"text": c.text, "done": c.done, "check": c.check, "result": c.result}
+
+
+def artifact_to_dict(a: Artifact) -> dict[str, Any]:
+    return {"path": a.path, "sha256": a.sha256, "size": a.size}
+
+
+def task_to_dict(task: Task) -> dict[str, Any]:
+    """All fields, in declaration order, so the snapshot is byte-stable."""
+    return {
+        "id": task.id,
+        "title": task.title,
+        "status": task.status,
+        "priority": task.priority,
+        "type": task.type,
+        "complexity": task.complexity,
+        "dependencies": list(task.dependencies),
+        "description": task.description,
+        "criteria": [criterion_to_dict(c) for c in task.criteria],
+        "estimate": None
+        if task.estimate is None
+        else {"low": task.estimate.low, "high": task.estimate.high},
+        "role": task.role,
+        "caps": list(task.caps),
+        "steps": [{"tool": s.tool, "config": s.config} for s in task.steps],
+        "agent": task.agent,
+        "host": task.host,
+        "lease": None if task.lease is None else lease_to_dict(task.lease),
+        "artifacts": [artifact_to_dict(a) for a in task.artifacts],
+        "metrics": dict(task.metrics),
+        "blocked_reason": task.blocked_reason,
+        "parent": task.parent,
+        "exit_gates": list(task.exit_gates),
+        "commits": list(task.commits),
+        "links": task.links,
+        "attempt": task.attempt,
+        "optional": task.optional,
+        "created": task.created,
+        "updated": task.updated,
+        "done_at": task.done_at,
+        "extra": dict(task.extra),
+    }
+
+
+def task_from_dict(data: dict[str, Any]) -> Task:
+    """Rebuild a task from `task_to_dict` output (trusted input, no validation)."""
+    d = dict(data)
+    d["criteria"] = [Criterion(**c) for c in d.get("criteria", ())]
+    est = d.get("estimate")
+    d["estimate"] = None if est is None else Estimate(**est)
+    d["steps"] = [Step(**s) for s in d.get("steps", ())]
+    lease = d.get("lease")
+    d["lease"] = None if lease is None else Lease(**lease)
+    d["artifacts"] = [Artifact(**a) for a in d.get("artifacts", ())]
+    return Task(**d)
+
+
+@cache
+def _task_adapter() -> TypeAdapter[Task]:
+    return TypeAdapter(Task)
+
+
+def validate_task(data: dict[str, Any]) -> Task:
+    """Validate a task dict from outside; unknown keys go to `extra`.
+
+    Raises:
+        TaskValidationError: a field has the wrong type or value (each problem is listed).
+    """
+    known = {k: v for k, v in data.items() if k in _KNOWN}
+    extra = dict(data.get("extra") or {})
+    extra.update({k: v for k, v in data.items() if k not in _KNOWN and k != "extra"})
+    known["extra"] = extra
+    try:
+        return _task_adapter().validate_python(known)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise TaskValidationError(str(data.get("id", "?")), problems) from None
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The journal line's keys, in the order of contract 3."""
+    return {
+        "v": event.v,
+        "seq": event.seq,
+        "id": event.id,
+        "ts": event.ts,
+        "actor": event.actor,
+        "op": event.op,
+        "task": event.task,
+        "fields": event.fields,
+        "fence": event.fence,
+        "prev": event.prev,
+    }
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    return Event(
+        seq=data["seq"],
+        id=data["id"],
+        ts=data["ts"],
+        actor=data["actor"],
+        op=data["op"],
+        task=data.get("task"),
+        fields=data.get("fields") or {},
+        fence=data.get("fence"),
+        prev=data.get("prev"),
+        v=data.get("v", 1),
+    )
+
+
+def decision_to_dict(d: Decision | Note) -> dict[str, Any]:
+    return {"id": d.id, "text": d.text, "actor": d.actor, "ts": d.ts, "task": d.task}
+
+
+def decision_from_dict(data: dict[str, Any]) -> Decision:
+    return Decision(**data)
+
+
+def note_from_dict(data: dict[str, Any]) -> Note:
+    return Note(**data)

@@ -1,0 +1,61 @@
+"""Durable file writes: atomic replace and fsynced append.
+
+A reader sees either the old file or the new one, never a mix, and after a crash the
+file is one or the other.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["append_durable", "atomic_write", "fsync_dir"]
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so a rename or create inside it survives a crash."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`: write a tmp file, fsync, rename over, fsync the directory."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)  # the rename is durable only once the directory entry is on disk
+
+
+def append_durable(path: Path, data: bytes, expected_size: int) -> int:
+    """Append `data` at `expected_size` and fsync; return the new size.
+
+    On any failure (disk full, I/O error) the file is cut back to `expected_size`, so a
+    failed append leaves no torn line behind.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        try:
+            os.lseek(fd, expected_size, os.SEEK_SET)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        except BaseException:
+            os.ftruncate(fd, expected_size)
+            os.fsync(fd)
+            raise
+    finally:
+        os.close(fd)
+    return expected_size + len(data)

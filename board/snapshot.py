@@ -1,0 +1,89 @@
+"""`sprints/SPRINT_QUEUE.json`: the board state rendered from the journal.
+
+The snapshot is a cache and a view, never the truth: it records the journal position
+it was rendered at, and a missing, damaged or stale snapshot is rebuilt from the
+journal. Rendering is deterministic, so a replay gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import orjson
+
+from sprintboard.board.codec import decision_to_dict, task_from_dict, task_to_dict
+from sprintboard.board.journal import Head
+from sprintboard.board.models import STATUSES, Decision, Note, SprintInfo
+from sprintboard.board.state import BoardState
+
+__all__ = ["SNAPSHOT_FORMAT", "counters", "parse_snapshot", "render_snapshot"]
+
+SNAPSHOT_FORMAT = "sprintboard.queue/1"
+
+
+def counters(state: BoardState) -> dict[str, int]:
+    """Derived counts: total and one per status (never stored anywhere else)."""
+    by_status = Counter(t.status for t in state.tasks.values())
+    out = {"total_tasks": len(state.tasks)}
+    out.update({status: by_status.get(status, 0) for status in STATUSES})
+    return out
+
+
+def render_snapshot(state: BoardState, head: Head) -> bytes:
+    sprint = state.sprint
+    doc: dict[str, Any] = {
+        "format": SNAPSHOT_FORMAT,
+        "sprint_id": sprint.id,
+        "goal": sprint.goal,
+        "status": sprint.status,
+        "started": sprint.started,
+        "closed": sprint.closed,
+        "wip_limits": sprint.wip_limits,
+        "sprint_extra": sprint.extra,
+        "tasks": [task_to_dict(t) for t in state.tasks.values()],
+        "decisions": [decision_to_dict(d) for d in state.decisions],
+        "notes": [decision_to_dict(n) for n in state.notes],
+        "fence": state.fence,
+        "metadata": {"updated": state.updated, **counters(state)},
+        "journal": {"seq": head.seq, "head": head.hash, "offset": head.offset},
+    }
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def parse_snapshot(data: bytes) -> tuple[BoardState, Head]:
+    """Rebuild the state from a snapshot this package wrote.
+
+    Raises:
+        ValueError: not a sprintboard snapshot, or damaged (the caller replays the journal).
+    """
+    try:
+        doc = orjson.loads(data)
+        if doc.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError(f"not a {SNAPSHOT_FORMAT} snapshot")
+        sprint = SprintInfo(
+            id=doc["sprint_id"],
+            goal=doc["goal"],
+            status=doc["status"],
+            started=doc["started"],
+            closed=doc["closed"],
+            wip_limits=doc["wip_limits"],
+            extra=doc["sprint_extra"],
+        )
+        tasks = {t["id"]: task_from_dict(t) for t in doc["tasks"]}
+        state = BoardState(
+            sprint=sprint,
+            tasks=tasks,
+            decisions=[Decision(**d) for d in doc["decisions"]],
+            notes=[Note(**n) for n in doc["notes"]],
+            fence=doc["fence"],
+            seq=doc["journal"]["seq"],
+            head=doc["journal"]["head"],
+            updated=doc["metadata"]["updated"],
+        )
+        head = Head(
+            seq=doc["journal"]["seq"], hash=doc["journal"]["head"], offset=doc["journal"]["offset"]
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"damaged snapshot ({exc})") from None
+    return state, head

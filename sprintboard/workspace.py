@@ -1,0 +1,231 @@
+"""Workspaces: `init` makes one, `find_workspace` locates one, `open_board` opens its board.
+
+A workspace is always its own directory (DESIGN.md contract 1), never the repo root.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from sprintboard.board.clock import Clock, IdSource
+from sprintboard.board.local import LocalBoard, board_paths
+from sprintboard.board.policy import BoardPolicy
+from sprintboard.config import CONFIG_FILE, WorkspaceConfig, current_host, load_config
+from sprintboard.errors import WorkspaceError
+
+__all__ = ["adopt_journal", "find_workspace", "init_workspace", "open_board", "policy_from_config"]
+
+log = logging.getLogger(__name__)
+
+_GITIGNORE = """\
+# local to this machine, never synced: base copies, checkpoints, keys, locks
+.sprintboard/
+# task outputs are promoted as content-addressed artifacts
+runs/
+"""
+
+_EMPTY_KANBAN = """\
+# KANBAN.md — {name}
+
+_Last synced: never_
+
+## ✅ Done
+
+## 🔨 In Progress
+
+## 👀 Review
+
+## 🟢 Ready
+
+## 📋 Backlog
+
+## 🚫 Blocked
+
+## 🧭 Decisions
+
+## 📝 Notes
+"""
+
+
+def _toml_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(f'"{i}"' for i in items) + "]"
+
+
+def _config_text(name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]]]) -> str:
+    lines = [
+        "# sprintboard workspace configuration (DESIGN.md contract 9)",
+        "[board]",
+        f'name = "{name}"',
+        f'owner = "{owner}"',
+        "default_ttl = 900",
+        "",
+    ]
+    for host, caps in hosts:
+        lines += ["[[hosts]]", f'name = "{host}"', f"caps = {_toml_list(caps)}", ""]
+    for role in ("planner", "negotiator", "auditor"):
+        lines += ["[[agents]]", f'name = "{role}-1"', f'role = "{role}"', f'host = "{owner}"', ""]
+    for host, caps in hosts:
+        lines += [
+            "[[agents]]",
+            f'name = "builder-{host}"',
+            'role = "builder"',
+            f'host = "{host}"',
+            f"caps = {_toml_list(caps)}",
+            "wip = 2",
+            "",
+        ]
+    lines += [
+        "[wip]",
+        "builder = 3",
+        "auditor = 2",
+        "",
+        "[llm]",
+        '# base_url = "http://127.0.0.1:8080/v1"   # any OpenAI-compatible endpoint; off by default',
+        'api_key_env = "OPENAI_API_KEY"',
+        "",
+        "[a2a]",
+        'dir = ".a2a"',
+        'transport = "dir"',
+        "ttl = 3600",
+        "max_skew = 600",
+        "",
+        "[auditor]",
+        "allow_commands = []",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _is_sprintboard_repo(path: Path) -> bool:
+    pyproject = path / "pyproject.toml"
+    return pyproject.is_file() and 'name = "sprintboard"' in pyproject.read_text(encoding="utf-8")
+
+
+def init_workspace(
+    directory: Path,
+    *,
+    owner: str = "alpha",
+    hosts: Sequence[tuple[str, Sequence[str]]] | None = None,
+    git: bool = True,
+    name: str | None = None,
+) -> Path:
+    """Create a workspace in `directory`: config, KANBAN.md, sprints/, memory/, .a2a/, git.
+
+    Raises:
+        WorkspaceError: the directory is already a workspace or is the sprintboard repo.
+    """
+    root = Path(directory).resolve()
+    if _is_sprintboard_repo(root):
+        raise WorkspaceError(
+            root,
+            "this is the sprintboard repo itself; make a workspace elsewhere "
+            "(e.g. `sprintboard init ~/boards/myproject`)",
+        )
+    if (root / CONFIG_FILE).exists():
+        raise WorkspaceError(root, f"already a workspace ({CONFIG_FILE} exists)")
+    host_list = list(hosts) if hosts else [(owner, [])]
+    if owner not in [h for h, _ in host_list]:
+        host_list.insert(0, (owner, []))
+    root.mkdir(parents=True, exist_ok=True)
+    title = name or root.name
+    (root / CONFIG_FILE).write_text(_config_text(title, owner, host_list), encoding="utf-8")
+    for sub in ("sprints", "memory"):
+        (root / sub).mkdir(exist_ok=True)
+        (root / sub / ".gitkeep").touch()
+    a2a = root / ".a2a"
+    for host, _ in host_list:
+        for sub in ("inbox/tmp", "inbox/new", "inbox/cur", "archive", "quarantine"):
+            (a2a / host / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("ledger", "blobs"):
+        (a2a / sub).mkdir(parents=True, exist_ok=True)
+        (a2a / sub / ".gitkeep").touch()
+    (root / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
+    kanban = root / "KANBAN.md"
+    if not kanban.exists():
+        kanban.write_text(_EMPTY_KANBAN.format(name=title), encoding="utf-8")
+    board = open_board(root, host=owner)
+    board.refresh()
+    if git:
+        _git_init(root)
+    return root
+
+
+def _git_init(root: Path) -> None:
+    import git  # gitpython costs ~100 ms to import; only init needs it here
+
+    repo = git.Repo.init(root)
+    with repo.config_writer() as cfg:
+        if not cfg.has_option("user", "name"):
+            cfg.set_value("user", "name", "sprintboard")
+            cfg.set_value("user", "email", "sprintboard@localhost")
+    repo.git.add(A=True)
+    repo.index.commit("sprintboard: init workspace")
+
+
+def find_workspace(start: Path | None = None) -> Path:
+    """The workspace containing `start` (default: `$SPRINTBOARD_WORKSPACE` or the cwd).
+
+    Raises:
+        WorkspaceError: no `sprintboard.toml` in `start` or any parent.
+    """
+    env = os.environ.get("SPRINTBOARD_WORKSPACE")
+    origin = Path(start or env or Path.cwd()).resolve()
+    for candidate in (origin, *origin.parents):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    raise WorkspaceError(
+        origin, f"not inside a workspace (no {CONFIG_FILE}); run `sprintboard init DIR`"
+    )
+
+
+def policy_from_config(config: WorkspaceConfig) -> BoardPolicy:
+    """The claim-time rules the owner enforces, from `sprintboard.toml`."""
+    return BoardPolicy(
+        owner=config.board.owner,
+        wip_per_role=dict(config.wip),
+        wip_per_agent={a.name: a.wip for a in config.agents if a.wip is not None},
+        agent_roles={a.name: a.role for a in config.agents},
+        agent_caps={a.name: frozenset(a.caps) for a in config.agents},
+        host_caps={h.name: frozenset(h.caps) for h in config.hosts},
+    )
+
+
+def open_board(
+    workspace: Path | None = None,
+    *,
+    host: str | None = None,
+    clock: Clock | None = None,
+    ids: IdSource | None = None,
+) -> LocalBoard:
+    """Open the board of a workspace on its owner host.
+
+    Raises:
+        WorkspaceError, ConfigError: no workspace or a bad config.
+        NotOwner: this host is not the board owner.
+        JournalCorrupt, JournalRolledBack: the journal cannot be trusted.
+    """
+    root = find_workspace(workspace)
+    config = load_config(root)
+    board_paths(root)["local"].mkdir(exist_ok=True)
+    return LocalBoard(
+        root,
+        host=current_host(config, host),
+        policy=policy_from_config(config),
+        clock=clock,
+        ids=ids,
+        lock_timeout=config.board.lock_timeout,
+    )
+
+
+def adopt_journal(workspace: Path | None = None) -> None:
+    """Accept the workspace's journal as it is now, after a deliberate restore.
+
+    Raises:
+        JournalCorrupt: the journal itself does not verify; nothing is adopted.
+    """
+    root = find_workspace(workspace)
+    config = load_config(root)
+    LocalBoard.adopt(root, host=config.board.owner, policy=policy_from_config(config))

@@ -1,0 +1,139 @@
+"""The journal: replay, idempotent re-apply, torn tails, broken chains, rollbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from sprintboard.board.client import EventDraft
+from sprintboard.errors import JournalCorrupt, JournalRolledBack
+
+
+def _journal(root: Path) -> Path:
+    return root / "sprints" / "events.jsonl"
+
+
+def _snapshot(root: Path) -> Path:
+    return root / "sprints" / "SPRINT_QUEUE.json"
+
+
+def _busy_board(open_local: Any, task: Any) -> None:
+    board = open_local()
+    board.create_tasks([task("T1"), task("T2", dependencies=["T1"], status="blocked")])
+    lease = board.claim("T1", agent="b1", host="alpha", ttl=60)
+    board.heartbeat("T1", lease.fence)
+    board.submit("T1", lease.fence, [], {"val_loss": 1.25})
+    board.add_decision("ship it")
+
+
+def test_events_follow_the_contract(tmp_path: Path, open_local: Any, task: Any) -> None:
+    _busy_board(open_local, task)
+    lines = _journal(tmp_path).read_bytes().splitlines()
+    first = orjson.loads(lines[0])
+    assert list(first) == ["v", "seq", "id", "ts", "actor", "op", "task", "fields", "fence", "prev"]
+    assert first["seq"] == 1 and first["prev"] is None and first["id"].startswith("alpha:")
+    assert [orjson.loads(raw)["seq"] for raw in lines] == list(range(1, len(lines) + 1))
+
+
+def test_replay_rebuilds_a_byte_identical_snapshot(
+    tmp_path: Path, open_local: Any, task: Any
+) -> None:
+    _busy_board(open_local, task)
+    original = _snapshot(tmp_path).read_bytes()
+    _snapshot(tmp_path).unlink()
+    open_local()
+    assert _snapshot(tmp_path).read_bytes() == original
+
+
+def test_damaged_snapshot_is_rebuilt(tmp_path: Path, open_local: Any, task: Any) -> None:
+    _busy_board(open_local, task)
+    original = _snapshot(tmp_path).read_bytes()
+    _snapshot(tmp_path).write_bytes(b'{"format": "sprintboard.queue/1", "tasks": [')
+    board = open_local()
+    assert board.snapshot().tasks["T1"].status == "awaiting_test"
+    assert _snapshot(tmp_path).read_bytes() == original
+
+
+def test_stale_snapshot_catches_up(tmp_path: Path, open_local: Any, task: Any) -> None:
+    board = open_local()
+    board.create_tasks([task("T1")])
+    old = _snapshot(tmp_path).read_bytes()
+    board.create_tasks([task("T2")])
+    _snapshot(tmp_path).write_bytes(old)  # e.g. a sync tool restored an older copy
+    assert set(open_local().snapshot().tasks) == {"T1", "T2"}
+
+
+def test_known_event_id_is_a_no_op(open_local: Any, task: Any) -> None:
+    board = open_local()
+    board.create_tasks([task("T1")])
+    draft = EventDraft("decision.add", None, {"text": "use MLX"}, "human:ana", id="msg:42")
+    assert len(board.apply([draft])) == 1
+    assert board.apply([draft]) == []
+    assert open_local(ids_start=100).apply([draft]) == []  # also after a restart
+    assert [d.text for d in board.snapshot().decisions] == ["use MLX"]
+
+
+def test_torn_last_line_is_set_aside(tmp_path: Path, open_local: Any, task: Any) -> None:
+    board = open_local()
+    board.create_tasks([task("T1")])
+    with _journal(tmp_path).open("ab") as fh:
+        fh.write(b'{"v":1,"seq":2,"id":"alpha:x","ts":"2026-')  # crash mid-append
+    board = open_local(ids_start=10)
+    board.create_tasks([task("T2")])
+    assert set(board.snapshot().tasks) == {"T1", "T2"}
+    kept = list((tmp_path / ".sprintboard" / "torn").iterdir())
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b'{"v":1,"seq":2')
+    assert board.verify() == 2
+
+
+def test_damage_in_the_middle_names_the_line(tmp_path: Path, open_local: Any, task: Any) -> None:
+    _busy_board(open_local, task)
+    lines = _journal(tmp_path).read_bytes().splitlines(keepends=True)
+    lines[2] = lines[2].replace(b'"ttl":60', b'"ttl":61')  # edited by hand: chain breaks after it
+    _journal(tmp_path).write_bytes(b"".join(lines))
+    before = _journal(tmp_path).read_bytes()
+    (tmp_path / ".sprintboard" / "head.json").unlink()
+    _snapshot(tmp_path).unlink()
+    with pytest.raises(JournalCorrupt) as err:
+        open_local()
+    assert err.value.line == 4 and "hash chain" in err.value.reason
+    assert "events.jsonl:4" in str(err.value)
+    assert _journal(tmp_path).read_bytes() == before  # nothing rewritten
+
+
+def test_invalid_json_line_is_refused(tmp_path: Path, open_local: Any, task: Any) -> None:
+    _busy_board(open_local, task)
+    lines = _journal(tmp_path).read_bytes().splitlines(keepends=True)
+    lines[1] = b"<<<<<<< HEAD\n"
+    _journal(tmp_path).write_bytes(b"".join(lines))
+    (tmp_path / ".sprintboard" / "head.json").unlink()
+    with pytest.raises(JournalCorrupt, match=r"events.jsonl:2: not valid JSON"):
+        open_local()
+
+
+def test_journal_restored_from_an_old_copy_is_refused(
+    tmp_path: Path, open_local: Any, task: Any
+) -> None:
+    board = open_local()
+    board.create_tasks([task("T1")])
+    old_journal, old_snapshot = _journal(tmp_path).read_bytes(), _snapshot(tmp_path).read_bytes()
+    board.create_tasks([task("T2"), task("T3")])
+    _journal(tmp_path).write_bytes(old_journal)  # "the queue was reverted to an old sprint"
+    _snapshot(tmp_path).write_bytes(old_snapshot)
+    with pytest.raises(JournalRolledBack, match="reverted"):
+        open_local()
+    with pytest.raises(JournalRolledBack):
+        board.create_tasks([task("T4")])  # an open board notices too, and writes nothing
+    assert _journal(tmp_path).read_bytes() == old_journal
+
+
+def test_same_length_rewrite_is_refused(tmp_path: Path, open_local: Any, task: Any) -> None:
+    board = open_local()
+    board.create_tasks([task("T1")])
+    data = _journal(tmp_path).read_bytes()
+    _journal(tmp_path).write_bytes(data.replace(b"task T1", b"task X1"))
+    with pytest.raises(JournalRolledBack):
+        open_local()

@@ -1,0 +1,46 @@
+"""sprintboard.toml: typos and bad values are errors that name the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sprintboard.config import load_config
+from sprintboard.errors import ConfigError
+from sprintboard.workspace import init_workspace, open_board, policy_from_config
+
+
+def test_generated_config_loads_and_becomes_a_policy(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "w", hosts=[("alpha", []), ("beta", ["mlx"])], git=False)
+    config = load_config(root)
+    policy = policy_from_config(config)
+    assert policy.owner == "alpha" and policy.host_caps["beta"] == frozenset({"mlx"})
+    assert policy.agent_roles["auditor-1"] == "auditor" and policy.wip_per_role["builder"] == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ('[board]\nowner = "a"\nowenr = "b"\n', "board.owenr", "Extra inputs are not permitted"),
+        ('[board]\nowner = "a"\nlock_timeout = -1\n', "board.lock_timeout", "greater than 0"),
+        ('[board]\nowner = "zed"\n[[hosts]]\nname = "a"\n', None, "not one of the hosts"),
+        ("[board\n", None, "not valid TOML"),
+    ],
+)
+def test_bad_config_names_file_and_key(
+    tmp_path: Path, text: str, key: str | None, reason: str
+) -> None:
+    (tmp_path / "sprintboard.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert err.value.key == key and reason in str(err.value)
+    assert str(tmp_path / "sprintboard.toml") in str(err.value)
+
+
+def test_open_board_on_a_non_owner_host_is_refused(tmp_path: Path) -> None:
+    from sprintboard.errors import NotOwner
+
+    root = init_workspace(tmp_path / "w", hosts=[("alpha", []), ("beta", [])], git=False)
+    with pytest.raises(NotOwner):
+        open_board(root, host="beta")
