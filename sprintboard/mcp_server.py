@@ -1,0 +1,192 @@
+"""`sprintboard mcp`: the board as an MCP server, so any MCP-capable coding agent can take work.
+
+Tools go through the same `LocalBoard` API as the built-in agents, under the same leases
+and fencing; a refused call comes back as an MCP tool error with sprintboard's message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel
+
+from sprintboard.board.local import LocalBoard
+from sprintboard.board.models import Artifact, Task
+from sprintboard.errors import SprintboardError
+from sprintboard.status import TaskRow, board_status
+
+__all__ = ["LeaseInfo", "build_mcp_server"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class LeaseInfo(BaseModel):
+    """A granted lease: keep `fence` and send it with every heartbeat and result."""
+
+    task: str
+    agent: str
+    host: str
+    fence: int
+    expires: str
+
+
+def _as_tool_errors(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SprintboardError as exc:
+            raise ToolError(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _row(board: LocalBoard, task_id: str) -> TaskRow:
+    return next(r for r in board_status(board).tasks if r.id == task_id)
+
+
+def _next(board: LocalBoard, role: str, caps: list[str]) -> list[Task]:
+    try:
+        from sprintboard.sprints.graph import next_tasks
+    except ImportError:  # the graph room is optional here; priority order is the fallback
+        return board.ready(role=role, caps=caps)
+    return next_tasks(board.snapshot(), role=role, caps=caps, policy=board.policy)
+
+
+def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
+    """An MCP server over `board` with tools and the KANBAN.md / backlog resources."""
+    server: MCPServer = MCPServer(
+        name="sprintboard",
+        instructions=(
+            "A shared task board. Call next_task, then claim it and keep the fence; "
+            "heartbeat while working; complete with artifacts and metrics. "
+            "A stale fence means you lost the lease: stop and claim again."
+        ),
+    )
+
+    @server.tool()
+    @_as_tool_errors
+    def list_tasks(status: str | None = None) -> list[TaskRow]:
+        """List the board's tasks, optionally only those with one status."""
+        rows = board_status(board).tasks
+        return [r for r in rows if status is None or r.status == status]
+
+    @server.tool()
+    @_as_tool_errors
+    def next_task(role: str = "builder", caps: list[str] | None = None) -> TaskRow | None:
+        """The task an agent with this role and these capabilities should take next, if any."""
+        ranked = _next(board, role, list(caps or []))
+        return _row(board, ranked[0].id) if ranked else None
+
+    @server.tool()
+    @_as_tool_errors
+    def claim(task: str, agent: str, ttl: int = default_ttl) -> LeaseInfo:
+        """Claim a task; the returned fence must accompany heartbeats and the result."""
+        lease = board.claim(task, agent=agent, host=board.host, ttl=ttl)
+        return LeaseInfo(
+            task=task, agent=lease.agent, host=lease.host, fence=lease.fence, expires=lease.expires
+        )
+
+    @server.tool()
+    @_as_tool_errors
+    def heartbeat(task: str, fence: int) -> LeaseInfo:
+        """Extend a lease; fails if the fence is stale (the lease was lost)."""
+        lease = board.heartbeat(task, fence)
+        return LeaseInfo(
+            task=task, agent=lease.agent, host=lease.host, fence=lease.fence, expires=lease.expires
+        )
+
+    @server.tool()
+    @_as_tool_errors
+    def complete(
+        task: str,
+        fence: int,
+        artifacts: list[str] | None = None,
+        metrics: dict[str, float] | None = None,
+    ) -> TaskRow:
+        """Hand in a result (files relative to the workspace, and metrics) for the Auditor."""
+        arts = []
+        for rel in artifacts or []:
+            path = (board.root / rel).resolve()
+            if not path.is_relative_to(board.root.resolve()) or not path.is_file():
+                raise ToolError(f"{rel}: not a file inside the workspace")
+            data = path.read_bytes()
+            arts.append(Artifact(path=rel, sha256=hashlib.sha256(data).hexdigest(), size=len(data)))
+        board.submit(task, fence, arts, dict(metrics or {}))
+        return _row(board, task)
+
+    @server.tool()
+    @_as_tool_errors
+    def block(task: str, reason: str, actor: str = "human:mcp") -> TaskRow:
+        """Block a task with a reason a person can act on."""
+        board.move(task, "blocked", actor, reason=reason)
+        return _row(board, task)
+
+    @server.tool()
+    @_as_tool_errors
+    def add_task(
+        id: str,
+        title: str,
+        priority: int = 3,
+        dependencies: list[str] | None = None,
+        description: str = "",
+        criteria: list[str] | None = None,
+        actor: str = "human:mcp",
+    ) -> TaskRow:
+        """Add a task (ready, or waiting on its dependencies)."""
+        from sprintboard.board.codec import criterion_to_dict
+        from sprintboard.board.criteria import parse_criterion
+
+        deps = list(dependencies or [])
+        data = {
+            "id": id,
+            "title": title,
+            "priority": priority,
+            "dependencies": deps,
+            "description": description,
+            "status": "blocked" if deps else "ready",
+            "criteria": [criterion_to_dict(parse_criterion(c)) for c in criteria or []],
+        }
+        board.create_tasks([data], actor=actor)
+        return _row(board, id)
+
+    @server.tool()
+    @_as_tool_errors
+    def standup() -> str:
+        """Today's standup, built from the journal (facts only)."""
+        try:
+            from sprintboard.memory.standup import render_standup
+        except ImportError:
+            raise ToolError("standups are not available in this installation") from None
+        return str(render_standup(board))
+
+    @server.resource("sprintboard://kanban", mime_type="text/markdown")
+    def kanban() -> str:
+        """KANBAN.md as people see it."""
+        return (board.root / "KANBAN.md").read_text(encoding="utf-8")
+
+    @server.resource("sprintboard://backlog", mime_type="text/markdown")
+    def backlog() -> str:
+        """The current sprint's BACKLOG.md."""
+        sprint = board.snapshot().sprint.id
+        path = board.root / "sprints" / str(sprint) / "BACKLOG.md"
+        if sprint is None or not path.is_file():
+            return "(no sprint backlog yet)"
+        return path.read_text(encoding="utf-8")
+
+    return server
+
+
+def serve_stdio(workspace: Path | None = None) -> None:
+    """Run the MCP server on stdin/stdout for the workspace's board."""
+    from sprintboard.config import load_config
+    from sprintboard.workspace import open_board
+
+    board = open_board(workspace)
+    build_mcp_server(board, default_ttl=load_config(board.root).board.default_ttl).run("stdio")
