@@ -11,6 +11,7 @@ demo: setup
 	@$(BIN)/python -P -m sprintboard.demo
 
 test: setup
+	@bash scripts/install-browser.sh
 	@$(BIN)/pytest -q
 
 lint: setup

@@ -521,8 +521,29 @@ class LocalBoard:
         )
         return [self._state.task(t.id) for t in objs]
 
-    def update_task(self, task: str, fields: Mapping[str, Any], actor: str = "human:cli") -> Task:
-        self.apply([EventDraft("task.update", task, dict(fields), actor)])
+    def update_task(
+        self,
+        task: str,
+        fields: Mapping[str, Any],
+        actor: str = "human:cli",
+        *,
+        expect_updated: str | None = None,
+    ) -> Task:
+        """Change task fields; with `expect_updated`, refuse if the task changed since then.
+
+        Raises:
+            BoardError: a field cannot be updated, or the task changed since `expect_updated`.
+        """
+
+        def build(state: BoardState) -> list[EventDraft]:
+            current = state.task(task)
+            if expect_updated is not None and current.updated != expect_updated:
+                raise BoardError(
+                    f"{task}: changed since you loaded it (at {current.updated}); reload and retry"
+                )
+            return [EventDraft("task.update", task, dict(fields), actor)]
+
+        self._write(build)
         return self._state.task(task)
 
     def move(
@@ -534,16 +555,25 @@ class LocalBoard:
         reason: str | None = None,
         force: bool = False,
         role: str | None = None,
+        expected: Status | None = None,
     ) -> Task:
         """Move a task along the status table.
 
+        `expected` is the status the caller saw (a web page, a merge): if the task has
+        moved on since, the move is refused instead of silently overwriting.
+
         Raises:
             InvalidTransition: the move is not allowed from the current status (the
-                allowed ones are listed), or a non-Auditor tries `done`.
+                allowed ones are listed), a non-Auditor tries `done`, or the task is no
+                longer in the `expected` status.
         """
 
         def build(state: BoardState) -> list[EventDraft]:
             current = state.task(task)
+            if expected is not None and current.status != expected:
+                raise InvalidTransition(
+                    task, expected, to, [], f"the task is now {current.status}; reload and retry"
+                )
             drafts = []
             if current.lease is not None and to not in ACTIVE_STATUSES:
                 lease = current.lease

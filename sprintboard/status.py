@@ -5,7 +5,8 @@ Shape (version 1):
 {"workspace": str, "host": str, "sprint": {"id", "goal", "status"},
  "counters": {"total_tasks": int, "<status>": int, ...},
  "tasks": [{"id", "title", "status", "column", "priority", "role", "agent", "host",
-            "dependencies", "blocked_reason", "lease": {"agent","host","fence","expires"} | null}],
+            "dependencies", "blocked_reason", "updated",
+            "lease": {"agent", "host", "fence", "acquired", "expires", "last_heartbeat"} | null}],
  "journal": {"seq": int, "head": str | null}}
 ```
 """
@@ -29,7 +30,9 @@ class LeaseRow(_Out):
     agent: str
     host: str
     fence: int
+    acquired: str
     expires: str
+    last_heartbeat: str
 
 
 class TaskRow(_Out):
@@ -44,6 +47,7 @@ class TaskRow(_Out):
     dependencies: list[str]
     blocked_reason: str | None
     lease: LeaseRow | None
+    updated: str | None
 
 
 class SprintRow(_Out):
@@ -99,8 +103,14 @@ def board_status(board: LocalBoard) -> StatusReport:
             lease=None
             if t.lease is None
             else LeaseRow(
-                agent=t.lease.agent, host=t.lease.host, fence=t.lease.fence, expires=t.lease.expires
+                agent=t.lease.agent,
+                host=t.lease.host,
+                fence=t.lease.fence,
+                acquired=t.lease.acquired,
+                expires=t.lease.expires,
+                last_heartbeat=t.lease.last_heartbeat,
             ),
+            updated=t.updated,
         )
         for t in state.tasks.values()
     ]

@@ -18,6 +18,19 @@ def mcp(
     serve_stdio(workspace)
 
 
+def serve(
+    workspace: Path | None = typer.Option(None, "--workspace", "-w", help="Workspace directory."),
+    port: int = typer.Option(8765, help="Port on 127.0.0.1."),
+) -> None:
+    """Serve the live web board on http://127.0.0.1:PORT (updates as the journal changes)."""
+    from sprintboard.web_app import serve as run_server
+    from sprintboard.workspace import open_board
+
+    typer.echo(f"sprintboard web board on http://127.0.0.1:{port}/", err=True)
+    run_server(open_board(workspace), port=port)
+
+
 def register(root: typer.Typer) -> None:
     """Add the door commands to the root app."""
     root.command("mcp")(mcp)
+    root.command("serve")(serve)

@@ -1,0 +1,61 @@
+"""The web board in a real headless Chromium: load, move a card, a second page sees it live."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sprintboard.board.local import LocalBoard
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="no Chromium installed (Debian package `chromium`; `make test` installs it where it can)",
+    ),
+]
+
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def test_move_a_card_in_the_browser_and_see_it_everywhere(
+    web_board: LocalBoard, live_url: str
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    kanban_before = (web_board.root / "KANBAN.md").read_text(encoding="utf-8")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            page, watcher = browser.new_page(), browser.new_page()
+            for p in (page, watcher):
+                p.goto(live_url)
+                p.wait_for_selector('[data-column="Ready"] #card-T1')
+            page.select_option('select[data-task="T1"]', "blocked")
+            page.fill('input[aria-label="reason T1"]', "waiting on data")
+            page.click('button[data-move="T1"]')
+            watcher.wait_for_selector('[data-column="Blocked"] #card-T1', timeout=5000)
+            assert "waiting on data" in watcher.inner_text("#card-T1")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.wait_for_selector('[data-column="Blocked"] #card-T1', timeout=5000)
+            page.screenshot(path=str(ARTIFACTS / "web-board.png"), full_page=True)
+        finally:
+            browser.close()
+    moves = [e for e in web_board.events() if e.op == "task.move" and e.actor == "human:web"]
+    assert len(moves) == 1 and moves[0].fields["reason"] == "waiting on data"
+    if web_board.views:  # KANBAN.md is rendered from the journal when the kanban view is attached
+        kanban_after = (web_board.root / "KANBAN.md").read_text(encoding="utf-8")
+        assert kanban_after != kanban_before and "waiting on data" in kanban_after
