@@ -44,9 +44,10 @@ def test_move_a_card_in_the_browser_and_see_it_everywhere(
             for p in (page, watcher):
                 p.goto(live_url)
                 p.wait_for_selector('[data-column="Ready"] #card-T1')
-            page.select_option('select[data-task="T1"]', "blocked")
-            page.fill('input[aria-label="reason T1"]', "waiting on data")
-            page.click('button[data-move="T1"]')
+            page.click("#card-T1")
+            page.select_option("#ed-status", "blocked")
+            page.fill("#ed-reason", "waiting on data")
+            page.click("#ed-move")
             watcher.wait_for_selector('[data-column="Blocked"] #card-T1', timeout=5000)
             assert "waiting on data" in watcher.inner_text("#card-T1")
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
