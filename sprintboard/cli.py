@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from sprintboard.commands import a2a, agents, board, core, models, tools, tools_mlx  # noqa: F401 (tools_mlx adds train/eval/generate/fuse to `tools`)
+from sprintboard.commands import a2a, agents, board, core, doors, models, tools, tools_mlx  # noqa: F401 (tools_mlx adds train/eval/generate/fuse to `tools`)
 from sprintboard.errors import SprintboardError
 
 __all__ = ["app", "main"]
@@ -37,6 +37,7 @@ class _State:
 
 
 core.register(app)
+doors.register(app)
 app.add_typer(board.app, name="board")
 board.register(app)
 app.add_typer(tools.app, name="tools")
