@@ -22,19 +22,25 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`: write a tmp file, fsync, rename over, fsync the directory."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace `path` with `data`: write a tmp file, fsync, rename over, fsync the directory.
+
+    `durable=False` skips both fsyncs: still atomic for readers, but after a power loss the
+    file may be the old one or unreadable — only for files that can be rebuilt or checked.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)  # the rename is durable only once the directory entry is on disk
+    if durable:
+        fsync_dir(path.parent)  # the rename is durable only once the directory entry is on disk
 
 
 def append_durable(path: Path, data: bytes, expected_size: int) -> int:
