@@ -30,6 +30,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; board files are shared like any other
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

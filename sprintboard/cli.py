@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from sprintboard.commands import a2a, agents, board, core, doors, models, tools, tools_mlx  # noqa: F401 (tools_mlx adds train/eval/generate/fuse to `tools`)
+from sprintboard.commands import a2a, agents, board, core, doors, memory, models, sprints, tools, tools_mlx  # noqa: F401 (tools_mlx adds train/eval/generate/fuse to `tools`)
 from sprintboard.errors import SprintboardError
 
 __all__ = ["app", "main"]
@@ -38,6 +38,8 @@ class _State:
 
 core.register(app)
 doors.register(app)
+sprints.register(app)
+memory.register(app)
 app.add_typer(board.app, name="board")
 board.register(app)
 app.add_typer(tools.app, name="tools")
@@ -49,7 +51,10 @@ app.add_typer(a2a.app, name="a2a")
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map errors to exit codes."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns an Exit's code instead of exiting with it.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

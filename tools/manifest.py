@@ -59,6 +59,7 @@ def write_manifest(path: Path, manifest: Manifest) -> Path:
     data = manifest.model_dump_json(indent=2).encode("utf-8") + b"\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; board files are shared like any other
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -1,0 +1,207 @@
+"""Per-row fingerprints (exact key hash, LSH band hashes, where the row lives) for many files.
+
+Split and leakage compare rows by these, never by the rows themselves: a row costs about
+16 + 8*bands + 24 bytes here whatever its length. When near-duplicate candidates need an
+exact Jaccard check, the few candidate rows are read back from disk by byte offset.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import xxhash
+
+from sprintboard.tools.chat_rows import (
+    ERROR_REASONS,
+    Format,
+    Problem,
+    Turns,
+    canonical_key,
+    check_row,
+)
+from sprintboard.tools.chat_rows import joined_text as _joined
+from sprintboard.tools.jsonl_stream import open_binary, read_line_at
+from sprintboard.tools.manifest import FileRef
+from sprintboard.tools.near_dup import U64, MinHasher, candidate_pairs, jaccard
+from sprintboard.tools.row_scan import FileScan
+
+__all__ = [
+    "BATCH_ROWS",
+    "Fingerprints",
+    "fingerprint_files",
+    "near_pairs",
+    "row_key",
+    "verify_pairs",
+]
+
+BATCH_ROWS = 1024
+_VERIFY_BLOCK = 4096
+_ERRORS = frozenset(ERROR_REASONS)
+
+
+def row_key(raw: bytes, turns: Turns, keys: list[str] | None, normalize_whitespace: bool) -> bytes:
+    """Canonical bytes for exact dedup: the conversation, or the chosen top-level keys."""
+    if keys is None:
+        return canonical_key(turns, normalize_whitespace=normalize_whitespace)
+    obj = orjson.loads(raw)
+    picked = {k: obj.get(k) for k in keys}
+    for k, v in picked.items():
+        if isinstance(v, str):
+            picked[k] = " ".join(v.split()) if normalize_whitespace else v.strip()
+    return orjson.dumps(picked, option=orjson.OPT_SORT_KEYS)
+
+
+@dataclass
+class Fingerprints:
+    """Fingerprints of every good row of `paths`, in input order (row id = position)."""
+
+    paths: list[Path]
+    formats: list[Format | None]
+    src: npt.NDArray[np.int32]
+    line: npt.NDArray[np.int64]
+    offset: npt.NDArray[np.int64]
+    key_hi: U64
+    key_lo: U64
+    bands: list[U64]
+    """LSH band hashes in row blocks of (rows x bands), kept apart to avoid one big copy."""
+    has_shingles: npt.NDArray[np.bool_]
+    inputs: list[FileRef] = field(default_factory=list)
+    rejected: list[tuple[int, int, list[Problem], bytes]] = field(default_factory=list)
+    """(source, line, problems, raw line) of each row left out because it has an error."""
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def where(self, row: int) -> tuple[str, int]:
+        """(file, line) of a row id."""
+        return str(self.paths[int(self.src[row])]), int(self.line[row])
+
+
+def fingerprint_files(
+    paths: Iterable[Path],
+    *,
+    hasher: MinHasher | None,
+    fmt: Format | None = None,
+    normalize_whitespace: bool = False,
+    keys: list[str] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Fingerprints:
+    """Scan each file once; good rows get fingerprints, rows with errors are listed as rejected."""
+    path_list = list(paths)
+    # array.array keeps 4-8 bytes per row; a list of ints would keep ~36.
+    src = array("i")
+    lines = array("q")
+    offsets = array("q")
+    key_hi = array("Q")
+    key_lo = array("Q")
+    mask = (1 << 64) - 1
+    band_parts: list[U64] = []
+    has_parts: list[npt.NDArray[np.bool_]] = []
+    texts: list[str] = []
+    formats: list[Format | None] = []
+    inputs: list[FileRef] = []
+    rejected: list[tuple[int, int, list[Problem], bytes]] = []
+    for index, path in enumerate(path_list):
+        scan = FileScan(path, fmt, on_bytes=on_bytes, with_offsets=True)
+        for line_no, raw, turns, problems in scan:
+            if turns is None or (problems and any(r in _ERRORS for r, _ in problems)):
+                rejected.append((index, line_no, problems, raw))
+                continue
+            src.append(index)
+            lines.append(line_no)
+            offsets.append(scan.offset)
+            digest = xxhash.xxh3_128_intdigest(row_key(raw, turns, keys, normalize_whitespace))
+            key_hi.append(digest >> 64)
+            key_lo.append(digest & mask)
+            if hasher is not None:
+                texts.append(_joined(turns))
+                if len(texts) >= BATCH_ROWS:
+                    bands, has = hasher.band_hashes(texts)
+                    band_parts.append(bands)
+                    has_parts.append(has)
+                    texts.clear()
+        formats.append(scan.format)
+        inputs.append(scan.ref())
+    if hasher is not None and texts:
+        bands, has = hasher.band_hashes(texts)
+        band_parts.append(bands)
+        has_parts.append(has)
+    return Fingerprints(
+        paths=path_list,
+        formats=formats,
+        src=np.frombuffer(src, dtype=np.int32),
+        line=np.frombuffer(lines, dtype=np.int64),
+        offset=np.frombuffer(offsets, dtype=np.int64),
+        key_hi=np.frombuffer(key_hi, dtype=np.uint64),
+        key_lo=np.frombuffer(key_lo, dtype=np.uint64),
+        bands=band_parts,
+        has_shingles=np.concatenate(has_parts) if has_parts else np.zeros(0, dtype=np.bool_),
+        inputs=inputs,
+        rejected=rejected,
+    )
+
+
+def _read_shingle_sets(
+    paths: list[Path],
+    where: list[tuple[int, int, int]],
+    hasher: MinHasher,
+    fmt: list[Format | None],
+) -> dict[int, U64]:
+    """Shingle sets of rows given as (row id, source, offset), reading each file in offset order."""
+    by_src: dict[int, list[tuple[int, int]]] = {}
+    for row, source, offset in where:
+        by_src.setdefault(source, []).append((offset, row))
+    ids: list[int] = []
+    texts: list[str] = []
+    for source, items in by_src.items():
+        file_format = fmt[source]
+        with open_binary(paths[source]) as fh:
+            for offset, row in sorted(items):
+                problems: list[Problem] = []
+                obj = orjson.loads(read_line_at(fh, offset))
+                turns = check_row(obj, file_format, problems) if file_format else None
+                ids.append(row)
+                texts.append(_joined(turns or []))
+    out: dict[int, U64] = {}
+    for start in range(0, len(texts), BATCH_ROWS):
+        sets = hasher.shingle_sets(texts[start : start + BATCH_ROWS])
+        out.update(zip(ids[start : start + BATCH_ROWS], sets, strict=True))
+    return out
+
+
+def verify_pairs(
+    fps: Fingerprints,
+    hasher: MinHasher,
+    pairs: npt.NDArray[np.int64],
+    threshold: float | None,
+) -> list[tuple[int, int, float | None]]:
+    """Pairs whose exact shingle Jaccard is at least `threshold` (None: keep all, unmeasured).
+
+    Pairs are checked in blocks, so only one block's rows are ever read back into memory.
+    """
+    if threshold is None:
+        return [(int(i), int(j), None) for i, j in pairs]
+    out: list[tuple[int, int, float | None]] = []
+    for start in range(0, len(pairs), _VERIFY_BLOCK):
+        block = pairs[start : start + _VERIFY_BLOCK]
+        ids = np.unique(block)
+        where = [(int(r), int(fps.src[r]), int(fps.offset[r])) for r in ids]
+        sets = _read_shingle_sets(fps.paths, where, hasher, fps.formats)
+        for i, j in block.tolist():
+            sim = jaccard(sets[i], sets[j])
+            if sim >= threshold:
+                out.append((i, j, round(sim, 4)))
+    return out
+
+
+def near_pairs(
+    fps: Fingerprints, hasher: MinHasher, threshold: float | None
+) -> list[tuple[int, int, float | None]]:
+    """Verified near-duplicate pairs among all fingerprinted rows."""
+    return verify_pairs(fps, hasher, candidate_pairs(fps.bands, fps.has_shingles), threshold)
