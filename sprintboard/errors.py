@@ -12,6 +12,7 @@ SprintboardError
 │   ├── JournalCorrupt      file, line, reason        (board refuses to load past it)
 │   ├── JournalRolledBack   file, expected head, found head
 │   ├── KanbanParseError    file, line, reason        (last good state kept)
+│   ├── SprintFileError     file, line, reason        (backlog/queue import refused)
 │   ├── InvalidTransition   task, from, to, allowed
 │   ├── UnknownTask         task
 │   ├── LeaseConflict       task, holder
@@ -19,9 +20,11 @@ SprintboardError
 │   ├── WipLimitReached     scope (role or agent), limit
 │   ├── NotOwner            host, owner
 │   └── LockTimeout         path, seconds
+├── MemoryFileError         file, line, reason        (a memory/ note left untouched)
 ├── ToolError               tool, reason
 ├── MessageRejected         message id, reason        (goes to quarantine/)
 └── LLMUnavailable          endpoint, status, retry_after  (task -> blocked, not a crash)
+    └── LLMOutputInvalid    model, attempts, reason   (answers never matched the schema)
 ```
 """
 
@@ -36,11 +39,14 @@ __all__ = [
     "JournalCorrupt",
     "JournalRolledBack",
     "KanbanParseError",
+    "LLMOutputInvalid",
     "LLMUnavailable",
     "LeaseConflict",
     "LockTimeout",
+    "MemoryFileError",
     "MessageRejected",
     "NotOwner",
+    "SprintFileError",
     "SprintboardError",
     "StaleFence",
     "ToolError",
@@ -106,6 +112,17 @@ class KanbanParseError(BoardError):
         super().__init__(
             f"{path}:{line}: {reason}. The file was not changed and the board keeps its "
             "last good state; fix the file and save it again."
+        )
+
+
+class SprintFileError(BoardError):
+    """A sprint backlog or SPRINT_QUEUE.json cannot be imported; the board is left as it was."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(
+            f"{path}:{line}: {reason}. Nothing was imported and the board keeps its last "
+            "good state; fix the file and import it again."
         )
 
 
@@ -175,6 +192,16 @@ class LockTimeout(BoardError):
         super().__init__(f"{path}: could not take the board lock within {seconds:g}s")
 
 
+class MemoryFileError(SprintboardError):
+    """A file under `memory/` (or `SPRINT_LOG.md`) cannot be read safely; it is left as it is."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(
+            f"{path}:{line}: {reason}. The file was not changed; fix or move it and run again."
+        )
+
+
 class ToolError(SprintboardError):
     """A deterministic tool refused its input or config."""
 
@@ -205,3 +232,13 @@ class LLMUnavailable(SprintboardError):
         )
         code = f"HTTP {status}" if status is not None else "no response"
         super().__init__(f"LLM at {endpoint} unavailable ({code}): {reason}")
+
+
+class LLMOutputInvalid(LLMUnavailable):
+    """The model answered, but never in the required shape within the allowed retries."""
+
+    def __init__(self, model: str, attempts: int, reason: str) -> None:
+        self.model, self.attempts = model, attempts
+        super().__init__(
+            f"model {model}", None, f"no valid answer in {attempts} tries; last error: {reason}"
+        )

@@ -1,0 +1,177 @@
+"""`sprintboard report`: burndown and velocity as text and PNG, throughput per role, lead times.
+
+matplotlib is imported only when a PNG is drawn (it costs ~0.5 s), through its object API
+with the Agg canvas: no pyplot, no global state, no display needed. `--html` writes one
+self-contained page with the PNG inlined as base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from sprintboard.board.durable import atomic_write
+from sprintboard.memory.burndown import Burndown, compute_burndown
+from sprintboard.memory.standup import StandupSource
+
+__all__ = ["ReportResult", "render_html", "render_png", "report_text", "write_report"]
+
+
+class ReportResult(BaseModel, frozen=True, extra="forbid"):
+    """What `write_report` computed and wrote."""
+
+    burndown: Burndown
+    text: str
+    png: Path
+    html: Path | None = None
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return [fmt.format(*header).rstrip(), fmt.format(*("-" * w for w in widths))] + [
+        fmt.format(*r).rstrip() for r in rows
+    ]
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def report_text(b: Burndown) -> str:
+    """The report as plain text tables."""
+    title = f"Sprint {b.sprint}" if b.sprint else "No sprint started"
+    out = [f"{title}" + (f" — {b.goal}" if b.goal else "") + f" (as of {b.as_of} UTC)", ""]
+    out += ["Burndown (end of day)"]
+    out += _table(
+        ["day", "remaining", "remaining min", "done", "done min"],
+        [
+            [
+                d.day,
+                str(d.remaining_tasks),
+                str(d.remaining_minutes),
+                str(d.done_tasks),
+                str(d.done_minutes),
+            ]
+            for d in b.days
+        ],
+    )
+    out += ["", "Velocity per sprint"]
+    out += _table(
+        ["sprint", "days", "done", "done min", "tasks/day"],
+        [
+            [
+                v.sprint,
+                f"{v.days:.2f}",
+                str(v.done_tasks),
+                str(v.done_minutes),
+                f"{v.done_tasks / v.days:.2f}" if v.days else "-",
+            ]
+            for v in b.velocity
+        ],
+    )
+    out += ["", "Throughput per role (current sprint)"]
+    out += _table(
+        ["role", "done", "per day"],
+        [[r.role, str(r.done_tasks), f"{r.per_day:.2f}"] for r in b.throughput],
+    )
+    out += ["", "Lead time per task (hours)"]
+    out += _table(
+        ["task", "role", "lead", "cycle", "done", "title"],
+        [
+            [
+                t.task,
+                t.role,
+                _hours(t.lead_hours),
+                _hours(t.cycle_hours),
+                t.done[:16].replace("T", " "),
+                t.title,
+            ]
+            for t in b.lead_times
+        ],
+    )
+    return "\n".join(out) + "\n"
+
+
+def render_png(b: Burndown) -> bytes:
+    """Burndown (remaining tasks and minutes per day) and velocity (done per day) as a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(10, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    burn, velocity = fig.subplots(1, 2)
+    days = [d.day[5:] for d in b.days]
+    remaining = [d.remaining_tasks for d in b.days]
+    burn.plot(days, remaining, marker="o", label="remaining tasks")
+    minutes = burn.twinx()
+    minutes.plot(
+        days,
+        [d.remaining_minutes for d in b.days],
+        color="tab:orange",
+        alpha=0.7,
+        label="remaining minutes",
+    )
+    minutes.set_ylabel("remaining minutes (estimates)")
+    minutes.set_ylim(bottom=0)
+    burn.set_ylim(bottom=0)
+    burn.yaxis.set_major_locator(MaxNLocator(integer=True))
+    burn.set_title(f"Burndown — {b.sprint or 'no sprint'}")
+    burn.set_ylabel("tasks")
+    lines = burn.get_lines() + minutes.get_lines()
+    burn.legend(lines, [ln.get_label() for ln in lines], loc="lower left")
+    velocity.bar(days, [d.done_tasks for d in b.days], color="tab:green")
+    velocity.yaxis.set_major_locator(MaxNLocator(integer=True))
+    velocity.set_title("Velocity (tasks done per day)")
+    velocity.set_ylabel("tasks")
+    for axis in (burn, velocity):
+        axis.tick_params(axis="x", labelrotation=45)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    # No "Software" entry: the same numbers give the same bytes across runs.
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def render_html(b: Burndown, png: bytes, text: str) -> str:
+    """One self-contained page: the chart inlined as base64, the tables as preformatted text."""
+    title = html.escape(f"Sprint report — {b.sprint or 'no sprint'}")
+    image = base64.b64encode(png).decode("ascii")
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title>"
+        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}"
+        "pre{background:#f6f8fa;padding:1em;overflow-x:auto}img{max-width:100%}</style>"
+        "</head><body>\n"
+        f"<h1>{title}</h1>\n"
+        f'<img alt="burndown and velocity" src="data:image/png;base64,{image}">\n'
+        f"<pre>{html.escape(text)}</pre>\n"
+        "</body></html>\n"
+    )
+
+
+def write_report(
+    source: StandupSource, out_dir: Path | None = None, *, as_html: bool = False
+) -> ReportResult:
+    """Compute the report from the journal and write `report-YYYY-MM-DD.png` (and `.html`)."""
+    now = source.clock.now()
+    burndown = compute_burndown(source.events(), now)
+    text = report_text(burndown)
+    target = out_dir or source.root / "memory"
+    target.mkdir(parents=True, exist_ok=True)
+    stem = f"report-{now.date().isoformat()}"
+    png = render_png(burndown)
+    png_path = target / f"{stem}.png"
+    atomic_write(png_path, png)
+    html_path = None
+    if as_html:
+        html_path = target / f"{stem}.html"
+        atomic_write(html_path, render_html(burndown, png, text).encode("utf-8"))
+    return ReportResult(burndown=burndown, text=text, png=png_path, html=html_path)

@@ -1,0 +1,320 @@
+"""`sprintboard standup`: the day's standup from the journal, appended to `memory/YYYY-MM-DD.md`.
+
+Same journal and same moment, same text. A standup is keyed by its day and the journal seq
+it covers: if the day's note already holds one through the current seq, nothing is added.
+Text people wrote in the note is never touched; the standup goes at the end, between
+markers (see `daily_notes`). With an LLM backend, a short prose summary goes above the
+facts; if the model fails, the standup is written without it and says why.
+
+```python
+board = LocalBoard(root, host="alpha", clock=FrozenClock(...), ids=CounterIds())
+result = write_standup(board)               # memory/2026-01-01.md
+result = write_standup(board, llm=backend)  # backend: any agents.llm.ChatBackend
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import BaseModel
+
+from sprintboard.board.clock import Clock, parse_ts
+from sprintboard.board.models import Event
+from sprintboard.errors import MemoryFileError
+from sprintboard.memory.daily_notes import (
+    END_MARKER,
+    NoteBlocker,
+    StandupMarker,
+    append_text,
+    daily_note_path,
+    note_dates,
+    read_daily_note,
+    read_text,
+    standup_marker,
+)
+from sprintboard.memory.history import History, fold_history
+from sprintboard.memory.standup_facts import (
+    CriticalPathFinder,
+    StandupFacts,
+    gather_facts,
+    graph_critical_path,
+)
+from sprintboard.memory.standup_markdown import render_facts
+
+if TYPE_CHECKING:
+    from sprintboard.agents.llm import ChatBackend
+
+__all__ = [
+    "StandupResult",
+    "StandupSource",
+    "render_standup",
+    "resolve_since",
+    "summarize",
+    "write_standup",
+]
+
+_SUMMARY_SYSTEM = (
+    "You write the opening of a team's daily standup. In 2 to 4 plain sentences, say what "
+    "got done, what is blocked or waiting for a person, and what comes next. Use only the "
+    "facts given; name task ids; do not invent anything."
+)
+
+
+class StandupSource(Protocol):
+    """What a standup reads: the workspace root, the clock, and the journal (a `LocalBoard`)."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def events(self, since: int = 0) -> list[Event]: ...
+
+
+class StandupResult(BaseModel, frozen=True, extra="forbid"):
+    """What `write_standup` did."""
+
+    path: Path
+    day: str
+    appended: bool
+    """False when the note already held a standup through this journal seq."""
+    seq: int
+    """Last journal seq the standup covers."""
+    since: int
+    """Events after this seq count as "since the last standup"."""
+    summary: str | None = None
+    llm_error: str | None = None
+    """Why there is no summary when one was asked for."""
+    text: str = ""
+    """The appended standup ("" when nothing was appended)."""
+
+
+def resolve_since(history: History, since: str) -> int:
+    """The seq after which events count as new: `since` is a seq (`42`) or an ISO date/time.
+
+    A time means "events at or after it": the answer is the seq of the last event before it.
+
+    Raises:
+        ValueError: `since` is neither a number nor an ISO date or time.
+    """
+    if since.isdigit():
+        return min(int(since), history.seq)
+    moment = parse_ts(since)
+    seq = 0
+    for event in history.events:
+        if parse_ts(event.ts) >= moment:
+            break
+        seq = event.seq
+    return seq
+
+
+def _markers_until(memory_dir: Path, day: str) -> tuple[list[StandupMarker], list[str]]:
+    markers: list[StandupMarker] = []
+    problems: list[str] = []
+    for name in note_dates(memory_dir):
+        if name > day:
+            break
+        try:
+            markers += read_daily_note(memory_dir / f"{name}.md").markers
+        except MemoryFileError as exc:
+            problems.append(str(exc))
+    return markers, problems
+
+
+def _note_blockers(
+    memory_dir: Path, day: str, known: Sequence[str], problems: list[str]
+) -> list[NoteBlocker]:
+    """Blockers people wrote in the day's note and in the newest note before it."""
+    earlier = [d for d in note_dates(memory_dir) if d < day]
+    out: list[NoteBlocker] = []
+    for name in [*earlier[-1:], day]:
+        path = memory_dir / f"{name}.md"
+        if not path.exists():
+            continue
+        try:
+            out += read_daily_note(path, known).blockers
+        except MemoryFileError:
+            continue  # already reported by the marker scan
+    return out
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A standup built but not yet written: where it goes and what it says."""
+
+    path: Path
+    day: str
+    seq: int
+    already: bool
+    """The note already holds a standup through `seq`."""
+    facts: StandupFacts | None = None
+    body: str = ""
+
+
+def _draft(
+    board: StandupSource,
+    day: date | None,
+    since: str | None,
+    stalled_days: int,
+    critical_path: CriticalPathFinder | None,
+    *,
+    stop_if_written: bool,
+) -> _Draft:
+    now = board.clock.now().astimezone(UTC)
+    today = now.date()
+    day = day or today
+    if day > today:
+        raise ValueError(f"{day} is in the future (today is {today} by the board's clock)")
+    as_of = now if day == today else datetime.combine(day + timedelta(days=1), time(), UTC)
+    history = fold_history(board.events(), until=None if day == today else as_of)
+    memory_dir = board.root / "memory"
+    path = daily_note_path(memory_dir, day)
+    day_text = day.isoformat()
+    markers, problems = _markers_until(memory_dir, day_text)
+    draft = _Draft(path, day_text, history.seq, already=False)
+    draft.already = any(m.path == path and m.seq == history.seq for m in markers)
+    if draft.already and stop_if_written:
+        return draft
+    previous = max(
+        (
+            m
+            for m in markers
+            if m.seq <= history.seq and not (m.path == path and m.seq == history.seq)
+        ),
+        key=lambda m: (m.seq, m.day),
+        default=None,
+    )
+    if since is not None:
+        since_seq, previous_day = resolve_since(history, since), None
+    elif previous is not None:
+        since_seq, previous_day = previous.seq, previous.day
+    else:
+        since_seq, previous_day = 0, None
+    blockers = _note_blockers(memory_dir, day_text, list(history.state.tasks), problems)
+    draft.facts = gather_facts(
+        history,
+        day=day_text,
+        as_of=as_of,
+        since_seq=since_seq,
+        previous_day=previous_day,
+        notes=blockers,
+        stalled_days=stalled_days,
+        critical_path=critical_path,
+    )
+    draft.body = render_facts(draft.facts, board.root, problems)
+    return draft
+
+
+def render_standup(
+    board: StandupSource,
+    *,
+    day: date | None = None,
+    since: str | None = None,
+    stalled_days: int = 3,
+    critical_path: CriticalPathFinder | None = graph_critical_path,
+) -> str:
+    """The standup `write_standup` would append now (facts only), without writing anything.
+
+    Raises:
+        ValueError: `day` is in the future, or `since` cannot be read.
+    """
+    draft = _draft(board, day, since, stalled_days, critical_path, stop_if_written=False)
+    assert draft.facts is not None
+    return _render_standup(draft.facts, draft.body, None, None, asked=False)
+
+
+def write_standup(
+    board: StandupSource,
+    *,
+    day: date | None = None,
+    since: str | None = None,
+    llm: ChatBackend | None = None,
+    stalled_days: int = 3,
+    critical_path: CriticalPathFinder | None = graph_critical_path,
+) -> StandupResult:
+    """Build the standup for `day` (default: today by the board's clock) and append it.
+
+    A past `day` is built from the journal as it stood at the end of that day (UTC). If the
+    note already holds a standup through the current journal seq, nothing is added (and the
+    LLM is not asked).
+
+    Raises:
+        ValueError: `day` is in the future, or `since` cannot be read.
+        MemoryFileError: the day's note is not UTF-8; it is left untouched.
+    """
+    draft = _draft(board, day, since, stalled_days, critical_path, stop_if_written=True)
+    if draft.already:
+        return StandupResult(path=draft.path, day=draft.day, appended=False, seq=draft.seq, since=0)
+    assert draft.facts is not None
+    read_text(draft.path)  # refuse before asking a model if the note is not UTF-8
+    summary, error = summarize(llm, draft.body) if llm is not None else (None, None)
+    text = _render_standup(draft.facts, draft.body, summary, error, asked=llm is not None)
+    append_text(draft.path, text, title=draft.day)
+    return StandupResult(
+        path=draft.path,
+        day=draft.day,
+        appended=True,
+        seq=draft.seq,
+        since=draft.facts.since_seq,
+        summary=summary,
+        llm_error=error,
+        text=text,
+    )
+
+
+def summarize(backend: ChatBackend, facts_markdown: str) -> tuple[str | None, str | None]:
+    """A short prose summary of the facts through the LLM seam: (summary, None) or (None, why).
+
+    Only `LLMUnavailable` (and an empty answer) is turned into a reason; anything else is a
+    bug and propagates.
+    """
+    # agents/ is imported only on this path: the backend is injected by the caller (the CLI).
+    from sprintboard.agents.llm import ChatRequest
+    from sprintboard.errors import LLMUnavailable
+
+    request = ChatRequest.from_prompt(facts_markdown, system=_SUMMARY_SYSTEM, max_tokens=300)
+    try:
+        reply = backend.complete(request)
+    except LLMUnavailable as exc:
+        return None, str(exc)
+    # A line that looks like our markers would confuse the next run's reader.
+    lines = [ln.rstrip() for ln in reply.content.strip().splitlines() if "sprintboard:" not in ln]
+    text = "\n".join(lines).strip()
+    if not text:
+        return None, f"the model {reply.model} answered with an empty text"
+    return text, None
+
+
+def _render_standup(
+    facts: StandupFacts, body: str, summary: str | None, error: str | None, *, asked: bool
+) -> str:
+    if facts.previous_day is not None:
+        since = f"since the standup of {facts.previous_day} (seq {facts.since_seq})"
+    elif facts.since_seq:
+        since = f"since seq {facts.since_seq}"
+    else:
+        since = "since the start of the journal"
+    sprint = f"sprint {facts.sprint_id}" if facts.sprint_id else "no sprint"
+    if facts.sprint_goal:
+        sprint += f" ({facts.sprint_goal})"
+    lines = [
+        standup_marker(facts.day, facts.through_seq, facts.since_seq),
+        f"## Standup {facts.day}",
+        "",
+        f"_From the journal through seq {facts.through_seq}, {since}; "
+        f"as of {facts.as_of.strftime('%Y-%m-%d %H:%M')} UTC; {sprint}._",
+        "",
+    ]
+    if summary is not None:
+        lines += ["**Summary** (written by a model from the facts below):", ""]
+        lines += [f"> {ln}" if ln else ">" for ln in summary.splitlines()]
+        lines.append("")
+    elif asked:
+        lines += [f"_No summary: {error}. The facts below are complete._", ""]
+    return "\n".join(lines) + "\n" + body + END_MARKER + "\n"

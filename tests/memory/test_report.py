@@ -1,0 +1,83 @@
+"""`sprintboard report`: burndown, velocity, throughput per role, lead times; PNG and HTML."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from sprintboard.memory.burndown import compute_burndown
+from sprintboard.memory.report import render_html, report_text, write_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_burndown_counts_each_day_of_the_sprint(story: Any) -> None:
+    b = compute_burndown(story.board.events(), story.clock.now())
+
+    assert b.sprint == "S1"
+    assert [(d.day, d.remaining_tasks, d.done_tasks) for d in b.days] == [
+        ("2026-11-19", 8, 0),
+        ("2026-11-20", 8, 0),
+        ("2026-11-21", 8, 0),
+        ("2026-11-22", 8, 0),
+        ("2026-11-23", 7, 1),
+    ]
+    # T001 is 60-90 min: 75 of the 630 estimated minutes were burnt on the 23rd.
+    assert (b.days[0].remaining_minutes, b.days[-1].remaining_minutes) == (630, 555)
+    assert [(v.sprint, v.done_tasks, v.done_minutes) for v in b.velocity] == [("S1", 1, 75)]
+    assert [(r.role, r.done_tasks) for r in b.throughput] == [("builder", 1)]
+
+
+def test_lead_time_runs_from_creation_and_cycle_time_from_first_claim(story: Any) -> None:
+    b = compute_burndown(story.board.events(), story.clock.now())
+
+    [lead] = b.lead_times
+    # created 2026-11-19 09:00, claimed 2026-11-23 08:00, done 08:25
+    assert (lead.task, lead.lead_hours, lead.cycle_hours) == ("T001", 95.42, 0.42)
+
+
+def test_text_report_has_every_table(story: Any) -> None:
+    text = report_text(compute_burndown(story.board.events(), story.clock.now()))
+
+    for title in ("Burndown", "Velocity per sprint", "Throughput per role", "Lead time per task"):
+        assert title in text
+    assert re.search(r"^2026-11-23\s+7\s+555\s+1\s+75$", text, re.M)
+    assert re.search(
+        r"^T001\s+builder\s+95\.42\s+0\.42\s+2026-11-23 08:25\s+Audit sources$", text, re.M
+    )
+
+
+def test_report_writes_a_png_and_a_self_contained_page(story: Any) -> None:
+    result = write_report(story.board, as_html=True)
+
+    png = result.png.read_bytes()
+    assert result.png.name == "report-2026-11-23.png" and png.startswith(PNG_MAGIC)
+    assert result.html is not None
+    page = result.html.read_text("utf-8")
+    inlined = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert inlined is not None and base64.b64decode(inlined.group(1)) == png
+    assert not re.search(r'(src|href)="(?!data:)', page)  # nothing fetched from elsewhere
+    # same journal, same clock: same bytes
+    assert write_report(story.board).png.read_bytes() == png
+
+
+def test_html_escapes_text_from_the_board(story: Any) -> None:
+    b = compute_burndown(story.board.events(), story.clock.now())
+    page = render_html(b, b"png", "title <script>alert(1)</script>")
+
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_a_board_without_a_sprint_still_reports(tmp_path: Any) -> None:
+    from sprintboard.board.clock import CounterIds, FrozenClock
+    from sprintboard.board.local import LocalBoard
+
+    board = LocalBoard(tmp_path, host="alpha", clock=FrozenClock(), ids=CounterIds())
+    board.create_tasks([{"id": "T1", "title": "lonely", "status": "ready"}])
+
+    result = write_report(board)
+
+    assert result.burndown.sprint is None and result.burndown.days == []
+    assert result.text.startswith("No sprint started")
+    assert result.png.read_bytes().startswith(PNG_MAGIC)

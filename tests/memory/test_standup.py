@@ -1,0 +1,204 @@
+"""Standups from the journal: exact text (golden), idempotent, human text kept, LLM seam."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sprintboard.agents.llm import ChatReply, ChatRequest, ScriptedBackend
+from sprintboard.errors import LLMUnavailable, MemoryFileError
+from sprintboard.memory.daily_notes import latest_standup, read_daily_note
+from sprintboard.memory.history import fold_history
+from sprintboard.memory.standup import resolve_since, write_standup
+
+
+def test_a_day_of_activity_gives_the_golden_standup(
+    story: Any, golden: Callable[[str, str], None]
+) -> None:
+    result = write_standup(story.board)
+
+    assert result.appended and result.day == "2026-11-23"
+    note = story.root / "memory" / "2026-11-23.md"
+    golden("2026-11-23.md", note.read_text(encoding="utf-8"))
+    golden("2026-11-22.md", (story.root / "memory" / "2026-11-22.md").read_text("utf-8"))
+
+
+def test_the_same_journal_gives_the_same_text(tmp_path: Path, make_story: Any) -> None:
+    first = write_standup(make_story(tmp_path / "a").board)
+    second = write_standup(make_story(tmp_path / "b").board)
+
+    assert first.text == second.text and first.text
+
+
+def test_running_twice_adds_nothing(story: Any) -> None:
+    write_standup(story.board)
+    note = story.root / "memory" / "2026-11-23.md"
+    before = note.read_bytes()
+    story.clock.advance(3600)  # later the same day, the journal unchanged
+
+    again = write_standup(story.board)
+
+    assert not again.appended and again.text == ""
+    assert note.read_bytes() == before
+
+
+def test_text_people_wrote_is_never_touched(story: Any, night_review: str, advance_to: Any) -> None:
+    note = story.root / "memory" / "2026-11-23.md"
+    write_standup(story.board)
+    with note.open("a", encoding="utf-8") as fh:
+        fh.write("\n## Ana's notes after the standup\n- ask about T004 hosts")  # no final newline
+    before = note.read_bytes()
+    advance_to(story.clock, "2026-11-23T11:00:00")
+    story.board.add_note("ask legal about the licenses", "human:ana", "T008")
+    later = write_standup(story.board)
+
+    after = note.read_bytes()
+    assert after.startswith(before)
+    assert after.startswith(night_review.encode())
+    assert later.appended and later.since == 25
+    assert "since the standup of 2026-11-23 (seq 25)" in later.text
+    done = later.text.split("### Done since the last standup\n")[1].split("\n\n")[0]
+    assert done == "- none"  # T001 was reported in the first standup, not again
+
+
+def test_windows_line_endings_are_kept(story: Any) -> None:
+    note = story.root / "memory" / "2026-11-23.md"
+    note.write_bytes(b"# notes\r\n\r\n## Open blockers\r\n- T006 waits on legal\r\n")
+
+    write_standup(story.board)
+
+    data = note.read_bytes()
+    assert data.startswith(b"# notes\r\n\r\n## Open blockers\r\n- T006 waits on legal\r\n")
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert "T006 — memory/2026-11-23.md:4 (Open blockers): T006 waits on legal" in data.decode()
+
+
+def test_a_note_that_is_not_utf8_is_refused_and_left_alone(story: Any) -> None:
+    note = story.root / "memory" / "2026-11-23.md"
+    raw = "# notes\n\n## Open blockers\n- caf\u00e9 T006\n".encode("latin-1")
+    note.write_bytes(raw)
+
+    with pytest.raises(MemoryFileError, match=r"2026-11-23\.md:4: not UTF-8"):
+        write_standup(story.board)
+    assert note.read_bytes() == raw
+
+
+def test_llm_summary_goes_above_the_facts(story: Any) -> None:
+    backend = ScriptedBackend.replying(
+        "T001 is done; T002 is being deduplicated.\n<!-- sprintboard:standup-end -->\nT008 waits."
+    )
+
+    result = write_standup(story.board, llm=backend)
+
+    assert result.summary == "T001 is done; T002 is being deduplicated.\nT008 waits."
+    text = result.text
+    assert text.index("> T001 is done") < text.index("### Done since the last standup")
+    assert text.count("<!-- sprintboard:standup-end -->") == 1
+    prompt = backend.requests[0].messages[-1].content
+    assert "**T001** Audit sources — done" in prompt and "Summary" not in prompt
+
+
+def test_llm_failure_writes_the_standup_without_it_and_says_why(story: Any) -> None:
+    def refuse(request: ChatRequest) -> ChatReply:
+        raise LLMUnavailable("https://openrouter.ai/api/v1", 402, "Payment Required")
+
+    result = write_standup(story.board, llm=ScriptedBackend(refuse))
+
+    assert result.appended and result.summary is None
+    assert result.llm_error is not None and "HTTP 402" in result.llm_error
+    assert "_No summary: LLM at https://openrouter.ai/api/v1 unavailable (HTTP 402)" in result.text
+    assert "### Done since the last standup\n- **T001**" in result.text
+
+
+def test_an_empty_llm_answer_is_a_reason_not_a_summary(story: Any) -> None:
+    result = write_standup(story.board, llm=ScriptedBackend.replying("  \n"))
+
+    assert result.summary is None and result.llm_error is not None
+    assert "empty text" in result.llm_error
+
+
+def test_without_the_graph_next_falls_back_to_ready_tasks(story: Any) -> None:
+    def missing(tasks: object) -> list[str]:
+        raise ImportError("No module named 'sprintboard.sprints.graph'")
+
+    # At the end of 2026-11-21, T001, T008 and T006 were ready (T007 was held).
+    result = write_standup(story.board, day=date(2026, 11, 21), critical_path=missing)
+
+    section = result.text.split("### Next on the critical path\n")[1].split("\n\n")[0]
+    assert section.splitlines() == [
+        "_The dependency graph is not available (No module named 'sprintboard.sprints.graph');"
+        " ready tasks by priority instead._",
+        "- **T001** Audit sources — P1, ready",
+        "- **T008** License review — P2, ready",
+        "- **T006** Write docs — P3, ready",
+    ]
+
+
+def test_a_past_day_is_built_from_the_journal_as_it_stood(story: Any) -> None:
+    result = write_standup(story.board, day=date(2026, 11, 20))
+
+    assert result.appended and result.seq == 10 and result.since == 0
+    assert "as of 2026-11-21 00:00 UTC" in result.text
+    assert "### Done since the last standup\n- none" in result.text
+
+
+def test_a_future_day_is_refused(story: Any) -> None:
+    with pytest.raises(ValueError, match="future"):
+        write_standup(story.board, day=date(2026, 11, 24))
+
+
+def test_since_takes_a_seq_or_a_time(story: Any) -> None:
+    history = fold_history(story.board.events())
+
+    assert resolve_since(history, "12") == 12
+    assert resolve_since(history, "999") == history.seq
+    assert resolve_since(history, "2026-11-23") == 10
+    assert resolve_since(history, "2026-11-23T08:20:00Z") == 13
+    with pytest.raises(ValueError):
+        resolve_since(history, "yesterday")
+
+
+def test_since_overrides_the_last_standup(story: Any) -> None:
+    result = write_standup(story.board, since="2026-11-19")
+
+    assert result.since == 0
+    assert "since the start of the journal" in result.text
+
+
+def test_blockers_in_notes_name_known_tasks_only(story: Any) -> None:
+    note = read_daily_note(story.root / "memory" / "2026-11-22.md", ["T001", "T002", "T004"])
+
+    assert [(b.section, b.tasks) for b in note.blockers] == [
+        ("Evening Review", ("T004",)),
+        ("Open blockers", ("T002",)),
+    ]
+    assert [m.seq for m in note.markers] == [10]
+    assert "Standup 2026-11-22" not in note.sections  # our own block is not read as people's
+
+
+def test_latest_standup_returns_the_newest_block(story: Any) -> None:
+    write_standup(story.board)
+
+    text = latest_standup(story.root / "memory")
+
+    assert text is not None
+    assert text.startswith("<!-- sprintboard:standup date=2026-11-23 seq=25 since=10 -->")
+    assert text.endswith("<!-- sprintboard:standup-end -->\n")
+
+
+def test_render_standup_shows_the_same_facts_without_writing(story: Any) -> None:
+    from sprintboard.memory.standup import render_standup
+
+    note = story.root / "memory" / "2026-11-23.md"
+    before = note.read_bytes()
+
+    shown = render_standup(story.board)
+
+    assert note.read_bytes() == before  # nothing written
+    assert shown == write_standup(story.board).text
+    # once written, the same facts can still be shown (the MCP `standup` tool does this)
+    assert render_standup(story.board) == shown
