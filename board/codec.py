@@ -114,16 +114,46 @@ def task_to_dict(task: Task) -> dict[str, Any]:
     }
 
 
+_NESTED = {
+    name: TASK_FIELDS.index(name)
+    for name in ("criteria", "estimate", "steps", "lease", "artifacts")
+}
+
+
 def task_from_dict(data: dict[str, Any]) -> Task:
     """Rebuild a task from `task_to_dict` output (trusted input, no validation)."""
+    if tuple(data) == TASK_FIELDS:
+        # What `task_to_dict` wrote (snapshot, journal): every field, in declaration order.
+        # Positional arguments build a Task ~10x faster than 31 keywords, which is most of
+        # the time it takes to load a 10k-task snapshot.
+        values = list(data.values())
+        at = _NESTED
+        items = values[at["criteria"]]
+        values[at["criteria"]] = [Criterion(**c) for c in items] if items else []
+        est = values[at["estimate"]]
+        if est is not None:
+            values[at["estimate"]] = Estimate(**est)
+        items = values[at["steps"]]
+        values[at["steps"]] = [Step(**s) for s in items] if items else []
+        lease = values[at["lease"]]
+        if lease is not None:
+            values[at["lease"]] = Lease(**lease)
+        items = values[at["artifacts"]]
+        values[at["artifacts"]] = [Artifact(**a) for a in items] if items else []
+        return Task(*values)
     d = dict(data)
-    d["criteria"] = [Criterion(**c) for c in d.get("criteria", ())]
+    items = d.get("criteria")
+    d["criteria"] = [Criterion(**c) for c in items] if items else []
     est = d.get("estimate")
-    d["estimate"] = None if est is None else Estimate(**est)
-    d["steps"] = [Step(**s) for s in d.get("steps", ())]
+    if est is not None:
+        d["estimate"] = Estimate(**est)
+    items = d.get("steps")
+    d["steps"] = [Step(**s) for s in items] if items else []
     lease = d.get("lease")
-    d["lease"] = None if lease is None else Lease(**lease)
-    d["artifacts"] = [Artifact(**a) for a in d.get("artifacts", ())]
+    if lease is not None:
+        d["lease"] = Lease(**lease)
+    items = d.get("artifacts")
+    d["artifacts"] = [Artifact(**a) for a in items] if items else []
     return Task(**d)
 
 

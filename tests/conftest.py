@@ -20,6 +20,14 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def no_model_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real LLM backends refuse to send; tests against a local server turn it back on."""
+    from sprintboard.agents import llm
+
+    monkeypatch.setattr(llm, "ALLOW_MODEL_REQUESTS", False)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-layer llama with random weights and a small BPE tokenizer, built once per run."""

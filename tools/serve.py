@@ -12,6 +12,7 @@ Usage::
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from sprintboard.errors import ToolError
 
-__all__ = ["ServeConfig", "server_argv", "start_server", "wait_until_ready"]
+__all__ = ["ServeConfig", "serve_forever", "server_argv", "start_server", "wait_until_ready"]
 
 _TOOL = "serve"
 
@@ -68,6 +69,33 @@ def server_argv(config: ServeConfig) -> list[str]:
 def start_server(config: ServeConfig) -> subprocess.Popen[bytes]:
     """Start the server in the background; the caller stops it (terminate, then wait)."""
     return subprocess.Popen(server_argv(config), stdin=subprocess.DEVNULL)
+
+
+def serve_forever(config: ServeConfig) -> int:
+    """Run the server in the foreground until it exits, Ctrl-C or SIGTERM; its exit code.
+
+    The server is stopped on the way out, so killing this process leaves no orphan holding
+    the port.
+    """
+    process = start_server(config)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C or SIGTERM is how a foreground server is meant to stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def wait_until_ready(

@@ -135,8 +135,8 @@ def eval_cmd(
 
 @app.command("generate")
 def generate_cmd(
-    prompt: str = typer.Argument(..., help="The prompt."),
     model: Path = typer.Option(..., help="Base model directory."),
+    prompt: str = typer.Option(..., "--prompt", "-p", help="The prompt."),
     adapter: Path | None = typer.Option(None, help="Adapter directory from `train`."),
     raw: bool = typer.Option(False, "--raw", help="Do not wrap the prompt in the chat template."),
     max_tokens: int = typer.Option(64),
@@ -144,7 +144,7 @@ def generate_cmd(
     seed: int = typer.Option(0),
     json_out: bool = _JSON,
 ) -> None:
-    """Generate text from PROMPT with the adapter."""
+    """Generate text from --prompt, with the adapter if one is given."""
     from sprintboard.tools.generate import generate
     from sprintboard.tools.train_config import GenerateConfig
 

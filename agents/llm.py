@@ -1,0 +1,403 @@
+"""The LLM client seam: one protocol, the real OpenAI-compatible backend, and a scripted fake.
+
+Everything that talks to a language model goes through a `ChatBackend`. `OpenAIBackend` is
+the only code that imports `openai` (lazily, so importing this module stays cheap); it works
+with a hosted API, OpenRouter or a local `mlx_lm server`. Every failure ends either in a
+bounded retry with backoff or in `LLMUnavailable` carrying the provider's reason, never in a
+crash or a silent stall.
+
+Usage::
+
+    settings = LLMSettings(base_url="http://127.0.0.1:8080/v1", model="default_model")
+    backend = OpenAIBackend(settings)
+    reply = backend.complete(ChatRequest.from_prompt("Summarise T004 in one line."))
+
+Tests use `ScriptedBackend`; `tests/conftest.py` sets `ALLOW_MODEL_REQUESTS` off so a real
+backend cannot be reached by accident.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from pydantic import BaseModel, Field, ValidationError
+
+from sprintboard.errors import LLMUnavailable
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = [
+    "ALLOW_MODEL_REQUESTS",
+    "DEFAULT_BASE_URL",
+    "ChatBackend",
+    "ChatMessage",
+    "ChatReply",
+    "ChatRequest",
+    "LLMSettings",
+    "LLMTable",
+    "OpenAIBackend",
+    "RetryPolicy",
+    "ScriptedBackend",
+    "require_model_requests",
+]
+
+ALLOW_MODEL_REQUESTS = True
+"""When False, real backends refuse to send anything (tests turn it off in conftest)."""
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+Role = Literal["system", "user", "assistant"]
+
+# Statuses worth asking again: rate limits, request timeouts and server-side trouble.
+# 401/402/403/404 will not fix themselves by waiting, so they end at once.
+_RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+
+
+def require_model_requests(endpoint: str) -> None:
+    """Refuse to send a model request while `ALLOW_MODEL_REQUESTS` is off.
+
+    Raises:
+        RuntimeError: model requests are switched off (a test reached a real backend).
+    """
+    if not ALLOW_MODEL_REQUESTS:
+        raise RuntimeError(
+            f"model requests are switched off (sprintboard.agents.llm.ALLOW_MODEL_REQUESTS); "
+            f"refusing to call {endpoint}. Use ScriptedBackend, or turn the switch on in the test."
+        )
+
+
+class ChatMessage(BaseModel, frozen=True, extra="forbid"):
+    """One message of a chat conversation."""
+
+    role: Role
+    content: str
+
+
+class ChatRequest(BaseModel, frozen=True, extra="forbid"):
+    """What a backend is asked: the conversation and the sampling limits."""
+
+    messages: tuple[ChatMessage, ...] = Field(min_length=1)
+    max_tokens: int = Field(512, ge=1)
+    """Upper bound on generated tokens."""
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    """0 asks for the most likely answer, which keeps agent runs repeatable where possible."""
+
+    @classmethod
+    def from_prompt(cls, prompt: str, *, system: str | None = None, **limits: Any) -> ChatRequest:
+        """Build a request from one user prompt and an optional system message."""
+        messages = [ChatMessage(role="system", content=system)] if system else []
+        messages.append(ChatMessage(role="user", content=prompt))
+        return cls(messages=tuple(messages), **limits)
+
+    def followed_by(self, *messages: ChatMessage) -> ChatRequest:
+        """The same request with `messages` appended to the conversation."""
+        return self.model_copy(update={"messages": (*self.messages, *messages)})
+
+
+class ChatReply(BaseModel, frozen=True, extra="forbid"):
+    """What a backend answered."""
+
+    content: str
+    model: str
+    """The model name the endpoint reported (or the fake's name)."""
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class ChatBackend(Protocol):
+    """Anything that answers a chat request; the one seam between agents and models."""
+
+    def complete(self, request: ChatRequest) -> ChatReply:
+        """Answer `request`.
+
+        Raises:
+            LLMUnavailable: the model cannot answer; the caller falls back or blocks the task.
+        """
+        ...
+
+
+class ScriptedBackend:
+    """Answers from a function; keeps every request so tests can assert on prompts.
+
+    ``ScriptedBackend.replying("ok", '{"x": 1}')`` answers the given texts in turn. The
+    function may raise `LLMUnavailable` to play a failing provider.
+    """
+
+    __test__ = False
+
+    def __init__(self, answer: Callable[[ChatRequest], ChatReply]) -> None:
+        self.answer = answer
+        self.requests: list[ChatRequest] = []
+
+    @classmethod
+    def replying(cls, *texts: str, model: str = "scripted") -> ScriptedBackend:
+        """A backend that answers `texts` one by one; asking once more is a test bug."""
+        queue = list(texts)
+
+        def answer(request: ChatRequest) -> ChatReply:
+            if not queue:
+                raise AssertionError(f"ScriptedBackend ran out of replies ({len(texts)} given)")
+            return ChatReply(content=queue.pop(0), model=model, finish_reason="stop")
+
+        return cls(answer)
+
+    def complete(self, request: ChatRequest) -> ChatReply:
+        """Record `request` and answer it with the script."""
+        self.requests.append(request)
+        return self.answer(request)
+
+
+class LLMSettings(BaseModel, frozen=True, extra="forbid"):
+    """Where the model lives: `[llm]` of sprintboard.toml, with the OpenAI env vars as defaults.
+
+    ``base_url`` None means `$OPENAI_BASE_URL`, else the OpenAI API. The key is read from the
+    environment variable named by ``api_key_env`` so no secret sits in a synced file.
+    """
+
+    base_url: str | None = None
+    model: str = "default_model"
+    """Model name sent to the endpoint; a local `mlx_lm server` serves the model it loaded."""
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = Field(60.0, gt=0)
+    """Seconds to wait for one HTTP answer."""
+
+    def resolved_base_url(self, environ: Mapping[str, str] | None = None) -> str:
+        """The endpoint: the configured URL, else `$OPENAI_BASE_URL`, else the OpenAI API."""
+        env = os.environ if environ is None else environ
+        return (self.base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+    def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The key from the environment variable ``api_key_env``, or None when unset."""
+        env = os.environ if environ is None else environ
+        return env.get(self.api_key_env) or None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to wait before asking again.
+
+    Waits grow as ``backoff_s * multiplier ** n``, capped at ``max_wait_s``; a server's
+    Retry-After wins when it is longer. A Retry-After beyond ``max_wait_s`` is not waited
+    out: the call ends with `LLMUnavailable` carrying ``retry_after`` for the caller.
+    """
+
+    attempts: int = 3
+    """Total tries, the first included."""
+    backoff_s: float = 0.5
+    """Seconds before the second try."""
+    multiplier: float = 2.0
+    max_wait_s: float = 30.0
+    """Longest single wait in seconds."""
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.backoff_s < 0 or self.max_wait_s < 0:
+            raise ValueError(f"RetryPolicy needs attempts >= 1 and waits >= 0, got {self}")
+
+    def wait_before(self, retry: int, retry_after: float | None) -> float:
+        """Seconds to sleep before retry number `retry` (1-based)."""
+        wait = min(self.backoff_s * self.multiplier ** (retry - 1), self.max_wait_s)
+        return max(wait, retry_after or 0.0)
+
+
+class _Completion(BaseModel):
+    """The part of an OpenAI chat-completion body this seam relies on."""
+
+    class _Choice(BaseModel):
+        class _Message(BaseModel):
+            content: str | None = None
+
+        message: _Message
+        finish_reason: str | None = None
+
+    class _Usage(BaseModel):
+        prompt_tokens: int | None = None
+        completion_tokens: int | None = None
+
+    model: str = ""
+    choices: list[_Choice] = Field(min_length=1)
+    usage: _Usage | None = None
+
+
+class _Retryable(Exception):
+    """One failed try that may succeed when asked again."""
+
+    def __init__(self, status: int | None, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.retry_after = status, reason, retry_after
+
+
+class LLMTable(Protocol):
+    """The `[llm]` table of sprintboard.toml as `sprintboard.config.LLMConfig` reads it."""
+
+    @property
+    def base_url(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def api_key_env(self) -> str: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def max_retries(self) -> int: ...
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible chat endpoint, through the `openai` client.
+
+    The client's own retries are off: this class retries with `policy` and an injectable
+    `sleep`, so tests run the whole failure matrix without waiting.
+    """
+
+    @classmethod
+    def from_config(
+        cls, table: LLMTable, *, sleep: Callable[[float], None] = time.sleep
+    ) -> OpenAIBackend:
+        """The backend `[llm]` of sprintboard.toml describes (what `--llm` turns on)."""
+        settings = LLMSettings(
+            base_url=table.base_url,
+            model=table.model or LLMSettings().model,
+            api_key_env=table.api_key_env,
+            timeout_s=table.timeout,
+        )
+        return cls(settings, policy=RetryPolicy(attempts=table.max_retries + 1), sleep=sleep)
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
+        self.endpoint = settings.resolved_base_url(environ)
+        self._key = settings.api_key(environ)
+        self._client: openai.OpenAI | None = None
+
+    def complete(self, request: ChatRequest) -> ChatReply:
+        """Ask the endpoint, retrying transient failures within `policy`.
+
+        Raises:
+            LLMUnavailable: a permanent failure (401, 402, ...), or retries ran out.
+            RuntimeError: `ALLOW_MODEL_REQUESTS` is off.
+        """
+        require_model_requests(self.endpoint)
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return self._send(request)
+            except _Retryable as failure:
+                last = failure
+            too_long = last.retry_after is not None and last.retry_after > self.policy.max_wait_s
+            if tries >= self.policy.attempts or too_long:
+                # Waiting out a long Retry-After here would be the silent stall we must avoid:
+                # the caller gets `retry_after` and decides (block the task, fall back).
+                raise LLMUnavailable(
+                    self.endpoint,
+                    last.status,
+                    f"{last.reason} (gave up after {tries} {'try' if tries == 1 else 'tries'})",
+                    retry_after=last.retry_after,
+                )
+            self.sleep(self.policy.wait_before(tries, last.retry_after))
+
+    def _openai(self) -> openai.OpenAI:
+        if self._client is None:
+            import openai
+
+            # The key is never empty for the client; a keyless local server ignores it and a
+            # hosted one answers 401, which becomes LLMUnavailable with a hint below.
+            self._client = openai.OpenAI(
+                base_url=self.endpoint,
+                api_key=self._key or "sprintboard-no-key",
+                timeout=self.settings.timeout_s,
+                max_retries=0,
+            )
+        return self._client
+
+    def _send(self, request: ChatRequest) -> ChatReply:
+        import openai
+
+        try:
+            raw = self._openai().chat.completions.with_raw_response.create(
+                model=self.settings.model,
+                messages=[m.model_dump() for m in request.messages],  # type: ignore[misc]
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+            )
+        except openai.APITimeoutError as exc:
+            raise _Retryable(None, f"timed out after {self.settings.timeout_s:g}s") from exc
+        except openai.APIConnectionError as exc:
+            raise _Retryable(None, f"cannot connect ({exc.__cause__ or exc})") from exc
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            reason = _provider_reason(exc.body, exc.response.text)
+            if status == 401:
+                reason += f"; check the key in ${self.settings.api_key_env}"
+            retry_after = _retry_after(exc.response.headers)
+            if status in _RETRYABLE_STATUSES:
+                raise _Retryable(status, reason, retry_after) from exc
+            raise LLMUnavailable(self.endpoint, status, reason, retry_after=retry_after) from exc
+        return self._parse(raw.http_response.status_code, raw.http_response.text)
+
+    def _parse(self, status: int, text: str) -> ChatReply:
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError as exc:
+            # A proxy or a half-started server can answer garbage once; ask again.
+            raise _Retryable(
+                status, f"malformed JSON in the reply ({exc.msg}): {text[:120]!r}"
+            ) from exc
+        try:
+            completion = _Completion.model_validate(body)
+        except ValidationError as exc:
+            raise _Retryable(
+                status, f"reply is not a chat completion ({_summarize(exc)}): {text[:120]!r}"
+            ) from exc
+        choice = completion.choices[0]
+        usage = completion.usage
+        return ChatReply(
+            content=choice.message.content or "",
+            model=completion.model or self.settings.model,
+            finish_reason=choice.finish_reason,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+        )
+
+
+def _provider_reason(body: object, text: str) -> str:
+    """The provider's own words: OpenAI/OpenRouter put them in ``error.message``."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+    return text.strip()[:200] or "no reason given"
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from ``Retry-After`` (a number; the HTTP-date form is rare for APIs)."""
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
+
+
+def _summarize(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+        for err in exc.errors(include_url=False)[:5]
+    )

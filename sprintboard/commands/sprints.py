@@ -1,0 +1,155 @@
+"""Sprint commands: `import`, `export`, `graph`, `next`.
+
+Board and graph modules are imported inside the commands so `sprintboard --help` and the
+other commands do not pay for them.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+
+__all__ = ["register"]
+
+WorkspaceOpt = typer.Option(
+    None, "--workspace", "-w", help="Workspace directory (default: find upward from cwd)."
+)
+JsonOpt = typer.Option(False, "--json", help=JSON_OPTION_HELP)
+
+
+def _read_only_process() -> None:
+    """Turn the cyclic collector off for the rest of this short process.
+
+    `graph`, `next` and `export` load the board, print and exit; everything they build is
+    acyclic (freed by reference counting), and the collector's passes over a 10k-task
+    state cost more than the command itself.
+    """
+    gc.disable()
+
+
+def _board(workspace: Path | None) -> Any:
+    from sprintboard.workspace import open_board
+
+    return open_board(workspace)
+
+
+def import_(
+    file: Path = typer.Argument(..., help="A sprint BACKLOG.md or a SPRINT_QUEUE.json."),
+    workspace: Path | None = WorkspaceOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """Import a sprint backlog (.md) or queue (.json) into the board, all or nothing."""
+    from sprintboard.sprints.importer import import_file
+
+    report = import_file(_board(workspace), file)
+    if json:
+        print_json(report)
+        return
+    typer.echo(
+        f"imported {len(report.created)} task(s) from {file} ({report.kind})"
+        + (f", {len(report.skipped)} already on the board" if report.skipped else "")
+        + (f", {len(report.leases)} lease(s) re-granted" if report.leases else "")
+    )
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def export(
+    fmt: str = typer.Option("queue", "--format", "-f", help="backlog (markdown) or queue (JSON)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+    workspace: Path | None = WorkspaceOpt,
+) -> None:
+    """Export the board as a sprint backlog or a SPRINT_QUEUE.json (the example's shape)."""
+    from sprintboard.sprints.importer import export_text
+
+    _read_only_process()
+    if fmt not in ("backlog", "queue"):
+        raise typer.BadParameter(f"{fmt!r}: use backlog or queue", param_hint="--format")
+    text = export_text(_board(workspace).snapshot(), fmt)  # type: ignore[arg-type]
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
+def graph(workspace: Path | None = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """The dependency graph: critical path, phases, cycles, slack."""
+    from sprintboard.sprints.graph import analyze, format_path
+
+    _read_only_process()
+    result = analyze(_board(workspace).snapshot().tasks.values())
+    if json:
+        print_json(
+            {
+                "critical_path": result.critical_path,
+                "length_min": result.length_min,
+                "length_max": result.length_max,
+                "phases": result.phases,
+                "cycles": result.cycles,
+                "slack": result.slack,
+                "warnings": result.warnings,
+            }
+        )
+        return
+    typer.echo(
+        f"critical path: {format_path(result.critical_path) or '(none)'} "
+        f"({result.length_min}-{result.length_max} min)"
+    )
+    for n, phase in enumerate(result.phases, start=1):
+        typer.echo(f"phase {n}: {' + '.join(phase)}")
+    for cycle in result.cycles:
+        typer.echo(f"cycle: {format_path(cycle)}")
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def next_(
+    role: str | None = typer.Option(None, "--role", help="Only tasks for this role."),
+    caps: list[str] = typer.Option(
+        [], "--caps", help="Capabilities the agent has (repeatable or comma-separated)."
+    ),
+    agent: str | None = typer.Option(
+        None, "--agent", help="Use this agent's role, capabilities and WIP from sprintboard.toml."
+    ),
+    limit: int = typer.Option(5, "--limit", "-n", help="How many to list."),
+    workspace: Path | None = WorkspaceOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """What to take next: ready tasks by priority, then least slack (critical path first)."""
+    from sprintboard.sprints.graph import next_tasks, wip_room
+
+    _read_only_process()
+    board = _board(workspace)
+    state = board.snapshot()
+    cap_list = [c.strip() for item in caps for c in item.split(",") if c.strip()] or None
+    tasks = next_tasks(state, role=role, caps=cap_list, agent=agent, policy=board.policy)[:limit]
+    blocked_by = None
+    if not tasks:
+        agent_role = role or (board.policy.agent_roles.get(agent) if agent else None)
+        blocked_by = wip_room(state, board.policy, role=agent_role, agent=agent)
+    if json:
+        rows = [
+            {"id": t.id, "title": t.title, "priority": t.priority, "role": t.role, "caps": t.caps}
+            for t in tasks
+        ]
+        print_json({"tasks": rows, "wip_limit": blocked_by})
+        return
+    if not tasks:
+        typer.echo(f"nothing to take: {blocked_by or 'no ready task fits'}")
+    for t in tasks:
+        typer.echo(f"{t.id}  P{t.priority}  {t.title}")
+
+
+def register(root: typer.Typer) -> None:
+    """Add the sprint commands to the root app."""
+    root.command("import")(import_)
+    root.command("export")(export)
+    root.command("graph")(graph)
+    root.command("next")(next_)

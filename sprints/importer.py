@@ -1,0 +1,204 @@
+"""Load a sprint backlog (.md) or a SPRINT_QUEUE.json into a board, and write them back out.
+
+An import is one atomic `apply`: it is checked completely first (conflict markers, JSON,
+duplicate ids, unknown dependencies, cycles) and refused with file:line, so the board
+keeps its last good state. Tasks already on the board are left alone, so importing the
+same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from sprintboard.board.client import EventDraft
+from sprintboard.board.clock import format_ts, parse_ts
+from sprintboard.board.codec import task_to_dict
+from sprintboard.board.local import LocalBoard
+from sprintboard.board.models import ACTIVE_STATUSES, SprintInfo, Task
+from sprintboard.board.state import BoardState
+from sprintboard.errors import BoardError, SprintFileError
+from sprintboard.sprints.backlog import parse_backlog, render_backlog
+from sprintboard.sprints.graph import validate_graph
+from sprintboard.sprints.queue_format import ImportedLease, parse_queue, render_queue
+
+__all__ = ["ExportFormat", "ImportReport", "export_text", "import_file", "read_sprint_file"]
+
+ExportFormat = Literal["backlog", "queue"]
+_ACTOR = "human:import"
+
+
+class ImportReport(BaseModel):
+    """What an import did."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str
+    kind: Literal["backlog", "queue"]
+    sprint_id: str | None
+    created: list[str]
+    """Task ids added to the board, in file order."""
+    skipped: list[str]
+    """Task ids already on the board (left as they are)."""
+    leases: list[str]
+    """Task ids whose lease was granted again under fencing."""
+    warnings: list[str]
+
+
+def read_sprint_file(
+    path: Path,
+) -> tuple[
+    Literal["backlog", "queue"],
+    SprintInfo,
+    list[Task],
+    list[str],
+    list[ImportedLease],
+    dict[str, int],
+]:
+    """Parse a backlog or queue file and check its graph.
+
+    Raises:
+        SprintFileError: unreadable, conflict markers, invalid JSON, duplicate ids, unknown
+            dependencies or a dependency cycle (each with the file and line).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SprintFileError(path, 0, "no such file") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise SprintFileError(path, line, "not UTF-8 text; re-save it as UTF-8") from None
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+        queue = parse_queue(text, path)
+        kind: Literal["backlog", "queue"] = "queue"
+        sprint, tasks, warnings, leases, lines = (
+            queue.sprint, queue.tasks, list(queue.warnings), queue.leases, queue.lines,
+        )  # fmt: skip
+    else:
+        backlog = parse_backlog(text, path)
+        kind = "backlog"
+        sprint, tasks, warnings, leases, lines = (
+            backlog.sprint, backlog.tasks, list(backlog.warnings), [], backlog.lines,
+        )  # fmt: skip
+    return kind, sprint, tasks, warnings, leases, lines
+
+
+def _check_graph(path: Path, tasks: list[Task], lines: dict[str, int], board: BoardState) -> None:
+    known = set(lines) | set(board.tasks)
+    for t in tasks:
+        unknown = [d for d in t.dependencies if d not in known]
+        if unknown:
+            raise SprintFileError(
+                path,
+                lines.get(t.id, 0),
+                f"{t.id} depends on unknown task(s) {', '.join(unknown)}; add them or fix the "
+                "dependency list",
+            )
+    try:
+        validate_graph([*tasks, *(t for tid, t in board.tasks.items() if tid not in lines)])
+    except BoardError as exc:
+        first = next((lines[t] for t in lines if t in str(exc)), 0)
+        raise SprintFileError(path, first, str(exc)) from None
+
+
+def import_file(board: LocalBoard, path: Path) -> ImportReport:
+    """Import a backlog (.md) or a SPRINT_QUEUE.json (.json) into `board`, atomically.
+
+    Raises:
+        SprintFileError: the file is refused (see `read_sprint_file`); nothing is written.
+    """
+    path = Path(path)
+    kind, sprint, tasks, warnings, leases, lines = read_sprint_file(path)
+    state = board.snapshot()
+    _check_graph(path, tasks, lines, state)
+    drafts: list[EventDraft] = []
+    if sprint.id is not None and state.sprint.id != sprint.id:
+        if state.sprint.id is not None:
+            warnings.append(
+                f"the board's sprint {state.sprint.id} is replaced by {sprint.id} from {path.name}"
+            )
+        drafts.append(
+            EventDraft(
+                "sprint.start",
+                None,
+                {
+                    "id": sprint.id,
+                    "goal": sprint.goal,
+                    "wip_limits": sprint.wip_limits,
+                    "extra": sprint.extra,
+                },
+                _ACTOR,
+            )
+        )
+    now = board.clock.now()
+    live = {lease.task: lease for lease in leases}
+    created, skipped, granted = [], [], []
+    after: list[EventDraft] = []
+    fence = state.fence
+    for task in tasks:
+        if task.id in state.tasks:
+            skipped.append(task.id)
+            continue
+        lease = live.get(task.id)
+        target = task.status
+        if task.status in ACTIVE_STATUSES:
+            expires = (
+                parse_ts(lease.last_heartbeat) + timedelta(seconds=lease.ttl)
+                if lease is not None and lease.last_heartbeat
+                else None
+            )
+            if lease is None or expires is None or expires <= now:
+                held = f"lease of {lease.agent}@{lease.host}" if lease else "no lease"
+                warnings.append(
+                    f"{task.id} was {task.status} with {held} "
+                    f"{'(expired)' if lease else ''}; imported as ready so someone can claim it"
+                )
+                task.status, task.lease, task.agent = "ready", None, None
+            else:
+                task.status = "ready"
+                fence += 1
+                after.append(
+                    EventDraft(
+                        "lease.grant",
+                        task.id,
+                        {
+                            "agent": lease.agent,
+                            "host": lease.host,
+                            "ttl": lease.ttl,
+                            "expires": format_ts(expires),
+                            "fence": fence,
+                        },
+                        _ACTOR,
+                    )
+                )
+                if target != "in_progress":
+                    after.append(
+                        EventDraft(
+                            "task.move", task.id, {"to": target, "force": True}, _ACTOR, fence
+                        )
+                    )
+                granted.append(task.id)
+        task.lease = None
+        drafts.append(EventDraft("task.create", task.id, {"task": task_to_dict(task)}, _ACTOR))
+        created.append(task.id)
+    board.apply(drafts + after)
+    return ImportReport(
+        path=str(path),
+        kind=kind,
+        sprint_id=sprint.id,
+        created=created,
+        skipped=skipped,
+        leases=granted,
+        warnings=warnings,
+    )
+
+
+def export_text(state: BoardState, fmt: ExportFormat) -> str:
+    """The board's tasks as a backlog (oodatcaa markdown) or a queue (example JSON shape)."""
+    tasks = list(state.tasks.values())
+    if fmt == "backlog":
+        return render_backlog(tasks, state.sprint)
+    return render_queue(tasks, state.sprint)
