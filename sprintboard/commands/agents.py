@@ -1,7 +1,123 @@
-"""`sprintboard agents ...` commands."""
+"""`sprintboard agents ...`: run a host's agents, or plan a sprint from a recipe."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="agents commands.", no_args_is_help=True)
+from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Run the Planner, Negotiator, Builder and Auditor agents.", no_args_is_help=True
+)
+
+_WS = typer.Option(None, "--workspace", "-w", help="Workspace directory (default: find upward).")
+_HOST = typer.Option(
+    None, "--host", help="This host's name (default: $SPRINTBOARD_HOST or the board owner)."
+)
+_RECIPE = typer.Option("finetune", "--recipe", help="A shipped recipe name or a .toml path.")
+_PARAM = typer.Option([], "--param", "-p", help="Recipe parameter NAME=VALUE (repeatable).")
+_SPRINT = typer.Option("S1", "--sprint", help="Sprint id the plan goes into.")
+_LLM = typer.Option(
+    False,
+    "--llm",
+    help="Let the Planner draft with the LLM endpoint of sprintboard.toml (falls back to the recipe).",
+)
+_JSON = typer.Option(False, "--json", help=JSON_OPTION_HELP)
+
+
+def _host(workspace: Path | None, host: str | None) -> tuple[Path, str]:
+    from sprintboard.config import current_host, load_config
+    from sprintboard.workspace import find_workspace
+
+    root = find_workspace(workspace)
+    return root, current_host(load_config(root), host)
+
+
+@app.command("run")
+def run(
+    host: str | None = _HOST,
+    roles: str = typer.Option(
+        "planner,negotiator,builder,auditor", "--roles", help="Comma-separated roles to run."
+    ),
+    once: bool = typer.Option(False, "--once", help="Stop when there is nothing left to do here."),
+    llm: bool = _LLM,
+    objective: str | None = typer.Option(None, "--objective", help="Plan this first (owner)."),
+    recipe: str = _RECIPE,
+    param: list[str] = _PARAM,
+    sprint: str = _SPRINT,
+    tick: float = typer.Option(2.0, "--tick", help="Seconds between timer wakes."),
+    workspace: Path | None = _WS,
+    json: bool = _JSON,
+) -> None:
+    """Run this host's agents: wake on board changes and a timer, pick work, act, record."""
+    from sprintboard.agents.hosting import run_host
+    from sprintboard.agents.recipe import parse_params
+    from sprintboard.agents.runner import ROLES, PlanRequest, RunnerOptions
+
+    chosen = tuple(r.strip() for r in roles.split(",") if r.strip())
+    unknown = sorted(set(chosen) - set(ROLES))
+    if unknown:
+        raise typer.BadParameter(f"unknown role(s) {', '.join(unknown)}; one of {', '.join(ROLES)}")
+    root, name = _host(workspace, host)
+    plan = (
+        PlanRequest(objective, recipe, parse_params(param), sprint)
+        if objective is not None
+        else None
+    )
+    summary = run_host(
+        root, name, RunnerOptions(roles=chosen, once=once, tick=tick), plan=plan, llm=llm
+    )
+    doc = {
+        "host": name,
+        "ticks": summary.ticks,
+        "planned": summary.planned,
+        "plan_source": summary.plan_source,
+        "claimed": summary.claimed,
+        "submitted": summary.submitted,
+        "audited": summary.audited,
+        "errors": summary.errors,
+    }
+    if json:
+        print_json(doc)
+        return
+    if summary.planned:
+        typer.echo(f"planned {summary.planned} tasks from {summary.plan_source}")
+    typer.echo(
+        f"{name}: {summary.ticks} ticks, claimed {len(summary.claimed)}, "
+        f"submitted {len(summary.submitted)}, audited {len(summary.audited)}"
+    )
+    for verdict in sorted(summary.audited.items()):
+        typer.echo(f"  {verdict[0]} -> {verdict[1]}")
+    for error in summary.errors:
+        typer.echo(f"  error: {error}", err=True)
+
+
+@app.command("plan")
+def plan(
+    objective: str = typer.Option(..., "--objective", help="What the sprint should achieve."),
+    recipe: str = _RECIPE,
+    param: list[str] = _PARAM,
+    sprint: str = _SPRINT,
+    llm: bool = _LLM,
+    host: str | None = _HOST,
+    workspace: Path | None = _WS,
+    json: bool = _JSON,
+) -> None:
+    """Plan a sprint: tasks with steps, checks and dependencies, validated, then queued."""
+    from sprintboard.agents.hosting import run_host
+    from sprintboard.agents.recipe import parse_params
+    from sprintboard.agents.runner import PlanRequest, RunnerOptions
+
+    root, name = _host(workspace, host)
+    request = PlanRequest(objective, recipe, parse_params(param), sprint)
+    summary = run_host(
+        root, name, RunnerOptions(roles=("planner",), once=True, max_ticks=1), plan=request, llm=llm
+    )
+    if json:
+        print_json({"sprint": sprint, "planned": summary.planned, "source": summary.plan_source})
+        return
+    typer.echo(f"{sprint}: planned {summary.planned} tasks from {summary.plan_source}")

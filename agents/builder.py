@@ -1,0 +1,270 @@
+"""The Builder: runs a leased task's tool steps, records artifacts and metrics, submits with its fence.
+
+The graph is `step` (once per tool step, a checkpoint after each) then `submit`. Every
+step writes into `runs/<task>/<attempt>/` and leaves `step-<n>-<tool>.report.json` when it
+finished; a re-run node (after a kill) skips a step whose report exists and submits only
+while the task still holds this attempt's lease, so nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict
+
+from pydantic import BaseModel
+
+from sprintboard.agents.rundirs import absolute_paths, resolve_runs, run_dir, run_relpath
+from sprintboard.board.client import BoardClient, EventDraft
+from sprintboard.board.durable import atomic_write
+from sprintboard.board.models import Artifact, Task
+from sprintboard.errors import BoardError, SprintboardError, StaleFence
+
+__all__ = ["BuildState", "Builder", "BuilderSettings", "collect_artifacts"]
+
+log = logging.getLogger(__name__)
+
+_REVIEW = frozenset({"awaiting_test", "testing", "ready_for_integrator", "needs_manual", "done"})
+
+
+class BuildState(TypedDict):
+    """A build thread's checkpointed state (thread id `builder:<task>:<attempt>`)."""
+
+    task: str
+    attempt: int
+    fence: int
+    agent: str
+    steps: int
+    next_step: int
+    outcome: str
+    """Empty while running; then submitted, lost or failed."""
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuilderSettings:
+    """How hard a Builder tries."""
+
+    retries: int = 1
+    """Extra tries of a failing step before the task is blocked."""
+    step_timeout: float = 3600.0
+    """Seconds a step may run; past it the task is blocked (the step's thread is abandoned)."""
+    heartbeat_every: float = 60.0
+    """Seconds between lease heartbeats while a step runs."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def collect_artifacts(root: Path, folder: Path) -> list[Artifact]:
+    """Every file under `folder` as a content-addressed artifact, paths relative to `root`."""
+    return [
+        Artifact(path=p.relative_to(root).as_posix(), sha256=_sha256(p), size=p.stat().st_size)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    ]
+
+
+def _report_metrics(tool: str, report: Mapping[str, Any]) -> dict[str, float]:
+    """Metrics a step adds to its task: `metrics` when the report has them, else its counts."""
+    metrics = report.get("metrics")
+    if isinstance(metrics, dict):
+        return {str(k): float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+    return {
+        f"{tool}_{k}": float(v)
+        for k, v in report.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+class Builder:
+    """Builds the `builder` graph for one host; each thread builds one attempt of one task."""
+
+    def __init__(
+        self,
+        board: BoardClient,
+        root: Path,
+        *,
+        settings: BuilderSettings | None = None,
+        run_tool: Any = None,
+    ) -> None:
+        from sprintboard.tools.registry import run_step
+
+        self.board, self.root = board, Path(root)
+        self.settings = settings or BuilderSettings()
+        self.run_tool = run_tool or run_step
+
+    # -- graph ------------------------------------------------------------------------------
+
+    def graph(self, saver: Any) -> Any:
+        """The compiled graph: step (looping) -> submit."""
+        from langgraph.graph import END, START, StateGraph
+
+        g = StateGraph(BuildState)
+        g.add_node("step", self._step)
+        g.add_node("submit", self._submit)
+        g.add_edge(START, "step")
+        g.add_conditional_edges("step", self._after_step, ["step", "submit", END])
+        g.add_edge("submit", END)
+        return g.compile(checkpointer=saver)
+
+    @staticmethod
+    def start(task: Task, agent: str) -> BuildState:
+        """The first state of a thread for `task`'s current lease."""
+        assert task.lease is not None
+        return BuildState(
+            task=task.id,
+            attempt=task.attempt,
+            fence=task.lease.fence,
+            agent=agent,
+            steps=len(task.steps),
+            next_step=0,
+            outcome="",
+            detail="",
+        )
+
+    @staticmethod
+    def _after_step(state: BuildState) -> str:
+        if state["outcome"]:
+            return "__end__"
+        return "step" if state["next_step"] < state["steps"] else "submit"
+
+    # -- nodes ------------------------------------------------------------------------------
+
+    def _holds(self, state: BuildState) -> Task | None:
+        task = self.board.snapshot().tasks.get(state["task"])
+        if task is None or task.lease is None or task.lease.fence != state["fence"]:
+            return None
+        return task
+
+    def _step(self, state: BuildState) -> dict[str, Any]:
+        task = self._holds(state)
+        if task is None:
+            return {"outcome": "lost", "detail": "the lease was lost before the step ran"}
+        index = state["next_step"]
+        if index >= len(task.steps):
+            return {"next_step": index}
+        step = task.steps[index]
+        out = run_dir(self.root, task.id, state["attempt"])
+        out.mkdir(parents=True, exist_ok=True)
+        report_path = out / f"step-{index + 1}-{step.tool}.report.json"
+        if report_path.exists():  # finished before a kill: do not run it twice
+            return {"next_step": index + 1}
+        try:
+            with self._heartbeats(state) as lost:
+                report = self._run_with_retries(task, state, step.tool, step.config)
+            if lost.is_set():
+                return {"outcome": "lost", "detail": "the lease was lost while the step ran"}
+        except _StepFailed as exc:
+            self._block(state, str(exc))
+            return {"outcome": "failed", "detail": str(exc)}
+        atomic_write(report_path, report.model_dump_json(indent=2).encode("utf-8"))
+        return {"next_step": index + 1}
+
+    def _run_with_retries(
+        self, task: Task, state: BuildState, tool: str, config: Mapping[str, Any]
+    ) -> BaseModel:
+        from sprintboard.tools.registry import validate_step
+
+        where = f"{task.id} step {state['next_step'] + 1} ({tool})"
+        try:
+            resolved = resolve_runs(
+                dict(config), self.board.snapshot(), {task.id: state["attempt"]}
+            )
+            cfg = absolute_paths(validate_step(tool, resolved), self.root)
+        except SprintboardError as exc:
+            raise _StepFailed(f"{where}: {exc}") from None
+        last = ""
+        for attempt in range(self.settings.retries + 1):
+            pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"step-{task.id}")
+            future = pool.submit(self.run_tool, tool, cfg)
+            try:
+                report: BaseModel = future.result(timeout=self.settings.step_timeout)
+                return report
+            except concurrent.futures.TimeoutError:
+                raise _StepFailed(
+                    f"{where}: timed out after {self.settings.step_timeout:g}s"
+                ) from None
+            except Exception as exc:  # a tool failure is a task outcome, not a runner crash
+                last = f"{type(exc).__name__}: {exc}"
+                log.warning("%s: try %d failed: %s", where, attempt + 1, last)
+            finally:
+                pool.shutdown(wait=False)
+        raise _StepFailed(f"{where}: failed after {self.settings.retries + 1} tries; {last}")
+
+    @contextmanager
+    def _heartbeats(self, state: BuildState) -> Iterator[threading.Event]:
+        """Keep the lease alive while a step runs; `lost` is set when the board refuses."""
+        stop, lost = threading.Event(), threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.settings.heartbeat_every):
+                try:
+                    self.board.heartbeat(state["task"], state["fence"])
+                except StaleFence:
+                    lost.set()
+                    return
+                except BoardError as exc:  # a busy lock: try again next beat
+                    log.warning("%s: heartbeat failed: %s", state["task"], exc)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{state['task']}", daemon=True)
+        thread.start()
+        try:
+            yield lost
+        finally:
+            stop.set()
+            thread.join()
+
+    def _block(self, state: BuildState, reason: str) -> None:
+        host = self.board.host
+        draft = EventDraft(
+            "task.move",
+            state["task"],
+            {"to": "blocked", "from": "in_progress", "reason": reason},
+            actor=f"{state['agent']}@{host}",
+            fence=state["fence"],
+            id=f"{host}:builder.{state['task']}.{state['attempt']}.blocked",
+        )
+        try:
+            self.board.apply([draft])
+        except BoardError as exc:  # lost the lease meanwhile: the new holder decides
+            log.warning("%s: could not block: %s", state["task"], exc)
+
+    def _submit(self, state: BuildState) -> dict[str, Any]:
+        task = self._holds(state)
+        if task is None:
+            current = self.board.snapshot().tasks.get(state["task"])
+            if current is not None and current.attempt == state["attempt"]:
+                if current.status in _REVIEW:  # submitted before a kill
+                    return {"outcome": "submitted", "detail": "already submitted"}
+            return {"outcome": "lost", "detail": "the lease was lost before submitting"}
+        folder = run_dir(self.root, task.id, state["attempt"])
+        metrics: dict[str, float] = {}
+        for index, step in enumerate(task.steps):
+            path = folder / f"step-{index + 1}-{step.tool}.report.json"
+            metrics.update(_report_metrics(step.tool, json.loads(path.read_text(encoding="utf-8"))))
+        artifacts = collect_artifacts(self.root, folder) if folder.exists() else []
+        try:
+            self.board.submit(task.id, state["fence"], artifacts, metrics)
+        except StaleFence as exc:
+            return {"outcome": "lost", "detail": str(exc)}
+        return {
+            "outcome": "submitted",
+            "detail": f"{len(artifacts)} artifacts in {run_relpath(task.id, state['attempt'])}",
+        }
+
+
+class _StepFailed(Exception):
+    """A step failed for good (after retries, or timed out); the task gets blocked."""

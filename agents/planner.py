@@ -1,0 +1,273 @@
+"""The Planner: objective + recipe (or an LLM draft) -> validated tasks on the board + BACKLOG.md.
+
+The graph is `draft` -> `queue` -> `backlog`. `draft` expands the recipe (with `--llm` it
+asks the model first, and falls back to the recipe when the model is unavailable, saying
+so in a decision). Nothing is queued before the whole plan validates: unknown or cyclic
+dependencies, step configs the tools refuse, checks that do not parse. `queue` writes the
+tasks with ids keyed by sprint + task, so a re-run after a kill creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sprintboard.agents.recipe import Recipe, RecipeInfo, RecipeTask, expand_recipe, load_recipe
+from sprintboard.board.client import BoardClient, EventDraft
+from sprintboard.board.codec import task_from_dict, task_to_dict
+from sprintboard.board.criteria import parse_check
+from sprintboard.board.durable import atomic_write
+from sprintboard.board.models import Task
+from sprintboard.board.state import BoardState
+from sprintboard.config import LLMConfig
+from sprintboard.errors import BoardError, ConfigError, LLMUnavailable, ToolError
+from sprintboard.sprints.backlog import render_backlog
+from sprintboard.sprints.graph import validate_graph
+
+__all__ = ["PlanState", "Planner", "llm_backend", "plan_thread_id", "validate_plan"]
+
+log = logging.getLogger(__name__)
+
+_RUN = re.compile(r"\{run:([A-Za-z0-9_.\-]+)\}")
+_NUMBER = re.compile(r"^T(\d+)$")
+
+
+class PlanState(TypedDict):
+    """A planning thread's checkpointed state."""
+
+    objective: str
+    recipe: str
+    params: dict[str, Any]
+    sprint: str
+    tasks: list[dict[str, Any]]
+    source: str
+    """`recipe` or `llm`: where the tasks came from."""
+    llm_error: str
+    queued: int
+    backlog: str
+
+
+class _LLMPlan(BaseModel):
+    """What the model is asked for: recipe task templates (validated like a recipe's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    tasks: list[RecipeTask] = Field(min_length=1)
+
+
+def llm_backend(config: LLMConfig) -> Any:
+    """The `ChatBackend` for `[llm]` of sprintboard.toml."""
+    from sprintboard.agents.llm import LLMSettings, OpenAIBackend, RetryPolicy
+
+    settings = LLMSettings(
+        base_url=config.base_url,
+        model=config.model or "default_model",
+        api_key_env=config.api_key_env,
+        timeout_s=config.timeout,
+    )
+    return OpenAIBackend(settings, policy=RetryPolicy(attempts=config.max_retries + 1))
+
+
+def plan_thread_id(sprint: str, objective: str, recipe: str, params: Mapping[str, Any]) -> str:
+    """One planning thread per (sprint, objective, recipe, params)."""
+    key = json.dumps([objective, recipe, dict(params)], sort_keys=True, default=str)
+    return f"planner:{sprint}:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def validate_plan(tasks: Sequence[Task], board: BoardState) -> None:
+    """Check a plan before anything is queued.
+
+    Raises:
+        BoardError: duplicate ids, unknown dependencies, a cycle, a step config
+            a tool refuses, a check that does not parse, or a `{run:ID}` of an unknown task.
+    """
+    from sprintboard.tools.registry import validate_step
+
+    problems: list[str] = []
+    known = {t.id for t in tasks} | set(board.tasks)
+    for task in tasks:
+        for n, step in enumerate(task.steps, 1):
+            try:
+                validate_step(step.tool, step.config)
+            except ToolError as exc:
+                problems.append(f"{task.id} step {n}: {exc}")
+            problems += [
+                f"{task.id} step {n}: {{run:{ref}}} names an unknown task"
+                for ref in _RUN.findall(json.dumps(step.config))
+                if ref not in known
+            ]
+        for n, crit in enumerate(task.criteria, 1):
+            if crit.check:
+                try:
+                    parse_check(crit.check)
+                except ValueError as exc:
+                    problems.append(f"{task.id} criterion {n}: {exc}")
+    try:
+        validate_graph([*board.tasks.values(), *tasks])
+    except BoardError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise BoardError("plan refused, nothing was queued: " + "; ".join(problems))
+
+
+def _next_number(state: BoardState) -> int:
+    numbers = [int(m.group(1)) for t in state.tasks if (m := _NUMBER.match(t))]
+    return max(numbers, default=0) + 1
+
+
+class Planner:
+    """Builds the `planner` graph on the owner host."""
+
+    def __init__(self, board: BoardClient, root: Path, *, agent: str, backend: Any = None) -> None:
+        self.board, self.root, self.agent = board, Path(root), agent
+        self.backend = backend
+
+    @property
+    def actor(self) -> str:
+        return f"{self.agent}@{self.board.host}"
+
+    def graph(self, saver: Any) -> Any:
+        """The compiled graph: draft -> queue -> backlog."""
+        from langgraph.graph import END, START, StateGraph
+
+        g = StateGraph(PlanState)
+        g.add_node("draft", self._draft)
+        g.add_node("queue", self._queue)
+        g.add_node("backlog", self._backlog)
+        g.add_edge(START, "draft")
+        g.add_edge("draft", "queue")
+        g.add_edge("queue", "backlog")
+        g.add_edge("backlog", END)
+        return g.compile(checkpointer=saver)
+
+    @staticmethod
+    def start(objective: str, recipe: str, params: Mapping[str, Any], sprint: str) -> PlanState:
+        """The first state of a planning thread."""
+        return PlanState(
+            objective=objective,
+            recipe=recipe,
+            params=dict(params),
+            sprint=sprint,
+            tasks=[],
+            source="",
+            llm_error="",
+            queued=0,
+            backlog="",
+        )
+
+    # -- nodes ------------------------------------------------------------------------------
+
+    def _draft(self, state: PlanState) -> dict[str, Any]:
+        snap = self.board.snapshot()
+        recipe = load_recipe(state["recipe"])
+        number = _next_number(snap)
+        tasks: list[Task] | None = None
+        llm_error = ""
+        if self.backend is not None:
+            try:
+                tasks = self._llm_tasks(state, recipe, number)
+                validate_plan(tasks, snap)
+            except LLMUnavailable as exc:
+                llm_error = str(exc)
+                tasks = None
+            except (BoardError, ConfigError) as exc:
+                llm_error = f"the model's plan was refused: {exc}"
+                tasks = None
+        source = "llm" if tasks is not None else "recipe"
+        if tasks is None:
+            tasks = expand_recipe(recipe, state["params"], first_number=number)
+            validate_plan(tasks, snap)
+        return {
+            "tasks": [task_to_dict(t) for t in tasks],
+            "source": source,
+            "llm_error": llm_error,
+        }
+
+    def _llm_tasks(self, state: PlanState, recipe: Recipe, number: int) -> list[Task]:
+        from sprintboard.agents.llm import ChatRequest
+        from sprintboard.agents.llm_structured import structured
+        from sprintboard.tools.registry import tool_names
+
+        system = (
+            "You plan work for sprintboard agents. Each task has tool steps "
+            f"(tools: {', '.join(tool_names())}), acceptance criteria with optional checks "
+            "(`file_exists PATH`, `audit_clean PATH`, `metric NAME OP NUMBER`), and `after` "
+            "keys it waits on. Strings may use {run} (this task's folder), {run:KEY}, "
+            "{param:NAME}. This recipe shows the shape:\n"
+            + json.dumps(recipe.model_dump(mode="json")["tasks"])
+        )
+        prompt = f"Objective: {state['objective']}\nParameters: {json.dumps(state['params'])}"
+        request = ChatRequest.from_prompt(prompt, system=system, max_tokens=4096)
+        plan = structured(self.backend, request, _LLMPlan)
+        drafted = Recipe(recipe=RecipeInfo(name="llm"), tasks=plan.tasks)
+        return expand_recipe(drafted, state["params"], first_number=number)
+
+    def _queue(self, state: PlanState) -> dict[str, Any]:
+        host, sprint = self.board.host, state["sprint"]
+        snap = self.board.snapshot()
+        drafts: list[EventDraft] = []
+        if snap.sprint.id != sprint or snap.sprint.status != "in_progress":
+            drafts.append(
+                EventDraft(
+                    "sprint.start",
+                    None,
+                    {"id": sprint, "goal": state["objective"]},
+                    actor=self.actor,
+                    id=f"{host}:planner.{sprint}.start",
+                )
+            )
+        if state["llm_error"]:
+            drafts.append(
+                EventDraft(
+                    "decision.add",
+                    None,
+                    {
+                        "text": f"Planner fell back to recipe {state['recipe']}: "
+                        f"{state['llm_error']}"
+                    },
+                    actor=self.actor,
+                    id=f"{host}:planner.{sprint}.{state['recipe']}.llm-fallback",
+                )
+            )
+        tasks = [task_from_dict(t) for t in state["tasks"]]
+        drafts += [
+            EventDraft(
+                "task.create",
+                t.id,
+                {"task": task_to_dict(t)},
+                actor=self.actor,
+                id=f"{host}:planner.{sprint}.{t.id}",
+            )
+            for t in tasks
+        ]
+        ids = ", ".join(t.id for t in tasks)
+        drafts.append(
+            EventDraft(
+                "decision.add",
+                None,
+                {
+                    "text": f"Planned {len(tasks)} tasks ({ids}) from "
+                    f"{'the LLM' if state['source'] == 'llm' else 'recipe ' + state['recipe']} "
+                    f"for: {state['objective']}"
+                },
+                actor=self.actor,
+                id=f"{host}:planner.{sprint}.{tasks[0].id}.planned",
+            )
+        )
+        self.board.apply(drafts)
+        return {"queued": len(tasks)}
+
+    def _backlog(self, state: PlanState) -> dict[str, Any]:
+        snap = self.board.snapshot()
+        planned = {t["id"] for t in state["tasks"]}
+        tasks = [t for t in snap.tasks.values() if t.id in planned]
+        path = self.root / "sprints" / state["sprint"] / "BACKLOG.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, render_backlog(tasks, snap.sprint).encode("utf-8"))
+        return {"backlog": str(path.relative_to(self.root))}

@@ -1,0 +1,332 @@
+"""Recipes: a small TOML pipeline (task templates with tool steps and checks) the Planner expands.
+
+A recipe names its parameters (`sources`, `model`, ...) and lists task templates. A template
+with `foreach = "sources"` becomes one task per item (the audits run in parallel); `after`
+names the templates a task waits on. Strings are templates:
+
+- `{param:NAME}` a parameter (a string that is only this placeholder keeps the value's type),
+- `{item}` / `{item_stem}` the foreach item and its file stem,
+- `{run}` this task's run folder, `{run:KEY}` another template's run folder,
+- `{task:KEY}` another template's task id (for `metric KEY.NAME` checks),
+- a value `{each = "KEY", item = TEMPLATE}` becomes a list, one TEMPLATE per task of KEY, with
+  `{item}`, `{item_stem}` and `{each_run}` bound to that task.
+
+Run folders are left as `{run:T004}`: the attempt number is known only when the task runs
+(`runs/<task>/<attempt>/`, see `sprintboard.agents.rundirs`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sprintboard.board.criteria import parse_check
+from sprintboard.board.models import Criterion, Estimate, Step, Task
+from sprintboard.errors import ConfigError
+
+__all__ = [
+    "Recipe",
+    "RecipeCriterion",
+    "RecipeInfo",
+    "RecipeStep",
+    "RecipeTask",
+    "expand_recipe",
+    "load_recipe",
+    "parse_params",
+    "shipped_recipes",
+]
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+(?::[A-Za-z0-9_.\-]+)?)\}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RecipeStep(_Model):
+    """One tool call of a task template; `config` strings are templates."""
+
+    tool: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class RecipeCriterion(_Model):
+    """An acceptance criterion; `check` uses the `check:` grammar (DESIGN.md contract 6)."""
+
+    text: str
+    check: str | None = None
+
+
+class RecipeTask(_Model):
+    """A task template."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    description: str = ""
+    foreach: str | None = None
+    """A list parameter: one task per item."""
+    after: list[str] = Field(default_factory=list)
+    """Template keys this task waits on (every task of a foreach template)."""
+    priority: int = 3
+    estimate: tuple[int, int] | None = None
+    """Minutes, low and high."""
+    complexity: str | None = None
+    caps: list[str] = Field(default_factory=list)
+    steps: list[RecipeStep] = Field(default_factory=list)
+    criteria: list[RecipeCriterion] = Field(default_factory=list)
+
+
+class RecipeInfo(_Model):
+    """The `[recipe]` table."""
+
+    name: str
+    summary: str = ""
+    params: list[str] = Field(default_factory=list)
+    """Parameters the caller must give."""
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    """Parameters with a default value."""
+
+
+class Recipe(_Model):
+    """A whole recipe file."""
+
+    recipe: RecipeInfo
+    tasks: list[RecipeTask] = Field(min_length=1)
+
+
+def shipped_recipes() -> list[str]:
+    """Names of the recipes that ship with sprintboard."""
+    folder = resources.files("sprintboard.agents").joinpath("recipes")
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+def parse_params(items: Sequence[str]) -> dict[str, Any]:
+    """`NAME=VALUE` pairs: JSON values as JSON, `a,b` as a list, anything else as text.
+
+    Raises:
+        ConfigError: an item has no `=`.
+    """
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError("--param", item, "write NAME=VALUE, e.g. sources=a.jsonl,b.jsonl")
+        value: Any
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = [v for v in text.split(",") if v] if "," in text else text
+        params[name.strip()] = value
+    return params
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """Load a shipped recipe by name (`finetune`) or a recipe file by path.
+
+    Raises:
+        ConfigError: no such recipe, not TOML, or a wrong key (file and key named).
+    """
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(path, None, f"cannot read the recipe ({exc.strerror})") from None
+    else:
+        where = f"sprintboard.agents/recipes/{name_or_path}.toml"
+        ref = resources.files("sprintboard.agents").joinpath("recipes", f"{name_or_path}.toml")
+        if not ref.is_file():
+            raise ConfigError(
+                where,
+                None,
+                f"no shipped recipe {name_or_path!r}; shipped: {', '.join(shipped_recipes())} "
+                "(or give a path to a .toml file)",
+            )
+        text = ref.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(where, None, f"not valid TOML: {exc}") from None
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or None
+        raise ConfigError(where, key, err["msg"]) from None
+    _check_keys(recipe, where)
+    return recipe
+
+
+def _check_keys(recipe: Recipe, where: str) -> None:
+    keys = [t.key for t in recipe.tasks]
+    for index, template in enumerate(recipe.tasks):
+        if keys.count(template.key) > 1:
+            raise ConfigError(where, f"tasks.{index}.key", f"{template.key!r} is used twice")
+        for dep in template.after:
+            if dep not in keys:
+                raise ConfigError(where, f"tasks.{index}.after", f"unknown task key {dep!r}")
+        for c_index, crit in enumerate(template.criteria):
+            if crit.check and "{" not in crit.check:  # templated ones are checked once expanded
+                try:
+                    parse_check(crit.check)
+                except ValueError as exc:
+                    raise ConfigError(
+                        where, f"tasks.{index}.criteria.{c_index}.check", str(exc)
+                    ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Instance:
+    """One task a template turns into."""
+
+    key: str
+    id: str
+    item: str | None
+
+
+def _stem(item: str) -> str:
+    name = Path(item).name
+    for suffix in (".gz", ".jsonl", ".json"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def expand_recipe(
+    recipe: Recipe,
+    params: Mapping[str, Any],
+    *,
+    first_number: int = 1,
+    prefix: str = "T",
+) -> list[Task]:
+    """Turn a recipe into tasks with ids `T001`... starting at `first_number`.
+
+    Raises:
+        ConfigError: a parameter is missing, a foreach parameter is not a list, or a
+            template names an unknown placeholder.
+    """
+    where = f"recipe {recipe.recipe.name}"
+    values: dict[str, Any] = {**recipe.recipe.defaults, **params}
+    missing = [p for p in recipe.recipe.params if p not in values]
+    if missing:
+        raise ConfigError(
+            where, None, f"missing parameter(s) {', '.join(missing)}; give --param NAME=VALUE"
+        )
+    instances: dict[str, list[_Instance]] = {}
+    number = first_number
+    for template in recipe.tasks:
+        items: list[str | None] = [None]
+        if template.foreach is not None:
+            seq = values.get(template.foreach)
+            if isinstance(seq, str):
+                seq = [seq]
+            if not isinstance(seq, list | tuple) or not seq:
+                raise ConfigError(
+                    where, template.key, f"foreach parameter {template.foreach!r} must be a list"
+                )
+            items = [str(i) for i in seq]
+        instances[template.key] = []
+        for item in items:
+            instances[template.key].append(_Instance(template.key, f"{prefix}{number:03d}", item))
+            number += 1
+    tasks = []
+    for template in recipe.tasks:
+        deps = [i.id for key in template.after for i in instances[key]]
+        for inst in instances[template.key]:
+            bind = _Binder(where, template.key, values, instances, inst)
+            tasks.append(
+                Task(
+                    id=inst.id,
+                    title=str(bind.render(template.title)),
+                    status="blocked" if deps else "ready",
+                    priority=template.priority,
+                    description=str(bind.render(template.description)),
+                    dependencies=list(deps),
+                    estimate=Estimate(*template.estimate) if template.estimate else None,
+                    complexity=template.complexity,
+                    caps=list(template.caps),
+                    steps=[Step(s.tool, dict(bind.render(s.config))) for s in template.steps],
+                    criteria=[
+                        Criterion(
+                            text=str(bind.render(c.text)),
+                            check=str(bind.render(c.check)) if c.check else None,
+                        )
+                        for c in template.criteria
+                    ],
+                    extra={"recipe": recipe.recipe.name, "recipe_key": template.key},
+                )
+            )
+    return tasks
+
+
+class _Binder:
+    """Renders the templates of one task instance."""
+
+    def __init__(
+        self,
+        where: str,
+        key: str,
+        params: Mapping[str, Any],
+        instances: Mapping[str, Sequence[_Instance]],
+        inst: _Instance,
+        each: _Instance | None = None,
+    ) -> None:
+        self.where, self.key, self.params = where, key, params
+        self.instances, self.inst, self.each = instances, inst, each
+
+    def lookup(self, name: str) -> Any:
+        kind, _, arg = name.partition(":")
+        if kind == "param" and arg in self.params:
+            return self.params[arg]
+        if kind == "run" and not arg:
+            return f"{{run:{self.inst.id}}}"
+        if kind in ("run", "task") and arg:
+            targets = self.instances.get(arg)
+            if targets is None or len(targets) != 1:
+                raise ConfigError(
+                    self.where,
+                    self.key,
+                    f"{{{name}}} needs a template with exactly one task; use "
+                    "{each = KEY, item = ...} for a foreach template",
+                )
+            return f"{{run:{targets[0].id}}}" if kind == "run" else targets[0].id
+        source = self.each or self.inst
+        if kind in ("item", "item_stem") and not arg and source.item is not None:
+            return source.item if kind == "item" else _stem(source.item)
+        if kind == "each_run" and self.each is not None:
+            return f"{{run:{self.each.id}}}"
+        if kind == "each_task" and self.each is not None:
+            return self.each.id
+        raise ConfigError(self.where, self.key, f"unknown placeholder {{{name}}}")
+
+    def render(self, value: Any) -> Any:
+        if isinstance(value, str):
+            whole = _PLACEHOLDER.fullmatch(value)
+            if whole:
+                return self.lookup(whole.group(1))
+            return _PLACEHOLDER.sub(lambda m: str(self.lookup(m.group(1))), value)
+        if isinstance(value, list):
+            return [self.render(v) for v in value]
+        if isinstance(value, dict):
+            if set(value) == {"each", "item"}:
+                targets = self.instances.get(str(value["each"]))
+                if targets is None:
+                    raise ConfigError(self.where, self.key, f"each: unknown key {value['each']!r}")
+                return [
+                    _Binder(self.where, self.key, self.params, self.instances, self.inst, t).render(
+                        value["item"]
+                    )
+                    for t in targets
+                ]
+            return {k: self.render(v) for k, v in value.items()}
+        return value

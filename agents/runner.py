@@ -1,0 +1,318 @@
+"""The wake loop of one host: plan, negotiate, build, audit, then sleep until the board changes.
+
+Each tick runs the Negotiator's pass, starts a Builder thread for every task its Builders
+hold (resuming the ones a kill interrupted) and claims new work up to each Builder's WIP,
+and audits submitted tasks. Builders run in a thread pool; the loop wakes when the journal
+changes (`wait_for_change`: a person's KANBAN.md edit lands there as events), when a build
+ends, or on the timer. `once` stops when nothing is in flight and a tick changed nothing.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sprintboard.agents.auditor import AUDITABLE, Auditor, AuditorSettings
+from sprintboard.agents.builder import Builder, BuilderSettings
+from sprintboard.agents.negotiator import BuilderSeat, Negotiator
+from sprintboard.agents.planner import Planner, plan_thread_id
+from sprintboard.agents.runtime import run_thread, thread_config
+from sprintboard.board.client import BoardClient, EventDraft
+from sprintboard.board.models import Task
+from sprintboard.config import WorkspaceConfig
+from sprintboard.errors import BoardError, LeaseConflict, WipLimitReached
+from sprintboard.sprints.graph import next_tasks
+from sprintboard.workspace import policy_from_config
+
+__all__ = ["ROLES", "PlanRequest", "Runner", "RunnerOptions", "RunSummary"]
+
+log = logging.getLogger(__name__)
+
+ROLES: tuple[str, ...] = ("planner", "negotiator", "builder", "auditor")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRequest:
+    """What the Planner is asked to plan before the loop starts."""
+
+    objective: str
+    recipe: str = "finetune"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    sprint: str = "S1"
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerOptions:
+    """How a runner behaves."""
+
+    roles: tuple[str, ...] = ROLES
+    once: bool = False
+    """Stop when nothing is in flight and a tick changed nothing."""
+    tick: float = 2.0
+    """Seconds between timer wakes when the board does not change."""
+    ttl: int | None = None
+    """Lease seconds; None takes `[board] default_ttl`."""
+    builder: BuilderSettings | None = None
+    max_ticks: int | None = None
+    """A safety stop for tests and demos."""
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run did."""
+
+    ticks: int = 0
+    claimed: list[str] = field(default_factory=list)
+    submitted: list[str] = field(default_factory=list)
+    audited: dict[str, str] = field(default_factory=dict)
+    """task:attempt -> where the Auditor sent it."""
+    planned: int = 0
+    plan_source: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+class Runner:
+    """All the roles of one host, sharing one board client and one checkpointer."""
+
+    def __init__(
+        self,
+        root: Path,
+        host: str,
+        board: BoardClient,
+        config: WorkspaceConfig,
+        saver: Any,
+        options: RunnerOptions | None = None,
+        *,
+        backend: Any = None,
+        run_tool: Callable[[str, Any], Any] | None = None,
+    ) -> None:
+        self.root, self.host, self.board, self.config = Path(root), host, board, config
+        self.saver, self.options = saver, options or RunnerOptions()
+        self.summary = RunSummary()
+        mine = [a for a in config.agents if a.host == host and a.role in self.options.roles]
+        self.builders = {a.name: a for a in mine if a.role == "builder"}
+        this_host = config.host(host)
+        host_caps = set(this_host.caps) if this_host else set()
+        self.caps = {name: sorted(set(a.caps) | host_caps) for name, a in self.builders.items()}
+        self.policy = policy_from_config(config)
+        self.ttl = self.options.ttl or config.board.default_ttl
+        settings = self.options.builder or BuilderSettings(heartbeat_every=self.ttl / 3)
+        self.builder_graph = Builder(board, root, settings=settings, run_tool=run_tool).graph(saver)
+        self.negotiator_graph = self.auditor_graph = self.planner_graph = None
+        self.negotiator_agent = self.auditor_agent = self.planner_agent = ""
+        # Planner, Negotiator and Auditor work on the owner host only (DESIGN.md).
+        owner_roles = [a for a in mine if a.role != "builder" and host == config.board.owner]
+        for agent in owner_roles:
+            if agent.role == "negotiator" and not self.negotiator_agent:
+                self.negotiator_agent = agent.name
+                self.negotiator_graph = Negotiator(
+                    board,
+                    agent=agent.name,
+                    seats=self._seats(config),
+                    role_wip=config.wip.get("builder"),
+                ).graph(saver)
+            elif agent.role == "auditor" and not self.auditor_agent:
+                self.auditor_agent = agent.name
+                auditor = Auditor(
+                    board,
+                    root,
+                    settings=AuditorSettings(allow_commands=tuple(config.auditor.allow_commands)),
+                )
+                self.auditor_graph = auditor.graph(saver)
+            elif agent.role == "planner" and not self.planner_agent:
+                self.planner_agent = agent.name
+                self.planner_graph = Planner(board, root, agent=agent.name, backend=backend).graph(
+                    saver
+                )
+        workers = sum(a.wip or 1 for a in self.builders.values()) or 1
+        self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="builder")
+        self.futures: dict[str, concurrent.futures.Future[dict[str, Any]]] = {}
+        self.crashes: dict[str, int] = {}
+
+    @staticmethod
+    def _seats(config: WorkspaceConfig) -> list[BuilderSeat]:
+        seats = []
+        for a in config.agents:
+            if a.role != "builder":
+                continue
+            host = config.host(a.host)
+            caps = frozenset(a.caps) | frozenset(host.caps if host else ())
+            seats.append(BuilderSeat(a.name, a.host, caps, a.wip))
+        return seats
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def plan(self, request: PlanRequest) -> dict[str, Any]:
+        """Plan `request` once (a finished planning thread is not run again).
+
+        Raises:
+            BoardError: no planner agent on this host, or the plan does not validate.
+        """
+        if self.planner_graph is None:
+            raise BoardError(
+                f"no planner agent on host {self.host} in sprintboard.toml [[agents]]; "
+                'add one with role = "planner"'
+            )
+        thread = plan_thread_id(request.sprint, request.objective, request.recipe, request.params)
+        start = Planner.start(request.objective, request.recipe, request.params, request.sprint)
+        result = run_thread(self.planner_graph, thread, start)
+        self.summary.planned = int(result.get("queued", 0))
+        self.summary.plan_source = str(result.get("source", ""))
+        return result
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        """Tick until stopped (or, with `once`, until there is nothing left to do here)."""
+        try:
+            while True:
+                before = self.board.snapshot().seq
+                started = self.tick()
+                if self.options.max_ticks and self.summary.ticks >= self.options.max_ticks:
+                    break
+                changed = started > 0 or self.board.snapshot().seq != before
+                if self.futures:
+                    concurrent.futures.wait(
+                        list(self.futures.values()),
+                        timeout=self.options.tick,
+                        return_when=concurrent.futures.FIRST_COMPLETED,
+                    )
+                elif changed:
+                    continue  # our own writes may have unlocked more work: tick again now
+                elif self.options.once:
+                    break
+                else:
+                    self.board.wait_for_change(self.options.tick)
+        finally:
+            self.pool.shutdown(wait=True)
+        return self.summary
+
+    def tick(self) -> int:
+        """One pass of every role; returns how many builds were started."""
+        self.summary.ticks += 1
+        self._reap()
+        if self.negotiator_graph is not None:
+            self._negotiate()
+        started = self._build() if self.builders else 0
+        if self.auditor_graph is not None:
+            self._audit()
+        return started
+
+    def _negotiate(self) -> None:
+        seq = self.board.snapshot().seq
+        thread = f"negotiator:{self.host}:{seq}"
+        run_thread(self.negotiator_graph, thread, {"seq": seq, "recovered": [], "assigned": []})
+        # The pass's effects are journal events; its checkpoints are not needed any more.
+        self.saver.delete_thread(thread_config(thread)["configurable"]["thread_id"])
+
+    def _audit(self) -> None:
+        for task in list(self.board.snapshot().tasks.values()):
+            if task.status not in AUDITABLE:
+                continue
+            thread = f"auditor:{task.id}:{task.attempt}"
+            result = run_thread(self.auditor_graph, thread, Auditor.start(task, self.auditor_agent))
+            self.summary.audited[f"{task.id}:{task.attempt}"] = str(result.get("outcome", ""))
+
+    # -- builders ---------------------------------------------------------------------------
+
+    def _held(self, task: Task) -> bool:
+        lease = task.lease
+        return lease is not None and lease.host == self.host and lease.agent in self.builders
+
+    def _build(self) -> int:
+        started = 0
+        snap = self.board.snapshot()
+        for task in snap.tasks.values():  # resume what a kill interrupted
+            if self._held(task) and task.id not in self.futures:
+                assert task.lease is not None
+                if self._start(task, task.lease.agent):
+                    started += 1
+        for name, agent in self.builders.items():
+            held = sum(1 for t in self.board.snapshot().tasks.values()
+                       if t.lease is not None and t.lease.agent == name)  # fmt: skip
+            while agent.wip is None or held < agent.wip:
+                claimed = self._claim_next(name)
+                if claimed is None:
+                    break
+                held += 1
+                if self._start(claimed, name):
+                    started += 1
+        return started
+
+    def _candidates(self, agent: str) -> list[Task]:
+        # Most urgent first, then least slack (critical path); empty when WIP has no room.
+        ready = next_tasks(
+            self.board.snapshot(),
+            role="builder",
+            caps=self.caps[agent],
+            agent=agent,
+            policy=self.policy,
+        )
+        fit = [
+            t for t in ready if t.steps and t.agent in (agent, None) and t.host in (self.host, None)
+        ]
+        # Tasks the Negotiator (or a person) gave this agent come first (a stable sort).
+        return sorted(fit, key=lambda t: t.agent != agent)
+
+    def _claim_next(self, agent: str) -> Task | None:
+        for candidate in self._candidates(agent):
+            try:
+                self.board.claim(candidate.id, agent=agent, host=self.host, ttl=self.ttl)
+            except WipLimitReached:
+                return None
+            except LeaseConflict as exc:  # another claimant won, or it moved meanwhile
+                log.info("%s: %s", agent, exc)
+                continue
+            self.summary.claimed.append(candidate.id)
+            return self.board.snapshot().task(candidate.id)
+        return None
+
+    def _start(self, task: Task, agent: str) -> bool:
+        if self.crashes.get(task.id, 0) >= 3:
+            return False  # left to lease expiry and the Negotiator
+        thread = f"builder:{task.id}:{task.attempt}"
+        start = Builder.start(task, agent)
+        self.futures[task.id] = self.pool.submit(run_thread, self.builder_graph, thread, start)
+        return True
+
+    def _reap(self) -> None:
+        for task_id, future in list(self.futures.items()):
+            if not future.done():
+                continue
+            del self.futures[task_id]
+            try:
+                result = future.result()
+            except Exception as exc:  # a bug or a board outage: count it, retry a few times
+                self.crashes[task_id] = self.crashes.get(task_id, 0) + 1
+                self.summary.errors.append(f"{task_id}: {type(exc).__name__}: {exc}")
+                log.exception("build of %s crashed", task_id)
+                continue
+            if result.get("outcome") == "submitted":
+                self.summary.submitted.append(task_id)
+            self._release_if_stuck(task_id, result)
+
+    def _release_if_stuck(self, task_id: str, result: Mapping[str, Any]) -> None:
+        """A finished thread whose task is still leased to it gives the lease back."""
+        task = self.board.snapshot().tasks.get(task_id)
+        if task is None or task.lease is None or task.lease.fence != result.get("fence"):
+            return
+        reason = f"build ended ({result.get('outcome')}): {result.get('detail')}"
+        try:
+            self.board.apply(
+                [
+                    EventDraft(
+                        "lease.release",
+                        task_id,
+                        {"reason": reason},
+                        actor=f"{result.get('agent')}@{self.host}",
+                        fence=task.lease.fence,
+                        id=f"{self.host}:builder.{task_id}.{task.attempt}.release",
+                    )
+                ]
+            )
+        except BoardError as exc:
+            log.warning("%s: could not release: %s", task_id, exc)
