@@ -213,7 +213,9 @@ class LocalBoard:
         atomic_write(self.snapshot_path, render_snapshot(self._state, self._head))
         self._journal.store_head(self._head)
 
-    def _write(self, build: Callable[[BoardState], Iterable[EventDraft]]) -> list[Event]:
+    def _write(
+        self, build: Callable[[BoardState], Iterable[EventDraft]], *, render: bool = False
+    ) -> list[Event]:
         with self._lock.hold():
             self._catch_up(writer=True)
             state = self._state.fork()
@@ -251,6 +253,8 @@ class LocalBoard:
             self._check_dependencies(state, events)
             commit_drafts(self._promotions(state, events))
             if not events:
+                if render:
+                    self._render_views()
                 return []
             end = self._journal.append(lines, self._head.offset)
             state.head = prev
@@ -258,12 +262,15 @@ class LocalBoard:
             if self._seen_ids is not None:
                 self._seen_ids.update(e.id for e in events)
             self._persist()
-            for view in self.views:
-                try:
-                    view.render(self._state)
-                except Exception:  # a view is derived: the commit stands, the failure is reported
-                    log.exception("view %r failed to render after seq %d", view, state.seq)
+            self._render_views()
             return events
+
+    def _render_views(self) -> None:
+        for view in self.views:
+            try:
+                view.render(self._state)
+            except Exception:  # a view is derived: the commit stands, the failure is reported
+                log.exception("view %r failed to render after seq %d", view, self._state.seq)
 
     def _ids_seen(self) -> set[str]:
         if self._seen_ids is None:
@@ -482,6 +489,16 @@ class LocalBoard:
             return [EventDraft("lease.release", task, {"reason": reason}, actor, fence)]
 
         self._write(build)
+
+    def transact(
+        self, build: Callable[[BoardState], Iterable[EventDraft]], *, render: bool = False
+    ) -> list[Event]:
+        """Commit the drafts `build` makes from the current state, all under the board lock.
+
+        `build` runs with the lock held, so what it reads (KANBAN.md, for a merge) cannot
+        change under it; `render=True` renders the views even when nothing was committed.
+        """
+        return self._write(build, render=render)
 
     def apply(self, events: Sequence[EventDraft]) -> list[Event]:
         """Commit drafts atomically (all or none); drafts with a known id are skipped."""

@@ -81,10 +81,39 @@ class A2AConfig(_Table):
     """Git remote URL, for `transport = "git"`."""
 
 
+_KANBAN_SECTIONS = (
+    "done", "in_progress", "review", "ready", "backlog", "blocked", "decisions", "notes"
+)  # fmt: skip
+
+
 class KanbanConfig(_Table):
     sections: dict[str, str] = Field(default_factory=dict)
     """Column or section name -> heading text, e.g. `done = "✅ Done"`."""
     auto_commit: bool = False
+    """Commit the board files after each change, with a message saying what changed."""
+    push: bool = False
+    """After a sync, push the commits (pull and retry on rejection, never force)."""
+    remote: str = "origin"
+    polling: bool = False
+    """Watch KANBAN.md by polling (network or synced folders, where inotify sees nothing)."""
+    debounce: float = Field(0.05, gt=0)
+    """Seconds without a new file event before the watcher reads an edit."""
+    rescan: float = Field(2.0, gt=0)
+    """Seconds between checks that need no file event (inotify can drop events)."""
+
+    @model_validator(mode="after")
+    def _known_sections(self) -> KanbanConfig:
+        for name in self.sections:
+            if name.replace(" ", "_").replace("-", "_").lower() not in _KANBAN_SECTIONS:
+                raise ValueError(
+                    f"[kanban] sections: unknown section {name!r}; use one of "
+                    f"{', '.join(_KANBAN_SECTIONS)}"
+                )
+        return self
+
+    def headings(self) -> dict[str, str]:
+        """Section key (`in_progress`) -> heading text, for the renderer and parser."""
+        return {k.replace(" ", "_").replace("-", "_").lower(): v for k, v in self.sections.items()}
 
 
 class AuditorConfig(_Table):

@@ -9,14 +9,25 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sprintboard.board.clock import Clock, IdSource
-from sprintboard.board.local import LocalBoard, board_paths
+from sprintboard.board.local import BoardView, LocalBoard, board_paths
 from sprintboard.board.policy import BoardPolicy
 from sprintboard.config import CONFIG_FILE, WorkspaceConfig, current_host, load_config
 from sprintboard.errors import WorkspaceError
 
-__all__ = ["adopt_journal", "find_workspace", "init_workspace", "open_board", "policy_from_config"]
+if TYPE_CHECKING:
+    from sprintboard.board.kanban_view import KanbanView
+
+__all__ = [
+    "adopt_journal",
+    "find_workspace",
+    "init_workspace",
+    "kanban_view",
+    "open_board",
+    "policy_from_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -25,28 +36,6 @@ _GITIGNORE = """\
 .sprintboard/
 # task outputs are promoted as content-addressed artifacts
 runs/
-"""
-
-_EMPTY_KANBAN = """\
-# KANBAN.md — {name}
-
-_Last synced: never_
-
-## ✅ Done
-
-## 🔨 In Progress
-
-## 👀 Review
-
-## 🟢 Ready
-
-## 📋 Backlog
-
-## 🚫 Blocked
-
-## 🧭 Decisions
-
-## 📝 Notes
 """
 
 
@@ -143,11 +132,9 @@ def init_workspace(
         (a2a / sub).mkdir(parents=True, exist_ok=True)
         (a2a / sub / ".gitkeep").touch()
     (root / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
-    kanban = root / "KANBAN.md"
-    if not kanban.exists():
-        kanban.write_text(_EMPTY_KANBAN.format(name=title), encoding="utf-8")
     board = open_board(root, host=owner)
-    board.refresh()
+    if not (root / "KANBAN.md").exists():  # one brought along is merged at the first sync
+        kanban_view(board).render(board.snapshot())
     if git:
         _git_init(root)
     return root
@@ -207,9 +194,20 @@ def open_board(
         NotOwner: this host is not the board owner.
         JournalCorrupt, JournalRolledBack: the journal cannot be trusted.
     """
+    from sprintboard.board.kanban_git import GitCommitView
+    from sprintboard.board.kanban_view import KanbanView
+
     root = find_workspace(workspace)
     config = load_config(root)
     board_paths(root)["local"].mkdir(exist_ok=True)
+    view = KanbanView(
+        root,
+        headings=config.kanban.headings(),  # type: ignore[arg-type]  # keys checked by KanbanConfig
+        title=f"KANBAN.md — {config.board.name}",
+    )
+    views: list[BoardView] = [view]
+    if config.kanban.auto_commit and (root / ".git").exists():
+        views.append(GitCommitView(root, view))
     return LocalBoard(
         root,
         host=current_host(config, host),
@@ -217,7 +215,22 @@ def open_board(
         clock=clock,
         ids=ids,
         lock_timeout=config.board.lock_timeout,
+        views=views,
     )
+
+
+def kanban_view(board: LocalBoard) -> KanbanView:
+    """The KANBAN.md view `open_board` attached to `board`.
+
+    Raises:
+        WorkspaceError: the board was opened without one.
+    """
+    from sprintboard.board.kanban_view import KanbanView
+
+    for view in board.views:
+        if isinstance(view, KanbanView):
+            return view
+    raise WorkspaceError(board.root, "this board has no KANBAN.md view; open it with open_board")
 
 
 def adopt_journal(workspace: Path | None = None) -> None:

@@ -2,10 +2,234 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
 
+from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+
+__all__ = ["app", "register"]
+
 app = typer.Typer(help="KANBAN.md: render, sync, check.", no_args_is_help=True)
+
+_WS = typer.Option(None, "--workspace", "-w", help="Workspace directory (default: find upward).")
+_JSON = typer.Option(False, "--json", help=JSON_OPTION_HELP)
+_AS = typer.Option(None, "--as", help="Who edited KANBAN.md: `human:NAME` (default: your login).")
+
+
+def _open(workspace: Path | None) -> tuple[Any, Any]:
+    from sprintboard.workspace import kanban_view, open_board
+
+    board = open_board(workspace)
+    return board, kanban_view(board)
+
+
+@app.command()
+def render(
+    file: Path | None = typer.Argument(None, help="Write here instead (`-` for stdout)."),
+    workspace: Path | None = _WS,
+) -> None:
+    """Render KANBAN.md from the board (refused while it holds an unmerged edit)."""
+    from sprintboard.board.kanban_render import render_kanban
+
+    board, view = _open(workspace)
+    state = board.snapshot()
+    if file is not None:
+        text = render_kanban(state, None, view.headings, view.title)
+        if str(file) == "-":
+            sys.stdout.write(text)
+        else:
+            file.write_text(text, encoding="utf-8")
+            typer.echo(f"rendered {file}")
+        return
+    view.render(state)
+    if view.pending:
+        typer.echo(
+            f"{view.path} holds an edit that is not merged yet; left as it is. "
+            "Run `sprintboard board sync` first.",
+            err=True,
+        )
+        raise SystemExit(1)  # typer.Exit is swallowed by the root's standalone_mode=False
+    typer.echo(f"rendered {view.path}")
+
+
+@app.command()
+def sync(
+    workspace: Path | None = _WS,
+    actor: str | None = _AS,
+    push: bool = typer.Option(False, "--push", help="Commit and push (pull and retry, no force)."),
+    json: bool = _JSON,
+) -> None:
+    """Merge a person's KANBAN.md edit into the board as events, then re-render it."""
+    board, view = _open(workspace)
+    report = view.sync(board, actor)
+    pushed = None
+    if push and report.error is None:
+        from sprintboard.board.kanban_git import commit_board, push_with_retry
+        from sprintboard.config import load_config
+
+        commit_board(board.root, f"board: KANBAN.md edit by {actor or view.actor}", view)
+        pushed = push_with_retry(board.root, load_config(board.root).kanban.remote)
+    if json:
+        print_json(
+            {
+                "merged": report.merged,
+                "events": [{"seq": e.seq, "op": e.op, "task": e.task} for e in report.events],
+                "new_ids": report.new_ids,
+                "warnings": report.warnings,
+                "error": str(report.error) if report.error else None,
+                "pushed": None if pushed is None else pushed.pushed,
+            }
+        )
+    else:
+        for warning in report.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        if report.merged:
+            typer.echo(f"merged: {len(report.events)} event(s); new ids: {report.new_ids or '-'}")
+        elif report.error is None:
+            typer.echo("KANBAN.md holds no unmerged edit")
+        if pushed is not None:
+            typer.echo(f"push: {'done' if pushed.pushed else 'not done'} ({pushed.attempts} try)")
+    if report.error is not None:
+        raise report.error
+
+
+@app.command()
+def check(
+    file: Path | None = typer.Argument(None, help="File to check (default: the KANBAN.md)."),
+    repair: bool = typer.Option(
+        False, "--repair", help="Write the proposed mojibake repair to FILE (a guess: review it)."
+    ),
+    workspace: Path | None = _WS,
+    json: bool = _JSON,
+) -> None:
+    """Parse KANBAN.md (or FILE) without changing anything; show a mojibake repair proposal."""
+    from sprintboard.board.kanban_parse import parse_kanban
+    from sprintboard.board.mojibake import find_mojibake, propose_repair
+    from sprintboard.errors import KanbanParseError
+
+    view: Any = None
+    board: Any = None
+    if file is None:
+        board, view = _open(workspace)
+        path = view.path
+    else:
+        path = file
+    data = path.read_bytes()
+    try:
+        # The workspace's own file is read as `sync` would: its ids taken, its last copy known.
+        doc = view.check(data, board.snapshot()) if view else parse_kanban(data, path)
+    except KanbanParseError as exc:
+        text = data.decode("utf-8", "replace")
+        if not find_mojibake(text):
+            raise
+        proposal = propose_repair(text)
+        if repair:
+            parse_kanban(proposal.text, path)  # the repair must itself be a board
+            path.write_text(proposal.text, encoding="utf-8")
+        if json:
+            print_json(
+                {
+                    "ok": False,
+                    "error": str(exc),
+                    "repair": {
+                        "changed_lines": proposal.changed_lines,
+                        "steps": proposal.steps,
+                        "lossy": proposal.lossy,
+                        "written": repair,
+                    },
+                }
+            )
+        else:
+            typer.echo(f"error: {exc}", err=True)
+            typer.echo(proposal.summary(), err=True)
+            typer.echo(
+                f"repair written to {path}" if repair else "run with --repair to write it",
+                err=True,
+            )
+        if not repair:
+            raise SystemExit(1) from None
+        return
+    if json:
+        print_json(
+            {
+                "ok": True,
+                "cards": len(doc.cards),
+                "decisions": len(doc.decisions),
+                "notes": len(doc.notes),
+                "new_ids": doc.new_ids,
+                "warnings": doc.warnings,
+            }
+        )
+        return
+    for warning in doc.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(
+        f"{path}: ok, {len(doc.cards)} card(s), {len(doc.decisions)} decision(s), "
+        f"{len(doc.notes)} note(s); cards without an id would get {doc.new_ids or 'none'}"
+    )
+
+
+@app.command("merge-driver", hidden=True)
+def merge_driver(
+    ancestor: Path, ours: Path, theirs: Path, name: str = typer.Argument("KANBAN.md")
+) -> None:
+    """git merge driver for KANBAN.md (installed by `install_merge_driver`)."""
+    from sprintboard.board.kanban_git import merge_kanban_files
+
+    board, view = _open(None)
+    for warning in merge_kanban_files(board, view, ancestor, ours, theirs, "human:git-merge"):
+        typer.echo(f"warning: {name}: {warning}", err=True)
+
+
+def watch(
+    workspace: Path | None = _WS,
+    polling: bool | None = typer.Option(
+        None, "--polling/--inotify", help="Poll the folder (network or synced folders)."
+    ),
+    for_seconds: float | None = typer.Option(
+        None, "--for", help="Stop after this many seconds (default: until Ctrl-C)."
+    ),
+) -> None:
+    """Watch KANBAN.md and merge each saved edit into the board."""
+    import time
+
+    from sprintboard.board.kanban_view import SyncReport
+    from sprintboard.board.watcher import KanbanWatcher
+    from sprintboard.config import load_config
+
+    board, view = _open(workspace)
+    cfg = load_config(board.root).kanban
+
+    def on_sync(report: SyncReport) -> None:
+        if report.error is not None:
+            typer.echo(f"error: {report.error}", err=True)
+            return
+        typer.echo(f"merged {len(report.events)} event(s)", err=True)
+        if cfg.push and report.events:  # outside the board lock: the pull may run our driver
+            from sprintboard.board.kanban_git import push_with_retry
+
+            pushed = push_with_retry(board.root, cfg.remote)
+            typer.echo(f"push: {'done' if pushed.pushed else 'not done'}", err=True)
+
+    watcher = KanbanWatcher(
+        board,
+        view,
+        polling=cfg.polling if polling is None else polling,
+        debounce=cfg.debounce,
+        rescan=cfg.rescan,
+        on_sync=on_sync,
+    )
+    typer.echo(f"watching {view.path} (Ctrl-C stops)", err=True)
+    if for_seconds is None:
+        watcher.run_forever()
+        return
+    with watcher:
+        time.sleep(for_seconds)  # a bounded run for scripts; Ctrl-C also stops it
 
 
 def register(root: typer.Typer) -> None:
     """Add the top-level commands of this room (`watch`) to the root app."""
+    root.command("watch")(watch)

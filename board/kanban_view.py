@@ -1,0 +1,294 @@
+"""`KanbanView`: KANBAN.md as a view of the board, and the way people's edits come back in.
+
+After each commit the board calls `render(state)` (under the board lock). The file is
+rewritten only when it is one of the copies sprintboard rendered itself (kept in
+`.sprintboard/kanban/`); anything else is a person's unmerged edit, which is left alone
+until `sync` merges it. `sync` runs the whole merge inside one `LocalBoard.transact`, so a
+render never races a merge.
+"""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import xxhash
+
+from sprintboard.board.client import EventDraft
+from sprintboard.board.durable import atomic_write
+from sprintboard.board.kanban_merge import merge_edit
+from sprintboard.board.kanban_model import KanbanDocument, SectionKey
+from sprintboard.board.kanban_parse import parse_kanban
+from sprintboard.board.kanban_render import render_kanban
+from sprintboard.board.local import LocalBoard
+from sprintboard.board.models import Event
+from sprintboard.board.state import BoardState
+from sprintboard.errors import BoardError, KanbanParseError
+
+__all__ = ["KanbanView", "SyncReport", "default_actor"]
+
+log = logging.getLogger(__name__)
+
+KANBAN_FILE = "KANBAN.md"
+
+
+def default_actor() -> str:
+    """`human:<login name>`: who edited KANBAN.md when nobody said."""
+    try:
+        return f"human:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "human:unknown"
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What one `sync` did."""
+
+    merged: bool = False
+    """A person's edit was found and merged."""
+    events: list[Event] = field(default_factory=list)
+    new_ids: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: KanbanParseError | None = None
+    """The file does not parse: nothing was merged or written."""
+
+
+class KanbanView:
+    """KANBAN.md of one workspace, rendered from the board and merged back from people.
+
+    ```python
+    view = KanbanView(root)
+    board = LocalBoard(root, host="alpha", views=[view])
+    view.sync(board)            # merge a person's edit, if any, then re-render
+    ```
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        headings: Mapping[SectionKey, str] | None = None,
+        history: int = 20,
+        actor: str | None = None,
+        title: str = "KANBAN.md",
+    ) -> None:
+        self.root = Path(root)
+        self.title = title
+        self.path = self.root / KANBAN_FILE
+        self.store = self.root / ".sprintboard" / "kanban"
+        self.headings: dict[SectionKey, str] = dict(headings or {})
+        self.history = history
+        self.actor = actor or default_actor()
+        self.pending = False
+        """The file holds an edit not merged yet (set by `render`, cleared by `sync`)."""
+        # The edit being merged, per thread: a render inside that merge's commit takes it
+        # as the layout; another thread's render must not.
+        self._merging = threading.local()
+        self._layouts: dict[str, KanbanDocument] = {}
+
+    # -- the rendered copies ------------------------------------------------------------------
+
+    def _digest(self, data: bytes) -> str:
+        return xxhash.xxh3_64_hexdigest(data)
+
+    def _copies(self) -> list[Path]:
+        """Rendered copies, newest first."""
+        try:
+            entries = [p for p in self.store.iterdir() if p.suffix == ".md"]
+        except FileNotFoundError:
+            return []
+        return sorted(entries, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+
+    def is_rendered(self, data: bytes) -> bool:
+        """`data` is a copy sprintboard rendered (so overwriting it loses nothing)."""
+        return (self.store / f"{self._digest(data)}.md").exists()
+
+    def _remember(self, data: bytes) -> None:
+        # A cache, not a record: a copy lost in a crash only makes the next sync diff
+        # against an older copy, which finds nothing new. So no fsync (3 fewer per commit).
+        self.store.mkdir(parents=True, exist_ok=True)
+        digest = self._digest(data)
+        _replace(self.store / f"{digest}.md", data)
+        _replace(self.store / "base", digest.encode())
+        for old in self._copies()[self.history :]:
+            old.unlink(missing_ok=True)
+
+    def accept_rendered(self, data: bytes) -> None:
+        """Record `data` as a rendered copy (the merge driver wrote it for git to put in place)."""
+        self._remember(data)
+
+    def base_for(self, edited: bytes) -> bytes | None:
+        """The rendered copy a person most likely started from: the most similar one.
+
+        An agent's commit may have re-rendered the file while the person's editor still
+        held the older copy; diffing against that older copy keeps the agent's changes.
+        """
+        best: tuple[float, bytes] | None = None
+        lines = edited.splitlines()
+        for copy in self._copies():
+            data = copy.read_bytes()
+            ratio = difflib.SequenceMatcher(a=data.splitlines(), b=lines, autojunk=False).ratio()
+            if best is None or ratio > best[0]:
+                best = (ratio, data)
+        return best[1] if best else None
+
+    def last_rendered(self) -> bytes | None:
+        """The newest rendered copy."""
+        try:
+            name = (self.store / "base").read_text(encoding="utf-8").strip()
+            return (self.store / f"{name}.md").read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _layout(self, data: bytes, state: BoardState) -> KanbanDocument | None:
+        key = self._digest(data)
+        if key not in self._layouts:
+            try:
+                # A rendered copy is trusted text: no encoding guesswork on our own output.
+                text = data.decode("utf-8")
+                self._layouts = {key: parse_kanban(text, self.path, headings=self.headings)}
+            except (KanbanParseError, UnicodeDecodeError):
+                return None
+        return self._layouts[key]
+
+    # -- BoardView ----------------------------------------------------------------------------
+
+    def render(self, state: BoardState) -> None:
+        """Re-render KANBAN.md from `state`, unless it holds a person's unmerged edit."""
+        layout: KanbanDocument | None
+        accept: tuple[bytes, KanbanDocument] | None = getattr(self._merging, "edit", None)
+        if accept is not None:
+            current, layout = accept
+        else:
+            try:
+                current = self.path.read_bytes()
+            except FileNotFoundError:
+                current = b""
+            if current and not self.is_rendered(current):
+                if not self.pending:  # say it once per unmerged edit, not once per commit
+                    log.warning(
+                        "%s holds an edit not merged yet; left as it is (run `sprintboard board sync`)",
+                        self.path,
+                    )
+                self.pending = True
+                return
+            source = current or self.last_rendered()
+            layout = self._layout(source, state) if source else None
+        text = render_kanban(state, layout, self.headings, self.title).encode("utf-8")
+        if text != current:
+            if accept is None and _read(self.path) != current:
+                self.pending = True  # a person saved while we rendered: theirs wins
+                return
+            atomic_write(self.path, text)
+        self._remember(text)
+        self.pending = False
+
+    # -- merging people's edits -----------------------------------------------------------------
+
+    def check(self, data: bytes | None = None, state: BoardState | None = None) -> KanbanDocument:
+        """Parse the file (or `data`) as `sync` would, without changing anything.
+
+        Raises:
+            KanbanParseError: the file does not parse.
+        """
+        if data is None:
+            data = self.path.read_bytes()
+        base = self.base_for(data)
+        base_doc = self._layout(base, state or BoardState()) if base else None
+        return parse_kanban(
+            data,
+            self.path,
+            headings=self.headings,
+            taken=list((state or BoardState()).tasks),
+            require_end=_descends(base_doc, data),
+        )
+
+    def sync(self, board: LocalBoard, actor: str | None = None) -> SyncReport:
+        """Merge a person's edit of KANBAN.md into the board, then re-render it.
+
+        A file that does not parse is reported in `SyncReport.error` and left as it is;
+        the board keeps its state.
+        """
+        actor = actor or self.actor
+        report = SyncReport()
+        current = _read(self.path)
+        if current and self.is_rendered(current):
+            return report  # nothing to merge; checked without the lock, again under it
+
+        def build(state: BoardState) -> list[EventDraft]:
+            try:
+                edited = self.path.read_bytes()
+            except FileNotFoundError:
+                return []
+            if self.is_rendered(edited):
+                return []
+            base = self.base_for(edited)
+            base_doc = self._layout(base, state) if base else None
+            doc = parse_kanban(
+                edited,
+                self.path,
+                headings=self.headings,
+                taken=list(state.tasks),
+                require_end=_descends(base_doc, edited),
+            )
+            result = merge_edit(
+                base_doc or KanbanDocument(),
+                doc,
+                state,
+                actor,
+                id_prefix=f"{board.host}:kanban-{self._digest((base or b'') + edited)}",
+            )
+            report.merged, report.new_ids, report.warnings = (
+                True,
+                list(doc.new_ids),
+                [
+                    *doc.warnings,
+                    *result.warnings,
+                ],
+            )
+            self._merging.edit = (edited, doc)
+            return list(result.drafts)
+
+        try:
+            report.events = board.transact(build, render=True)
+        except KanbanParseError as exc:
+            report.error = exc
+            self.pending = True
+        except BoardError as exc:  # the edit parses but the board refuses it: say which line
+            edit = getattr(self._merging, "edit", None)
+            card = edit[1].cards.get(getattr(exc, "task", "")) if edit else None
+            report.error = KanbanParseError(
+                self.path,
+                card.line if card else 1,
+                f"the edit cannot be applied ({exc}); change that line and save again",
+            )
+            self.pending = True
+        finally:
+            self._merging.edit = None
+        return report
+
+
+def _descends(base: KanbanDocument | None, edited: bytes) -> bool:
+    """The edit started from a rendered copy (same title line), so it must end like one."""
+    if base is None or not base.ended:
+        return False
+    first = edited.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    return first == base.title.strip()
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
