@@ -10,7 +10,18 @@ import sys
 
 import typer
 
-from sprintboard.commands import a2a, agents, board, core, doors, memory, models, sprints, tools, tools_mlx  # noqa: F401 (tools_mlx adds train/eval/generate/fuse to `tools`)
+from sprintboard.commands import (  # noqa: F401 (tools_mlx adds train/eval/generate/fuse to `tools`)
+    a2a,
+    agents,
+    board,
+    core,
+    doors,
+    memory,
+    models,
+    sprints,
+    tools,
+    tools_mlx,
+)
 from sprintboard.errors import SprintboardError
 
 __all__ = ["app", "main"]

@@ -9,7 +9,7 @@ near-dup, split and leakage compare.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import orjson
 
@@ -121,6 +121,7 @@ def check_messages(msgs: Any, problems: list[Problem]) -> Turns | None:
         if allowed is None:
             problems.append(_shape_problem(i, msg, role))
             return None
+        role = cast(str, role)  # checked above; `type(x) is str` does not narrow for mypy
         content = msg.get("content")
         if type(content) is not str:
             if content is None and role == "assistant" and msg.get("tool_calls"):

@@ -159,13 +159,15 @@ class DedupPolicy:
         dup = firsts != np.arange(len(src))
         if not self._within:
             dup &= src[firsts] != src
-        return np.where(dup, firsts, -1)
+        kept: npt.NDArray[np.int64] = np.where(dup, firsts, -1)
+        return kept
 
     def may_pair(self, a: npt.NDArray[np.int32], b: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
         """Whether rows of sources a[k] and b[k] may be near-duplicates under this policy."""
         domains = self._domains()
         same = domains[a] == domains[b]
-        return same if self._within else same & (a != b)
+        pairs: npt.NDArray[np.bool_] = same if self._within else same & (a != b)
+        return pairs
 
 
 class _Run:

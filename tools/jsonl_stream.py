@@ -11,7 +11,7 @@ import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Protocol, cast
 
 __all__ = ["CHUNK_BYTES", "Digest", "LineBatch", "iter_batches", "open_binary", "read_line_at"]
 
@@ -45,7 +45,7 @@ class LineBatch:
 def open_binary(path: Path) -> IO[bytes]:
     """Open `path` for binary reading, through gzip when it ends in .gz."""
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     return path.open("rb")
 
 
