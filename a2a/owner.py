@@ -1,0 +1,341 @@
+"""The owner side: turns verified messages from other hosts into `LocalBoard` calls.
+
+Every board change made for a message carries event ids derived from the message id
+(`<sender>:<message id>.<n>`), so handling the same message twice commits nothing new.
+Results and heartbeats are fenced: a token that is not the current lease's is refused
+(`StaleFence`) and nothing is recorded or promoted. A host can only act on leases held
+by its own host (the sender is authenticated by the pair key).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sprintboard.a2a import messages
+from sprintboard.a2a.blobs import BlobStore
+from sprintboard.a2a.envelope import Envelope
+from sprintboard.a2a.postbox import Outcome, Postbox, Received
+from sprintboard.board.client import EventDraft
+from sprintboard.board.clock import format_ts
+from sprintboard.board.codec import event_to_dict, lease_to_dict, task_to_dict
+from sprintboard.board.journal import Head
+from sprintboard.board.local import LocalBoard
+from sprintboard.board.models import Lease
+from sprintboard.board.snapshot import render_snapshot
+from sprintboard.errors import (
+    BoardError,
+    LeaseConflict,
+    MessageRejected,
+    SprintboardError,
+    StaleFence,
+)
+
+__all__ = ["REMOTE_OPS", "OwnerHandler", "error_value"]
+
+# Ops a remote host may `apply` itself; status changes go through claim/result/decline.
+REMOTE_OPS = frozenset({"note.add", "decision.add", "metric.set"})
+_SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}")
+
+
+def error_value(exc: SprintboardError) -> dict[str, Any]:
+    """An error as a reply value `RemoteBoard` turns back into the same exception."""
+    out: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    for attr in ("task", "given", "current", "reason", "scope", "limit", "message_id"):
+        if hasattr(exc, attr):
+            out[attr] = getattr(exc, attr)
+    return out
+
+
+class OwnerHandler:
+    """The `Handler` the owner's daemon runs; also pushes assignments (`assign`)."""
+
+    def __init__(
+        self,
+        board: LocalBoard,
+        postbox: Postbox,
+        blobs: BlobStore,
+        *,
+        workspace: Path,
+        agent_hosts: Mapping[str, str] | None = None,
+        default_ttl: int = 900,
+    ) -> None:
+        self.board = board
+        self.postbox = postbox
+        self.blobs = blobs
+        self.workspace = Path(workspace)
+        self.agent_hosts = dict(agent_hosts or {})
+        self.default_ttl = default_ttl
+
+    @property
+    def context(self) -> str:
+        return self.board.snapshot().sprint.id or "board"
+
+    # -- pushing ----------------------------------------------------------------------------
+
+    def assign(self, task: str, agent: str, host: str, ttl: int | None = None) -> Lease:
+        """Lease `task` to `agent`@`host` and push the assignment to the host's inbox."""
+        lease = self.board.claim(task, agent=agent, host=host, ttl=ttl or self.default_ttl)
+        self._send_assignment(host, task, lease, reply_to=None)
+        return lease
+
+    def _send_assignment(self, host: str, task: str, lease: Lease, reply_to: str | None) -> None:
+        current = self.board.snapshot().task(task)
+        mid = f"{self.postbox.host}-as-{reply_to}" if reply_to else None
+        self.postbox.send(
+            host,
+            "assignment",
+            lambda m: messages.assignment(m, current, lease, self.context),
+            task=task,
+            fence=lease.fence,
+            reply_to=reply_to,
+            message_id=mid,
+        )
+
+    def _reply(self, env: Envelope, value: Any = None, exc: SprintboardError | None = None) -> None:
+        self.postbox.send(
+            env.sender,
+            "reply",
+            lambda m: (
+                messages.reply(m, True, value)
+                if exc is None
+                else messages.reply(m, False, error_value(exc), str(exc))
+            ),
+            task=env.task,
+            reply_to=env.id,
+            message_id=f"{self.postbox.host}-re-{env.id}"[:128],
+        )
+
+    # -- handling ---------------------------------------------------------------------------
+
+    def __call__(self, got: Received) -> Outcome | None:
+        env = got.env
+        try:
+            return self._dispatch(got)
+        except BoardError as exc:  # refused: the sender hears why; a MessageRejected quarantines
+            if env.kind in ("request", "heartbeat", "result"):
+                self._reply(env, exc=exc)
+            return Outcome("refuse", str(exc))
+
+    def _dispatch(self, got: Received) -> Outcome | None:
+        env, parsed = got.env, got.parsed
+        kind = env.kind
+        if kind == "request":
+            return self._request(env, parsed.data or {})
+        if kind == "accept":
+            return Outcome("accept", f"{env.task} accepted: {parsed.text}")
+        if kind == "progress":
+            return Outcome("progress", f"{env.task}: {parsed.text}")
+        if kind == "heartbeat":
+            lease = self._heartbeat(env)
+            self._reply(env, lease_to_dict(lease))
+            return Outcome("heartbeat", f"{env.task} fence {env.fence} until {lease.expires}")
+        if kind == "decline":
+            self._release(env, f"declined by {env.sender}: {parsed.text}")
+            return Outcome("decline", f"{env.task}: {parsed.text}")
+        if kind == "handoff":
+            data = parsed.data or {}
+            self._release(env, f"handed off by {env.sender}: {data.get('reason', '')}")
+            return Outcome(
+                "handoff", f"{env.task} -> {self._hand_to(env, str(data.get('to') or ''))}"
+            )
+        if kind == "result":
+            return self._result(env, parsed)
+        return Outcome("ignore", f"{kind} is not for the owner")
+
+    def _hand_to(self, env: Envelope, host: str) -> str:
+        """Push the released task to the named host's agent for its role, if it can take it."""
+        task = self.board.snapshot().task(env.task or "")
+        agents = [
+            a
+            for a, h in self.agent_hosts.items()
+            if h == host
+            and host != env.sender
+            and self.board.policy.agent_roles.get(a) == task.role
+        ]
+        if not agents:
+            return f"{host or 'any host'} (back to ready)"
+        try:
+            lease = self.assign(task.id, agents[0], host)
+        except BoardError as exc:
+            return f"{host} refused ({exc}); back to ready"
+        return f"{agents[0]}@{host} fence {lease.fence}"
+
+    def _lease_of_sender(self, env: Envelope) -> Lease:
+        if env.task is None or env.fence is None:
+            raise MessageRejected(env.id, f"malformed: a {env.kind} needs task and fence")
+        task = self.board.snapshot().task(env.task)
+        lease = task.lease
+        if lease is None or lease.fence != env.fence:
+            raise StaleFence(env.task, env.fence, lease.fence if lease else None)
+        if lease.host != env.sender:
+            raise LeaseConflict(env.task, f"is leased to {lease.host}, not {env.sender}")
+        return lease
+
+    def _heartbeat(self, env: Envelope) -> Lease:
+        lease = self._lease_of_sender(env)
+        assert env.task is not None
+        expires = format_ts(self.board.clock.now() + timedelta(seconds=lease.ttl))
+        self.board.apply(
+            [
+                EventDraft(
+                    "lease.heartbeat",
+                    env.task,
+                    {"expires": expires},
+                    f"{lease.agent}@{lease.host}",
+                    env.fence,
+                    id=f"{env.sender}:{env.id}",
+                )
+            ]
+        )
+        current = self.board.snapshot().task(env.task).lease
+        assert current is not None
+        return current
+
+    def _release(self, env: Envelope, reason: str) -> None:
+        lease = self._lease_of_sender(env)
+        self.board.apply(
+            [
+                EventDraft(
+                    "lease.release",
+                    env.task,
+                    {"reason": reason},
+                    f"{lease.agent}@{lease.host}",
+                    env.fence,
+                    id=f"{env.sender}:{env.id}",
+                )
+            ]
+        )
+
+    def _result(self, env: Envelope, parsed: messages.Parsed) -> Outcome:
+        task_id = env.task or ""
+        state = self.board.snapshot()
+        try:
+            self._lease_of_sender(env)
+            already = False
+        except StaleFence:
+            # handled before a crash (the move is committed), or really stale: refuse
+            already = self._committed(f"{env.sender}:{env.id}.0", state.seq)
+            if not already:
+                raise
+        task = state.task(task_id)
+        lease = task.lease
+        actor = f"{lease.agent}@{lease.host}" if lease else f"unknown@{env.sender}"
+        attempt = task.attempt
+        arts = []
+        for sha, size, name in messages.artifact_refs(parsed):
+            self.blobs.path(sha)  # a name that is no sha256 (a path trick) quarantines
+            try:
+                self.blobs.verify(sha, size)
+            except MessageRejected as exc:  # not arrived yet, or damaged: refuse, resend later
+                raise BoardError(
+                    f"{task_id}: {exc.reason}; send the blob and the result again"
+                ) from None
+            base = Path(name).name
+            base = base if _SAFE_FILE.fullmatch(base) else sha[:16]
+            arts.append((sha, size, f"runs/{task_id}/{attempt}/{base}"))
+        metrics = {str(k): float(v) for k, v in (parsed.meta.get("metrics") or {}).items()}
+        drafts = [
+            EventDraft(
+                "artifact.add",
+                task_id,
+                {"path": path, "sha256": sha, "size": size},
+                actor,
+                env.fence,
+                id=f"{env.sender}:{env.id}.a{i}",
+            )
+            for i, (sha, size, path) in enumerate(arts)
+        ]
+        drafts += [
+            EventDraft(
+                "metric.set",
+                task_id,
+                {"name": k, "value": v},
+                actor,
+                env.fence,
+                id=f"{env.sender}:{env.id}.m{i}",
+            )
+            for i, (k, v) in enumerate(sorted(metrics.items()))
+        ]
+        drafts.append(
+            EventDraft(
+                "task.move",
+                task_id,
+                {"to": "awaiting_test", "reason": f"result from {env.sender}"},
+                actor,
+                env.fence,
+                id=f"{env.sender}:{env.id}.0",
+            )
+        )
+        if not already:
+            self.board.apply(drafts)  # StaleFence here refuses all of it
+        for sha, size, path in arts:  # promoted only once the fenced result is committed
+            self.blobs.promote(sha, size, self.workspace / path)
+        self._reply(env, task_to_dict(self.board.snapshot().task(task_id)))
+        return Outcome("complete", f"{task_id} fence {env.fence}: {len(arts)} artifact(s)")
+
+    def _committed(self, event_id: str, seq: int) -> bool:
+        return any(e.id == event_id for e in self.board.events(max(0, seq - 1000)))
+
+    def _request(self, env: Envelope, data: Mapping[str, Any]) -> Outcome:
+        op = str(data.get("op", ""))
+        args = dict(data.get("args") or {})
+        if op == "snapshot":
+            state = self.board.snapshot()
+            self._reply(env, orjson.loads(render_snapshot(state, Head(state.seq, state.head))))
+            return Outcome("snapshot", f"seq {state.seq}")
+        if op == "ready":
+            caps = args.get("caps")
+            tasks = self.board.ready(args.get("role"), None if caps is None else list(caps))
+            self._reply(env, [task_to_dict(t) for t in tasks])
+            return Outcome("ready", f"{len(tasks)} task(s)")
+        if op == "claim":
+            return self._claim(env, args)
+        if op == "apply":
+            events = self._remote_drafts(env, args.get("events") or [])
+            applied = self.board.apply(events)
+            self._reply(env, [event_to_dict(e) for e in applied])
+            return Outcome("apply", f"{len(applied)} event(s)")
+        raise MessageRejected(env.id, f"malformed: unknown request op {op!r}")
+
+    def _claim(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        task_id, agent = str(args.get("task", "")), str(args.get("agent", ""))
+        ttl = int(args.get("ttl") or self.default_ttl)
+        home = self.agent_hosts.get(agent)
+        if home is not None and home != env.sender:
+            raise LeaseConflict(task_id, f"agent {agent} runs on {home}, not {env.sender}")
+        current = self.board.snapshot().task(task_id)
+        lease = current.lease
+        if not (lease and lease.agent == agent and lease.host == env.sender):
+            lease = self.board.claim(task_id, agent=agent, host=env.sender, ttl=ttl)
+        self._send_assignment(env.sender, task_id, lease, reply_to=env.id)
+        return Outcome("delegate", f"{task_id} -> {agent}@{env.sender} fence {lease.fence}")
+
+    def _remote_drafts(self, env: Envelope, raw: list[Any]) -> list[EventDraft]:
+        drafts = []
+        for i, item in enumerate(raw):
+            op = item.get("op") if isinstance(item, dict) else None
+            if op not in REMOTE_OPS:
+                raise LeaseConflict(
+                    str(item.get("task") if isinstance(item, dict) else "?"),
+                    f"a remote host may apply only {sorted(REMOTE_OPS)}, not {op!r}",
+                )
+            actor = str(item.get("actor") or f"agent@{env.sender}")
+            if not actor.endswith(f"@{env.sender}"):
+                actor = f"{actor.split('@', 1)[0]}@{env.sender}"
+            drafts.append(
+                EventDraft(
+                    op,
+                    item.get("task"),
+                    dict(item.get("fields") or {}),
+                    actor,
+                    item.get("fence"),
+                    id=f"{env.sender}:{env.id}.{i}",
+                )
+            )
+        return drafts

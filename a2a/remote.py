@@ -1,0 +1,281 @@
+"""`RemoteBoard`: the `BoardClient` on a host that is not the owner, spoken over A2A.
+
+Every call is a signed message to the owner and, where the protocol has one, a wait for
+its answer (the reply names the request in `reply_to`). Assignments the owner pushes on
+its own are kept and offered by `ready`/`claim`. The process that uses a RemoteBoard is
+the reader of its host's inbox: run one per host.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sprintboard.a2a import messages
+from sprintboard.a2a.blobs import BlobStore
+from sprintboard.a2a.envelope import Kind
+from sprintboard.a2a.postbox import Outcome, Postbox, Received
+from sprintboard.board.client import EventDraft
+from sprintboard.board.codec import event_from_dict, lease_from_dict, task_from_dict
+from sprintboard.board.models import Artifact, Event, Lease, Task
+from sprintboard.board.snapshot import parse_snapshot
+from sprintboard.board.state import BoardState
+from sprintboard.errors import (
+    BoardError,
+    LeaseConflict,
+    MessageRejected,
+    StaleFence,
+    UnknownTask,
+    WipLimitReached,
+)
+
+__all__ = ["RemoteBoard", "raise_remote_error"]
+
+
+def raise_remote_error(value: Any) -> None:
+    """Raise the error the owner reported, as the same exception type where known."""
+    v = value if isinstance(value, dict) else {"message": str(value)}
+    kind, msg = v.get("type"), str(v.get("message", "refused by the owner"))
+    if kind == "StaleFence":
+        given, current = v.get("given"), v.get("current")
+        raise StaleFence(
+            str(v.get("task")),
+            given if isinstance(given, int) else None,
+            current if isinstance(current, int) else None,
+        )
+    if kind == "LeaseConflict":
+        raise LeaseConflict(str(v.get("task")), str(v.get("reason", msg)))
+    if kind == "UnknownTask":
+        raise UnknownTask(str(v.get("task")))
+    if kind == "WipLimitReached":
+        raise WipLimitReached(str(v.get("scope", "?")), int(v.get("limit", 0)))
+    if kind == "MessageRejected":
+        raise MessageRejected(str(v.get("message_id", "?")), str(v.get("reason", msg)))
+    raise BoardError(f"the owner refused: {msg}")
+
+
+class RemoteBoard:
+    """The board as seen from a non-owner host.
+
+    ```python
+    board = open_remote_board(workspace, "beta")
+    lease = board.claim("T002", agent="builder-beta", host="beta", ttl=900)
+    board.submit("T002", lease.fence, [artifact], {"loss": 1.2})
+    ```
+    """
+
+    def __init__(
+        self,
+        postbox: Postbox,
+        owner: str,
+        blobs: BlobStore,
+        *,
+        workspace: Path,
+        timeout: float = 30.0,
+        poll: float = 0.005,
+        sync_every: float = 0.5,
+    ) -> None:
+        self.postbox = postbox
+        self.owner = owner
+        self.blobs = blobs
+        self.workspace = Path(workspace)
+        self.timeout = timeout
+        self.poll = poll
+        self.sync_every = sync_every
+        self.context = "board"
+        self._answers: dict[str, Received] = {}
+        self._assigned: dict[str, tuple[Task, Lease]] = {}
+        self.cancelled: set[str] = set()
+        self._changed = False
+        self._last_sync = 0.0
+
+    @property
+    def host(self) -> str:
+        return self.postbox.host
+
+    # -- the message loop -------------------------------------------------------------------
+
+    def _on(self, got: Received) -> Outcome | None:
+        env = got.env
+        if env.sender != self.owner:
+            raise MessageRejected(env.id, f"only the owner {self.owner} talks to a RemoteBoard")
+        if env.reply_to is not None and env.kind in ("reply", "assignment"):
+            self._answers[env.reply_to] = got
+            return Outcome("answer", f"{env.kind} to {env.reply_to}")
+        self._changed = True
+        if env.kind == "assignment" and env.task:
+            meta = got.parsed.meta
+            task, lease = task_from_dict(meta["task"]), lease_from_dict(meta["lease"])
+            self._assigned[env.task] = (task, lease)
+            return Outcome("assigned", f"{env.task} fence {lease.fence}")
+        if env.kind == "cancel" and env.task:
+            self._assigned.pop(env.task, None)
+            self.cancelled.add(env.task)
+            return Outcome("cancel", f"{env.task}: {got.parsed.text}")
+        return Outcome("ignore", env.kind)
+
+    def pump(self) -> int:
+        """Handle what is in the inbox (syncing the transport now and then)."""
+        now = time.monotonic()
+        if now - self._last_sync >= self.sync_every:
+            self._last_sync = now
+            self.postbox.transport.sync()
+        return self.postbox.process(self._on)
+
+    def _call(
+        self,
+        kind: Kind,
+        build: Callable[[str], dict[str, Any]],
+        *,
+        task: str | None = None,
+        fence: int | None = None,
+    ) -> Received:
+        env = self.postbox.send(self.owner, kind, build, task=task, fence=fence)
+        self._last_sync = 0.0  # the request must go out (git: push) before waiting
+        self.postbox.transport.sync()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            self.pump()
+            got = self._answers.pop(env.id, None)
+            if got is not None:
+                return got
+            if time.monotonic() >= deadline:
+                raise BoardError(
+                    f"no answer from the owner {self.owner} within {self.timeout:g}s to "
+                    f"{kind} {env.id} (task {task}); is `sprintboard a2a serve --host "
+                    f"{self.owner}` running?"
+                )
+            time.sleep(self.poll)
+
+    def _value(self, got: Received) -> Any:
+        data = got.parsed.data if isinstance(got.parsed.data, dict) else {}
+        if not data.get("ok"):
+            raise_remote_error(data.get("value") or data.get("error"))
+        return data.get("value")
+
+    def _request(self, op: str, **args: Any) -> Any:
+        return self._value(
+            self._call("request", lambda m: messages.request(m, op, args), task=args.get("task"))
+        )
+
+    # -- BoardClient ------------------------------------------------------------------------
+
+    def snapshot(self) -> BoardState:
+        """The owner's current state (one round trip)."""
+        state, _ = parse_snapshot(orjson.dumps(self._request("snapshot")))
+        self.context = state.sprint.id or "board"
+        return state
+
+    def ready(self, role: str | None = None, caps: Sequence[str] | None = None) -> list[Task]:
+        """Tasks pushed to this host first, then what the owner says is claimable."""
+        pushed = [t for t, _ in self._assigned.values() if role is None or t.role == role]
+        args: dict[str, Any] = {"role": role, "caps": None if caps is None else list(caps)}
+        return pushed + [task_from_dict(d) for d in self._request("ready", **args)]
+
+    def claim(self, task: str, agent: str, host: str, ttl: int) -> Lease:
+        """Take a pushed assignment, or ask the owner for a lease; then accept it.
+
+        Raises:
+            LeaseConflict, WipLimitReached, UnknownTask: refused by the owner.
+        """
+        if host != self.host:
+            raise LeaseConflict(task, f"a RemoteBoard on {self.host} claims only for itself")
+        held = self._assigned.pop(task, None)
+        if held is not None:
+            lease = held[1]
+        else:
+            got = self._call(
+                "request",
+                lambda m: messages.request(m, "claim", {"task": task, "agent": agent, "ttl": ttl}),
+                task=task,
+            )
+            if got.env.kind != "assignment":
+                self._value(got)
+                raise BoardError(f"{task}: the owner answered a claim with {got.env.kind}")
+            lease = lease_from_dict(got.parsed.meta["lease"])
+        ctx = self.context
+        self.postbox.send(
+            self.owner,
+            "accept",
+            lambda m: messages.accept(m, task, ctx, f"{agent}@{host}"),
+            task=task,
+            fence=lease.fence,
+        )
+        return lease
+
+    def heartbeat(self, task: str, fence: int) -> Lease:
+        """Extend the lease.
+
+        Raises:
+            StaleFence: the lease was lost (expired, released or re-granted).
+        """
+        got = self._call(
+            "heartbeat", lambda m: messages.heartbeat(m, task, self.context), task=task, fence=fence
+        )
+        return lease_from_dict(self._value(got))
+
+    def progress(self, task: str, fence: int, text: str) -> None:
+        """Tell the owner how it goes (no answer awaited)."""
+        ctx = self.context
+        self.postbox.send(
+            self.owner,
+            "progress",
+            lambda m: messages.progress(m, task, ctx, text),
+            task=task,
+            fence=fence,
+        )
+
+    def submit(
+        self, task: str, fence: int, artifacts: Sequence[Artifact], metrics: Mapping[str, float]
+    ) -> Task:
+        """Send the result; artifact files go first, as blobs.
+
+        Raises:
+            StaleFence: the owner refused the token; nothing was recorded.
+            BoardError: an artifact's file does not match its recorded sha256.
+        """
+        sent = []
+        for art in artifacts:
+            source = Path(art.path) if Path(art.path).is_absolute() else self.workspace / art.path
+            stored = self.blobs.put(source, name=art.path)
+            if art.sha256 and stored.sha256 != art.sha256:
+                raise BoardError(f"{task}: {source} changed since it was recorded (sha256 differs)")
+            self.postbox.transport.send_blob(stored.sha256, self.blobs.path(stored.sha256))
+            sent.append(stored)
+        got = self._call(
+            "result",
+            lambda m: messages.result(m, task, self.context, sent, metrics),
+            task=task,
+            fence=fence,
+        )
+        return task_from_dict(self._value(got))
+
+    def apply(self, events: Sequence[EventDraft]) -> list[Event]:
+        """Ask the owner to commit notes, decisions or metrics (the ops a host may apply)."""
+        raw = [
+            {
+                "op": e.op,
+                "task": e.task,
+                "fields": dict(e.fields),
+                "actor": e.actor,
+                "fence": e.fence,
+            }
+            for e in events
+        ]
+        return [event_from_dict(d) for d in self._request("apply", events=raw)]
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Handle the inbox until the owner pushes something, or `timeout` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pump()
+            if self._changed:
+                self._changed = False
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(self.poll)
