@@ -16,7 +16,10 @@ from sprintboard.commands.output import JSON_OPTION_HELP, print_json
 
 __all__ = ["app"]
 
-app = typer.Typer(help="tools commands.", no_args_is_help=True)
+app = typer.Typer(
+    help="Deterministic tools: audit, dedup, mix, split, leakage; MLX train, eval, generate, fuse.",
+    no_args_is_help=True,
+)
 
 JsonOpt = typer.Option(False, "--json", help=JSON_OPTION_HELP)
 FormatOpt = typer.Option(
