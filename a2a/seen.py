@@ -25,13 +25,27 @@ class SeenIds:
         self._ids: dict[str, float] = {}
         self._buffer: list[str] = []
         self._lines = 0
+        self._offset = 0
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Read ids other processes (the daemon, the HTTP endpoint) appended since last time."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            size = self.path.stat().st_size
         except FileNotFoundError:
-            text = ""
-        for line in text.splitlines():
+            return
+        if size < self._offset:  # compacted by another process: read it whole again
+            self._offset = 0
+        if size == self._offset:
+            return
+        with self.path.open("rb") as fh:
+            fh.seek(self._offset)
+            data = fh.read(size - self._offset)
+        end = data.rfind(b"\n") + 1  # a torn last line is read once it is complete
+        self._offset += end
+        for line in data[:end].decode("utf-8", errors="replace").splitlines():
             parts = line.split(" ")
-            if len(parts) == 2:  # a torn last line is simply not remembered
+            if len(parts) == 2:
                 try:
                     self._ids[parts[0]] = float(parts[1])
                     self._lines += 1
@@ -39,6 +53,9 @@ class SeenIds:
                     continue
 
     def __contains__(self, message_id: object) -> bool:
+        if message_id in self._ids:
+            return True
+        self._catch_up()  # a replay may have been handled by the other route meanwhile
         return message_id in self._ids
 
     def __len__(self) -> int:
@@ -75,4 +92,5 @@ class SeenIds:
             body = "".join(f"{k} {v:.3f}\n" for k, v in self._ids.items())
             atomic_write(self.path, body.encode("utf-8"))
             self._lines = len(self._ids)
+            self._offset = len(body.encode("utf-8"))
         return len(stale)

@@ -1,4 +1,4 @@
-"""`sprintboard a2a ...` commands: serve, send, inbox, quarantine, keygen, pair.
+"""`sprintboard a2a ...` commands: serve, http, send, inbox, quarantine, keygen, pair.
 
 The A2A modules are imported inside each command, so `import sprintboard.cli` stays light.
 """
@@ -60,6 +60,36 @@ def serve(
         f"observer restarts {stats.observer_restarts}",
         err=True,
     )
+
+
+@app.command()
+def http(
+    workspace: Path = _WS,
+    keys: Path | None = _KEYS,
+    port: int = typer.Option(8766, "--port", help="TCP port (0: any free one)."),
+    bind: str = typer.Option(
+        "127.0.0.1", "--bind", help="Address to listen on; anything but loopback is reachable."
+    ),
+    url: str | None = typer.Option(
+        None, "--url", help="URL the agent card advertises (default: the bound address)."
+    ),
+    host: str | None = _HOST,
+) -> None:
+    """Serve the owner's A2A endpoint over HTTP (agent card + SendMessage, a2a-sdk)."""
+    from sprintboard.a2a.http_server import open_http_endpoint
+    from sprintboard.a2a.http_server import serve as run_http
+
+    endpoint = open_http_endpoint(
+        workspace, host=host, bind=bind, port=port, public_url=url, keys=keys
+    )
+    if bind not in ("127.0.0.1", "::1", "localhost"):
+        typer.echo(f"a2a http: listening on {bind}: other machines can reach it", err=True)
+    typer.echo(
+        f"a2a http: host {endpoint.gate.host} on {endpoint.url} "
+        f"(card: {endpoint.url}.well-known/agent-card.json; Ctrl-C stops)",
+        err=True,
+    )
+    run_http(endpoint)
 
 
 @app.command()
