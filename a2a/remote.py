@@ -8,6 +8,7 @@ the reader of its host's inbox: run one per host.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -92,6 +93,9 @@ class RemoteBoard:
         self.cancelled: set[str] = set()
         self._changed = False
         self._last_sync = 0.0
+        # Builder threads, their heartbeats and the loop all pump: one reader at a time, or
+        # a sibling's in-flight message in cur/ looks like a crash left-over and is re-read.
+        self._pump_lock = threading.Lock()
 
     @property
     def host(self) -> str:
@@ -120,11 +124,12 @@ class RemoteBoard:
 
     def pump(self) -> int:
         """Handle what is in the inbox (syncing the transport now and then)."""
-        now = time.monotonic()
-        if now - self._last_sync >= self.sync_every:
-            self._last_sync = now
-            self.postbox.transport.sync()
-        return self.postbox.process(self._on)
+        with self._pump_lock:
+            now = time.monotonic()
+            if now - self._last_sync >= self.sync_every:
+                self._last_sync = now
+                self.postbox.transport.sync()
+            return self.postbox.process(self._on)
 
     def _call(
         self,

@@ -45,6 +45,13 @@ class DayPoint(_Row):
     done_minutes: int
 
 
+class TimelinePoint(_Row):
+    """Open tasks right after an event that changed how many are open."""
+
+    ts: str
+    remaining_tasks: int
+
+
 class SprintVelocity(_Row):
     """Work finished in one sprint (the current one up to now)."""
 
@@ -84,6 +91,9 @@ class Burndown(_Row):
     goal: str
     as_of: str
     days: list[DayPoint]
+    timeline: list[TimelinePoint] = []
+    """Every change of the open-task count in the current sprint: the burndown of a
+    sprint shorter than two days, where one point per day says nothing."""
     velocity: list[SprintVelocity]
     throughput: list[RoleThroughput]
     lead_times: list[LeadTime]
@@ -110,7 +120,21 @@ def compute_burndown(events: Sequence[Event], now: datetime) -> Burndown:
     samples: dict[str, tuple[int, int]] = {}
     boundary = [_day_end(current_start)] if current_start else []
 
+    timeline: list[TimelinePoint] = []
+    moved: list[Event] = []  # the last task.move seen; `observe` runs before it is folded in
+
+    def sample(ts: str, history: History) -> None:
+        open_now = _remaining(history.state)[0]
+        if not timeline or timeline[-1].remaining_tasks != open_now:
+            timeline.append(TimelinePoint(ts=ts, remaining_tasks=open_now))
+
     def observe(event: Event, history: History) -> None:
+        if moved:
+            sample(moved.pop().ts, history)
+        if current_start is not None and event.op == "task.move":
+            if not timeline:
+                sample(event.ts, history)  # what was planned, just before the first move
+            moved.append(event)
         # Sample the state as it stood at each day end this event is past.
         while boundary and parse_ts(event.ts) >= boundary[0]:
             day = (boundary[0] - timedelta(days=1)).date().isoformat()
@@ -118,6 +142,8 @@ def compute_burndown(events: Sequence[Event], now: datetime) -> Burndown:
             boundary[0] += timedelta(days=1)
 
     history = fold_history(events, observe=observe)
+    if moved:
+        sample(moved.pop().ts, history)
     days: list[DayPoint] = []
     done_by_day: dict[str, tuple[int, int]] = {}
     for task in history.state.tasks.values():
@@ -148,6 +174,7 @@ def compute_burndown(events: Sequence[Event], now: datetime) -> Burndown:
         goal=history.state.sprint.goal,
         as_of=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
         days=days,
+        timeline=timeline,
         velocity=_velocity(history, starts, now),
         throughput=_throughput(history, current_start, now),
         lead_times=_lead_times(history),

@@ -11,9 +11,11 @@ import base64
 import html
 import io
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
+from sprintboard.board.clock import parse_ts
 from sprintboard.board.durable import atomic_write
 from sprintboard.memory.burndown import Burndown, compute_burndown
 from sprintboard.memory.standup import StandupSource
@@ -109,24 +111,10 @@ def render_png(b: Burndown) -> bytes:
     FigureCanvasAgg(fig)
     burn, velocity = fig.subplots(1, 2)
     days = [d.day[5:] for d in b.days]
-    remaining = [d.remaining_tasks for d in b.days]
-    burn.plot(days, remaining, marker="o", label="remaining tasks")
-    minutes = burn.twinx()
-    minutes.plot(
-        days,
-        [d.remaining_minutes for d in b.days],
-        color="tab:orange",
-        alpha=0.7,
-        label="remaining minutes",
-    )
-    minutes.set_ylabel("remaining minutes (estimates)")
-    minutes.set_ylim(bottom=0)
-    burn.set_ylim(bottom=0)
-    burn.yaxis.set_major_locator(MaxNLocator(integer=True))
-    burn.set_title(f"Burndown — {b.sprint or 'no sprint'}")
-    burn.set_ylabel("tasks")
-    lines = burn.get_lines() + minutes.get_lines()
-    burn.legend(lines, [ln.get_label() for ln in lines], loc="lower left")
+    if len(b.days) < 2 and len(b.timeline) >= 2:
+        _plot_timeline(burn, b)
+    else:
+        _plot_days(burn, b, days)
     velocity.bar(days, [d.done_tasks for d in b.days], color="tab:green")
     velocity.yaxis.set_major_locator(MaxNLocator(integer=True))
     velocity.set_title("Velocity (tasks done per day)")
@@ -175,3 +163,44 @@ def write_report(
         html_path = target / f"{stem}.html"
         atomic_write(html_path, render_html(burndown, png, text).encode("utf-8"))
     return ReportResult(burndown=burndown, text=text, png=png_path, html=html_path)
+
+
+def _plot_days(burn: Any, b: Burndown, days: list[str]) -> None:
+    """Remaining tasks and estimated minutes at the end of each day."""
+    from matplotlib.ticker import MaxNLocator
+
+    remaining = [d.remaining_tasks for d in b.days]
+    burn.plot(days, remaining, marker="o", label="remaining tasks")
+    minutes = burn.twinx()
+    minutes.plot(
+        days,
+        [d.remaining_minutes for d in b.days],
+        color="tab:orange",
+        alpha=0.7,
+        label="remaining minutes",
+    )
+    minutes.set_ylabel("remaining minutes (estimates)")
+    minutes.set_ylim(bottom=0)
+    burn.set_ylim(bottom=0)
+    burn.yaxis.set_major_locator(MaxNLocator(integer=True))
+    burn.set_title(f"Burndown — {b.sprint or 'no sprint'}")
+    burn.set_ylabel("tasks")
+    lines = burn.get_lines() + minutes.get_lines()
+    burn.legend(lines, [ln.get_label() for ln in lines], loc="lower left")
+
+
+def _plot_timeline(burn: Any, b: Burndown) -> None:
+    """Open tasks after every change, for a sprint shorter than two days."""
+    from matplotlib.dates import DateFormatter
+    from matplotlib.ticker import MaxNLocator
+
+    times = [parse_ts(p.ts) for p in b.timeline]
+    burn.step(
+        times, [p.remaining_tasks for p in b.timeline], where="post", marker="o", label="open tasks"
+    )
+    burn.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))
+    burn.set_ylim(bottom=0)
+    burn.yaxis.set_major_locator(MaxNLocator(integer=True))
+    burn.set_title(f"Burndown — {b.sprint or 'no sprint'} (UTC)")
+    burn.set_ylabel("open tasks")
+    burn.legend(loc="upper right")

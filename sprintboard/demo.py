@@ -1,63 +1,340 @@
 """`make demo`: the main job, end to end, in a fresh workspace under `demo/`.
 
-Until the end-to-end flow lands this shows the board core: init a two-host workspace,
-plan a small sprint, claim, submit with a fenced result, audit, and print the board.
+Two hosts: `alpha` owns the board (the workspace, a git repo), `beta` is the only one with
+`mlx` and has its own folder (its own `.sprintboard/`, no board files) that sees the data
+folders and the A2A directory through a shared mount. Each host's agents run as their own
+process (`sprintboard agents run --host ...`) and the owner's daemon (`sprintboard a2a
+serve --host alpha`) answers beta's signed messages; beta's results travel back as blobs
+the owner verifies and promotes. Beta's agents start first; once beta holds its first audit
+a scripted person edits KANBAN.md (and syncs it), then alpha's agents start. No network,
+key or GPU is needed.
+
+```python
+from sprintboard.demo import main
+result = main(Path("/tmp/demo"), scale=0.3, iters=10)
+```
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import shutil
+import subprocess
 import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
-from sprintboard.board.models import Artifact
-from sprintboard.status import board_status
-from sprintboard.workspace import init_workspace, open_board
+import orjson
 
-__all__ = ["main"]
+from sprintboard.a2a.keys import keygen, pair
+from sprintboard.board.local import LocalBoard
+from sprintboard.board.state import BoardState
+from sprintboard.demo_data import SOURCES, DatasetSummary, write_dataset
+from sprintboard.demo_recipe import NEAR_DUP_TITLE, write_demo_recipe
+from sprintboard.demo_story import PersonEdit, tell_story
+from sprintboard.errors import SprintboardError
+from sprintboard.tools.tiny_model import build_tiny_model
+from sprintboard.workspace import init_workspace, kanban_view, open_board
+
+__all__ = ["OBJECTIVE", "PERSON", "DemoError", "DemoResult", "edit_kanban", "main"]
+
+OBJECTIVE = "fine-tune a small model on the mixed dataset"
+PERSON = "human:dana"
+_CLI = "import sys; from sprintboard.cli import main; main(sys.argv[1:])"
 
 
-def main(root: Path = Path("demo")) -> None:
+class DemoError(SprintboardError):
+    """The demo could not finish; the message names the log files to read."""
+
+
+@dataclass(slots=True)
+class DemoResult:
+    """What a demo run produced (the end-to-end test asserts on it)."""
+
+    workspace: Path
+    dataset: DatasetSummary
+    state: BoardState
+    person: PersonEdit
+    standup: Path
+    burndown: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Processes:
+    """The hosts' processes; each logs to `logs/<name>.log`, all stopped at the end."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.running: dict[str, tuple[subprocess.Popen[bytes], IO[bytes]]] = {}
+        logs.mkdir(parents=True, exist_ok=True)
+
+    def start(self, name: str, args: Sequence[str | Path], env: dict[str, str], cwd: Path) -> None:
+        log = (self.logs / f"{name}.log").open("wb")
+        argv = [sys.executable, "-P", "-c", _CLI, *map(str, args)]
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        self.running[name] = (proc, log)
+
+    def check_alive(self) -> None:
+        for name, (proc, _) in self.running.items():
+            if proc.poll() is not None:
+                raise DemoError(
+                    f"the {name} process exited early (code {proc.returncode}); "
+                    f"see {self.logs / (name + '.log')}"
+                )
+
+    def stop_all(self) -> None:
+        for proc, _ in self.running.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc, log in self.running.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+            log.close()
+        self.running.clear()
+
+
+def _cli(args: Sequence[str | Path], env: dict[str, str], cwd: Path) -> Any:
+    """Run one `sprintboard ... --json` command in `cwd` and return its document."""
+    argv = [sys.executable, "-P", "-c", _CLI, *map(str, args), "--json"]
+    done = subprocess.run(argv, capture_output=True, env=env, check=False, cwd=cwd)
+    if done.returncode != 0:
+        raise DemoError(
+            f"`sprintboard {' '.join(map(str, args))}` failed: {done.stderr.decode()[-2000:]}"
+        )
+    return orjson.loads(done.stdout)
+
+
+def edit_kanban(
+    path: Path, *, raise_task: str, block_task: str, reason: str, decision: str
+) -> None:
+    """What the scripted person does in their editor: three changes, saved in one write.
+
+    Raises `raise_task` to P1, moves `block_task`'s card to Blocked with `reason`, and adds
+    `decision` under Decisions.
+    """
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    card: list[str] = []
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith(f"- [ ] `{raise_task}` P"):
+            head, _, rest = line.partition(f"`{raise_task}` P")
+            line = f"{head}`{raise_task}` P1{rest[1:]}"
+        if line.startswith(f"- [ ] `{block_task}` "):
+            card = [line.rstrip("\n").replace(" · `blocked`", "") + f" · blocked: {reason}\n"]
+            index += 1
+            while index < len(lines) and lines[index].startswith("  "):
+                card.append(lines[index])
+                index += 1
+            continue
+        out.append(line)
+        index += 1
+    if not card:
+        raise DemoError(f"{path}: no card for {block_task}; the board was rendered differently")
+    text: list[str] = []
+    for line in out:
+        text.append(line)
+        if line.startswith("## ") and "Blocked" in line:
+            text += card
+        elif line.startswith("## ") and "Decisions" in line:
+            text.append(f"- {decision}\n")
+    path.write_text("".join(text), encoding="utf-8")
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float, procs: _Processes) -> None:
+    # Bounded polling: the work happens in the hosts' processes.
+    deadline = time.monotonic() + timeout
+    while not check():
+        procs.check_alive()
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out after {timeout:g}s waiting for {what}; see {procs.logs}")
+        time.sleep(0.05)
+
+
+def _find(state: BoardState, title: str) -> str:
+    return next(t.id for t in state.tasks.values() if t.title == title)
+
+
+def main(
+    root: Path = Path("demo"),
+    *,
+    scale: float = 1.0,
+    iters: int = 30,
+    timeout: float = 240.0,
+    out: IO[str] | None = None,
+) -> DemoResult:
+    """Run the whole demo under `root` and print its story to `out` (default: stdout).
+
+    `scale` sizes the dataset (1.0: about 420 rows over five sources), `iters` the LoRA run.
+
+    Raises:
+        DemoError: a host process died, or the sprint did not finish within `timeout` s.
+    """
+    say = out or sys.stdout
+
+    def step(text: str) -> None:
+        say.write(f"[{time.monotonic() - started:5.1f}s] {text}\n")
+        say.flush()
+
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    root = Path(root).resolve()
     ws = root / "workspace"
-    if ws.exists():
-        shutil.rmtree(ws)
-    init_workspace(ws, owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])])
-    board = open_board(ws)
-    board.start_sprint("SPRINT-1", goal="fine-tune a small model on the mixed dataset")
-    board.create_tasks(
-        [
-            {"id": "T001", "title": "Audit sources", "status": "ready", "priority": 1},
-            {"id": "T002", "title": "Dedup", "status": "blocked", "dependencies": ["T001"]},
-            {
-                "id": "T003",
-                "title": "Train LoRA",
-                "status": "blocked",
-                "dependencies": ["T002"],
-                "caps": ["mlx"],
-            },
-        ],
-        actor="planner-1@alpha",
-    )
-    lease = board.claim("T001", agent="builder-alpha", host="alpha", ttl=900)
-    out = ws / "runs" / "T001" / "1" / "audit.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text('{"rows": 0}\n', encoding="utf-8")
-    import hashlib
+    for old in (ws, root / "beta", root / "logs"):
+        if old.exists():
+            shutil.rmtree(old)
 
-    art = Artifact(
-        path=str(out.relative_to(ws)),
-        sha256=hashlib.sha256(out.read_bytes()).hexdigest(),
-        size=out.stat().st_size,
+    # 1. The workspace: alpha owns the board, beta has mlx; beta's own folder; keys paired.
+    init_workspace(ws, owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])])
+    beta = _beta_folder(ws, root / "beta")
+    secret = keygen(ws / ".sprintboard" / "keys", "alpha", "beta")
+    pair(beta / ".sprintboard" / "keys", "alpha", "beta", secret)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPRINTBOARD_")}
+
+    step(f"workspace {ws} (owner alpha) and beta's folder {beta}; keys paired")
+
+    # 2. The dataset and the tiny base model (built here: nothing is downloaded).
+    dataset = write_dataset(ws / "data", scale=scale)
+    build_tiny_model(ws / "models" / "tiny")
+    recipe = write_demo_recipe(
+        ws / "recipes" / "finetune-demo.toml", {s.name: s.share for s in SOURCES}, iters=iters
     )
-    board.submit("T001", lease.fence, [art], {"rows": 0})
-    board.move("T001", "done", "auditor-1@alpha")
-    report = board_status(board)
-    for row in report.tasks:
-        owner = f" ({row.agent}@{row.host})" if row.agent else ""
-        print(f"{row.id:6} {row.column:12} {row.status:14} {row.title}{owner}")
-    print(f"\njournal: {report.journal.seq} events in {ws / 'sprints' / 'events.jsonl'}")
-    print(f"snapshot: {ws / 'sprints' / 'SPRINT_QUEUE.json'}")
+    timings["setup"] = time.monotonic() - started
+    faults = sum(s.empty_assistant + s.role_errors + s.truncated for s in dataset.sources)
+    step(f"dataset: {len(dataset.paths)} sources, {faults} bad rows planted; tiny model built")
+
+    # 3. The Planner turns the objective into a sprint (BACKLOG.md in sprints/S1/).
+    sources = ",".join(str(p.relative_to(ws)) for p in dataset.paths)
+    plan_args = ["--objective", OBJECTIVE, "--recipe", str(recipe.relative_to(ws))]
+    plan_args += ["--param", f"sources={sources}", "--param", "model=models/tiny"]
+    _cli(["agents", "plan", *plan_args, "--host", "alpha", "-w", ws], env, ws)
+    timings["plan"] = time.monotonic() - started
+    step("planned sprint S1 (sprints/S1/BACKLOG.md)")
+
+    board = open_board(ws, host="alpha")
+    person = PersonEdit(
+        raised="",
+        blocked=_find(board.snapshot(), NEAR_DUP_TITLE),
+        reason="not needed for this sprint; the dedup report covers it",
+        decision="The near-duplicate report waits for next sprint; the mix goes ahead without it.",
+    )
+
+    # 4. Each host's agents in their own process; the owner's daemon answers beta. Beta's
+    # come up first and start on the audits by message; alpha's come up after the person.
+    procs = _Processes(root / "logs")
+    try:
+        serve = ["a2a", "serve", "--host", "alpha", "-w", str(ws), "--rescan", "0.5"]
+        procs.start("alpha-a2a", serve, env, ws)
+        beta_agents = ["agents", "run", "--host", "beta", "--tick", "1", "-w", str(beta)]
+        procs.start("beta-agents", beta_agents, env, beta)
+        step("started `a2a serve --host alpha` and `agents run --host beta`")
+
+        # 5. Midway, once beta holds its first audit, a person edits KANBAN.md and syncs it.
+        _wait("beta's first claim", lambda: _granted(board), timeout, procs)
+        person.raised = _last_unclaimed_audit(board.snapshot())
+        edit_kanban(
+            ws / "KANBAN.md",
+            raise_task=person.raised,
+            block_task=person.blocked,
+            reason=person.reason,
+            decision=person.decision,
+        )
+        kanban_view(board).sync(board, actor=PERSON)
+        person.at_seq = board.snapshot().seq
+        timings["person"] = time.monotonic() - started
+        step(f"a person raised {person.raised}, blocked {person.blocked}, added a decision")
+        alpha_agents = ["agents", "run", "--host", "alpha", "--tick", "0.5", "-w", str(ws)]
+        procs.start("alpha-agents", alpha_agents, env, ws)
+        step("started `agents run --host alpha`; waiting for the Auditor")
+
+        # 6. The Auditor accepts every task but the one the person blocked.
+        _wait("the sprint", lambda: _finished(board.snapshot(), person.blocked), timeout, procs)
+        timings["agents"] = time.monotonic() - started
+    finally:
+        procs.stop_all()
+
+    step("sprint done; writing the standup and the burndown")
+    standup = _cli(["standup", "--host", "alpha", "-w", ws], env, ws)
+    report = _cli(["report", "--host", "alpha", "-w", ws], env, ws)
+    timings["total"] = time.monotonic() - started
+    result = DemoResult(
+        workspace=ws,
+        dataset=dataset,
+        state=board.snapshot(),
+        person=person,
+        standup=Path(standup["standup"]["path"]),
+        burndown=Path(report["png"]),
+        timings=timings,
+    )
+    # 7. What happened and where to look.
+    memory = (result.standup, result.burndown)
+    say.write(tell_story(ws, board.events(), result.state, person, timings, memory))
+    return result
+
+
+def _beta_folder(alpha: Path, beta: Path) -> Path:
+    """Beta's own folder: the same `sprintboard.toml`, its own `.sprintboard/` (checkpoints,
+    keys, seen ids: never shared), the shared A2A directory, and the data folders.
+
+    `data/`, `models/` and `runs/` are links into alpha's folder, standing in for the shared
+    mount both machines see. Beta has no `sprints/` or `KANBAN.md`: every board call it
+    makes is a signed message to alpha.
+    """
+    beta.mkdir(parents=True)
+    text = (alpha / "sprintboard.toml").read_text(encoding="utf-8")
+    shared = 'dir = ".a2a"'
+    if shared not in text:
+        raise DemoError(f"{alpha / 'sprintboard.toml'}: no `{shared}` line under [a2a]")
+    text = text.replace(shared, f"dir = {orjson.dumps(str(alpha / '.a2a')).decode()}")
+    (beta / "sprintboard.toml").write_text(text, encoding="utf-8")
+    for name in ("data", "models", "runs"):
+        (alpha / name).mkdir(exist_ok=True)
+        (beta / name).symlink_to(alpha / name, target_is_directory=True)
+    return beta
+
+
+def _granted(board: LocalBoard) -> bool:
+    return any(e.op == "lease.grant" for e in board.events())
+
+
+def _last_unclaimed_audit(state: BoardState) -> str:
+    # The person raises an audit still waiting, so the raise can change what runs next.
+    audits = sorted(t.id for t in state.tasks.values() if t.title.startswith("Audit "))
+    waiting = [a for a in audits if state.tasks[a].attempt == 0]
+    return (waiting or audits)[-1]
+
+
+def _finished(state: BoardState, blocked: str) -> bool:
+    # The person's block must be in the journal too, or the optional task would just wait.
+    rest = [t for t in state.tasks.values() if t.id != blocked]
+    return (
+        bool(rest)
+        and all(t.status == "done" for t in rest)
+        and state.tasks[blocked].status == "blocked"
+    )
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sprintboard.demo", description=__doc__)
+    parser.add_argument("root", nargs="?", type=Path, default=Path("demo"))
+    parser.add_argument("--scale", type=float, default=1.0, help="Dataset size (1.0: ~420 rows).")
+    parser.add_argument("--iters", type=int, default=30, help="LoRA iterations.")
+    parser.add_argument("--timeout", type=float, default=240.0, help="Seconds for the sprint.")
+    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("demo"))
+    args = _parse(sys.argv[1:])
+    try:
+        main(args.root, scale=args.scale, iters=args.iters, timeout=args.timeout)
+    except SprintboardError as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        sys.exit(1)
