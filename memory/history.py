@@ -98,7 +98,12 @@ def fold_history(
             trail.first_claim_ts = trail.first_claim_ts or event.ts
         elif event.op == "lease.heartbeat":
             trail.heartbeats += 1
-        if before is not None and task.status != before:
+        reblocked = (  # a reason given to a task that was only waiting is a block by that actor
+            event.op == "task.update"
+            and task.status == "blocked"
+            and "blocked_reason" in event.fields
+        )
+        if (before is not None and task.status != before) or reblocked:
             trail.status_seq, trail.status_ts, trail.status_by = event.seq, event.ts, event.actor
         if task.status == "done" and before != "done":
             trail.done_seq, trail.done_ts, trail.done_by = event.seq, event.ts, event.actor
