@@ -29,6 +29,8 @@ from sprintboard.errors import MessageRejected
 
 __all__ = ["SAFE_NAME", "Maildir"]
 
+_CHUNK = 256
+
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 _SUBDIRS = ("inbox/tmp", "inbox/new", "inbox/cur", "archive", "quarantine")
 
@@ -81,11 +83,15 @@ class Maildir:
         return self.deliver_many([(name, data)]) == 1
 
     def deliver_many(self, items: Sequence[tuple[str, bytes]]) -> int:
-        """Deliver a batch with one directory fsync (group commit); returns how many were new.
+        """Deliver a batch, one directory fsync per chunk (group commit); returns how many were new.
 
         Raises:
             ValueError: a name is not a safe file name (a bug in the sender).
         """
+        # Each chunk holds its files open until their fsync: bound it below the fd limit.
+        return sum(self._deliver_chunk(items[i : i + _CHUNK]) for i in range(0, len(items), _CHUNK))
+
+    def _deliver_chunk(self, items: Sequence[tuple[str, bytes]]) -> int:
         staged: list[tuple[str, Path]] = []
         fds: list[int] = []
         try:

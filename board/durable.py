@@ -13,6 +13,13 @@ from pathlib import Path
 __all__ = ["append_durable", "atomic_write", "fsync_dir"]
 
 
+def _named(exc: OSError, path: Path) -> OSError:
+    """The same error with the file it happened to (os.write's ENOSPC names none)."""
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(path))
+
+
 def fsync_dir(path: Path) -> None:
     """fsync a directory so a rename or create inside it survives a crash."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -37,6 +44,9 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
             if durable:
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _named(exc, path) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -59,9 +69,11 @@ def append_durable(path: Path, data: bytes, expected_size: int) -> int:
                 written = os.write(fd, view)
                 view = view[written:]
             os.fsync(fd)
-        except BaseException:
+        except BaseException as exc:
             os.ftruncate(fd, expected_size)
             os.fsync(fd)
+            if isinstance(exc, OSError):
+                raise _named(exc, path) from exc
             raise
     finally:
         os.close(fd)

@@ -58,13 +58,23 @@ def merge_edit(
                 f"{card_id} ({card.title}) was deleted from KANBAN.md; deleting a line does not "
                 "delete a task, so it is shown again. To drop it, mark it `cancelled`."
             )
-    entry_ops: tuple[tuple[str, Op, list[KanbanEntry], list[KanbanEntry]], ...] = (
-        ("decision", "decision.add", base.decisions, edited.decisions),
-        ("note", "note.add", base.notes, edited.notes),
-    )
-    for kind, op, before, after in entry_ops:
+    entry_ops: tuple[tuple[str, Op, list[KanbanEntry], list[KanbanEntry], list[str]], ...] = (
+        ("decision", "decision.add", base.decisions, edited.decisions,
+         [d.text for d in state.decisions]),
+        ("note", "note.add", base.notes, edited.notes, [n.text for n in state.notes]),
+    )  # fmt: skip
+    for kind, op, before, after, now_texts in entry_ops:
         added, removed = _entry_diff(before, after)
-        out.drafts += [EventDraft(op, None, {"text": e.text}, actor) for e in added]
+        # Lines the board gained since `base` and the edit also has are one change made on
+        # both sides (a save merged while the person kept typing): take them once.
+        both = Counter(now_texts) - Counter(e.text for e in before)
+        fresh = []
+        for entry in added:
+            if both[entry.text] > 0:
+                both[entry.text] -= 1
+            else:
+                fresh.append(entry)
+        out.drafts += [EventDraft(op, None, {"text": e.text}, actor) for e in fresh]
         out.warnings += [
             f"a {kind} was deleted from KANBAN.md ({e.text[:60]!r}); the journal keeps every "
             f"{kind}, so it is shown again"

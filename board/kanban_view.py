@@ -9,18 +9,22 @@ render never races a merge.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import getpass
 import logging
+import os
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import xxhash
 
 from sprintboard.board.client import EventDraft
-from sprintboard.board.durable import atomic_write
+from sprintboard.board.durable import atomic_write, fsync_dir
 from sprintboard.board.kanban_merge import merge_edit
 from sprintboard.board.kanban_model import KanbanDocument, SectionKey
 from sprintboard.board.kanban_parse import parse_kanban
@@ -180,13 +184,48 @@ class KanbanView:
             source = current or self.last_rendered()
             layout = self._layout(source, state) if source else None
         text = render_kanban(state, layout, self.headings, self.title).encode("utf-8")
-        if text != current:
-            if accept is None and _read(self.path) != current:
-                self.pending = True  # a person saved while we rendered: theirs wins
-                return
-            atomic_write(self.path, text)
+        if text != current and not self._replace_if_unchanged(text, current):
+            # A person saved while we rendered (or while their previous save was being
+            # merged): theirs wins. The render is still a base for diffing that save.
+            if accept is not None:
+                self._remember(text)
+            self.pending = True
+            return
         self._remember(text)
         self.pending = False
+
+    def _replace_if_unchanged(self, text: bytes, current: bytes) -> bool:
+        """Put `text` in place only if the file still holds `current`; False if a person saved.
+
+        The new copy is written and fsynced before the check, so only microseconds pass
+        between the check and the rename; a person writing in place in that instant is
+        seen through the old file's descriptor and their bytes are put back.
+        """
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.ExitStack() as stack:
+                try:
+                    old: BinaryIO | None = stack.enter_context(self.path.open("rb"))
+                except FileNotFoundError:
+                    old = None
+                if (old.read() if old else b"") != current:
+                    return False
+                os.replace(tmp, self.path)
+                fsync_dir(self.root)
+                if old is not None:
+                    old.seek(0)
+                    theirs = old.read()
+                    if theirs != current:  # written in place while we swapped: put it back
+                        atomic_write(self.path, theirs)
+                        return False
+            return True
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     # -- merging people's edits -----------------------------------------------------------------
 

@@ -9,30 +9,36 @@ render views (KANBAN.md). A refused event writes nothing.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from sprintboard.board.client import EventDraft
-from sprintboard.board.clock import Clock, IdSource, SystemClock, UlidIds, format_ts, parse_ts
+from sprintboard.board.clock import Clock, IdSource, SystemClock, UlidIds, format_ts
 from sprintboard.board.codec import task_to_dict, validate_task
 from sprintboard.board.durable import atomic_write
-from sprintboard.board.journal import Head, Journal, encode_event, line_hash
+from sprintboard.board.journal import Head, Journal, JournalLine, encode_event, line_hash
+from sprintboard.board.leases import (
+    claim_drafts,
+    expiry_drafts,
+    heartbeat_drafts,
+    release_drafts,
+    submit_drafts,
+)
 from sprintboard.board.lock import BoardLock
-from sprintboard.board.models import ACTIVE_STATUSES, Artifact, Event, Lease, Status, Task
+from sprintboard.board.models import Artifact, Event, Lease, Status, Task
+from sprintboard.board.moves import authorize, check_dependencies, move_drafts, promotion_drafts
 from sprintboard.board.policy import BoardPolicy
 from sprintboard.board.snapshot import parse_snapshot, render_snapshot
 from sprintboard.board.state import BoardState, reduce
-from sprintboard.board.transitions import allowed_moves
 from sprintboard.errors import (
     BoardError,
-    InvalidTransition,
     JournalCorrupt,
     JournalRolledBack,
-    LeaseConflict,
     NotOwner,
+    SecondOwner,
 )
 
 __all__ = ["BoardView", "LocalBoard", "board_paths"]
@@ -40,6 +46,9 @@ __all__ = ["BoardView", "LocalBoard", "board_paths"]
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.02
+# An id a LocalBoard minted itself: `<host>:<26-char ULID or counter>`. Remote drafts keep
+# their message id (`beta:beta-01J...`), so only an owner's own writes look like this.
+_MINTED = re.compile(r"([^:]+):[0-9A-Z]{26}")
 
 
 class BoardView(Protocol):
@@ -131,6 +140,9 @@ class LocalBoard:
         recorded = self._journal.load_head()
         if recorded is not None:
             self._journal.check_head(recorded)
+            # what was appended since this machine's last commit must not be another owner's
+            tail = self._journal.read(recorded.offset, recorded.seq, recorded.hash)
+            self._check_writers(tail.lines)
         cached, head = self._from_snapshot()
         state, head = (cached, head) if cached is not None else self._replay()
         self._state, self._head = state, head
@@ -189,6 +201,7 @@ class LocalBoard:
                 self.journal_path, f"seq {self._head.seq} ({self._head.hash})", "another line"
             )
         read = self._journal.read(self._head.offset, self._head.seq, self._head.hash)
+        self._check_writers(read.lines)
         if read.lines:
             state = self._state.fork()
             for line in read.lines:
@@ -201,6 +214,21 @@ class LocalBoard:
         if read.torn and writer:
             self._journal.set_aside(read.torn, read.torn_at, self._torn_dir)
 
+    def _check_writers(self, lines: Sequence[JournalLine]) -> None:
+        """Refuse lines another host minted as board owner (a misconfigured second owner).
+
+        Raises:
+            SecondOwner: a line's id was minted by a LocalBoard on another host.
+        """
+        if self.policy.owner is None:
+            return
+        for line in lines:
+            minted = _MINTED.fullmatch(line.event.id)
+            if minted and minted.group(1) != self._host:
+                raise SecondOwner(
+                    self.journal_path, line.event.seq, line.event.id, minted.group(1), self._host
+                )
+
     def refresh(self) -> BoardState:
         """Catch up with the journal and return the current state."""
         with self._lock.hold(shared=True):
@@ -210,8 +238,20 @@ class LocalBoard:
     # -- writing ----------------------------------------------------------------------------
 
     def _persist(self) -> None:
-        atomic_write(self.snapshot_path, render_snapshot(self._state, self._head))
-        self._journal.store_head(self._head)
+        try:
+            atomic_write(self.snapshot_path, render_snapshot(self._state, self._head))
+            self._journal.store_head(self._head)
+        except OSError as exc:
+            # The journal line is already durable, so the commit stands: raising would tell
+            # the caller "not written" and a retry would do it twice. The snapshot and head
+            # are derived and checked against the journal on every load.
+            log.warning(
+                "%s not updated after seq %d (%s); it is rebuilt from the journal on the "
+                "next write or load",
+                self.snapshot_path,
+                self._head.seq,
+                exc,
+            )
 
     def _write(
         self, build: Callable[[BoardState], Iterable[EventDraft]], *, render: bool = False
@@ -230,7 +270,7 @@ class LocalBoard:
                 for draft in drafts:
                     if draft.id is not None and draft.id in self._ids_seen():
                         continue
-                    self._authorize(draft)
+                    authorize(state, draft, self.policy)
                     event = Event(
                         seq=state.seq + 1,
                         id=draft.id or f"{self._host}:{self._ids.new_id()}",
@@ -248,10 +288,10 @@ class LocalBoard:
                     events.append(event)
                     lines.append(raw)
 
-            commit_drafts(self._expiries(state, now))
+            commit_drafts(expiry_drafts(state, now, self._host))
             commit_drafts(list(build(state)))
-            self._check_dependencies(state, events)
-            commit_drafts(self._promotions(state, events))
+            check_dependencies(state, events)
+            commit_drafts(promotion_drafts(state, events, self._host))
             if not events:
                 if render:
                     self._render_views()
@@ -276,73 +316,6 @@ class LocalBoard:
         if self._seen_ids is None:
             self._seen_ids = self._journal.event_ids()
         return self._seen_ids
-
-    def _authorize(self, draft: EventDraft) -> None:
-        if draft.op != "task.move" or draft.fields.get("to") != "done":
-            return
-        if draft.actor.startswith("human:"):
-            if draft.fields.get("force"):
-                return
-            why = "a person moves a task to done only with force (--force)"
-        else:
-            agent = _agent_of(draft.actor)
-            role = self.policy.agent_roles.get(agent) or draft.fields.get("role")
-            if role == "auditor":
-                return
-            why = f"only the Auditor moves a task to done ({agent} is {role or 'not an auditor'})"
-        task = self._state.tasks.get(draft.task or "")
-        current = task.status if task else "?"
-        raise InvalidTransition(draft.task or "?", current, "done", [], why)
-
-    def _expiries(self, state: BoardState, now: Any) -> list[EventDraft]:
-        out = []
-        for task in state.tasks.values():
-            lease = task.lease
-            if lease is not None and parse_ts(lease.expires) <= now:
-                out.append(
-                    EventDraft(
-                        "lease.expire",
-                        task.id,
-                        {
-                            "reason": f"lease of {lease.agent}@{lease.host} expired at {lease.expires}"
-                        },
-                        actor=f"system@{self._host}",
-                        fence=lease.fence,
-                    )
-                )
-        return out
-
-    def _check_dependencies(self, state: BoardState, events: list[Event]) -> None:
-        for event in events:
-            if event.op not in ("task.create", "task.update") or event.task is None:
-                continue
-            task = state.tasks[event.task]
-            unknown = [d for d in task.dependencies if d not in state.tasks]
-            if unknown:
-                raise BoardError(
-                    f"{task.id}: depends on unknown task(s) {', '.join(unknown)}; add them first "
-                    "or fix the dependency list"
-                )
-
-    def _promotions(self, state: BoardState, events: list[Event]) -> list[EventDraft]:
-        """Tasks waiting on dependencies (blocked, no reason) whose dependencies are now done."""
-        if not any(e.op in ("task.move", "task.create", "task.update") for e in events):
-            return []
-        out = []
-        for task in state.tasks.values():
-            if task.status == "blocked" and not task.blocked_reason and task.dependencies:
-                if all(
-                    state.tasks[d].status == "done" for d in task.dependencies if d in state.tasks
-                ):
-                    out.append(
-                        EventDraft(
-                            "task.move",
-                            task.id,
-                            {"to": "ready", "from": "blocked", "reason": "dependencies done"},
-                            actor=f"system@{self._host}",
-                        )
-                    )
-        return out
 
     # -- BoardClient ------------------------------------------------------------------------
 
@@ -374,52 +347,8 @@ class LocalBoard:
         Raises:
             UnknownTask, LeaseConflict, WipLimitReached.
         """
-        actor = f"{agent}@{host}"
-
-        def build(state: BoardState) -> list[EventDraft]:
-            current = state.task(task)
-            if current.lease is not None:
-                raise LeaseConflict(
-                    task, f"already leased to {current.lease.agent}@{current.lease.host}"
-                )
-            pending = [
-                d
-                for d in current.dependencies
-                if d in state.tasks and state.tasks[d].status != "done"
-            ]
-            if pending:
-                raise LeaseConflict(task, f"waits on {', '.join(pending)}")
-            self.policy.check_claim(state, current, agent, host)
-            drafts = []
-            if current.status == "blocked" and not current.blocked_reason:
-                drafts.append(
-                    EventDraft(
-                        "task.move",
-                        task,
-                        {"to": "ready", "from": "blocked", "reason": "dependencies done"},
-                        actor,
-                    )
-                )
-            elif current.status != "ready":
-                raise LeaseConflict(task, f"cannot be claimed while {current.status}")
-            expires = format_ts(self.clock.now() + timedelta(seconds=ttl))
-            drafts.append(
-                EventDraft(
-                    "lease.grant",
-                    task,
-                    {
-                        "agent": agent,
-                        "host": host,
-                        "ttl": ttl,
-                        "expires": expires,
-                        "fence": state.fence + 1,
-                    },
-                    actor,
-                )
-            )
-            return drafts
-
-        self._write(build)
+        now = self.clock.now()
+        self._write(lambda state: claim_drafts(state, task, agent, host, ttl, now, self.policy))
         lease = self._state.task(task).lease
         assert lease is not None
         return lease
@@ -431,15 +360,8 @@ class LocalBoard:
             StaleFence: the lease was lost (expired, released or re-granted).
         """
 
-        def build(state: BoardState) -> list[EventDraft]:
-            current = state.task(task)
-            lease = current.lease
-            ttl = lease.ttl if lease else 0
-            actor = f"{lease.agent}@{lease.host}" if lease else "unknown"
-            expires = format_ts(self.clock.now() + timedelta(seconds=ttl))
-            return [EventDraft("lease.heartbeat", task, {"expires": expires}, actor, fence=fence)]
-
-        self._write(build)
+        now = self.clock.now()
+        self._write(lambda state: heartbeat_drafts(state, task, fence, now))
         lease = self._state.task(task).lease
         assert lease is not None
         return lease
@@ -453,42 +375,13 @@ class LocalBoard:
             StaleFence: the token is not the current lease's; nothing is recorded.
         """
 
-        def build(state: BoardState) -> list[EventDraft]:
-            lease = state.task(task).lease
-            actor = f"{lease.agent}@{lease.host}" if lease else "unknown"
-            drafts = [
-                EventDraft(
-                    "artifact.add",
-                    task,
-                    {"path": a.path, "sha256": a.sha256, "size": a.size},
-                    actor,
-                    fence,
-                )
-                for a in artifacts
-            ]
-            drafts += [
-                EventDraft("metric.set", task, {"name": k, "value": float(v)}, actor, fence)
-                for k, v in sorted(metrics.items())
-            ]
-            drafts.append(
-                EventDraft(
-                    "task.move", task, {"to": "awaiting_test", "reason": "submitted"}, actor, fence
-                )
-            )
-            return drafts
-
-        self._write(build)
+        self._write(lambda state: submit_drafts(state, task, fence, artifacts, metrics))
         return self._state.task(task)
 
     def release(self, task: str, fence: int, reason: str = "released") -> None:
         """Give a lease back; the task returns to ready."""
 
-        def build(state: BoardState) -> list[EventDraft]:
-            lease = state.task(task).lease
-            actor = f"{lease.agent}@{lease.host}" if lease else "unknown"
-            return [EventDraft("lease.release", task, {"reason": reason}, actor, fence)]
-
-        self._write(build)
+        self._write(lambda state: release_drafts(state, task, fence, reason))
 
     def transact(
         self, build: Callable[[BoardState], Iterable[EventDraft]], *, render: bool = False
@@ -585,39 +478,11 @@ class LocalBoard:
                 longer in the `expected` status.
         """
 
-        def build(state: BoardState) -> list[EventDraft]:
-            current = state.task(task)
-            if expected is not None and current.status != expected:
-                raise InvalidTransition(
-                    task, expected, to, [], f"the task is now {current.status}; reload and retry"
-                )
-            drafts = []
-            if current.lease is not None and to not in ACTIVE_STATUSES:
-                lease = current.lease
-                drafts.append(
-                    EventDraft(
-                        "lease.release",
-                        task,
-                        {"reason": f"moved to {to}"},
-                        actor,
-                        fence=lease.fence,
-                    )
-                )
-            fields: dict[str, Any] = {"to": to, "from": current.status}
-            if reason:
-                fields["reason"] = reason
-            if force:
-                fields["force"] = True
-            if role:
-                fields["role"] = role
-            if to == "blocked" and not reason and not force:
-                raise InvalidTransition(
-                    task, current.status, to, allowed_moves(current.status), "say why: --reason"
-                )
-            drafts.append(EventDraft("task.move", task, fields, actor))
-            return drafts
-
-        self._write(build)
+        self._write(
+            lambda state: move_drafts(
+                state, task, to, actor, reason=reason, force=force, role=role, expected=expected
+            )
+        )
         return self._state.task(task)
 
     def add_decision(self, text: str, actor: str = "human:cli", task: str | None = None) -> None:

@@ -198,7 +198,7 @@ def _plot_timeline(burn: Any, b: Burndown) -> None:
     burn.step(
         times, [p.remaining_tasks for p in b.timeline], where="post", marker="o", label="open tasks"
     )
-    burn.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))
+    burn.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
     burn.set_ylim(bottom=0)
     burn.yaxis.set_major_locator(MaxNLocator(integer=True))
     burn.set_title(f"Burndown — {b.sprint or 'no sprint'} (UTC)")

@@ -19,6 +19,7 @@ SprintboardError
 │   ├── StaleFence          task, fence given, fence current
 │   ├── WipLimitReached     scope (role or agent), limit
 │   ├── NotOwner            host, owner
+│   │   └── SecondOwner     file, line, event id, writer (another host wrote as owner)
 │   └── LockTimeout         path, seconds
 ├── MemoryFileError         file, line, reason        (a memory/ note left untouched)
 ├── ToolError               tool, reason
@@ -46,6 +47,7 @@ __all__ = [
     "MemoryFileError",
     "MessageRejected",
     "NotOwner",
+    "SecondOwner",
     "SprintFileError",
     "SprintboardError",
     "StaleFence",
@@ -182,6 +184,21 @@ class NotOwner(BoardError):
             f"host {host!r} is not the board owner ({owner!r} per sprintboard.toml [board] owner); "
             "only the owner writes the journal. Send changes by A2A message instead."
         )
+
+
+class SecondOwner(NotOwner):
+    """Another host appended to the journal as if it owned the board (two owners)."""
+
+    def __init__(self, path: Path, line: int, event_id: str, writer: str, owner: str) -> None:
+        self.path, self.line, self.event_id, self.writer = path, line, event_id, writer
+        BoardError.__init__(
+            self,
+            f"{path}:{line}: event {event_id} was written by host {writer!r} acting as board "
+            f"owner, but {owner!r} owns this board: two owners. Nothing was written. Fix "
+            f"`[board] owner` (or SPRINTBOARD_HOST) on {writer!r}, restore {owner!r}'s journal, "
+            "or run `sprintboard validate --adopt` on the one true owner to accept this one.",
+        )
+        self.host, self.owner = writer, owner
 
 
 class LockTimeout(BoardError):
