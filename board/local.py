@@ -9,7 +9,6 @@ render views (KANBAN.md). A refused event writes nothing.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,8 +17,7 @@ from typing import Any, Protocol
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import Clock, IdSource, SystemClock, UlidIds, format_ts
 from sprintboard.board.codec import task_to_dict, validate_task
-from sprintboard.board.durable import atomic_write
-from sprintboard.board.journal import Head, Journal, JournalLine, encode_event, line_hash
+from sprintboard.board.journal import Head, encode_event, line_hash
 from sprintboard.board.leases import (
     claim_drafts,
     expiry_drafts,
@@ -31,14 +29,11 @@ from sprintboard.board.lock import BoardLock
 from sprintboard.board.models import Artifact, Event, Lease, Status, Task
 from sprintboard.board.moves import authorize, check_dependencies, move_drafts, promotion_drafts
 from sprintboard.board.policy import BoardPolicy
-from sprintboard.board.snapshot import parse_snapshot, render_snapshot
 from sprintboard.board.state import BoardState, reduce
+from sprintboard.board.store import BoardStore, board_paths
 from sprintboard.errors import (
     BoardError,
-    JournalCorrupt,
-    JournalRolledBack,
     NotOwner,
-    SecondOwner,
 )
 
 __all__ = ["BoardView", "LocalBoard", "board_paths"]
@@ -46,27 +41,12 @@ __all__ = ["BoardView", "LocalBoard", "board_paths"]
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.02
-# An id a LocalBoard minted itself: `<host>:<26-char ULID or counter>`. Remote drafts keep
-# their message id (`beta:beta-01J...`), so only an owner's own writes look like this.
-_MINTED = re.compile(r"([^:]+):[0-9A-Z]{26}")
 
 
 class BoardView(Protocol):
     """Something rendered from the state after each commit (KANBAN.md, for one)."""
 
     def render(self, state: BoardState) -> None: ...
-
-
-def board_paths(root: Path) -> dict[str, Path]:
-    """Where a workspace keeps its board files."""
-    return {
-        "journal": root / "sprints" / "events.jsonl",
-        "snapshot": root / "sprints" / "SPRINT_QUEUE.json",
-        "local": root / ".sprintboard",
-        "head": root / ".sprintboard" / "head.json",
-        "lock": root / ".sprintboard" / "board.lock",
-        "torn": root / ".sprintboard" / "torn",
-    }
 
 
 def _agent_of(actor: str) -> str:
@@ -107,17 +87,13 @@ class LocalBoard:
         self._ids: IdSource = ids or UlidIds(self.clock)
         self.views: list[BoardView] = list(views)
         paths = board_paths(self.root)
+        self._store = BoardStore(paths, host, check_writers=self.policy.owner is not None)
         self.journal_path, self.snapshot_path = paths["journal"], paths["snapshot"]
-        self._torn_dir = paths["torn"]
-        paths["local"].mkdir(parents=True, exist_ok=True)
-        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
-        self._journal = Journal(self.journal_path, paths["head"])
+        self._journal = self._store.journal
         self._lock = BoardLock(paths["lock"], lock_timeout)
         self._seen_ids: set[str] | None = None
-        self._state = BoardState()
-        self._head = Head()
         with self._lock.hold():
-            self._load()
+            self._state, self._head = self._store.load()
 
     @property
     def host(self) -> str:
@@ -136,98 +112,11 @@ class LocalBoard:
 
     # -- loading ----------------------------------------------------------------------------
 
-    def _load(self) -> None:
-        recorded = self._journal.load_head()
-        if recorded is not None:
-            self._journal.check_head(recorded)
-            # what was appended since this machine's last commit must not be another owner's
-            tail = self._journal.read(recorded.offset, recorded.seq, recorded.hash)
-            self._check_writers(tail.lines)
-        cached, head = self._from_snapshot()
-        state, head = (cached, head) if cached is not None else self._replay()
-        self._state, self._head = state, head
-        self._catch_up(writer=True)
-        if cached is None or recorded != self._head or self._state is not cached:
-            self._persist()
-
-    def _from_snapshot(self) -> tuple[BoardState | None, Head]:
-        try:
-            state, head = parse_snapshot(self.snapshot_path.read_bytes())
-        except FileNotFoundError:
-            return None, Head()
-        except ValueError as exc:
-            log.warning("%s: %s; rebuilding it from the journal", self.snapshot_path, exc)
-            return None, Head()
-        if head.seq and self._journal.hash_of_line_ending_at(head.offset) != head.hash:
-            log.warning("%s does not match the journal; rebuilding it", self.snapshot_path)
-            return None, Head()
-        return state, head
-
-    def _replay(self) -> tuple[BoardState, Head]:
-        state = BoardState()
-        read = self._journal.read()
-        for line in read.lines:
-            self._fold(state, line.event)
-        head = (
-            Head(read.lines[-1].event.seq, read.lines[-1].hash, read.lines[-1].end)
-            if read.lines
-            else Head()
-        )
-        state.head = head.hash
-        return state, head
-
-    def _fold(self, state: BoardState, event: Event) -> None:
-        try:
-            reduce(state, event)
-        except BoardError as exc:
-            raise JournalCorrupt(
-                self.journal_path, event.seq, f"event does not apply: {exc}"
-            ) from None
-
     def _catch_up(self, *, writer: bool) -> None:
         """Fold in lines other processes appended since our head."""
-        size = self._journal.size()
-        if size < self._head.offset:
-            raise JournalRolledBack(
-                self.journal_path, f"seq {self._head.seq}", f"a journal of {size} bytes"
-            )
-        if size == self._head.offset:
-            return
-        if (
-            self._head.seq
-            and self._journal.hash_of_line_ending_at(self._head.offset) != self._head.hash
-        ):
-            raise JournalRolledBack(
-                self.journal_path, f"seq {self._head.seq} ({self._head.hash})", "another line"
-            )
-        read = self._journal.read(self._head.offset, self._head.seq, self._head.hash)
-        self._check_writers(read.lines)
-        if read.lines:
-            state = self._state.fork()
-            for line in read.lines:
-                self._fold(state, line.event)
-                if self._seen_ids is not None:
-                    self._seen_ids.add(line.event.id)
-            last = read.lines[-1]
-            state.head = last.hash
-            self._state, self._head = state, Head(last.event.seq, last.hash, last.end)
-        if read.torn and writer:
-            self._journal.set_aside(read.torn, read.torn_at, self._torn_dir)
-
-    def _check_writers(self, lines: Sequence[JournalLine]) -> None:
-        """Refuse lines another host minted as board owner (a misconfigured second owner).
-
-        Raises:
-            SecondOwner: a line's id was minted by a LocalBoard on another host.
-        """
-        if self.policy.owner is None:
-            return
-        for line in lines:
-            minted = _MINTED.fullmatch(line.event.id)
-            if minted and minted.group(1) != self._host:
-                raise SecondOwner(
-                    self.journal_path, line.event.seq, line.event.id, minted.group(1), self._host
-                )
+        self._state, self._head = self._store.catch_up(
+            self._state, self._head, writer=writer, seen=self._seen_ids
+        )
 
     def refresh(self) -> BoardState:
         """Catch up with the journal and return the current state."""
@@ -238,20 +127,7 @@ class LocalBoard:
     # -- writing ----------------------------------------------------------------------------
 
     def _persist(self) -> None:
-        try:
-            atomic_write(self.snapshot_path, render_snapshot(self._state, self._head))
-            self._journal.store_head(self._head)
-        except OSError as exc:
-            # The journal line is already durable, so the commit stands: raising would tell
-            # the caller "not written" and a retry would do it twice. The snapshot and head
-            # are derived and checked against the journal on every load.
-            log.warning(
-                "%s not updated after seq %d (%s); it is rebuilt from the journal on the "
-                "next write or load",
-                self.snapshot_path,
-                self._head.seq,
-                exc,
-            )
+        self._store.persist(self._state, self._head)
 
     def _write(
         self, build: Callable[[BoardState], Iterable[EventDraft]], *, render: bool = False
@@ -527,7 +403,7 @@ class LocalBoard:
             recorded = self._journal.load_head()
             if recorded is not None:
                 self._journal.check_head(recorded)
-            state, head = self._replay()
+            _, head = self._store.replay()
         return head.seq
 
 

@@ -18,7 +18,7 @@ import pytest
 from sprintboard.a2a import messages
 from sprintboard.a2a.node import open_owner, open_postbox
 from sprintboard.a2a.postbox import Postbox
-from sprintboard.board import local
+from sprintboard.board import store
 from sprintboard.workspace import open_board
 
 
@@ -83,7 +83,7 @@ def test_snapshot_write_failing_after_the_append_is_not_a_failed_commit(
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     with monkeypatch.context() as patch:
-        patch.setattr(local, "atomic_write", no_space)
+        patch.setattr(store, "atomic_write", no_space)
         with caplog.at_level(logging.WARNING):
             board.add_note("committed while the snapshot could not be written")
     assert "rebuilt from the journal" in caplog.text

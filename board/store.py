@@ -1,0 +1,170 @@
+"""The board's files on one host: journal, snapshot and recorded head, kept consistent.
+
+Loading prefers the snapshot when it matches the journal, else replays the journal;
+catching up folds in lines other processes appended; a torn tail is set aside; lines
+minted by another owner host are refused. Callers hold the board lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from sprintboard.board.durable import atomic_write
+from sprintboard.board.journal import Head, Journal, JournalLine
+from sprintboard.board.models import Event
+from sprintboard.board.snapshot import parse_snapshot, render_snapshot
+from sprintboard.board.state import BoardState, reduce
+from sprintboard.errors import BoardError, JournalCorrupt, JournalRolledBack, SecondOwner
+
+__all__ = ["BoardStore", "board_paths"]
+
+log = logging.getLogger(__name__)
+
+# An id a LocalBoard minted itself: `<host>:<26-char ULID or counter>`. Remote drafts keep
+# their message id (`beta:beta-01J...`), so only an owner's own writes look like this.
+_MINTED = re.compile(r"([^:]+):[0-9A-Z]{26}")
+
+
+def board_paths(root: Path) -> dict[str, Path]:
+    """Where a workspace keeps its board files."""
+    return {
+        "journal": root / "sprints" / "events.jsonl",
+        "snapshot": root / "sprints" / "SPRINT_QUEUE.json",
+        "local": root / ".sprintboard",
+        "head": root / ".sprintboard" / "head.json",
+        "lock": root / ".sprintboard" / "board.lock",
+        "torn": root / ".sprintboard" / "torn",
+    }
+
+
+class BoardStore:
+    """Journal + snapshot + head of one workspace, as seen from `host`."""
+
+    def __init__(self, paths: dict[str, Path], host: str, *, check_writers: bool) -> None:
+        self.host = host
+        self.check_writers_enabled = check_writers
+        self.journal_path, self.snapshot_path = paths["journal"], paths["snapshot"]
+        self.torn_dir = paths["torn"]
+        paths["local"].mkdir(parents=True, exist_ok=True)
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        self.journal = Journal(self.journal_path, paths["head"])
+
+    def load(self) -> tuple[BoardState, Head]:
+        """The current state, from the snapshot when it matches the journal, else replayed.
+
+        Raises:
+            JournalCorrupt, JournalRolledBack, SecondOwner.
+        """
+        recorded = self.journal.load_head()
+        if recorded is not None:
+            self.journal.check_head(recorded)
+            # what was appended since this machine's last commit must not be another owner's
+            tail = self.journal.read(recorded.offset, recorded.seq, recorded.hash)
+            self.check_writers(tail.lines)
+        cached, head = self._from_snapshot()
+        state, head = (cached, head) if cached is not None else self.replay()
+        current, head = self.catch_up(state, head, writer=True)
+        if cached is None or recorded != head or current is not cached:
+            self.persist(current, head)
+        return current, head
+
+    def _from_snapshot(self) -> tuple[BoardState | None, Head]:
+        try:
+            state, head = parse_snapshot(self.snapshot_path.read_bytes())
+        except FileNotFoundError:
+            return None, Head()
+        except ValueError as exc:
+            log.warning("%s: %s; rebuilding it from the journal", self.snapshot_path, exc)
+            return None, Head()
+        if head.seq and self.journal.hash_of_line_ending_at(head.offset) != head.hash:
+            log.warning("%s does not match the journal; rebuilding it", self.snapshot_path)
+            return None, Head()
+        return state, head
+
+    def replay(self) -> tuple[BoardState, Head]:
+        """Fold the whole journal, verifying every line and the hash chain."""
+        state = BoardState()
+        read = self.journal.read()
+        for line in read.lines:
+            self._fold(state, line.event)
+        last = read.lines[-1] if read.lines else None
+        head = Head(last.event.seq, last.hash, last.end) if last else Head()
+        state.head = head.hash
+        return state, head
+
+    def _fold(self, state: BoardState, event: Event) -> None:
+        try:
+            reduce(state, event)
+        except BoardError as exc:
+            raise JournalCorrupt(
+                self.journal_path, event.seq, f"event does not apply: {exc}"
+            ) from None
+
+    def catch_up(
+        self, state: BoardState, head: Head, *, writer: bool, seen: set[str] | None = None
+    ) -> tuple[BoardState, Head]:
+        """Fold in lines appended since `head`; only a `writer` (exclusive lock) sets aside a torn tail.
+
+        Raises:
+            JournalRolledBack: the journal no longer holds `head`.
+        """
+        size = self.journal.size()
+        if size < head.offset:
+            raise JournalRolledBack(
+                self.journal_path, f"seq {head.seq}", f"a journal of {size} bytes"
+            )
+        if size == head.offset:
+            return state, head
+        if head.seq and self.journal.hash_of_line_ending_at(head.offset) != head.hash:
+            raise JournalRolledBack(
+                self.journal_path, f"seq {head.seq} ({head.hash})", "another line"
+            )
+        read = self.journal.read(head.offset, head.seq, head.hash)
+        self.check_writers(read.lines)
+        if read.lines:
+            state = state.fork()
+            for line in read.lines:
+                self._fold(state, line.event)
+                if seen is not None:
+                    seen.add(line.event.id)
+            last = read.lines[-1]
+            state.head = last.hash
+            head = Head(last.event.seq, last.hash, last.end)
+        if read.torn and writer:
+            self.journal.set_aside(read.torn, read.torn_at, self.torn_dir)
+        return state, head
+
+    def check_writers(self, lines: Sequence[JournalLine]) -> None:
+        """Refuse lines another host minted as board owner (a misconfigured second owner).
+
+        Raises:
+            SecondOwner: a line's id was minted by a LocalBoard on another host.
+        """
+        if not self.check_writers_enabled:
+            return
+        for line in lines:
+            minted = _MINTED.fullmatch(line.event.id)
+            if minted and minted.group(1) != self.host:
+                raise SecondOwner(
+                    self.journal_path, line.event.seq, line.event.id, minted.group(1), self.host
+                )
+
+    def persist(self, state: BoardState, head: Head) -> None:
+        """Replace the snapshot and record the head; a failure here leaves the commit standing."""
+        try:
+            atomic_write(self.snapshot_path, render_snapshot(state, head))
+            self.journal.store_head(head)
+        except OSError as exc:
+            # The journal line is already durable, so the commit stands: raising would tell
+            # the caller "not written" and a retry would do it twice. The snapshot and head
+            # are derived and checked against the journal on every load.
+            log.warning(
+                "%s not updated after seq %d (%s); it is rebuilt from the journal on the "
+                "next write or load",
+                self.snapshot_path,
+                head.seq,
+                exc,
+            )
