@@ -35,9 +35,9 @@ from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
 from a2a.types import a2a_pb2 as pb
-from a2a.utils.constants import PROTOCOL_VERSION_CURRENT, TransportProtocol
 from starlette.applications import Starlette
 
+from sprintboard.a2a.agent_card import ENVELOPE_MEDIA, agent_card
 from sprintboard.a2a.envelope import MAX_MESSAGE_BYTES, Envelope, decode, encode, file_name, verify
 from sprintboard.a2a.ledger import LedgerLine
 from sprintboard.a2a.messages import parse
@@ -46,7 +46,6 @@ from sprintboard.a2a.postbox import Handler, Outcome, Postbox, Received
 from sprintboard.a2a.seen import SeenIds
 from sprintboard.a2a.transport import Inbox, Transport
 from sprintboard.board.clock import format_ts
-from sprintboard.config import WorkspaceConfig
 from sprintboard.errors import MessageRejected, NotOwner, SprintboardError
 
 __all__ = [
@@ -66,15 +65,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ENVELOPE_MEDIA = "application/vnd.sprintboard.envelope+json"
 """Media type of a Part whose `raw` bytes are one sealed envelope (the inbox file)."""
-
-_ROLE_TEXT = {
-    "planner": "turns an objective or backlog into tasks with criteria and dependencies",
-    "negotiator": "matches ready tasks to agents and hosts; recovers stale leases",
-    "builder": "runs a task's tool steps and records artifacts and metrics",
-    "auditor": "checks acceptance criteria and moves tasks to done or back",
-}
 
 
 def envelope_part(env: Envelope) -> Any:
@@ -282,56 +273,6 @@ class EnvelopeExecutor(AgentExecutor):
         await updater.cancel(
             updater.new_agent_message([pb.Part(text="handled at once; cannot be cancelled")])
         )
-
-
-def agent_card(config: WorkspaceConfig, host: str, url: str) -> Any:
-    """The host's `AgentCard`: one skill per capability, one per agent role on the host,
-    and the envelope skill that takes board messages."""
-    caps = next((h.caps for h in config.hosts if h.name == host), [])
-    roles = sorted({a.role for a in config.agents if a.host == host})
-    skills = [
-        pb.AgentSkill(
-            id="sprintboard.envelope",
-            name="board messages",
-            description=(
-                "Signed sprintboard envelopes for the board owner: request (claim, ready, "
-                "snapshot, apply), accept, decline, heartbeat, progress, result, handoff."
-            ),
-            tags=["sprintboard", "board"],
-            input_modes=[ENVELOPE_MEDIA],
-            output_modes=[ENVELOPE_MEDIA],
-        )
-    ]
-    skills += [
-        pb.AgentSkill(
-            id=f"cap.{cap}",
-            name=cap,
-            description=f"runs tasks that need the `{cap}` capability",
-            tags=["capability", cap],
-        )
-        for cap in caps
-    ]
-    skills += [
-        pb.AgentSkill(id=f"role.{role}", name=role, description=_ROLE_TEXT[role], tags=["role"])
-        for role in roles
-    ]
-    owner = " (board owner)" if host == config.board.owner else ""
-    return pb.AgentCard(
-        name=f"sprintboard {config.board.name} @ {host}",
-        description=f"sprintboard host {host}{owner}: hand tasks over with signed envelopes.",
-        version="1",
-        supported_interfaces=[
-            pb.AgentInterface(
-                url=url,
-                protocol_binding=TransportProtocol.JSONRPC,
-                protocol_version=PROTOCOL_VERSION_CURRENT,
-            )
-        ],
-        capabilities=pb.AgentCapabilities(streaming=False, push_notifications=False),
-        default_input_modes=[ENVELOPE_MEDIA],
-        default_output_modes=[ENVELOPE_MEDIA, "text/plain"],
-        skills=skills,
-    )
 
 
 def build_app(gate: EnvelopeGate, card: Any) -> Starlette:
