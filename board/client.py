@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 from sprintboard.board.models import Artifact, Event, Lease, Op, Task
 from sprintboard.board.state import BoardState
 
-__all__ = ["BoardClient", "EventDraft"]
+__all__ = ["BoardClient", "BoardView", "EventDraft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +64,9 @@ class BoardClient(Protocol):
     def wait_for_change(self, timeout: float) -> bool:
         """Block until the board changes or `timeout` seconds pass; True if it changed."""
         ...
+
+
+class BoardView(Protocol):
+    """Something rendered from the state after each commit (KANBAN.md, for one)."""
+
+    def render(self, state: BoardState) -> None: ...

@@ -24,6 +24,7 @@ from sprintboard.board.models import (
     Step,
     Task,
 )
+from sprintboard.errors import BoardError
 
 __all__ = [
     "TASK_FIELDS",
@@ -45,7 +46,7 @@ TASK_FIELDS: tuple[str, ...] = tuple(f.name for f in dc_fields(Task))
 _KNOWN = frozenset(TASK_FIELDS) - {"extra"}
 
 
-class TaskValidationError(ValueError):
+class TaskValidationError(BoardError):
     """A task dict from outside does not fit the model; `problems` lists `field: message`."""
 
     def __init__(self, task: str, problems: list[str]) -> None:

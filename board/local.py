@@ -12,9 +12,9 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from sprintboard.board.client import EventDraft
+from sprintboard.board.client import BoardView, EventDraft
 from sprintboard.board.clock import Clock, IdSource, SystemClock, UlidIds, format_ts
 from sprintboard.board.codec import task_to_dict, validate_task
 from sprintboard.board.journal import Head, encode_event, line_hash
@@ -41,16 +41,6 @@ __all__ = ["BoardView", "LocalBoard", "board_paths"]
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.02
-
-
-class BoardView(Protocol):
-    """Something rendered from the state after each commit (KANBAN.md, for one)."""
-
-    def render(self, state: BoardState) -> None: ...
-
-
-def _agent_of(actor: str) -> str:
-    return actor.split("@", 1)[0]
 
 
 class LocalBoard:
@@ -301,7 +291,7 @@ class LocalBoard:
         Raises:
             BoardError: an id exists already or a dependency is unknown; nothing is added.
         """
-        objs = [t if isinstance(t, Task) else _validated(t) for t in tasks]
+        objs = [t if isinstance(t, Task) else validate_task(t) for t in tasks]
         self.apply(
             [EventDraft("task.create", t.id, {"task": task_to_dict(t)}, actor) for t in objs]
         )
@@ -405,10 +395,3 @@ class LocalBoard:
                 self._journal.check_head(recorded)
             _, head = self._store.replay()
         return head.seq
-
-
-def _validated(data: dict[str, Any]) -> Task:
-    try:
-        return validate_task(data)
-    except ValueError as exc:
-        raise BoardError(str(exc)) from None
