@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from sprintboard.agents.rundirs import resolve_runs
+from sprintboard.agents.runtime import linear_graph
 from sprintboard.board.client import BoardClient, EventDraft
 from sprintboard.board.criteria import Check, parse_check
 from sprintboard.board.models import Task
@@ -83,15 +84,7 @@ class Auditor:
 
     def graph(self, saver: Any) -> Any:
         """The compiled graph: check -> decide."""
-        from langgraph.graph import END, START, StateGraph
-
-        g = StateGraph(AuditState)
-        g.add_node("check", self._check)
-        g.add_node("decide", self._decide)
-        g.add_edge(START, "check")
-        g.add_edge("check", "decide")
-        g.add_edge("decide", END)
-        return g.compile(checkpointer=saver)
+        return linear_graph(AuditState, [("check", self._check), ("decide", self._decide)], saver)
 
     @staticmethod
     def start(task: Task, agent: str) -> AuditState:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+from sprintboard.agents.runtime import linear_graph
 from sprintboard.board.client import BoardClient, EventDraft
 from sprintboard.board.models import FINISHED_STATUSES, Task
 from sprintboard.board.state import BoardState
@@ -75,15 +76,9 @@ class Negotiator:
 
     def graph(self, saver: Any) -> Any:
         """The compiled graph: recover -> assign."""
-        from langgraph.graph import END, START, StateGraph
-
-        g = StateGraph(NegotiateState)
-        g.add_node("recover", self._recover)
-        g.add_node("assign", self._assign)
-        g.add_edge(START, "recover")
-        g.add_edge("recover", "assign")
-        g.add_edge("assign", END)
-        return g.compile(checkpointer=saver)
+        return linear_graph(
+            NegotiateState, [("recover", self._recover), ("assign", self._assign)], saver
+        )
 
     def _id(self, seq: int, what: str) -> str:
         return f"{self.board.host}:negotiator.{seq}.{what}"

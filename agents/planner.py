@@ -20,6 +20,8 @@ from typing import Any, TypedDict
 from pydantic import BaseModel, ConfigDict, Field
 
 from sprintboard.agents.recipe import Recipe, RecipeInfo, RecipeTask, expand_recipe, load_recipe
+from sprintboard.agents.rundirs import run_refs
+from sprintboard.agents.runtime import linear_graph
 from sprintboard.board.client import BoardClient, EventDraft
 from sprintboard.board.codec import task_from_dict, task_to_dict
 from sprintboard.board.criteria import parse_check
@@ -35,7 +37,6 @@ __all__ = ["PlanState", "Planner", "llm_backend", "plan_thread_id", "validate_pl
 
 log = logging.getLogger(__name__)
 
-_RUN = re.compile(r"\{run:([A-Za-z0-9_.\-]+)\}")
 _NUMBER = re.compile(r"^T(\d+)$")
 
 
@@ -99,7 +100,7 @@ def validate_plan(tasks: Sequence[Task], board: BoardState) -> None:
                 problems.append(f"{task.id} step {n}: {exc}")
             problems += [
                 f"{task.id} step {n}: {{run:{ref}}} names an unknown task"
-                for ref in _RUN.findall(json.dumps(step.config))
+                for ref in run_refs(json.dumps(step.config))
                 if ref not in known
             ]
         for n, crit in enumerate(task.criteria, 1):
@@ -134,17 +135,11 @@ class Planner:
 
     def graph(self, saver: Any) -> Any:
         """The compiled graph: draft -> queue -> backlog."""
-        from langgraph.graph import END, START, StateGraph
-
-        g = StateGraph(PlanState)
-        g.add_node("draft", self._draft)
-        g.add_node("queue", self._queue)
-        g.add_node("backlog", self._backlog)
-        g.add_edge(START, "draft")
-        g.add_edge("draft", "queue")
-        g.add_edge("queue", "backlog")
-        g.add_edge("backlog", END)
-        return g.compile(checkpointer=saver)
+        return linear_graph(
+            PlanState,
+            [("draft", self._draft), ("queue", self._queue), ("backlog", self._backlog)],
+            saver,
+        )
 
     @staticmethod
     def start(objective: str, recipe: str, params: Mapping[str, Any], sprint: str) -> PlanState:

@@ -17,9 +17,14 @@ from pydantic import BaseModel
 from sprintboard.board.state import BoardState
 from sprintboard.errors import BoardError
 
-__all__ = ["absolute_paths", "resolve_runs", "run_dir", "run_relpath"]
+__all__ = ["absolute_paths", "resolve_runs", "run_dir", "run_refs", "run_relpath"]
 
 _RUN = re.compile(r"\{run:([A-Za-z0-9_.\-]+)\}")
+
+
+def run_refs(text: str) -> list[str]:
+    """Task ids named by `{run:ID}` placeholders in `text`."""
+    return _RUN.findall(text)
 
 
 def run_relpath(task: str, attempt: int) -> str:

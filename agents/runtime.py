@@ -12,7 +12,7 @@ langgraph is imported only inside functions: `import sprintboard` must stay ligh
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from sprintboard.board.local import board_paths
 if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-__all__ = ["checkpoint_path", "open_checkpointer", "run_thread", "thread_config"]
+__all__ = ["checkpoint_path", "linear_graph", "open_checkpointer", "run_thread", "thread_config"]
 
 
 def checkpoint_path(root: Path) -> Path:
@@ -48,6 +48,20 @@ def open_checkpointer(root: Path) -> Iterator[SqliteSaver]:
         yield saver
     finally:
         conn.close()
+
+
+def linear_graph(state: type, nodes: Sequence[tuple[str, Callable[..., Any]]], saver: Any) -> Any:
+    """A graph that runs `nodes` in order (START -> first -> ... -> last -> END), checkpointed."""
+    from langgraph.graph import END, START, StateGraph
+
+    g: Any = StateGraph(state)
+    previous = START
+    for name, node in nodes:
+        g.add_node(name, node)
+        g.add_edge(previous, name)
+        previous = name
+    g.add_edge(previous, END)
+    return g.compile(checkpointer=saver)
 
 
 def thread_config(thread_id: str) -> dict[str, Any]:
