@@ -76,7 +76,10 @@ def run_thread(graph: Any, thread_id: str, start: Mapping[str, Any]) -> dict[str
     """
     config = thread_config(thread_id)
     snapshot = graph.get_state(config)
-    if snapshot.next:
+    # A kill after a node's writes were saved but before the next checkpoint leaves a
+    # checkpoint whose task already has its result: LangGraph reports `next == ()` then,
+    # as for a finished thread, but lists the task. Only a finished thread has no tasks.
+    if snapshot.next or snapshot.tasks:
         result = graph.invoke(None, config, durability="sync")
     elif snapshot.values:
         return dict(snapshot.values)

@@ -49,6 +49,10 @@ def touchstep(config: TouchConfig) -> TouchReport:
 
 
 if __name__ == "__main__":
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1)  # the fault tests ask a stuck process for its stacks
     from sprintboard.cli import main
 
     mode, workspace, host, *rest = sys.argv[1:]

@@ -34,6 +34,8 @@ WORKER = Path(__file__).with_name("host_worker.py")
 RUNS = 20
 VICTIMS = ("owner", "runner", "watcher", "worker")
 NOTES_HEADING = "## 📝 Notes"
+# A process asked for SIGUSR1 prints every thread's stack: what a stuck process was doing.
+DUMPABLE = "import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1)"
 TTL = 6  # short leases: a killed holder's task is back within seconds
 
 
@@ -74,7 +76,7 @@ class Processes:
 
     def start(self, name: str) -> None:
         h = self.hosts
-        cli = ("-c", "import sys; from sprintboard.cli import main; main(sys.argv[1:])")
+        cli = ("-c", f"{DUMPABLE}; from sprintboard.cli import main; main(sys.argv[1:])")
         if name == "owner":
             args: tuple[str | Path, ...] = (
                 *cli, "a2a", "serve", "--host", "alpha", "-w", h.alpha_ws, "--rescan", "0.2",
@@ -97,8 +99,12 @@ class Processes:
         return all(p.poll() is None for p in self.procs.values())
 
     def logs(self) -> str:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGUSR1)
+        time.sleep(0.5)
         return "\n".join(
-            f"--- {n}\n" + (self.hosts.tmp / f"{n}.log").read_text(encoding="utf-8")[-1500:]
+            f"--- {n}\n" + (self.hosts.tmp / f"{n}.log").read_text(encoding="utf-8")[-6000:]
             for n in VICTIMS
         )
 
@@ -145,7 +151,12 @@ def test_kill_nine_of_each_process_over_20_seeded_runs(
             except AssertionError as exc:
                 tasks_now = board.snapshot().tasks
                 where = {t: (tasks_now[t].status, tasks_now[t].lease) for t in ids}
-                raise AssertionError(f"{exc}: {where}\n{procs.logs()}") from None
+                history = "\n".join(
+                    f"{e.seq} {e.op} {e.task} {e.actor} {e.fields}"
+                    for e in board.events()
+                    if e.task in ids
+                )
+                raise AssertionError(f"{exc}: {where}\n{history}\n{procs.logs()}") from None
             assert procs.alive(), procs.logs()
     finally:
         hosts.stop_all()
