@@ -10,23 +10,14 @@ import sys
 
 import typer
 
-from sprintboard.commands import (  # noqa: F401 (tools_mlx adds train/eval/generate/fuse to `tools`)
-    a2a,
-    agents,
-    board,
-    core,
-    doors,
-    memory,
-    models,
-    sprints,
-    tools,
-    tools_mlx,
-)
+from sprintboard.commands.lazy_group import LazyGroup
 from sprintboard.errors import SprintboardError
 
 __all__ = ["app", "main"]
 
+# The commands come from the table in sprintboard/commands/__init__.py, built on first use.
 app = typer.Typer(
+    cls=LazyGroup,
     name="sprintboard",
     help="One task board for AI agents and people.",
     no_args_is_help=True,
@@ -45,18 +36,6 @@ def _root(
 
 class _State:
     debug = False
-
-
-core.register(app)
-doors.register(app)
-sprints.register(app)
-memory.register(app)
-app.add_typer(board.app, name="board")
-board.register(app)
-app.add_typer(tools.app, name="tools")
-app.add_typer(models.app, name="models")
-app.add_typer(agents.app, name="agents")
-app.add_typer(a2a.app, name="a2a")
 
 
 def main(argv: list[str] | None = None) -> None:

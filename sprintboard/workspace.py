@@ -194,7 +194,6 @@ def open_board(
         NotOwner: this host is not the board owner.
         JournalCorrupt, JournalRolledBack: the journal cannot be trusted.
     """
-    from sprintboard.board.kanban_git import GitCommitView
     from sprintboard.board.kanban_view import KanbanView
 
     root = find_workspace(workspace)
@@ -207,6 +206,8 @@ def open_board(
     )
     views: list[BoardView] = [view]
     if config.kanban.auto_commit and (root / ".git").exists():
+        from sprintboard.board.kanban_git import GitCommitView
+
         views.append(GitCommitView(root, view))
     return LocalBoard(
         root,

@@ -1,1 +1,40 @@
-"""CLI command groups, one module per room; each is a thin layer over the public API."""
+"""CLI command groups, one module per room; each is a thin layer over the public API.
+
+`COMMANDS` says which room module holds each top-level command, in `sprintboard --help`
+order. The root app imports a room only when one of its commands runs (see `lazy_group`),
+so a new command needs a line here as well as the `register` call in its room.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COMMANDS"]
+
+COMMANDS: dict[str, str] = {
+    # commands
+    "init": "core",
+    "status": "core",
+    "add": "core",
+    "edit": "core",
+    "move": "core",
+    "claim": "core",
+    "heartbeat": "core",
+    "release": "core",
+    "submit": "core",
+    "log": "core",
+    "validate": "core",
+    "mcp": "doors",
+    "serve": "doors",
+    "import": "sprints",
+    "export": "sprints",
+    "graph": "sprints",
+    "next": "sprints",
+    "standup": "memory",
+    "report": "memory",
+    "watch": "board",
+    # groups
+    "board": "board",
+    "tools": "tools",
+    "models": "models",
+    "agents": "agents",
+    "a2a": "a2a",
+}

@@ -13,7 +13,7 @@ import typer
 
 from sprintboard.commands.output import JSON_OPTION_HELP, print_json
 
-__all__ = ["app"]
+__all__ = ["app", "register"]
 
 app = typer.Typer(help="Messages between hosts (A2A): daemon, inbox, keys.", no_args_is_help=True)
 
@@ -214,3 +214,8 @@ def pair(
     value = sys.stdin.readline() if secret == "-" else secret
     path = store_key(key_path, name, peer, value)
     typer.echo(f"paired {name} with {peer}: {path}")
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `a2a` group to the root app."""
+    root.add_typer(app, name="a2a")

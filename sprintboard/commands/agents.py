@@ -8,7 +8,7 @@ import typer
 
 from sprintboard.commands.output import JSON_OPTION_HELP, print_json
 
-__all__ = ["app"]
+__all__ = ["app", "register"]
 
 app = typer.Typer(
     help="Run the Planner, Negotiator, Builder and Auditor agents.", no_args_is_help=True
@@ -121,3 +121,8 @@ def plan(
         print_json({"sprint": sprint, "planned": summary.planned, "source": summary.plan_source})
         return
     typer.echo(f"{sprint}: planned {summary.planned} tasks from {summary.plan_source}")
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `agents` group to the root app."""
+    root.add_typer(app, name="agents")

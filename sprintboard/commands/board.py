@@ -231,5 +231,6 @@ def watch(
 
 
 def register(root: typer.Typer) -> None:
-    """Add the top-level commands of this room (`watch`) to the root app."""
+    """Add the `board` group and this room's top-level `watch` command to the root app."""
+    root.add_typer(app, name="board")
     root.command("watch")(watch)

@@ -12,7 +12,7 @@ import typer
 
 from sprintboard.commands.output import JSON_OPTION_HELP, print_json
 
-__all__ = ["app", "import_gguf_cmd", "serve_cmd"]
+__all__ = ["app", "import_gguf_cmd", "register", "serve_cmd"]
 
 app = typer.Typer(help="Import and serve models.", no_args_is_help=True)
 
@@ -53,3 +53,8 @@ def serve_cmd(
     server_argv(config)  # refuses a directory without a model before anything starts
     typer.echo(f"serving {model} at {config.base_url} (model name: default_model)", err=True)
     raise typer.Exit(serve_forever(config))
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `models` group to the root app."""
+    root.add_typer(app, name="models")

@@ -6,6 +6,7 @@ bar on stderr (off with `--json`) and prints the report.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel
 
 from sprintboard.commands.output import JSON_OPTION_HELP, print_json
 
-__all__ = ["app"]
+__all__ = ["app", "register"]
 
 app = typer.Typer(
     help="Deterministic tools: audit, dedup, mix, split, leakage; MLX train, eval, generate, fuse.",
@@ -303,3 +304,10 @@ def leakage(
     _emit(report, as_json, lines)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `tools` group, the MLX commands included, to the root app."""
+    # Importing tools_mlx adds train/eval/generate/fuse to `app`.
+    importlib.import_module("sprintboard.commands.tools_mlx")
+    root.add_typer(app, name="tools")
