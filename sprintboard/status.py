@@ -16,10 +16,18 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.models import Event
+from sprintboard.board.models import Event, Task
 from sprintboard.board.snapshot import counters
 
-__all__ = ["EventRow", "LeaseRow", "StatusReport", "TaskRow", "board_status", "event_row"]
+__all__ = [
+    "EventRow",
+    "LeaseRow",
+    "StatusReport",
+    "TaskRow",
+    "board_status",
+    "event_row",
+    "task_row",
+]
 
 
 class _Out(BaseModel):
@@ -85,41 +93,43 @@ class EventRow(_Out):
     fence: int | None
 
 
+def task_row(task: Task) -> TaskRow:
+    """One task as `status --json` (and the web board) show it."""
+    lease = task.lease
+    return TaskRow(
+        id=task.id,
+        title=task.title,
+        status=task.status,
+        column=task.column,
+        priority=task.priority,
+        role=task.role,
+        agent=task.agent,
+        host=task.host,
+        dependencies=list(task.dependencies),
+        blocked_reason=task.blocked_reason,
+        lease=None
+        if lease is None
+        else LeaseRow(
+            agent=lease.agent,
+            host=lease.host,
+            fence=lease.fence,
+            acquired=lease.acquired,
+            expires=lease.expires,
+            last_heartbeat=lease.last_heartbeat,
+        ),
+        updated=task.updated,
+    )
+
+
 def board_status(board: LocalBoard) -> StatusReport:
     """Summarise the board for people and scripts."""
     state = board.snapshot()
-    rows = [
-        TaskRow(
-            id=t.id,
-            title=t.title,
-            status=t.status,
-            column=t.column,
-            priority=t.priority,
-            role=t.role,
-            agent=t.agent,
-            host=t.host,
-            dependencies=list(t.dependencies),
-            blocked_reason=t.blocked_reason,
-            lease=None
-            if t.lease is None
-            else LeaseRow(
-                agent=t.lease.agent,
-                host=t.lease.host,
-                fence=t.lease.fence,
-                acquired=t.lease.acquired,
-                expires=t.lease.expires,
-                last_heartbeat=t.lease.last_heartbeat,
-            ),
-            updated=t.updated,
-        )
-        for t in state.tasks.values()
-    ]
     return StatusReport(
         workspace=str(board.root),
         host=board.host,
         sprint=SprintRow(id=state.sprint.id, goal=state.sprint.goal, status=state.sprint.status),
         counters={k: v for k, v in counters(state).items() if v or k == "total_tasks"},
-        tasks=rows,
+        tasks=[task_row(t) for t in state.tasks.values()],
         journal=JournalRow(seq=state.seq, head=state.head),
     )
 

@@ -1,10 +1,10 @@
 """`sprintboard serve`: the board as a live web page on 127.0.0.1.
 
 A Starlette app: the page (plain HTML + a small script, no build step), a JSON view of
-the board, a server-sent-events stream that fires whenever the journal changes (whoever
-changed it), and a few actions that go through the same `LocalBoard` API as everything
-else. A page acting on what it saw earlier gets a 409 with the reason, never a silent
-overwrite.
+the board, a server-sent-events stream that sends the changed cards whenever the journal
+changes (whoever changed it; see `web_feed`), and a few actions that go through the same
+`LocalBoard` API as everything else. A page acting on what it saw earlier gets a 409
+with the reason, never a silent overwrite.
 """
 
 from __future__ import annotations
@@ -21,33 +21,14 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.models import STATUSES, Status
+from sprintboard.board.models import Status
 from sprintboard.errors import BoardError, UnknownTask
-from sprintboard.status import StatusReport, board_status
+from sprintboard.web_feed import BoardFeed, sse
+from sprintboard.web_views import BoardDelta, BoardView, board_view
 
 __all__ = ["BoardView", "build_app"]
 
-
-class GraphView(BaseModel):
-    critical_path: list[str] = Field(default_factory=list)
-    phases: list[list[str]] = Field(default_factory=list)
-
-
-class DecisionRow(BaseModel):
-    text: str
-    actor: str
-    ts: str
-    task: str | None
-
-
-class BoardView(BaseModel):
-    """`GET /api/board`."""
-
-    board: StatusReport
-    graph: GraphView
-    decisions: list[DecisionRow]
-    statuses: list[str]
-    standup: str | None
+_KEEP_ALIVE_SECONDS = 15.0
 
 
 class _Action(BaseModel):
@@ -73,22 +54,6 @@ class DecisionAction(_Action):
     text: str = Field(min_length=1)
 
 
-def _graph(board: LocalBoard) -> GraphView:
-    try:
-        from sprintboard.sprints.graph import analyze
-    except ImportError:  # the graph room is optional for the page
-        return GraphView()
-    result = analyze(board.snapshot().tasks.values())
-    return GraphView(
-        critical_path=list(result.critical_path), phases=[list(p) for p in result.phases]
-    )
-
-
-def _latest_standup(board: LocalBoard) -> str | None:
-    notes = sorted((board.root / "memory").glob("*.md"))
-    return notes[-1].read_text(encoding="utf-8")[-4000:] if notes else None
-
-
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -100,43 +65,34 @@ async def _parse(request: Request, model: type[BaseModel]) -> Any:
         return _error(400, f"bad request: {exc}")
 
 
-def build_app(board: LocalBoard, *, poll_seconds: float = 0.1) -> Starlette:
-    """The web board for `board`; `poll_seconds` is how often the stream checks the journal."""
+def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
+    """The web board for `board`; its `BoardFeed` is `app.state.feed`.
+
+    `wait_seconds`: how long the feed's watcher outlives the last open page.
+    """
     page = resources.files("sprintboard").joinpath("web_page.html").read_text(encoding="utf-8")
+    feed = BoardFeed(board, wait_seconds=wait_seconds)
 
     async def index(_: Request) -> Response:
         return HTMLResponse(page)
 
     async def api_board(_: Request) -> Response:
-        def build() -> BoardView:
-            return BoardView(
-                board=board_status(board),
-                graph=_graph(board),
-                decisions=[
-                    DecisionRow(text=d.text, actor=d.actor, ts=d.ts, task=d.task)
-                    for d in board.snapshot().decisions
-                ],
-                statuses=list(STATUSES),
-                standup=_latest_standup(board),
-            )
-
-        view = await asyncio.to_thread(build)
+        view = await asyncio.to_thread(board_view, board)
         return Response(view.model_dump_json(), media_type="application/json")
 
-    async def stream(request: Request) -> Response:
+    async def stream(_: Request) -> Response:
         async def events() -> AsyncIterator[str]:
-            last = -1
-            idle = 0.0
-            while not await request.is_disconnected():
-                seq = (await asyncio.to_thread(board.refresh)).seq
-                if seq != last:
-                    last, idle = seq, 0.0
-                    yield f"event: board\ndata: {seq}\n\n"
-                elif idle >= 15:
-                    idle = 0.0
-                    yield ": keep-alive\n\n"
-                await asyncio.sleep(poll_seconds)
-                idle += poll_seconds
+            sub, seq = await feed.subscribe()
+            try:
+                # first the seq the deltas start from: a page showing another one refetches
+                yield sse(BoardDelta(seq=seq))
+                while True:
+                    try:
+                        yield await asyncio.wait_for(sub.queue.get(), _KEEP_ALIVE_SECONDS)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+            finally:  # Starlette cancels the generator when the page goes away
+                feed.unsubscribe(sub)
 
         return StreamingResponse(
             events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
@@ -181,7 +137,7 @@ def build_app(board: LocalBoard, *, poll_seconds: float = 0.1) -> Starlette:
 
         return await act(request, DecisionAction, run)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", index),
             Route("/api/board", api_board),
@@ -191,6 +147,8 @@ def build_app(board: LocalBoard, *, poll_seconds: float = 0.1) -> Starlette:
             Route("/api/decisions", decision, methods=["POST"]),
         ]
     )
+    app.state.feed = feed
+    return app
 
 
 def serve(board: LocalBoard, host: str = "127.0.0.1", port: int = 8765) -> None:

@@ -1,11 +1,20 @@
-"""The web board's API: every action lands as an event; a stale page gets a 409."""
+"""The web board's API: every action lands as an event; a stale page gets a 409; the stream
+sends the changed cards, or asks for a refetch."""
 
 from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 from starlette.testclient import TestClient
 
 from sprintboard.board.local import LocalBoard
 from sprintboard.web_app import build_app
+from sprintboard.web_feed import Subscription, sse
+from sprintboard.web_views import BoardDelta
 
 
 def test_board_view_has_columns_graph_and_statuses(web_board: LocalBoard) -> None:
@@ -66,3 +75,91 @@ def test_bad_requests_are_400_and_unknown_tasks_404(web_board: LocalBoard) -> No
     )
     r = client.post("/api/tasks/T9/move", json={"to": "ready", "expected": "ready"})
     assert r.status_code == 404
+
+
+def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    """The `board` events of a server-sent-events stream, decoded; comments skipped."""
+    data: str | None = None
+    for line in lines:
+        if line.startswith("data: "):
+            data = line.removeprefix("data: ")
+        elif line == "" and data is not None:
+            yield json.loads(data)
+            data = None
+
+
+def test_the_stream_starts_at_a_seq_then_sends_only_the_changed_cards(
+    web_board: LocalBoard,
+) -> None:
+    app = build_app(web_board, wait_seconds=0.05)
+    client = TestClient(app)
+    page = client.get("/api/board").json()
+    with client.stream("GET", "/api/stream") as stream:
+        events = _events(stream.iter_lines())
+        hello = next(events)
+        assert hello["seq"] == page["board"]["journal"]["seq"] and hello["since"] is None
+
+        r = client.post(
+            "/api/tasks/T1/move", json={"to": "blocked", "expected": "ready", "reason": "x"}
+        )
+        assert r.status_code == 200
+        moved = next(events)
+        assert moved["since"] == hello["seq"] and moved["seq"] == r.json()["seq"]
+        assert [t["id"] for t in moved["tasks"]] == ["T1"]
+        row = moved["tasks"][0]
+        assert (row["status"], row["column"], row["blocked_reason"]) == ("blocked", "Blocked", "x")
+        assert moved["removed"] == [] and moved["graph"] is None and moved["decisions"] is None
+
+        # the row is what /api/board would show, so a patched page acts on current facts
+        assert row == next(
+            t for t in client.get("/api/board").json()["board"]["tasks"] if t["id"] == "T1"
+        )
+        r = client.post(
+            "/api/tasks/T1/edit", json={"expect_updated": row["updated"], "priority": 3}
+        )
+        assert r.status_code == 200
+        edited = next(events)
+        assert edited["since"] == moved["seq"] and edited["tasks"][0]["priority"] == 3
+
+        web_board.create_tasks([{"id": "T3", "title": "Train", "dependencies": ["T2"]}])
+        created = next(events)
+        assert [t["id"] for t in created["tasks"]] == ["T3"]
+        assert created["graph"]["phases"][-1] == ["T3"]  # a new dependency reshapes the graph
+
+        client.post("/api/decisions", json={"text": "Ship it", "actor": "human:ana"})
+        decided = next(events)
+        assert decided["tasks"] == [] and decided["decisions"][-1]["text"] == "Ship it"
+
+
+def test_a_new_sprint_asks_pages_to_refetch(web_board: LocalBoard) -> None:
+    client = TestClient(build_app(web_board, wait_seconds=0.05))
+    with client.stream("GET", "/api/stream") as stream:
+        events = _events(stream.iter_lines())
+        hello = next(events)
+        web_board.start_sprint("S2", goal="next")
+        reset = next(events)
+        assert reset["since"] is None and reset["seq"] > hello["seq"] and reset["tasks"] == []
+
+
+def test_the_watcher_runs_only_while_a_page_listens(web_board: LocalBoard) -> None:
+    app = build_app(web_board, wait_seconds=0.05)
+    feed = app.state.feed
+    client = TestClient(app)
+    for _ in range(2):  # a page that comes back gets a watcher again
+        with client.stream("GET", "/api/stream") as stream:
+            next(_events(stream.iter_lines()))
+            assert feed.running
+        assert feed.join(timeout=10) and not feed.running
+    assert not [t for t in threading.enumerate() if t.name == "web-feed"]
+
+
+def test_a_page_that_falls_behind_gets_one_reset_not_a_backlog() -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        sub = Subscription(asyncio.get_running_loop(), backlog=2)
+        for seq in (5, 6, 7):
+            sub.offer(seq, sse(BoardDelta(seq=seq, since=seq - 1)))
+        return [
+            json.loads(sub.queue.get_nowait().split("data: ")[1]) for _ in range(sub.queue.qsize())
+        ]
+
+    assert asyncio.run(scenario()) == [BoardDelta(seq=7).model_dump(mode="json")]

@@ -60,3 +60,39 @@ def test_move_a_card_in_the_browser_and_see_it_everywhere(
     if web_board.views:  # KANBAN.md is rendered from the journal when the kanban view is attached
         kanban_after = (web_board.root / "KANBAN.md").read_text(encoding="utf-8")
         assert kanban_after != kanban_before and "waiting on data" in kanban_after
+
+
+def test_a_second_page_patches_changed_cards_and_refetches_after_a_gap(
+    web_board: LocalBoard, live_url: str
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page()
+            fetches: list[str] = []
+            page.on("request", lambda r: fetches.append(r.url) if "/api/board" in r.url else None)
+            page.goto(live_url)
+            page.wait_for_selector("body[data-live]")  # the stream is connected and caught up
+            assert len(fetches) == 1
+
+            web_board.move("T1", "blocked", "human:ana", reason="waiting on data")
+            page.wait_for_selector('[data-column="Blocked"] #card-T1', timeout=5000)
+            assert len(fetches) == 1, "a delta is patched in, not refetched"
+            assert page.inner_text('[data-column="Blocked"] h2') == "Blocked (1)"
+            assert page.inner_text('[data-column="Ready"] h2') == "Ready (0)"
+
+            # the patched card carries what the stale-page check needs: acting on it works
+            page.click("#card-T1")
+            page.select_option("#ed-status", "ready")
+            page.click("#ed-move")
+            page.wait_for_selector('[data-column="Ready"] #card-T1', timeout=5000)
+            assert not page.inner_text("#banner") and len(fetches) == 1
+
+            page.evaluate("seq -= 1")  # as if an event had been missed
+            with page.expect_request("**/api/board"):
+                web_board.add_decision("Refetch on a gap", "human:ana")
+            page.wait_for_selector("#decisions li", timeout=5000)
+            assert "Refetch on a gap" in page.inner_text("#decisions")
+        finally:
+            browser.close()
