@@ -35,25 +35,31 @@ def _nodes(log: Path) -> list[tuple[str, Any]]:
 # The same graph in a child process that dies (os._exit, as kill -9 would) at one point.
 CHILD = textwrap.dedent(
     """
-    import os, sys
+    import os, sys, threading
     from pathlib import Path
     sys.path.insert(0, sys.argv[3])
     from test_runtime import Two, _nodes
     from sprintboard.agents.runtime import linear_graph, open_checkpointer, run_thread
 
     root, point = Path(sys.argv[1]), sys.argv[2]
+    a_saved = threading.Event()
     with open_checkpointer(root) as saver:
         put, put_writes = saver.put, saver.put_writes
 
         def dying_put(config, checkpoint, metadata, versions):
             if point == "before-checkpoint" and metadata.get("step") == 1:
-                os._exit(9)  # node a's writes are saved; the checkpoint after it is not
+                # LangGraph saves a node's writes from a background thread: wait for them,
+                # so the kill lands with a's writes saved and the checkpoint after it not.
+                assert a_saved.wait(30)
+                os._exit(9)
             return put(config, checkpoint, metadata, versions)
 
         def dying_writes(config, writes, task_id, task_path=""):
             if point == "before-writes" and ("a", "ran") in writes:
                 os._exit(9)  # node a ran; nothing of it is saved
-            return put_writes(config, writes, task_id, task_path)
+            put_writes(config, writes, task_id, task_path)
+            if ("a", "ran") in writes:
+                a_saved.set()
 
         saver.put, saver.put_writes = dying_put, dying_writes
         graph = linear_graph(Two, _nodes(root / "nodes.log"), saver)
