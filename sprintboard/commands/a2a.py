@@ -11,7 +11,8 @@ from pathlib import Path
 
 import typer
 
-from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+from sprintboard.commands import options
+from sprintboard.commands.output import print_json
 
 __all__ = ["app", "register"]
 
@@ -130,7 +131,7 @@ def send(
 def inbox(
     workspace: Path = _WS,
     host: str | None = _HOST,
-    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+    as_json: bool = options.JSON,
 ) -> None:
     """What waits in this host's inbox, and the last lines of its ledger."""
     from sprintboard.a2a.ledger import Ledger
@@ -166,7 +167,7 @@ def inbox(
 def quarantine(
     workspace: Path = _WS,
     host: str | None = _HOST,
-    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+    as_json: bool = options.JSON,
 ) -> None:
     """Messages this host refused, with the reason for each."""
     from sprintboard.a2a.maildir import Maildir

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+from sprintboard.commands import options
+from sprintboard.commands.output import print_json
 
 __all__ = ["app", "register"]
 
@@ -14,10 +15,6 @@ app = typer.Typer(
     help="Run the Planner, Negotiator, Builder and Auditor agents.", no_args_is_help=True
 )
 
-_WS = typer.Option(None, "--workspace", "-w", help="Workspace directory (default: find upward).")
-_HOST = typer.Option(
-    None, "--host", help="This host's name (default: $SPRINTBOARD_HOST or the board owner)."
-)
 _RECIPE = typer.Option("finetune", "--recipe", help="A shipped recipe name or a .toml path.")
 _PARAM = typer.Option([], "--param", "-p", help="Recipe parameter NAME=VALUE (repeatable).")
 _SPRINT = typer.Option("S1", "--sprint", help="Sprint id the plan goes into.")
@@ -26,7 +23,6 @@ _LLM = typer.Option(
     "--llm",
     help="Let the Planner draft with the LLM endpoint of sprintboard.toml (falls back to the recipe).",
 )
-_JSON = typer.Option(False, "--json", help=JSON_OPTION_HELP)
 
 
 def _host(workspace: Path | None, host: str | None) -> tuple[Path, str]:
@@ -39,7 +35,7 @@ def _host(workspace: Path | None, host: str | None) -> tuple[Path, str]:
 
 @app.command("run")
 def run(
-    host: str | None = _HOST,
+    host: str | None = options.HOST,
     roles: str = typer.Option(
         "planner,negotiator,builder,auditor", "--roles", help="Comma-separated roles to run."
     ),
@@ -50,8 +46,8 @@ def run(
     param: list[str] = _PARAM,
     sprint: str = _SPRINT,
     tick: float = typer.Option(2.0, "--tick", help="Seconds between timer wakes."),
-    workspace: Path | None = _WS,
-    json: bool = _JSON,
+    workspace: Path | None = options.WORKSPACE,
+    json: bool = options.JSON,
 ) -> None:
     """Run this host's agents: wake on board changes and a timer, pick work, act, record."""
     from sprintboard.agents.hosting import run_host
@@ -103,9 +99,9 @@ def plan(
     param: list[str] = _PARAM,
     sprint: str = _SPRINT,
     llm: bool = _LLM,
-    host: str | None = _HOST,
-    workspace: Path | None = _WS,
-    json: bool = _JSON,
+    host: str | None = options.HOST,
+    workspace: Path | None = options.WORKSPACE,
+    json: bool = options.JSON,
 ) -> None:
     """Plan a sprint: tasks with steps, checks and dependencies, validated, then queued."""
     from sprintboard.agents.hosting import run_host

@@ -8,14 +8,13 @@ from typing import Any
 
 import typer
 
-from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+from sprintboard.commands import options
+from sprintboard.commands.output import print_json
 
 __all__ = ["app", "register"]
 
 app = typer.Typer(help="KANBAN.md: render, sync, check.", no_args_is_help=True)
 
-_WS = typer.Option(None, "--workspace", "-w", help="Workspace directory (default: find upward).")
-_JSON = typer.Option(False, "--json", help=JSON_OPTION_HELP)
 _AS = typer.Option(None, "--as", help="Who edited KANBAN.md: `human:NAME` (default: your login).")
 
 
@@ -29,7 +28,7 @@ def _open(workspace: Path | None) -> tuple[Any, Any]:
 @app.command()
 def render(
     file: Path | None = typer.Argument(None, help="Write here instead (`-` for stdout)."),
-    workspace: Path | None = _WS,
+    workspace: Path | None = options.WORKSPACE,
 ) -> None:
     """Render KANBAN.md from the board (refused while it holds an unmerged edit)."""
     from sprintboard.board.kanban_render import render_kanban
@@ -57,10 +56,10 @@ def render(
 
 @app.command()
 def sync(
-    workspace: Path | None = _WS,
+    workspace: Path | None = options.WORKSPACE,
     actor: str | None = _AS,
     push: bool = typer.Option(False, "--push", help="Commit and push (pull and retry, no force)."),
-    json: bool = _JSON,
+    json: bool = options.JSON,
 ) -> None:
     """Merge a person's KANBAN.md edit into the board as events, then re-render it."""
     board, view = _open(workspace)
@@ -102,8 +101,8 @@ def check(
     repair: bool = typer.Option(
         False, "--repair", help="Write the proposed mojibake repair to FILE (a guess: review it)."
     ),
-    workspace: Path | None = _WS,
-    json: bool = _JSON,
+    workspace: Path | None = options.WORKSPACE,
+    json: bool = options.JSON,
 ) -> None:
     """Parse KANBAN.md (or FILE) without changing anything; show a mojibake repair proposal."""
     from sprintboard.board.kanban_parse import parse_kanban
@@ -185,7 +184,7 @@ def merge_driver(
 
 
 def watch(
-    workspace: Path | None = _WS,
+    workspace: Path | None = options.WORKSPACE,
     polling: bool | None = typer.Option(
         None, "--polling/--inotify", help="Poll the folder (network or synced folders)."
     ),

@@ -8,17 +8,11 @@ from typing import Any
 
 import typer
 
-from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+from sprintboard.commands import options
+from sprintboard.commands.output import print_json
 
 __all__ = ["register"]
 
-WorkspaceOpt = typer.Option(
-    None, "--workspace", "-w", help="Workspace directory (default: find upward from cwd)."
-)
-HostOpt = typer.Option(
-    None, "--host", help="This host's name (default: $SPRINTBOARD_HOST or the board owner)."
-)
-JsonOpt = typer.Option(False, "--json", help=JSON_OPTION_HELP)
 ActorOpt = typer.Option("human:cli", "--as", help="Who is acting: `human:NAME` or `AGENT@HOST`.")
 
 
@@ -65,7 +59,9 @@ def init(
 
 
 def status(
-    workspace: Path | None = WorkspaceOpt, host: str | None = HostOpt, json: bool = JsonOpt
+    workspace: Path | None = options.WORKSPACE,
+    host: str | None = options.HOST,
+    json: bool = options.JSON,
 ) -> None:
     """Show the board: tasks by status, owners, leases."""
     from rich.console import Console
@@ -104,7 +100,7 @@ def add(
         [], "--criterion", "-c", help="Acceptance criterion (repeatable)."
     ),
     status_: str = typer.Option("ready", "--status", help="Initial status."),
-    workspace: Path | None = WorkspaceOpt,
+    workspace: Path | None = options.WORKSPACE,
     actor: str = ActorOpt,
 ) -> None:
     """Add a task."""
@@ -137,7 +133,7 @@ def edit(
     estimate: str | None = typer.Option(None),
     description: str | None = typer.Option(None),
     owner: str | None = typer.Option(None, help="Assign to an agent (empty string to clear)."),
-    workspace: Path | None = WorkspaceOpt,
+    workspace: Path | None = options.WORKSPACE,
     actor: str = ActorOpt,
 ) -> None:
     """Change fields of a task."""
@@ -171,7 +167,7 @@ def move(
     force: bool = typer.Option(
         False, "--force", help="Allow a move the status table does not (a person's override)."
     ),
-    workspace: Path | None = WorkspaceOpt,
+    workspace: Path | None = options.WORKSPACE,
     actor: str = ActorOpt,
 ) -> None:
     """Move a task to another status."""
@@ -186,10 +182,10 @@ def move(
 def claim(
     task_id: str,
     agent: str = typer.Option(..., "--agent", "-a"),
-    host: str | None = HostOpt,
+    host: str | None = options.HOST,
     ttl: int | None = typer.Option(None, help="Lease seconds (default: [board] default_ttl)."),
-    workspace: Path | None = WorkspaceOpt,
-    json: bool = JsonOpt,
+    workspace: Path | None = options.WORKSPACE,
+    json: bool = options.JSON,
 ) -> None:
     """Claim a task for AGENT on this host; prints the fencing token."""
     from sprintboard.config import load_config
@@ -214,7 +210,9 @@ def claim(
 
 
 def heartbeat(
-    task_id: str, fence: int = typer.Option(..., "--fence"), workspace: Path | None = WorkspaceOpt
+    task_id: str,
+    fence: int = typer.Option(..., "--fence"),
+    workspace: Path | None = options.WORKSPACE,
 ) -> None:
     """Extend a lease (the fencing token must be current)."""
     lease = _board(workspace).heartbeat(task_id, fence)
@@ -225,7 +223,7 @@ def release(
     task_id: str,
     fence: int = typer.Option(..., "--fence"),
     reason: str = typer.Option("released", "--reason", "-r"),
-    workspace: Path | None = WorkspaceOpt,
+    workspace: Path | None = options.WORKSPACE,
 ) -> None:
     """Give a lease back; the task returns to ready."""
     _board(workspace).release(task_id, fence, reason)
@@ -237,7 +235,7 @@ def submit(
     fence: int = typer.Option(..., "--fence"),
     artifact: list[Path] = typer.Option([], "--artifact", help="Output file (hashed; repeatable)."),
     metric: list[str] = typer.Option([], "--metric", "-m", help="NAME=VALUE (repeatable)."),
-    workspace: Path | None = WorkspaceOpt,
+    workspace: Path | None = options.WORKSPACE,
 ) -> None:
     """Hand in a result for the Auditor: artifacts and metrics, with the fencing token."""
     from sprintboard.board.models import Artifact
@@ -267,8 +265,8 @@ def submit(
 def log(
     limit: int = typer.Option(20, "--limit", "-n", help="Events to show (0 for all)."),
     task: str | None = typer.Option(None, "--task", "-t"),
-    workspace: Path | None = WorkspaceOpt,
-    json: bool = JsonOpt,
+    workspace: Path | None = options.WORKSPACE,
+    json: bool = options.JSON,
 ) -> None:
     """Show the tail of the journal."""
     from sprintboard.status import event_row
@@ -286,11 +284,11 @@ def log(
 
 
 def validate(
-    workspace: Path | None = WorkspaceOpt,
+    workspace: Path | None = options.WORKSPACE,
     adopt: bool = typer.Option(
         False, "--adopt", help="Accept a journal that was deliberately restored from an older copy."
     ),
-    json: bool = JsonOpt,
+    json: bool = options.JSON,
 ) -> None:
     """Check the whole journal (every line, the hash chain, the recorded head) and the config."""
     if adopt:

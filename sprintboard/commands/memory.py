@@ -8,20 +8,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+from sprintboard.commands import options
+from sprintboard.commands.output import print_json
 
 if TYPE_CHECKING:
     from sprintboard.agents.llm import ChatBackend
 
 __all__ = ["register"]
-
-WorkspaceOpt = typer.Option(
-    None, "--workspace", "-w", help="Workspace directory (default: find upward from cwd)."
-)
-HostOpt = typer.Option(
-    None, "--host", help="This host's name (default: $SPRINTBOARD_HOST or the board owner)."
-)
-JsonOpt = typer.Option(False, "--json", help=JSON_OPTION_HELP)
 
 
 def _backend(root: Path) -> ChatBackend:
@@ -58,9 +51,9 @@ def standup(
     stalled_days: int = typer.Option(
         3, "--stalled-days", min=1, help="Days without an event that make a task stalled."
     ),
-    workspace: Path | None = WorkspaceOpt,
-    host: str | None = HostOpt,
-    json: bool = JsonOpt,
+    workspace: Path | None = options.WORKSPACE,
+    host: str | None = options.HOST,
+    json: bool = options.JSON,
 ) -> None:
     """Append today's standup to memory/YYYY-MM-DD.md and bring sprints/SPRINT_LOG.md up to date."""
     from sprintboard.memory.sprint_log import update_sprint_log
@@ -102,9 +95,9 @@ def report(
     out: Path | None = typer.Option(
         None, "--out", help="Directory for the files (default: memory/)."
     ),
-    workspace: Path | None = WorkspaceOpt,
-    host: str | None = HostOpt,
-    json: bool = JsonOpt,
+    workspace: Path | None = options.WORKSPACE,
+    host: str | None = options.HOST,
+    json: bool = options.JSON,
 ) -> None:
     """Burndown and velocity (text + PNG), throughput per role, lead time per task."""
     from sprintboard.memory.report import write_report

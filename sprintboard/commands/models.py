@@ -10,7 +10,8 @@ from pathlib import Path
 
 import typer
 
-from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+from sprintboard.commands import options
+from sprintboard.commands.output import print_json
 
 __all__ = ["app", "import_gguf_cmd", "register", "serve_cmd"]
 
@@ -22,7 +23,7 @@ def import_gguf_cmd(
     gguf: Path = typer.Argument(..., help="A llama-family .gguf file (Q4_0, Q4_1, Q8_0, F16)."),
     out_dir: Path = typer.Argument(..., help="The mlx-lm model directory to write."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty OUT_DIR."),
-    json_out: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+    json_out: bool = options.JSON,
 ) -> None:
     """Turn a GGUF file into an mlx-lm model directory (weights stay quantized)."""
     from sprintboard.tools.gguf_import import GgufImportConfig, import_gguf

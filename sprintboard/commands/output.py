@@ -9,9 +9,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-__all__ = ["JSON_OPTION_HELP", "print_json"]
-
-JSON_OPTION_HELP = "Print one JSON document on stdout (stable shape, for scripts)."
+__all__ = ["print_json"]
 
 
 def _plain(value: Any) -> Any:

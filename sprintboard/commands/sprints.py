@@ -13,14 +13,10 @@ from typing import Any
 
 import typer
 
-from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+from sprintboard.commands import options
+from sprintboard.commands.output import print_json
 
 __all__ = ["register"]
-
-WorkspaceOpt = typer.Option(
-    None, "--workspace", "-w", help="Workspace directory (default: find upward from cwd)."
-)
-JsonOpt = typer.Option(False, "--json", help=JSON_OPTION_HELP)
 
 
 def _read_only_process() -> None:
@@ -41,8 +37,8 @@ def _board(workspace: Path | None) -> Any:
 
 def import_(
     file: Path = typer.Argument(..., help="A sprint BACKLOG.md or a SPRINT_QUEUE.json."),
-    workspace: Path | None = WorkspaceOpt,
-    json: bool = JsonOpt,
+    workspace: Path | None = options.WORKSPACE,
+    json: bool = options.JSON,
 ) -> None:
     """Import a sprint backlog (.md) or queue (.json) into the board, all or nothing."""
     from sprintboard.sprints.importer import import_file
@@ -63,7 +59,7 @@ def import_(
 def export(
     fmt: str = typer.Option("queue", "--format", "-f", help="backlog (markdown) or queue (JSON)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
-    workspace: Path | None = WorkspaceOpt,
+    workspace: Path | None = options.WORKSPACE,
 ) -> None:
     """Export the board as a sprint backlog or a SPRINT_QUEUE.json (the example's shape)."""
     from sprintboard.sprints.importer import export_text
@@ -79,7 +75,7 @@ def export(
         typer.echo(f"wrote {output}", err=True)
 
 
-def graph(workspace: Path | None = WorkspaceOpt, json: bool = JsonOpt) -> None:
+def graph(workspace: Path | None = options.WORKSPACE, json: bool = options.JSON) -> None:
     """The dependency graph: critical path, phases, cycles, slack."""
     from sprintboard.sprints.graph import analyze, format_path
 
@@ -119,8 +115,8 @@ def next_(
         None, "--agent", help="Use this agent's role, capabilities and WIP from sprintboard.toml."
     ),
     limit: int = typer.Option(5, "--limit", "-n", help="How many to list."),
-    workspace: Path | None = WorkspaceOpt,
-    json: bool = JsonOpt,
+    workspace: Path | None = options.WORKSPACE,
+    json: bool = options.JSON,
 ) -> None:
     """What to take next: ready tasks by priority, then least slack (critical path first)."""
     from sprintboard.sprints.graph import next_tasks, wip_room

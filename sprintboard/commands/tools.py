@@ -13,7 +13,8 @@ from typing import Any
 import typer
 from pydantic import BaseModel
 
-from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+from sprintboard.commands import options
+from sprintboard.commands.output import print_json
 
 __all__ = ["app", "register"]
 
@@ -22,7 +23,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonOpt = typer.Option(False, "--json", help=JSON_OPTION_HELP)
 FormatOpt = typer.Option(
     None, "--format", help="Force: messages, prompt_completion, text, instruction."
 )
@@ -72,7 +72,7 @@ def audit(
     out_dir: Path | None = typer.Option(
         None, "--out", help="Report folder (default: audit/ beside the first input)."
     ),
-    as_json: bool = JsonOpt,
+    as_json: bool = options.JSON,
 ) -> None:
     """Audit fine-tuning JSONL: every bad row by file:line and reason, counts, length histograms."""
     from sprintboard.tools.audit import audit as run
@@ -139,7 +139,7 @@ def dedup(
         False, "--no-verify", help="Trust LSH candidates without exact Jaccard."
     ),
     fmt: str | None = FormatOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = options.JSON,
 ) -> None:
     """Drop exact (and with --near, near) duplicates; every dropped row is listed with its keeper."""
     from sprintboard.tools.dedup import dedup as run
@@ -186,7 +186,7 @@ def mix(
         False, "--upsample", help="Fill short sources by sampling with replacement."
     ),
     fmt: str | None = FormatOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = options.JSON,
 ) -> None:
     """Mix named sources at target ratios, seeded; shortfalls are reported, never filled silently."""
     sources = []
@@ -234,7 +234,7 @@ def split(
     no_near: bool = typer.Option(False, "--no-near", help="Group exact duplicates only."),
     threshold: float = typer.Option(0.8, help="Jaccard threshold for near-duplicate groups."),
     fmt: str | None = FormatOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = options.JSON,
 ) -> None:
     """Seeded train/valid/test split; duplicate and near-duplicate groups never straddle splits."""
     weights = _csv_floats(ratios)
@@ -275,7 +275,7 @@ def leakage(
     no_near: bool = typer.Option(False, "--no-near", help="Exact overlap only."),
     threshold: float = typer.Option(0.8, help="Jaccard threshold for near overlap."),
     fmt: str | None = FormatOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = options.JSON,
 ) -> None:
     """Report exact and near-duplicate overlap of B with A; exits 1 when any row leaked."""
     from sprintboard.tools.leakage import leakage as run

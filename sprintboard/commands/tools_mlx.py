@@ -11,12 +11,11 @@ from typing import Any
 
 import typer
 
-from sprintboard.commands.output import JSON_OPTION_HELP, print_json
+from sprintboard.commands import options
+from sprintboard.commands.output import print_json
 from sprintboard.commands.tools import app
 
 __all__ = ["app", "eval_cmd", "fuse_cmd", "generate_cmd", "train_cmd"]
-
-_JSON = typer.Option(False, "--json", help=JSON_OPTION_HELP)
 
 
 def _echo_metrics(metrics: dict[str, float]) -> None:
@@ -67,7 +66,7 @@ def train_cmd(
     dry_run: bool | None = typer.Option(
         None, "--dry-run", help="Check and estimate; do not train."
     ),
-    json_out: bool = _JSON,
+    json_out: bool = options.JSON,
 ) -> None:
     """Fine-tune a model with LoRA/QLoRA (mlx-lm), resumably; flags override --config."""
     from sprintboard.tools.train import train
@@ -106,7 +105,7 @@ def eval_cmd(
     max_seq_length: int = typer.Option(2048),
     batches: int = typer.Option(-1, help="Batches to evaluate; -1: all."),
     output: Path | None = typer.Option(None, help="Manifest directory [adapter dir]."),
-    json_out: bool = _JSON,
+    json_out: bool = options.JSON,
 ) -> None:
     """Loss and perplexity on a split, with the adapter."""
     from sprintboard.tools.evaluate import evaluate
@@ -142,7 +141,7 @@ def generate_cmd(
     max_tokens: int = typer.Option(64),
     temperature: float = typer.Option(0.0, help="0: greedy."),
     seed: int = typer.Option(0),
-    json_out: bool = _JSON,
+    json_out: bool = options.JSON,
 ) -> None:
     """Generate text from --prompt, with the adapter if one is given."""
     from sprintboard.tools.generate import generate
@@ -172,7 +171,7 @@ def fuse_cmd(
     output: Path = typer.Option(..., "--output", "-o", help="Where the fused model goes."),
     dequantize: bool = typer.Option(False, "--dequantize", help="Save float weights."),
     gguf: bool = typer.Option(False, "--gguf", help="Also export GGUF (llama/mistral/mixtral)."),
-    json_out: bool = _JSON,
+    json_out: bool = options.JSON,
 ) -> None:
     """Merge the adapter into the base model and save it."""
     from sprintboard.tools.fuse import fuse
