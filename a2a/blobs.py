@@ -7,31 +7,19 @@ The owner checks each blob's size and hash on arrival and copies it to
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import stat
 from pathlib import Path
 
-from sprintboard.board.durable import fsync_dir
 from sprintboard.board.models import Artifact
 from sprintboard.errors import MessageRejected
+from sprintboard.files import file_digest, fsync_dir
 
-__all__ = ["BlobStore", "file_sha256"]
+__all__ = ["BlobStore"]
 
 _SHA = re.compile(r"[0-9a-f]{64}")
-
-
-def file_sha256(path: Path) -> tuple[str, int]:
-    """sha256 (hex) and size of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 class BlobStore:
@@ -53,7 +41,7 @@ class BlobStore:
 
     def put(self, source: Path, name: str | None = None) -> Artifact:
         """Copy a file in (tmp, fsync, rename); returns its artifact record."""
-        sha, size = file_sha256(source)
+        sha, size = file_digest(source)
         target = self.path(sha)
         if not target.exists():
             tmp = self.root / f".{sha}.{os.getpid()}.tmp"
@@ -79,7 +67,7 @@ class BlobStore:
             raise MessageRejected(sha256, f"blob {sha256[:12]} is not a regular file")
         if info.st_size != size:
             raise MessageRejected(sha256, f"blob {sha256[:12]} is {info.st_size} bytes, not {size}")
-        if file_sha256(path)[0] != sha256:
+        if file_digest(path)[0] != sha256:
             raise MessageRejected(sha256, f"blob {sha256[:12]} does not match its hash")
         return path
 

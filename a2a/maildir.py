@@ -24,8 +24,8 @@ from pathlib import Path
 import orjson
 
 from sprintboard.a2a.envelope import MAX_MESSAGE_BYTES
-from sprintboard.board.durable import fsync_dir
 from sprintboard.errors import MessageRejected
+from sprintboard.files import fsync_dir
 
 __all__ = ["SAFE_NAME", "Maildir"]
 

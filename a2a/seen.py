@@ -11,7 +11,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from sprintboard.board.durable import atomic_write
+from sprintboard.files import atomic_write
 
 __all__ = ["SeenIds"]
 

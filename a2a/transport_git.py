@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sprintboard.a2a.blobs import BlobStore, file_sha256
+from sprintboard.a2a.blobs import BlobStore
 from sprintboard.a2a.envelope import MAX_MESSAGE_BYTES, check_host
 from sprintboard.a2a.maildir import SAFE_NAME, Maildir
 from sprintboard.errors import MessageRejected
+from sprintboard.files import file_digest
 
 __all__ = ["GitTransport"]
 
@@ -195,6 +196,6 @@ class GitTransport:
                 continue
             if target.exists():
                 continue
-            sha, _ = file_sha256(Path(entry.path))
+            sha, _ = file_digest(Path(entry.path))
             if sha == entry.name:  # verified on arrival; a bad blob is simply not imported
                 self.blobs.put(Path(entry.path))

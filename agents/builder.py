@@ -9,7 +9,6 @@ while the task still holds this attempt's lease, so nothing is done twice.
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import logging
 import threading
@@ -23,9 +22,9 @@ from pydantic import BaseModel
 
 from sprintboard.agents.rundirs import absolute_paths, resolve_runs, run_dir, run_relpath
 from sprintboard.board.client import BoardClient, EventDraft
-from sprintboard.board.durable import atomic_write
 from sprintboard.board.models import Artifact, Task
 from sprintboard.errors import BoardError, SprintboardError, StaleFence
+from sprintboard.files import atomic_write, sha256_file
 
 __all__ = ["BuildState", "Builder", "BuilderSettings", "collect_artifacts"]
 
@@ -60,18 +59,10 @@ class BuilderSettings:
     """Seconds between lease heartbeats while a step runs."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def collect_artifacts(root: Path, folder: Path) -> list[Artifact]:
     """Every file under `folder` as a content-addressed artifact, paths relative to `root`."""
     return [
-        Artifact(path=p.relative_to(root).as_posix(), sha256=_sha256(p), size=p.stat().st_size)
+        Artifact(path=p.relative_to(root).as_posix(), sha256=sha256_file(p), size=p.stat().st_size)
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     ]

@@ -88,7 +88,7 @@ def run_host(
 
 
 def _kanban_watcher(board: LocalBoard, config: WorkspaceConfig) -> Any:
-    from sprintboard.board.watcher import KanbanWatcher
+    from sprintboard.board.kanban.watcher import KanbanWatcher
     from sprintboard.workspace import kanban_view
 
     cfg = config.kanban

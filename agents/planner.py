@@ -25,11 +25,11 @@ from sprintboard.agents.runtime import linear_graph
 from sprintboard.board.client import BoardClient, EventDraft
 from sprintboard.board.codec import task_from_dict, task_to_dict
 from sprintboard.board.criteria import parse_check
-from sprintboard.board.durable import atomic_write
 from sprintboard.board.models import Task
 from sprintboard.board.state import BoardState
 from sprintboard.config import LLMConfig
 from sprintboard.errors import BoardError, ConfigError, LLMUnavailable, ToolError
+from sprintboard.files import atomic_write
 from sprintboard.sprints.backlog import render_backlog
 from sprintboard.sprints.graph import validate_graph
 

@@ -29,7 +29,7 @@ from sprintboard.a2a import messages
 from sprintboard.a2a.keys import keygen, pair
 from sprintboard.a2a.node import open_postbox
 from sprintboard.a2a.postbox import Outcome, Postbox, Received
-from sprintboard.board.durable import fsync_dir
+from sprintboard.files import fsync_dir
 from sprintboard.workspace import init_workspace
 
 

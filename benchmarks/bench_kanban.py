@@ -22,12 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from sprintboard.board.kanban_parse import parse_kanban
-from sprintboard.board.kanban_render import render_kanban
-from sprintboard.board.kanban_view import KanbanView
+from sprintboard.board.kanban.parse import parse_kanban
+from sprintboard.board.kanban.render import render_kanban
+from sprintboard.board.kanban.sync import KanbanView
+from sprintboard.board.kanban.watcher import KanbanWatcher
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.policy import BoardPolicy
-from sprintboard.board.watcher import KanbanWatcher
 
 
 def _save(path: Path, text: str) -> None:

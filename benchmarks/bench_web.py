@@ -25,7 +25,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from sprintboard.board.local import LocalBoard
-from sprintboard.web_app import build_app
+from sprintboard.doors.web.app import build_app
 from sprintboard.workspace import init_workspace, open_board
 
 REPEATS = 15

@@ -17,9 +17,9 @@ import orjson
 import xxhash
 
 from sprintboard.board.codec import event_from_dict, event_to_dict
-from sprintboard.board.durable import append_durable, atomic_write, fsync_dir
 from sprintboard.board.models import OPS, Event
 from sprintboard.errors import JournalCorrupt, JournalRolledBack
+from sprintboard.files import append_durable, atomic_write, fsync_dir
 
 __all__ = ["Head", "Journal", "JournalLine", "JournalRead", "encode_event", "line_hash"]
 

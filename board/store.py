@@ -12,12 +12,12 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from sprintboard.board.durable import atomic_write
 from sprintboard.board.journal import Head, Journal, JournalLine
 from sprintboard.board.models import Event
 from sprintboard.board.snapshot import parse_snapshot, render_snapshot
 from sprintboard.board.state import BoardState, reduce
 from sprintboard.errors import BoardError, JournalCorrupt, JournalRolledBack, SecondOwner
+from sprintboard.files import atomic_write
 
 __all__ = ["BoardStore", "board_paths"]
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sprintboard.board.clock import parse_ts
-from sprintboard.board.durable import atomic_write
+from sprintboard.files import atomic_write
 from sprintboard.memory.burndown import Burndown, compute_burndown
 from sprintboard.memory.standup import StandupSource
 

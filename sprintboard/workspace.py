@@ -18,7 +18,7 @@ from sprintboard.config import CONFIG_FILE, WorkspaceConfig, current_host, load_
 from sprintboard.errors import WorkspaceError
 
 if TYPE_CHECKING:
-    from sprintboard.board.kanban_view import KanbanView
+    from sprintboard.board.kanban.sync import KanbanView
 
 __all__ = [
     "adopt_journal",
@@ -194,7 +194,7 @@ def open_board(
         NotOwner: this host is not the board owner.
         JournalCorrupt, JournalRolledBack: the journal cannot be trusted.
     """
-    from sprintboard.board.kanban_view import KanbanView
+    from sprintboard.board.kanban.sync import KanbanView
 
     root = find_workspace(workspace)
     config = load_config(root)
@@ -206,7 +206,7 @@ def open_board(
     )
     views: list[BoardView] = [view]
     if config.kanban.auto_commit and (root / ".git").exists():
-        from sprintboard.board.kanban_git import GitCommitView
+        from sprintboard.board.kanban.git import GitCommitView
 
         views.append(GitCommitView(root, view))
     return LocalBoard(
@@ -226,7 +226,7 @@ def kanban_view(board: LocalBoard) -> KanbanView:
     Raises:
         WorkspaceError: the board was opened without one.
     """
-    from sprintboard.board.kanban_view import KanbanView
+    from sprintboard.board.kanban.sync import KanbanView
 
     for view in board.views:
         if isinstance(view, KanbanView):

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sprintboard.files import atomic_write, sha256_file
+
 __all__ = ["FileRef", "Manifest", "file_ref", "sha256_file", "write_manifest"]
-
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class FileRef(BaseModel, frozen=True):
@@ -56,21 +44,5 @@ class Manifest(BaseModel):
 def write_manifest(path: Path, manifest: Manifest) -> Path:
     """Write `manifest` to `path` atomically (tmp, fsync, rename, fsync dir)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = manifest.model_dump_json(indent=2).encode("utf-8") + b"\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; board files are shared like any other
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename is durable only once the directory entry is on disk
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, manifest.model_dump_json(indent=2).encode("utf-8") + b"\n")
     return path

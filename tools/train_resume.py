@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sprintboard.errors import ToolError
+from sprintboard.files import fsync_dir, fsync_path
 
 __all__ = [
     "Checkpoint",
@@ -56,14 +57,6 @@ def step_seed(seed: int, step: int) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(
     output: Path,
     *,
@@ -89,12 +82,12 @@ def save_checkpoint(
     state = {"step": step, "consumed": consumed, "fingerprint": fingerprint}
     (tmp / _STATE).write_text(json.dumps(state), encoding="utf-8")
     for name in (_ADAPTERS, _OPTIMIZER, _STATE):
-        _fsync(tmp / name)
-    _fsync(tmp)
+        fsync_path(tmp / name)
+    fsync_dir(tmp)
     if final.exists():  # a run killed after this rename re-reaches the same step
         shutil.rmtree(final)
     os.replace(tmp, final)
-    _fsync(root)  # the rename is durable only once the directory entry is on disk
+    fsync_dir(root)  # the rename is durable only once the directory entry is on disk
     for old in _complete(root)[:-keep]:
         shutil.rmtree(old.path, ignore_errors=True)
     return Checkpoint(final, step, consumed, fingerprint)

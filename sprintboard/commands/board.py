@@ -31,7 +31,7 @@ def render(
     workspace: Path | None = options.WORKSPACE,
 ) -> None:
     """Render KANBAN.md from the board (refused while it holds an unmerged edit)."""
-    from sprintboard.board.kanban_render import render_kanban
+    from sprintboard.board.kanban.render import render_kanban
 
     board, view = _open(workspace)
     state = board.snapshot()
@@ -66,7 +66,7 @@ def sync(
     report = view.sync(board, actor)
     pushed = None
     if push and report.error is None:
-        from sprintboard.board.kanban_git import commit_board, push_with_retry
+        from sprintboard.board.kanban.git import commit_board, push_with_retry
         from sprintboard.config import load_config
 
         commit_board(board.root, f"board: KANBAN.md edit by {actor or view.actor}", view)
@@ -105,8 +105,8 @@ def check(
     json: bool = options.JSON,
 ) -> None:
     """Parse KANBAN.md (or FILE) without changing anything; show a mojibake repair proposal."""
-    from sprintboard.board.kanban_parse import parse_kanban
-    from sprintboard.board.mojibake import find_mojibake, propose_repair
+    from sprintboard.board.kanban.mojibake import find_mojibake, propose_repair
+    from sprintboard.board.kanban.parse import parse_kanban
     from sprintboard.errors import KanbanParseError
 
     view: Any = None
@@ -176,7 +176,7 @@ def merge_driver(
     ancestor: Path, ours: Path, theirs: Path, name: str = typer.Argument("KANBAN.md")
 ) -> None:
     """git merge driver for KANBAN.md (installed by `install_merge_driver`)."""
-    from sprintboard.board.kanban_git import merge_kanban_files
+    from sprintboard.board.kanban.git import merge_kanban_files
 
     board, view = _open(None)
     for warning in merge_kanban_files(board, view, ancestor, ours, theirs, "human:git-merge"):
@@ -195,8 +195,8 @@ def watch(
     """Watch KANBAN.md and merge each saved edit into the board."""
     import time
 
-    from sprintboard.board.kanban_view import SyncReport
-    from sprintboard.board.watcher import KanbanWatcher
+    from sprintboard.board.kanban.sync import SyncReport
+    from sprintboard.board.kanban.watcher import KanbanWatcher
     from sprintboard.config import load_config
 
     board, view = _open(workspace)
@@ -208,7 +208,7 @@ def watch(
             return
         typer.echo(f"merged {len(report.events)} event(s)", err=True)
         if cfg.push and report.events:  # outside the board lock: the pull may run our driver
-            from sprintboard.board.kanban_git import push_with_retry
+            from sprintboard.board.kanban.git import push_with_retry
 
             pushed = push_with_retry(board.root, cfg.remote)
             typer.echo(f"push: {'done' if pushed.pushed else 'not done'}", err=True)

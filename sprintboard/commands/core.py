@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +238,7 @@ def submit(
 ) -> None:
     """Hand in a result for the Auditor: artifacts and metrics, with the fencing token."""
     from sprintboard.board.models import Artifact
+    from sprintboard.files import sha256_file
 
     arts = []
     for path in artifact:
@@ -247,7 +247,7 @@ def submit(
         arts.append(
             Artifact(
                 path=str(path),
-                sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                sha256=sha256_file(path),
                 size=path.stat().st_size,
             )
         )

@@ -13,7 +13,7 @@ def mcp(
     workspace: Path | None = typer.Option(None, "--workspace", "-w", help="Workspace directory."),
 ) -> None:
     """Serve the board over MCP on stdin/stdout (tools: list_tasks, next_task, claim, ...)."""
-    from sprintboard.mcp_server import serve_stdio
+    from sprintboard.doors.mcp import serve_stdio
 
     serve_stdio(workspace)
 
@@ -23,7 +23,7 @@ def serve(
     port: int = typer.Option(8765, help="Port on 127.0.0.1."),
 ) -> None:
     """Serve the live web board on http://127.0.0.1:PORT (updates as the journal changes)."""
-    from sprintboard.web_app import serve as run_server
+    from sprintboard.doors.web.app import serve as run_server
     from sprintboard.workspace import open_board
 
     typer.echo(f"sprintboard web board on http://127.0.0.1:{port}/", err=True)

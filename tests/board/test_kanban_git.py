@@ -10,7 +10,7 @@ from pathlib import Path
 import git
 import pytest
 
-from sprintboard.board.kanban_git import (
+from sprintboard.board.kanban.git import (
     commit_board,
     describe_changes,
     install_merge_driver,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sprintboard.board.clock import CounterIds, FrozenClock
-from sprintboard.board.kanban_view import KanbanView
+from sprintboard.board.kanban.sync import KanbanView
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.policy import BoardPolicy
 from sprintboard.board.state import BoardState

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sprintboard.board.kanban_model import END_MARKER, CardRun, Verbatim, cards_of, entries_of
-from sprintboard.board.kanban_parse import heading_key, parse_kanban
-from sprintboard.board.kanban_render import render_kanban
+from sprintboard.board.kanban.model import END_MARKER, CardRun, Verbatim, cards_of, entries_of
+from sprintboard.board.kanban.parse import heading_key, parse_kanban
+from sprintboard.board.kanban.render import render_kanban
 from sprintboard.board.models import STATUSES, Criterion, Decision, Note, Task
 from sprintboard.board.state import BoardState
 from sprintboard.errors import KanbanParseError
@@ -118,7 +118,7 @@ def test_an_imported_board_renders_stably_and_keeps_its_free_text() -> None:
 
 
 def _state_from(doc: object) -> BoardState:
-    from sprintboard.board.kanban_model import KanbanDocument
+    from sprintboard.board.kanban.model import KanbanDocument
 
     assert isinstance(doc, KanbanDocument)
     state = BoardState()
@@ -259,7 +259,7 @@ def test_mojibake_and_bad_bytes_are_refused() -> None:
 
 
 def test_the_mojibake_repair_is_a_proposal_that_says_it_guesses() -> None:
-    from sprintboard.board.mojibake import propose_repair
+    from sprintboard.board.kanban.mojibake import propose_repair
 
     proposal = propose_repair(MOJIBAKE.read_text(encoding="utf-8"))
     assert proposal.text == QUIMBOT.read_text(encoding="utf-8")

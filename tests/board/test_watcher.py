@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from sprintboard.board.clock import CounterIds, FrozenClock
-from sprintboard.board.kanban_view import KanbanView
+from sprintboard.board.kanban.sync import KanbanView
+from sprintboard.board.kanban.watcher import KanbanWatcher
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.policy import BoardPolicy
-from sprintboard.board.watcher import KanbanWatcher
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -11,7 +11,7 @@ import pytest
 import uvicorn
 
 from sprintboard.board.local import LocalBoard
-from sprintboard.web_app import build_app
+from sprintboard.doors.web.app import build_app
 from sprintboard.workspace import init_workspace, open_board
 
 

@@ -12,7 +12,7 @@ from mcp import Client
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.policy import BoardPolicy
-from sprintboard.mcp_server import build_mcp_server
+from sprintboard.doors.mcp import build_mcp_server
 
 
 def _board(root: Path) -> LocalBoard:

@@ -12,9 +12,9 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from sprintboard.board.local import LocalBoard
-from sprintboard.web_app import build_app
-from sprintboard.web_feed import Subscription, sse
-from sprintboard.web_views import BoardDelta
+from sprintboard.doors.web.app import build_app
+from sprintboard.doors.web.feed import Subscription, sse
+from sprintboard.doors.web.views import BoardDelta
 
 
 def test_board_view_has_columns_graph_and_statuses(web_board: LocalBoard) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sprintboard.board.client import EventDraft
-from sprintboard.board.kanban_model import KanbanCard, KanbanDocument, KanbanEntry, cards_of
+from sprintboard.board.kanban.model import KanbanCard, KanbanDocument, KanbanEntry, cards_of
 from sprintboard.board.models import Op, Status, Task
 from sprintboard.board.state import BoardState
 from sprintboard.board.transitions import ALLOWED_MOVES

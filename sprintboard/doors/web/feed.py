@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.state import BoardState
+from sprintboard.doors.web.views import BoardDelta, board_delta, latest_standup
 from sprintboard.errors import BoardError
-from sprintboard.web_views import BoardDelta, board_delta, latest_standup
 
 __all__ = ["BoardFeed", "Subscription", "sse"]
 

@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sprintboard.board.durable import atomic_write
-from sprintboard.board.kanban_merge import merge_edit
-from sprintboard.board.kanban_model import KanbanDocument
-from sprintboard.board.kanban_parse import parse_kanban
-from sprintboard.board.kanban_render import render_kanban
-from sprintboard.board.kanban_view import KanbanView
+from sprintboard.board.kanban.merge import merge_edit
+from sprintboard.board.kanban.model import KanbanDocument
+from sprintboard.board.kanban.parse import parse_kanban
+from sprintboard.board.kanban.render import render_kanban
+from sprintboard.board.kanban.sync import KanbanView
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.state import BoardState
 from sprintboard.errors import BoardError, KanbanParseError
+from sprintboard.files import atomic_write
 
 __all__ = [
     "DRIVER_NAME",

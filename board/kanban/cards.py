@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from sprintboard.board.kanban_model import KanbanCard, SectionKey, default_status
+from sprintboard.board.kanban.model import KanbanCard, SectionKey, default_status
 from sprintboard.board.models import STATUSES, Status
 
 __all__ = ["loose_card", "strict_card"]

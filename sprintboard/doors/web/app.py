@@ -22,9 +22,9 @@ from starlette.routing import Route
 
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Status
+from sprintboard.doors.web.feed import BoardFeed, sse
+from sprintboard.doors.web.views import BoardDelta, BoardView, board_view
 from sprintboard.errors import BoardError, UnknownTask
-from sprintboard.web_feed import BoardFeed, sse
-from sprintboard.web_views import BoardDelta, BoardView, board_view
 
 __all__ = ["BoardView", "build_app"]
 
@@ -70,7 +70,9 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
 
     `wait_seconds`: how long the feed's watcher outlives the last open page.
     """
-    page = resources.files("sprintboard").joinpath("web_page.html").read_text(encoding="utf-8")
+    page = (
+        resources.files("sprintboard.doors.web").joinpath("page.html").read_text(encoding="utf-8")
+    )
     feed = BoardFeed(board, wait_seconds=wait_seconds)
 
     async def index(_: Request) -> Response:

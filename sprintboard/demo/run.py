@@ -33,14 +33,14 @@ import orjson
 from sprintboard.a2a.keys import keygen, pair
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.state import BoardState
-from sprintboard.demo_data import SOURCES, DatasetSummary, write_dataset
-from sprintboard.demo_recipe import NEAR_DUP_TITLE, write_demo_recipe
-from sprintboard.demo_story import PersonEdit, tell_story
+from sprintboard.demo.data import SOURCES, DatasetSummary, write_dataset
+from sprintboard.demo.recipe import NEAR_DUP_TITLE, write_demo_recipe
+from sprintboard.demo.story import PersonEdit, tell_story
 from sprintboard.errors import SprintboardError
 from sprintboard.tools.tiny_model import build_tiny_model
 from sprintboard.workspace import init_workspace, kanban_view, open_board
 
-__all__ = ["OBJECTIVE", "PERSON", "DemoError", "DemoResult", "edit_kanban", "main"]
+__all__ = ["OBJECTIVE", "PERSON", "DemoError", "DemoResult", "cli", "edit_kanban", "main"]
 
 OBJECTIVE = "fine-tune a small model on the mixed dataset"
 PERSON = "human:dana"
@@ -331,10 +331,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-if __name__ == "__main__":
-    args = _parse(sys.argv[1:])
+def cli(argv: Sequence[str] | None = None) -> int:
+    """`python -m sprintboard.demo [DIR] [--scale] [--iters] [--timeout]`."""
+    args = _parse(argv)
     try:
         main(args.root, scale=args.scale, iters=args.iters, timeout=args.timeout)
     except SprintboardError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+        return 1
+    return 0

@@ -21,7 +21,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from sprintboard.board.kanban_view import KanbanView, SyncReport
+from sprintboard.board.kanban.sync import KanbanView, SyncReport
 from sprintboard.board.local import LocalBoard
 
 __all__ = ["KanbanWatcher"]

@@ -16,8 +16,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sprintboard.board.kanban_cards import loose_card, strict_card
-from sprintboard.board.kanban_model import (
+from sprintboard.board.kanban.cards import loose_card, strict_card
+from sprintboard.board.kanban.model import (
     COLUMN_KEYS,
     DEFAULT_HEADINGS,
     END_MARKER,
@@ -29,7 +29,7 @@ from sprintboard.board.kanban_model import (
     SectionKey,
     Verbatim,
 )
-from sprintboard.board.mojibake import find_mojibake
+from sprintboard.board.kanban.mojibake import find_mojibake
 from sprintboard.errors import KanbanParseError
 
 __all__ = ["decode_kanban", "heading_key", "next_task_id", "parse_kanban"]

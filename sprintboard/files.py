@@ -1,16 +1,28 @@
-"""Durable file writes: atomic replace and fsynced append.
+"""File primitives every room may use: atomic replace, fsynced append, fsync of a
+directory, and a file's sha256.
 
 A reader sees either the old file or the new one, never a mix, and after a crash the
-file is one or the other.
+file is one or the other. This is the one home of these rules (board, a2a, agents and
+tools all write through it), so a durability fix lands everywhere at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["append_durable", "atomic_write", "fsync_dir"]
+__all__ = [
+    "append_durable",
+    "atomic_write",
+    "file_digest",
+    "fsync_dir",
+    "fsync_path",
+    "sha256_file",
+]
+
+_CHUNK = 1 << 20
 
 
 def _named(exc: OSError, path: Path) -> OSError:
@@ -23,6 +35,15 @@ def _named(exc: OSError, path: Path) -> OSError:
 def fsync_dir(path: Path) -> None:
     """fsync a directory so a rename or create inside it survives a crash."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or directory by path (a file written by a library that does not fsync)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -78,3 +99,19 @@ def append_durable(path: Path, data: bytes, expected_size: int) -> int:
     finally:
         os.close(fd)
     return expected_size + len(data)
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """sha256 (hex) and size in bytes of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file."""
+    return file_digest(path)[0]

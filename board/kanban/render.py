@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
-from sprintboard.board.kanban_model import (
+from sprintboard.board.kanban.model import (
     COLUMN_KEYS,
     DEFAULT_HEADINGS,
     END_MARKER,

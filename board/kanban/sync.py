@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, BinaryIO
 import xxhash
 
 from sprintboard.board.client import EventDraft
-from sprintboard.board.durable import atomic_write, fsync_dir
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Event
 from sprintboard.board.state import BoardState
 from sprintboard.errors import BoardError, KanbanParseError
+from sprintboard.files import atomic_write, fsync_dir
 
 # The KANBAN.md parser, renderer and merge are imported where used: every open board has
 # this view, and a command that only reads (`sprintboard next`) should not load them.
 if TYPE_CHECKING:
-    from sprintboard.board.kanban_model import KanbanDocument, SectionKey
+    from sprintboard.board.kanban.model import KanbanDocument, SectionKey
 
 __all__ = ["KanbanView", "SyncReport", "default_actor"]
 
@@ -151,7 +151,7 @@ class KanbanView:
             return None
 
     def _layout(self, data: bytes, state: BoardState) -> KanbanDocument | None:
-        from sprintboard.board.kanban_parse import parse_kanban
+        from sprintboard.board.kanban.parse import parse_kanban
 
         key = self._digest(data)
         if key not in self._layouts:
@@ -167,7 +167,7 @@ class KanbanView:
 
     def render(self, state: BoardState) -> None:
         """Re-render KANBAN.md from `state`, unless it holds a person's unmerged edit."""
-        from sprintboard.board.kanban_render import render_kanban
+        from sprintboard.board.kanban.render import render_kanban
 
         layout: KanbanDocument | None
         accept: tuple[bytes, KanbanDocument] | None = getattr(self._merging, "edit", None)
@@ -240,7 +240,7 @@ class KanbanView:
         Raises:
             KanbanParseError: the file does not parse.
         """
-        from sprintboard.board.kanban_parse import parse_kanban
+        from sprintboard.board.kanban.parse import parse_kanban
 
         if data is None:
             data = self.path.read_bytes()
@@ -260,9 +260,9 @@ class KanbanView:
         A file that does not parse is reported in `SyncReport.error` and left as it is;
         the board keeps its state.
         """
-        from sprintboard.board.kanban_merge import merge_edit
-        from sprintboard.board.kanban_model import KanbanDocument
-        from sprintboard.board.kanban_parse import parse_kanban
+        from sprintboard.board.kanban.merge import merge_edit
+        from sprintboard.board.kanban.model import KanbanDocument
+        from sprintboard.board.kanban.parse import parse_kanban
 
         actor = actor or self.actor
         report = SyncReport()
