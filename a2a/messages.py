@@ -279,5 +279,11 @@ def artifact_refs(parsed: Parsed) -> list[tuple[str, int, str]]:
     out = []
     for item in parsed.stream.task.artifacts:
         meta = plain_numbers(MessageToDict(item.metadata).get("sprintboard", {}))
-        out.append((str(item.artifact_id), int(meta.get("size", -1)), str(item.name)))
+        size = meta.get("size", -1) if isinstance(meta, dict) else -1
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise MessageRejected(
+                str(parsed.stream.task.id) or "?",
+                f"malformed: artifact {str(item.name)[:60]!r} has size {str(size)[:20]!r}",
+            )
+        out.append((str(item.artifact_id), size, str(item.name)))
     return out

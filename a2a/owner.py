@@ -21,6 +21,7 @@ from sprintboard.a2a import messages
 from sprintboard.a2a.blobs import BlobStore
 from sprintboard.a2a.envelope import Envelope
 from sprintboard.a2a.postbox import Outcome, Postbox, Received
+from sprintboard.board import values
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import format_ts
 from sprintboard.board.codec import event_to_dict, lease_to_dict, task_to_dict
@@ -28,8 +29,10 @@ from sprintboard.board.journal import Head
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Lease
 from sprintboard.board.snapshot import render_snapshot
+from sprintboard.board.values import MAX_TTL, clean_line
 from sprintboard.errors import (
     BoardError,
+    InvalidValue,
     LeaseConflict,
     MessageRejected,
     SprintboardError,
@@ -136,11 +139,11 @@ class OwnerHandler:
             self._reply(env, lease_to_dict(lease))
             return Outcome("heartbeat", f"{env.task} fence {env.fence} until {lease.expires}")
         if kind == "decline":
-            self._release(env, f"declined by {env.sender}: {parsed.text}")
-            return Outcome("decline", f"{env.task}: {parsed.text}")
+            self._release(env, clean_line(f"declined by {env.sender}: {parsed.text}"))
+            return Outcome("decline", f"{env.task}: {clean_line(parsed.text)}")
         if kind == "handoff":
-            data = parsed.data or {}
-            self._release(env, f"handed off by {env.sender}: {data.get('reason', '')}")
+            data = parsed.data if isinstance(parsed.data, Mapping) else {}
+            self._release(env, clean_line(f"handed off by {env.sender}: {data.get('reason', '')}"))
             return Outcome(
                 "handoff", f"{env.task} -> {self._hand_to(env, str(data.get('to') or ''))}"
             )
@@ -239,7 +242,10 @@ class OwnerHandler:
             base = Path(name).name
             base = base if _SAFE_FILE.fullmatch(base) else sha[:16]
             arts.append((sha, size, f"runs/{task_id}/{attempt}/{base}"))
-        metrics = {str(k): float(v) for k, v in (parsed.meta.get("metrics") or {}).items()}
+        sent = parsed.meta.get("metrics") or {}
+        if not isinstance(sent, Mapping):
+            raise InvalidValue("metrics", sent, "must be an object of NAME: NUMBER", task_id)
+        metrics = values.metrics(sent, task_id)
         drafts = [
             EventDraft(
                 "artifact.add",
@@ -305,7 +311,8 @@ class OwnerHandler:
 
     def _claim(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
         task_id, agent = str(args.get("task", "")), str(args.get("agent", ""))
-        ttl = int(args.get("ttl") or self.default_ttl)
+        sent = args.get("ttl")
+        ttl = self.default_ttl if sent is None else values.integer(sent, "ttl", 1, MAX_TTL)
         home = self.agent_hosts.get(agent)
         if home is not None and home != env.sender:
             raise LeaseConflict(task_id, f"agent {agent} runs on {home}, not {env.sender}")
@@ -328,11 +335,15 @@ class OwnerHandler:
             actor = str(item.get("actor") or f"agent@{env.sender}")
             if not actor.endswith(f"@{env.sender}"):
                 actor = f"{actor.split('@', 1)[0]}@{env.sender}"
+            fields = item.get("fields") or {}
+            if not isinstance(fields, Mapping):
+                raise InvalidValue("fields", fields, "must be an object")
+            # ids, names, numbers and the task's existence are checked by the write path
             drafts.append(
                 EventDraft(
                     op,
                     item.get("task"),
-                    dict(item.get("fields") or {}),
+                    dict(fields),
                     actor,
                     item.get("fence"),
                     id=f"{env.sender}:{env.id}.{i}",

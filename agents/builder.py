@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from sprintboard.agents.rundirs import absolute_paths, resolve_runs, run_dir, run_relpath
 from sprintboard.board.client import BoardClient, EventDraft
 from sprintboard.board.models import Artifact, Task
+from sprintboard.board.values import clean_line
 from sprintboard.errors import BoardError, SprintboardError, StaleFence
 from sprintboard.files import atomic_write, sha256_file
 
@@ -223,7 +224,7 @@ class Builder:
         draft = EventDraft(
             "task.move",
             state["task"],
-            {"to": "blocked", "from": "in_progress", "reason": reason},
+            {"to": "blocked", "from": "in_progress", "reason": clean_line(reason)},
             actor=f"{state['agent']}@{host}",
             fence=state["fence"],
             id=f"{host}:builder.{state['task']}.{state['attempt']}.blocked",

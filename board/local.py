@@ -27,16 +27,23 @@ from sprintboard.board.leases import (
 )
 from sprintboard.board.lock import BoardLock
 from sprintboard.board.models import Artifact, Event, Lease, Status, Task
-from sprintboard.board.moves import authorize, check_dependencies, move_drafts, promotion_drafts
+from sprintboard.board.moves import (
+    authorize,
+    check_dependencies,
+    is_noop_move,
+    move_drafts,
+    promotion_drafts,
+)
 from sprintboard.board.policy import BoardPolicy
 from sprintboard.board.state import BoardState, reduce
-from sprintboard.board.store import BoardStore, board_paths
+from sprintboard.board.store import BoardStore, Verification, board_paths
+from sprintboard.board.values import check_draft
 from sprintboard.errors import (
     BoardError,
     NotOwner,
 )
 
-__all__ = ["BoardView", "LocalBoard", "board_paths"]
+__all__ = ["BoardView", "LocalBoard", "Verification", "board_paths"]
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +142,9 @@ class LocalBoard:
                 nonlocal prev
                 for draft in drafts:
                     if draft.id is not None and draft.id in self._ids_seen():
+                        continue
+                    check_draft(state, draft)
+                    if is_noop_move(state, draft):
                         continue
                     authorize(state, draft, self.policy)
                     event = Event(
@@ -383,15 +393,27 @@ class LocalBoard:
         with self._lock.hold(shared=True):
             return [line.event for line in self._journal.read().lines if line.event.seq > since]
 
-    def verify(self) -> int:
-        """Re-read the whole journal, checking every line and the hash chain; returns the event count.
+    def validate(self) -> Verification:
+        """Re-read the whole journal, checking every line, the hash chain and the bytes up
+        to the recorded head, and say whether the snapshot found at open agreed with it.
 
         Raises:
             JournalCorrupt, JournalRolledBack.
         """
         with self._lock.hold(shared=True):
-            recorded = self._journal.load_head()
-            if recorded is not None:
-                self._journal.check_head(recorded)
-            _, head = self._store.replay()
-        return head.seq
+            return self._store.verify()
+
+    def verify(self) -> int:
+        """`validate`, returning only the number of events.
+
+        Raises:
+            JournalCorrupt, JournalRolledBack.
+        """
+        return self.validate().events
+
+    def state_at(self, seq: int) -> BoardState:
+        """The board as it was after journal event `seq` (a replay; for merging old copies).
+
+        Reads only lines that are never rewritten, so it needs no lock.
+        """
+        return self._store.replay(until=seq)[0]

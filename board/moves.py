@@ -16,7 +16,7 @@ from sprintboard.board.state import BoardState
 from sprintboard.board.transitions import allowed_moves
 from sprintboard.errors import BoardError, InvalidTransition
 
-__all__ = ["authorize", "check_dependencies", "move_drafts", "promotion_drafts"]
+__all__ = ["authorize", "check_dependencies", "is_noop_move", "move_drafts", "promotion_drafts"]
 
 
 def move_drafts(
@@ -36,6 +36,10 @@ def move_drafts(
         InvalidTransition: the task is no longer `expected`, or a block gives no reason.
     """
     task = state.task(task_id)
+    if to == task.status:  # contract 11: a move to the status it has changes nothing
+        if to == "blocked" and reason and reason != task.blocked_reason:
+            return [EventDraft("task.update", task_id, {"blocked_reason": reason}, actor)]
+        return []
     if expected is not None and task.status != expected:
         raise InvalidTransition(
             task_id, expected, to, [], f"the task is now {task.status}; reload and retry"
@@ -60,6 +64,13 @@ def move_drafts(
         fields["role"] = role
     drafts.append(EventDraft("task.move", task_id, fields, actor))
     return drafts
+
+
+def is_noop_move(state: BoardState, draft: EventDraft) -> bool:
+    """A `task.move` to the status the task already has: committed as nothing at all."""
+    if draft.op != "task.move" or draft.task not in state.tasks:
+        return False
+    return state.tasks[draft.task].status == draft.fields.get("to")
 
 
 def authorize(state: BoardState, draft: EventDraft, policy: BoardPolicy) -> None:

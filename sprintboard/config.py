@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sprintboard.errors import ConfigError
 
@@ -118,7 +118,16 @@ class KanbanConfig(_Table):
 
 class AuditorConfig(_Table):
     allow_commands: list[str] = Field(default_factory=list)
-    """Commands a `check: command ...` may run (exact argv prefixes, space-separated)."""
+    """Commands a `check: command ...` may run: whole argv, matched token for token;
+    `*` stands for one data argument and a last `...` for any number (sprintboard.allowlist)."""
+
+    @field_validator("allow_commands")
+    @classmethod
+    def _parses(cls, entries: list[str]) -> list[str]:
+        from sprintboard.allowlist import AllowList
+
+        AllowList.parse(entries)
+        return entries
 
 
 class WorkspaceConfig(_Table):
@@ -127,7 +136,7 @@ class WorkspaceConfig(_Table):
     board: BoardConfig
     hosts: list[HostConfig] = Field(default_factory=list)
     agents: list[AgentConfig] = Field(default_factory=list)
-    wip: dict[str, int] = Field(default_factory=dict)
+    wip: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     """Role -> tasks that role may hold at once across the board."""
     llm: LLMConfig = LLMConfig()
     a2a: A2AConfig = A2AConfig()
@@ -168,6 +177,10 @@ def load_config(workspace: Path) -> WorkspaceConfig:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, None, f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            path, None, f"not UTF-8 (byte {exc.start}); save the file as UTF-8"
+        ) from None
     try:
         return WorkspaceConfig.model_validate(raw)
     except ValidationError as exc:

@@ -13,6 +13,7 @@ SprintboardError
 │   ├── JournalRolledBack   file, expected head, found head
 │   ├── KanbanParseError    file, line, reason        (last good state kept)
 │   ├── SprintFileError     file, line, reason        (backlog/queue import refused)
+│   ├── InvalidValue        what, value, rule, task   (a door or the write path refused it)
 │   ├── InvalidTransition   task, from, to, allowed
 │   ├── UnknownTask         task
 │   ├── LeaseConflict       task, holder
@@ -37,6 +38,7 @@ __all__ = [
     "BoardError",
     "ConfigError",
     "InvalidTransition",
+    "InvalidValue",
     "JournalCorrupt",
     "JournalRolledBack",
     "KanbanParseError",
@@ -89,9 +91,26 @@ class JournalCorrupt(BoardError):
     def __init__(self, path: Path, line: int, reason: str) -> None:
         self.path, self.line, self.reason = path, line, reason
         super().__init__(
-            f"{path}:{line}: {reason}. Nothing was written; "
-            "restore the file from version control and run again."
+            f"{path}:{line}: {reason}. Nothing was written. To keep every later event, "
+            f"restore the changed line from version control (`git diff -- {path}` shows it), "
+            "or run `sprintboard validate --repair` to set aside the lines that "
+            "cannot be applied and re-chain the rest (the old journal is kept as a backup)."
         )
+
+
+class InvalidValue(BoardError, ValueError):
+    """A value a door or the board's write path refuses (DESIGN.md contract 11).
+
+    Also a `ValueError`, so callers that parse text (`parse_check`) keep catching it as one.
+    """
+
+    def __init__(self, what: str, value: object, rule: str, task: str | None = None) -> None:
+        self.what, self.value, self.rule, self.task = what, value, rule, task
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:60] + f"... ({len(str(value))} characters)"
+        where = f"{task}: " if task else ""
+        super().__init__(f"{where}{what} {shown}: {rule}")
 
 
 class JournalRolledBack(BoardError):

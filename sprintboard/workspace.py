@@ -19,6 +19,7 @@ from sprintboard.errors import WorkspaceError
 
 if TYPE_CHECKING:
     from sprintboard.board.kanban.sync import KanbanView
+    from sprintboard.board.repair import RepairReport
 
 __all__ = [
     "adopt_journal",
@@ -27,6 +28,7 @@ __all__ = [
     "kanban_view",
     "open_board",
     "policy_from_config",
+    "repair_workspace_journal",
 ]
 
 log = logging.getLogger(__name__)
@@ -243,3 +245,25 @@ def adopt_journal(workspace: Path | None = None) -> None:
     root = find_workspace(workspace)
     config = load_config(root)
     LocalBoard.adopt(root, host=config.board.owner, policy=policy_from_config(config))
+
+
+def repair_workspace_journal(workspace: Path | None = None) -> RepairReport:
+    """Set aside the journal lines that cannot be applied and re-chain the rest (see
+    `sprintboard.board.repair`); the old journal is kept under `.sprintboard/repair/`.
+
+    Raises:
+        WorkspaceError, ConfigError, LockTimeout.
+    """
+    from sprintboard.board.clock import SystemClock, format_ts
+    from sprintboard.board.lock import BoardLock
+    from sprintboard.board.repair import repair_journal
+
+    root = find_workspace(workspace)
+    config = load_config(root)
+    paths = board_paths(root)
+    paths["local"].mkdir(exist_ok=True)
+    label = format_ts(SystemClock().now()).replace(":", "").replace(".", "")
+    with BoardLock(paths["lock"], config.board.lock_timeout).hold():
+        return repair_journal(
+            paths["journal"], paths["head"], paths["snapshot"], paths["local"] / "repair", label
+        )

@@ -87,7 +87,10 @@ def parse_queue(text: str, path: Path) -> QueueDoc:
     if not isinstance(doc, dict) or not isinstance(doc.get("tasks"), list):
         raise SprintFileError(path, 1, "not a sprint queue: expected an object with a `tasks` list")
     warnings: list[str] = []
-    sprint = _sprint(doc)
+    try:
+        sprint = _sprint(doc)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise SprintFileError(path, 1, f"a bad sprint value ({exc})") from None
     tasks: list[Task] = []
     leases: list[ImportedLease] = []
     lines: dict[str, int] = {}
@@ -108,7 +111,10 @@ def parse_queue(text: str, path: Path) -> QueueDoc:
                 f"duplicate task id {tid} (first at line {lines[tid]}); ids must be unique",
             )
         lines[tid] = line
-        task, lease = _task(raw, parent, ttls, path, line, warnings)
+        try:
+            task, lease = _task(raw, parent, ttls, path, line, warnings)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise SprintFileError(path, line, f"{tid}: a bad value ({exc})") from None
         tasks.append(task)
         if lease is not None:
             leases.append(lease)

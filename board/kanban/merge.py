@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sprintboard.board.client import EventDraft
-from sprintboard.board.kanban.model import KanbanCard, KanbanDocument, KanbanEntry, cards_of
+from sprintboard.board.kanban.model import (
+    KanbanCard,
+    KanbanDocument,
+    KanbanEntry,
+    cards_of,
+    entries_of,
+)
 from sprintboard.board.models import Op, Status, Task
 from sprintboard.board.state import BoardState
 from sprintboard.board.transitions import ALLOWED_MOVES
@@ -31,7 +37,7 @@ class MergeResult:
 
 
 def merge_edit(
-    base: KanbanDocument,
+    base: KanbanDocument | None,
     edited: KanbanDocument,
     state: BoardState,
     actor: str,
@@ -40,18 +46,38 @@ def merge_edit(
 ) -> MergeResult:
     """Turn `base` -> `edited` into drafts by `actor` (`human:<name>`), against `state`.
 
+    With no `base` (the copy the person started from is unknown) only what the person
+    added is merged: new cards, decisions and notes; a change to an existing card could
+    as well be an agent's later change that the person's older copy lacks, so it is left
+    alone and a warning says so.
+
     `id_prefix` makes the draft ids stable (`<prefix>-<n>`), so merging the same edit
     twice (a crash between commit and re-render) adds nothing the second time.
     """
     out = MergeResult()
     now = cards_of(state)
+    untouched = []
     for card in edited.cards.values():
         task = state.tasks.get(card.id)
         if task is None:
             out.drafts.append(_create(card, actor))
             continue
+        if base is None:
+            if _card_changes(now[card.id], card, task, actor):
+                untouched.append(card.id)
+            continue
         ref = base.cards.get(card.id) or now[card.id]
         out.drafts += _card_changes(ref, card, task, actor)
+    if untouched:
+        out.warnings.append(
+            "KANBAN.md does not say which rendered copy it was edited from (its `_Last synced: "
+            "... (journal seq N)_` line is missing), so only new cards, decisions and notes "
+            f"were merged; changes to {', '.join(untouched[:10])} were not. Make them again "
+            "in the file as it is now."
+        )
+    if base is None:  # the entries the board has stand for the base: new lines are added
+        decisions, notes = entries_of(state)
+        base = KanbanDocument(decisions=decisions, notes=notes)
     for card_id, card in base.cards.items():
         if card_id not in edited.cards and card_id in state.tasks:
             out.warnings.append(

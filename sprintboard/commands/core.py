@@ -104,11 +104,12 @@ def add(
 ) -> None:
     """Add a task."""
     from sprintboard.board.criteria import parse_criterion
+    from sprintboard.board.values import one_line
 
     board = _board(workspace)
     data: dict[str, Any] = {
         "id": task_id,
-        "title": title,
+        "title": one_line(title, "title"),
         "status": status_,
         "priority": priority,
         "dependencies": _split(deps),
@@ -136,9 +137,11 @@ def edit(
     actor: str = ActorOpt,
 ) -> None:
     """Change fields of a task."""
+    from sprintboard.board.values import one_line
+
     fields: dict[str, Any] = {}
     for name, value in (
-        ("title", title),
+        ("title", None if title is None else one_line(title, "title")),
         ("priority", priority),
         ("role", role),
         ("description", description),
@@ -174,8 +177,17 @@ def move(
 
     if to not in STATUSES:
         raise typer.BadParameter(f"{to!r} is not a status; one of: {', '.join(STATUSES)}")
-    task = _board(workspace).move(task_id, to, actor, reason=reason, force=force)
-    typer.echo(f"{task.id} -> {task.status}")
+    board = _board(workspace)
+    before = board.snapshot().task(task_id)
+    unchanged = before.status == to and (
+        to != "blocked" or not reason or reason == before.blocked_reason
+    )
+    task = board.move(task_id, to, actor, reason=reason, force=force)
+    typer.echo(
+        f"{task.id} is already {to}; nothing changed"
+        if unchanged
+        else f"{task.id} -> {task.status}"
+    )
 
 
 def claim(
@@ -190,7 +202,7 @@ def claim(
     from sprintboard.config import load_config
 
     board = _board(workspace)
-    seconds = ttl or load_config(board.root).board.default_ttl
+    seconds = load_config(board.root).board.default_ttl if ttl is None else ttl
     lease = board.claim(task_id, agent=agent, host=host or board.host, ttl=seconds)
     if json:
         print_json(
@@ -251,14 +263,15 @@ def submit(
                 size=path.stat().st_size,
             )
         )
-    metrics: dict[str, float] = {}
+    from sprintboard.board.values import metrics as checked_metrics
+
+    metrics: dict[str, str] = {}
     for item in metric:
         name, sep, value = item.partition("=")
-        try:
-            metrics[name] = float(value) if sep else float("nan")
-        except ValueError:
-            raise typer.BadParameter(f"{item!r}: write NAME=NUMBER") from None
-    task = _board(workspace).submit(task_id, fence, arts, metrics)
+        if not sep:
+            raise typer.BadParameter(f"{item!r}: write NAME=NUMBER")
+        metrics[name] = value
+    task = _board(workspace).submit(task_id, fence, arts, checked_metrics(metrics, task_id))
     typer.echo(f"{task.id} submitted -> {task.status}")
 
 
@@ -288,19 +301,57 @@ def validate(
     adopt: bool = typer.Option(
         False, "--adopt", help="Accept a journal that was deliberately restored from an older copy."
     ),
+    repair: bool = typer.Option(
+        False,
+        "--repair",
+        help="Set aside journal lines that cannot be applied and re-chain the rest "
+        "(later events are kept; the old journal is backed up).",
+    ),
     json: bool = options.JSON,
 ) -> None:
-    """Check the whole journal (every line, the hash chain, the recorded head) and the config."""
+    """Check the whole journal (every line, the hash chain, the recorded head), the
+    snapshot against it, and the config. Exit 1 when the snapshot disagreed."""
     if adopt:
         from sprintboard.workspace import adopt_journal
 
         adopt_journal(workspace)
+    if repair:
+        from sprintboard.workspace import repair_workspace_journal
+
+        fixed = repair_workspace_journal(workspace)
+        for line, why in fixed.set_aside:
+            typer.echo(f"set aside line {line}: {why}", err=True)
+        typer.echo(
+            f"repaired: {fixed.kept} events kept ({fixed.rechained} re-chained), "
+            f"{len(fixed.set_aside)} line(s) set aside"
+            + (f" in {fixed.aside_file}" if fixed.aside_file else "")
+            + f"; the old journal is {fixed.backup}",
+            err=True,
+        )
     board = _board(workspace)
-    count = board.verify()
+    found = board.validate()
+    ok = found.snapshot != "differs"
     if json:
-        print_json({"ok": True, "events": count, "workspace": str(board.root)})
+        print_json(
+            {
+                "ok": ok,
+                "events": found.events,
+                "snapshot": found.snapshot,
+                "detail": found.detail,
+                "workspace": str(board.root),
+            }
+        )
+    elif ok:
+        snapshot = "snapshot in step" if found.snapshot == "in step" else found.detail
+        typer.echo(f"ok: {found.events} events, hash chain intact, {snapshot}")
     else:
-        typer.echo(f"ok: {count} events, hash chain intact, snapshot in step")
+        typer.echo(
+            f"error: {board.snapshot_path} disagreed with the journal: {found.detail}. It was "
+            "rebuilt from the journal (the truth); find out who edited it by hand.",
+            err=True,
+        )
+    if not ok:
+        raise typer.Exit(1)
 
 
 def register(root: typer.Typer) -> None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Artifact, Task
+from sprintboard.board.values import one_line
 from sprintboard.errors import SprintboardError
 from sprintboard.status import TaskRow, board_status
 
@@ -113,7 +114,7 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
         """Hand in a result (files relative to the workspace, and metrics) for the Auditor."""
         arts = []
         for rel in artifacts or []:
-            path = (board.root / rel).resolve()
+            path = (board.root / one_line(rel, "artifact path")).resolve()
             if not path.is_relative_to(board.root.resolve()) or not path.is_file():
                 raise ToolError(f"{rel}: not a file inside the workspace")
             data = path.read_bytes()
@@ -125,7 +126,7 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
     @_as_tool_errors
     def block(task: str, reason: str, actor: str = "human:mcp") -> TaskRow:
         """Block a task with a reason a person can act on."""
-        board.move(task, "blocked", actor, reason=reason)
+        board.move(task, "blocked", actor, reason=one_line(reason, "reason"))
         return _row(board, task)
 
     @server.tool()
@@ -146,7 +147,7 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
         deps = list(dependencies or [])
         data = {
             "id": id,
-            "title": title,
+            "title": one_line(title, "title"),
             "priority": priority,
             "dependencies": deps,
             "description": description,
