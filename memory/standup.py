@@ -47,7 +47,7 @@ from sprintboard.memory.standup_facts import (
 from sprintboard.memory.standup_markdown import render_facts
 
 if TYPE_CHECKING:
-    from sprintboard.agents.llm import ChatBackend
+    from sprintboard.llm import ChatBackend
 
 __all__ = [
     "StandupResult",
@@ -274,9 +274,8 @@ def summarize(backend: ChatBackend, facts_markdown: str) -> tuple[str | None, st
     Only `LLMUnavailable` (and an empty answer) is turned into a reason; anything else is a
     bug and propagates.
     """
-    # agents/ is imported only on this path: the backend is injected by the caller (the CLI).
-    from sprintboard.agents.llm import ChatRequest
     from sprintboard.errors import LLMUnavailable
+    from sprintboard.llm import ChatRequest
 
     request = ChatRequest.from_prompt(facts_markdown, system=_SUMMARY_SYSTEM, max_tokens=300)
     try:
