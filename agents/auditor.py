@@ -154,6 +154,7 @@ class Auditor:
             fields |= {"to": "needs_manual", "reason": f"needs a person: {listed(manual)}"}
         else:
             fields |= {"to": "done", "reason": f"all {len(state['results'])} checks passed"}
+        fields["reason"] = clean_line(str(fields["reason"]), 4000)
         self.board.apply(
             [
                 EventDraft(

@@ -27,7 +27,7 @@ from sprintboard.board.codec import task_from_dict, task_to_dict
 from sprintboard.board.criteria import parse_check
 from sprintboard.board.models import Task
 from sprintboard.board.state import BoardState
-from sprintboard.board.values import check_task
+from sprintboard.board.values import check_task, clean_line
 from sprintboard.config import LLMConfig
 from sprintboard.errors import BoardError, ConfigError, InvalidValue, LLMUnavailable, ToolError
 from sprintboard.files import atomic_write
@@ -223,7 +223,7 @@ class Planner:
                     None,
                     {
                         "text": f"Planner fell back to recipe {state['recipe']}: "
-                        f"{state['llm_error']}"
+                        f"{clean_line(str(state['llm_error']))}"
                     },
                     actor=self.actor,
                     id=f"{host}:planner.{sprint}.{state['recipe']}.llm-fallback",

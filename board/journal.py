@@ -119,6 +119,8 @@ class Journal:
         # in order, so recording the head costs only the new bytes.
         self._prefix = xxhash.xxh3_128()
         self._prefix_end = 0
+        self._stamp: tuple[int, int, int] | None = None
+        """(inode, size, mtime) after this process last read to the end or appended."""
 
     def size(self) -> int:
         try:
@@ -169,9 +171,10 @@ class Journal:
             self._prefix.update(data)
             self._prefix_end += len(data)
 
-    def prefix_digest(self, offset: int) -> str:
-        """xxh3-128 of the journal's first `offset` bytes (streamed when not tracked)."""
-        if offset != self._prefix_end:
+    def prefix_digest(self, offset: int, *, reread: bool = False) -> str:
+        """xxh3-128 of the journal's first `offset` bytes (streamed from the file when not
+        tracked, or when `reread`)."""
+        if reread or offset != self._prefix_end:
             hasher, done = xxhash.xxh3_128(), 0
             try:
                 with self.path.open("rb") as fh:
@@ -186,6 +189,33 @@ class Journal:
             self._prefix, self._prefix_end = hasher, done
         return self._prefix.hexdigest()
 
+    def _note_stamp(self, st: os.stat_result | None = None) -> None:
+        try:
+            st = st or self.path.stat()
+        except FileNotFoundError:
+            self._stamp = None
+            return
+        self._stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def rewritten(self) -> bool:
+        """The file was replaced or rewritten in place since this process last saw it.
+
+        Appends (here or by another process) make it longer, so a file of the same size
+        with a new modification time, or another inode, was edited, not appended to.
+        """
+        if self._stamp is None:
+            return False
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return True
+        ino, size, mtime = self._stamp
+        return st.st_ino != ino or (st.st_size == size and st.st_mtime_ns != mtime)
+
+    def tracked_prefix(self, offset: int) -> str | None:
+        """The hash of the first `offset` bytes as this process read them, if it tracked them."""
+        return self._prefix.hexdigest() if offset == self._prefix_end else None
+
     def check_prefix(self, head: Head) -> None:
         """Refuse a journal whose bytes before the recorded head changed (a middle edit).
 
@@ -195,7 +225,7 @@ class Journal:
         """
         if head.prefix is None or head.offset == 0:
             return
-        if self.prefix_digest(head.offset) == head.prefix:
+        if self.prefix_digest(head.offset, reread=True) == head.prefix:
             return
         self._prefix, self._prefix_end = xxhash.xxh3_128(), 0
         self.read()  # raises JournalCorrupt at the first line that no longer fits the chain
@@ -258,6 +288,7 @@ class Journal:
             with self.path.open("rb") as fh:
                 fh.seek(offset)
                 data = fh.read()
+                self._note_stamp(os.fstat(fh.fileno()))
         except FileNotFoundError:
             return result
         self._read_lines(data, offset, seq, prev, result)
@@ -334,6 +365,7 @@ class Journal:
         if created:
             fsync_dir(self.path.parent)
         self._feed(data, at)
+        self._note_stamp()
         return end
 
     def set_aside(self, torn: bytes, torn_at: int, into: Path) -> Path:
@@ -345,6 +377,7 @@ class Journal:
             fh.truncate(torn_at)
             fh.flush()
             os.fsync(fh.fileno())
+        self._note_stamp()
         log.warning(
             "%s: a torn last line (%d bytes, crash mid-append) was set aside in %s",
             self.path,

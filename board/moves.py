@@ -67,8 +67,11 @@ def move_drafts(
 
 
 def is_noop_move(state: BoardState, draft: EventDraft) -> bool:
-    """A `task.move` to the status the task already has: committed as nothing at all."""
-    if draft.op != "task.move" or draft.task not in state.tasks:
+    """A `task.move` to the status the task already has: committed as nothing at all.
+
+    A fenced move is not: its token is still checked (a stale result is refused, not lost).
+    """
+    if draft.op != "task.move" or draft.fence is not None or draft.task not in state.tasks:
         return False
     return state.tasks[draft.task].status == draft.fields.get("to")
 

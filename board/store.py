@@ -214,6 +214,12 @@ class BoardStore:
         Raises:
             JournalRolledBack: the journal no longer holds `head`.
         """
+        if writer and self.journal.rewritten():
+            # edited in place while this process held it open: check the bytes it committed
+            # before writing after them (a plain append by another process skips this)
+            known = self.journal.tracked_prefix(head.offset)
+            self.journal.check_head(head)
+            self.journal.check_prefix(Head(head.seq, head.hash, head.offset, prefix=known))
         size = self.journal.size()
         if size < head.offset:
             raise JournalRolledBack(

@@ -20,7 +20,7 @@ from sprintboard.board.codec import task_to_dict
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import ACTIVE_STATUSES, SprintInfo, Task
 from sprintboard.board.state import BoardState
-from sprintboard.board.values import MAX_TTL, check_task, integer
+from sprintboard.board.values import MAX_TTL, check_task, clean_line, integer
 from sprintboard.errors import BoardError, InvalidValue, SprintFileError
 from sprintboard.sprints.backlog import parse_backlog, render_backlog
 from sprintboard.sprints.graph import validate_graph
@@ -110,6 +110,8 @@ def _check_values(
 ) -> None:
     """Refuse, with the file's line, what the board's write path would refuse later."""
     for task in tasks:
+        if task.blocked_reason:  # shown on one line in KANBAN.md: store it as shown
+            task.blocked_reason = clean_line(task.blocked_reason)
         try:
             check_task(task_to_dict(task))
         except InvalidValue as exc:

@@ -30,8 +30,8 @@ ROOMS = {
 }
 # The front door's ground: what every room may use. `workspace` and `status` sit on the
 # board (they open it and shape its JSON), so the board itself may not use them.
-GROUND = {"errors", "files", "config", "llm", "workspace", "status"}
-BOARD_GROUND = {"errors", "files", "config", "llm"}
+GROUND = {"errors", "files", "config", "allowlist", "llm", "workspace", "status"}
+BOARD_GROUND = {"errors", "files", "config", "allowlist", "llm"}
 TOOLS_GROUND = {"errors", "files"}
 # Which rooms each room may import (besides itself and its ground).
 MAY_USE: dict[str, set[str]] = {

@@ -20,6 +20,7 @@ from sprintboard.board.kanban.model import (
     KanbanEntry,
     cards_of,
     entries_of,
+    shown_text,
 )
 from sprintboard.board.models import Op, Status, Task
 from sprintboard.board.state import BoardState
@@ -84,10 +85,11 @@ def merge_edit(
                 f"{card_id} ({card.title}) was deleted from KANBAN.md; deleting a line does not "
                 "delete a task, so it is shown again. To drop it, mark it `cancelled`."
             )
+    shown_decisions, shown_notes = entries_of(state)
     entry_ops: tuple[tuple[str, Op, list[KanbanEntry], list[KanbanEntry], list[str]], ...] = (
         ("decision", "decision.add", base.decisions, edited.decisions,
-         [d.text for d in state.decisions]),
-        ("note", "note.add", base.notes, edited.notes, [n.text for n in state.notes]),
+         [d.text for d in shown_decisions]),
+        ("note", "note.add", base.notes, edited.notes, [n.text for n in shown_notes]),
     )  # fmt: skip
     for kind, op, before, after, now_texts in entry_ops:
         added, removed = _entry_diff(before, after)
@@ -100,7 +102,7 @@ def merge_edit(
                 both[entry.text] -= 1
             else:
                 fresh.append(entry)
-        out.drafts += [EventDraft(op, None, {"text": e.text}, actor) for e in fresh]
+        out.drafts += [EventDraft(op, None, {"text": shown_text(e.text)}, actor) for e in fresh]
         out.warnings += [
             f"a {kind} was deleted from KANBAN.md ({e.text[:60]!r}); the journal keeps every "
             f"{kind}, so it is shown again"

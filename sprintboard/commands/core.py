@@ -177,6 +177,10 @@ def move(
 
     if to not in STATUSES:
         raise typer.BadParameter(f"{to!r} is not a status; one of: {', '.join(STATUSES)}")
+    from sprintboard.board.values import one_line
+
+    if reason is not None:
+        reason = one_line(reason, "reason", empty=True) or None
     board = _board(workspace)
     before = board.snapshot().task(task_id)
     unchanged = before.status == to and (

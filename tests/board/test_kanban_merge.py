@@ -264,3 +264,43 @@ def test_merging_the_same_edit_twice_adds_nothing(tmp_path: Path) -> None:
     second = view.sync(b)
     assert len(first.events) == 1 and second.events == []
     assert [n.text for n in b.snapshot().notes] == ["once"]
+
+
+def test_a_copy_older_than_every_kept_render_reverts_nothing(
+    board: tuple[LocalBoard, KanbanView],
+) -> None:
+    """The base is the copy the file names (`journal seq N`), rebuilt from the journal when
+    more agent writes than the kept copies (20) happened since (issue 16)."""
+    b, view = board
+    old = view.path.read_text(encoding="utf-8")  # a person opens the file...
+    b.claim("T001", agent="builder-1", host="alpha", ttl=600)  # ...agents keep working
+    b.update_task("T002", {"title": "Dedup stage 1 and 2"}, actor="planner-1@alpha")
+    for priority in range(25):
+        b.update_task("T003", {"priority": priority % 9}, actor="planner-1@alpha")
+    assert len(list(view.store.glob("*.md"))) <= 20
+    _save(view.path, _edit(view.path, "## 🧭 Decisions\n", "## 🧭 Decisions\n- Ship Friday\n", old))
+    report = view.sync(b)
+    assert report.error is None and report.merged
+    state = b.snapshot()
+    assert state.tasks["T001"].status == "in_progress" and state.tasks["T001"].lease is not None
+    assert state.tasks["T002"].title == "Dedup stage 1 and 2"
+    assert state.tasks["T003"].priority == 24 % 9
+    assert [d.text for d in state.decisions][-1] == "Ship Friday"
+    assert {e.op for e in report.events} == {"decision.add"}
+
+
+def test_a_file_that_names_no_copy_merges_only_what_was_added(
+    board: tuple[LocalBoard, KanbanView],
+) -> None:
+    b, view = board
+    text = view.path.read_text(encoding="utf-8")
+    synced = next(line for line in text.splitlines() if line.startswith("_Last synced"))
+    text = _edit(view.path, synced + "\n", "", text)
+    text = _edit(view.path, "`T002` P2", "`T002` P0", text)  # not taken: the base is unknown
+    text = _edit(view.path, "## 📝 Notes\n", "## 📝 Notes\n- Backups run nightly\n", text)
+    _save(view.path, text)
+    report = view.sync(b)
+    assert report.error is None
+    assert b.snapshot().tasks["T002"].priority == 2
+    assert [n.text for n in b.snapshot().notes] == ["Backups run nightly"]
+    assert any("only new cards, decisions and notes" in w for w in report.warnings)
