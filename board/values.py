@@ -100,18 +100,22 @@ def _match(
     return text
 
 
-def task_id(value: object, what: str = "task id") -> str:
+def task_id(value: object, what: str = "task id", task: str | None = None) -> str:
     """A task id: `[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}` (the A2A envelope's rule).
 
     Raises:
         InvalidValue: anything else (empty, a path, a newline, an escape code, too long).
     """
     return _match(
-        _TASK_ID, value, what, "use 1-128 of A-Z a-z 0-9 _ . : -, starting with a letter or digit"
+        _TASK_ID,
+        value,
+        what,
+        "use 1-128 of A-Z a-z 0-9 _ . : -, starting with a letter or digit",
+        task,
     )
 
 
-def name(value: object, what: str = "name") -> str:
+def name(value: object, what: str = "name", task: str | None = None) -> str:
     """An agent or owner name: letters, digits, `_ . @ : + -` and single inner spaces.
 
     Raises:
@@ -123,16 +127,17 @@ def name(value: object, what: str = "name") -> str:
         what,
         "use 1-64 letters, digits, _ . @ : + - or single inner spaces, starting with a "
         "letter or digit",
+        task,
     )
 
 
-def host(value: object, what: str = "host") -> str:
-    """A host name: `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}`.
+def host(value: object, what: str = "host", task: str | None = None) -> str:
+    """A host, role, capability or tool name: `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}`.
 
     Raises:
         InvalidValue: anything else.
     """
-    return _match(_HOST, value, what, "use 1-64 of A-Z a-z 0-9 _ . -")
+    return _match(_HOST, value, what, "use 1-64 of A-Z a-z 0-9 _ . -", task)
 
 
 def actor(value: object, what: str = "actor") -> str:
@@ -301,6 +306,9 @@ def metrics(values: Mapping[Any, Any], task: str | None = None) -> dict[str, flo
 
 # -- compound values ----------------------------------------------------------------------
 
+_Check = Callable[[Any, str, str | None], object]
+"""A rule for one field: (value, field name, task id for the message); raises InvalidValue."""
+
 
 def _json_safe(value: object, what: str, task: str | None, depth: int = 0) -> None:
     """Plain JSON the journal can write and read back: finite numbers, 64-bit ints."""
@@ -355,9 +363,7 @@ def _list(value: object, what: str, task: str | None, limit: int = 10_000) -> li
     return list(value)
 
 
-def _line_field(
-    max_len: int = _LINE_MAX, empty: bool = False
-) -> Callable[[Any, str, str | None], None]:
+def _line_field(max_len: int = _LINE_MAX, empty: bool = False) -> _Check:
     """A rendered one-line field: must already be canonical (doors call `one_line`)."""
 
     def check(value: Any, what: str, task: str | None) -> None:
@@ -369,9 +375,7 @@ def _line_field(
     return check
 
 
-def _text_field(
-    max_len: int = _TEXT_MAX, line: bool = False
-) -> Callable[[Any, str, str | None], None]:
+def _text_field(max_len: int = _TEXT_MAX, line: bool = False) -> _Check:
     def check(value: Any, what: str, task: str | None) -> None:
         body = text(value, what, max_len=max_len, task=task)
         if line and "\n" in body:
@@ -381,8 +385,8 @@ def _text_field(
 
 
 def _optional(
-    check: Callable[[Any, str, str | None], None],
-) -> Callable[[Any, str, str | None], None]:
+    check: _Check,
+) -> _Check:
     def optional(value: Any, what: str, task: str | None) -> None:
         if value is not None:
             check(value, what, task)
@@ -390,14 +394,14 @@ def _optional(
     return optional
 
 
-def _pattern(pattern: re.Pattern[str], rule: str) -> Callable[[Any, str, str | None], None]:
+def _pattern(pattern: re.Pattern[str], rule: str) -> _Check:
     def check(value: Any, what: str, task: str | None) -> None:
         _match(pattern, value, what, rule, task)
 
     return check
 
 
-def _each(check: Callable[[Any, str, str | None], None]) -> Callable[[Any, str, str | None], None]:
+def _each(check: _Check) -> _Check:
     def each(value: Any, what: str, task: str | None) -> None:
         for i, item in enumerate(_list(value, what, task)):
             check(item, f"{what}[{i}]", task)
@@ -405,24 +409,12 @@ def _each(check: Callable[[Any, str, str | None], None]) -> Callable[[Any, str, 
     return each
 
 
-def _check_task_id(value: Any, what: str, task: str | None) -> None:
-    _match(_TASK_ID, value, what, "use 1-128 of A-Z a-z 0-9 _ . : -", task)
-
-
-def _check_name(value: Any, what: str, task: str | None) -> None:
-    _match(_NAME, value, what, "use 1-64 letters, digits, _ . @ : + - or single inner spaces", task)
-
-
-def _check_host(value: Any, what: str, task: str | None) -> None:
-    _match(_HOST, value, what, "use 1-64 of A-Z a-z 0-9 _ . -", task)
-
-
 def _check_bool(value: Any, what: str, task: str | None) -> None:
     if not isinstance(value, bool):
         raise InvalidValue(what, value, "must be true or false", task)
 
 
-def _ints(lo: int, hi: int) -> Callable[[Any, str, str | None], None]:
+def _ints(lo: int, hi: int) -> _Check:
     def check(value: Any, what: str, task: str | None) -> None:
         integer(value, what, lo, hi, task, strict=True)
 
@@ -466,7 +458,7 @@ def _check_estimate(value: Any, what: str, task: str | None) -> None:
 
 def _check_step(value: Any, what: str, task: str | None) -> None:
     data = _dict(value, what, frozenset({"tool", "config"}), task)
-    _check_host(data.get("tool"), f"{what}.tool", task)
+    host(data.get("tool"), f"{what}.tool", task)
     config = data.get("config", {})
     if not isinstance(config, Mapping):
         raise InvalidValue(f"{what}.config", config, "must be an object", task)
@@ -487,8 +479,8 @@ def _check_ts(value: Any, what: str, task: str | None) -> None:
 def _check_lease(value: Any, what: str, task: str | None) -> None:
     keys = frozenset({"agent", "host", "fence", "acquired", "ttl", "expires", "last_heartbeat"})
     data = _dict(value, what, keys, task)
-    _check_name(data.get("agent"), f"{what}.agent", task)
-    _check_host(data.get("host"), f"{what}.host", task)
+    name(data.get("agent"), f"{what}.agent", task)
+    host(data.get("host"), f"{what}.host", task)
     integer(data.get("fence"), f"{what}.fence", 1, MAX_INT, task, strict=True)
     integer(data.get("ttl"), f"{what}.ttl", 1, MAX_TTL, task, strict=True)
     for key in ("acquired", "expires", "last_heartbeat"):
@@ -503,29 +495,27 @@ def _check_metrics(value: Any, what: str, task: str | None) -> None:
         finite(number, f"{what}.{str(key)[:40]}", task, strict=True)
 
 
-_Check = Callable[[Any, str, str | None], None]
-
 _TASK_RULES: dict[str, _Check] = {
-    "id": _check_task_id,
+    "id": task_id,
     "title": _line_field(max_len=500),
     "status": _check_status,
     "priority": _ints(PRIORITIES.start, PRIORITIES.stop - 1),
     "type": _text_field(max_len=100, line=True),
     "complexity": _optional(_text_field(max_len=100, line=True)),
-    "dependencies": _each(_check_task_id),
+    "dependencies": _each(task_id),
     "description": _text_field(max_len=_DESCRIPTION_MAX),
     "criteria": _each(_check_criterion),
     "estimate": _optional(_check_estimate),
-    "role": _check_host,
-    "caps": _each(_check_host),
+    "role": host,
+    "caps": _each(host),
     "steps": _each(_check_step),
-    "agent": _optional(_check_name),
-    "host": _optional(_check_host),
+    "agent": _optional(name),
+    "host": _optional(host),
     "lease": _optional(_check_lease),
     "artifacts": _each(_check_artifact),
     "metrics": _check_metrics,
     "blocked_reason": _optional(_text_field()),
-    "parent": _optional(_check_task_id),
+    "parent": _optional(task_id),
     "exit_gates": _each(_text_field(line=True)),
     "commits": _each(_pattern(_COMMIT, "a commit is 1-64 letters and digits")),
     "links": _optional(_text_field(line=True)),
@@ -550,7 +540,7 @@ def check_task(data: Mapping[str, Any] | object, *, partial: bool = False) -> No
     tid = fields.get("id")
     label = tid if isinstance(tid, str) and _TASK_ID.fullmatch(tid) else None
     if not partial:
-        _check_task_id(tid, "task id", None)
+        task_id(tid, "task id", None)
         unknown = sorted(set(fields) - set(_TASK_RULES))
         if unknown:
             raise InvalidValue("task", unknown, "unknown fields", label)
@@ -600,11 +590,11 @@ def check_draft(state: BoardState, draft: EventDraft) -> None:
         _optional(_check_status)(f.get("from"), "from", t)
         _optional(_text_field())(f.get("reason"), "reason", t)
         _check_bool(f.get("force", False), "force", t)
-        _optional(_check_host)(f.get("role"), "role", t)
+        _optional(host)(f.get("role"), "role", t)
     elif op == "lease.grant":
         f = _fields(draft, frozenset({"agent", "host", "ttl", "expires", "fence"}))
-        _check_name(f.get("agent"), "agent", t)
-        _check_host(f.get("host"), "host", t)
+        name(f.get("agent"), "agent", t)
+        host(f.get("host"), "host", t)
         integer(f.get("ttl"), "ttl", 1, MAX_TTL, t, strict=True)
         integer(f.get("fence"), "fence", 1, MAX_INT, t, strict=True)
         _check_ts(f.get("expires"), "expires", t)
@@ -636,6 +626,6 @@ def check_draft(state: BoardState, draft: EventDraft) -> None:
         if not isinstance(limits, Mapping):
             raise InvalidValue("wip_limits", limits, "must be an object")
         for role, limit in limits.items():
-            _check_host(role, "wip_limits role", None)
+            host(role, "wip_limits role", None)
             integer(limit, f"wip_limits.{role}", 0, 10**6, strict=True)
         _json_safe({k: v for k, v in f.items() if k not in ("id", "goal")}, "sprint", None)

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from sprintboard.board.client import EventDraft
+from sprintboard.board.repair import RepairReport, repair_journal
 from sprintboard.errors import JournalCorrupt, JournalRolledBack
 
 
@@ -150,6 +151,13 @@ def _rewrite_line(root: Path, index: int, old: bytes, new: bytes) -> None:
     _journal(root).write_bytes(b"".join(lines))
 
 
+def _repair(root: Path) -> RepairReport:
+    local = root / ".sprintboard"
+    return repair_journal(
+        _journal(root), local / "head.json", _snapshot(root), local / "repair", "t"
+    )
+
+
 def _rechain(root: Path) -> None:
     """Recompute every `prev`, as if the journal had been written this way."""
     from sprintboard.board.journal import line_hash
@@ -166,8 +174,6 @@ def _rechain(root: Path) -> None:
 def test_a_line_the_reducer_cannot_fold_is_named_and_repairable(
     tmp_path: Path, open_local: Any, task: Any
 ) -> None:
-    from sprintboard.board.repair import repair_journal
-
     _busy_board(open_local, task)
     board = open_local(ids_start=50)
     board.add_decision("after the bad line")
@@ -180,10 +186,7 @@ def test_a_line_the_reducer_cannot_fold_is_named_and_repairable(
         open_local(ids_start=60)
     assert err.value.line == 5 and "metric.set has a bad value" in err.value.reason
     assert "--repair" in str(err.value)  # the way out that keeps newer events
-    local = tmp_path / ".sprintboard"
-    report = repair_journal(
-        _journal(tmp_path), local / "head.json", _snapshot(tmp_path), local / "repair", "t"
-    )
+    report = _repair(tmp_path)
     assert [line for line, _ in report.set_aside] == [5]
     assert report.backup is not None and report.backup.exists()
     state = open_local(ids_start=70).snapshot()
@@ -232,8 +235,6 @@ def test_a_missing_snapshot_is_rebuilt_and_validates(
 def test_a_same_length_edit_of_a_middle_line_is_refused_on_open(
     tmp_path: Path, open_local: Any, task: Any
 ) -> None:
-    from sprintboard.board.repair import repair_journal
-
     _busy_board(open_local, task)
     board = open_local(ids_start=50)
     board.add_decision("newer work")
@@ -243,10 +244,7 @@ def test_a_same_length_edit_of_a_middle_line_is_refused_on_open(
     assert err.value.line == 4 and "line 3 was changed" in err.value.reason
     with pytest.raises(JournalCorrupt):
         board.add_decision("an open board does not append after it either")
-    local = tmp_path / ".sprintboard"
-    report = repair_journal(
-        _journal(tmp_path), local / "head.json", _snapshot(tmp_path), local / "repair", "t"
-    )
+    report = _repair(tmp_path)
     assert report.set_aside == [] and report.rechained == 5
     state = open_local(ids_start=70).snapshot()
     assert state.tasks["T1"].lease is None and state.decisions[-1].text == "newer work"
