@@ -21,7 +21,7 @@ from typing import Any, TypedDict
 from pydantic import BaseModel
 
 from sprintboard.agents.rundirs import absolute_paths, resolve_runs, run_dir, run_relpath
-from sprintboard.board.client import BoardClient, EventDraft
+from sprintboard.board.client import BoardClient
 from sprintboard.board.models import Artifact, Task
 from sprintboard.errors import BoardError, SprintboardError, StaleFence
 from sprintboard.files import atomic_write, sha256_file
@@ -220,16 +220,16 @@ class Builder:
 
     def _block(self, state: BuildState, reason: str) -> None:
         host = self.board.host
-        draft = EventDraft(
-            "task.move",
-            state["task"],
-            {"to": "blocked", "from": "in_progress", "reason": reason},
-            actor=f"{state['agent']}@{host}",
-            fence=state["fence"],
-            id=f"{host}:builder.{state['task']}.{state['attempt']}.blocked",
-        )
         try:
-            self.board.apply([draft])
+            self.board.move(
+                state["task"],
+                "blocked",
+                f"{state['agent']}@{host}",
+                reason=reason,
+                expected="in_progress",
+                fence=state["fence"],
+                key=f"{host}:builder.{state['task']}.{state['attempt']}.blocked",
+            )
         except BoardError as exc:  # lost the lease meanwhile: the new holder decides
             log.warning("%s: could not block: %s", state["task"], exc)
 

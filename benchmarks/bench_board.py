@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 
 
 def board(root: Path, n: int) -> LocalBoard:
-    b = LocalBoard(root, host="alpha", policy=BoardPolicy(owner="alpha"))
+    b = LocalBoard(root, host="alpha", policy=BoardPolicy(owner="alpha", open_claims=True))
     if n:
         b.create_tasks(
             [{"id": f"T{i:05d}", "title": f"task {i}", "status": "ready"} for i in range(n)]
@@ -54,7 +54,11 @@ def main() -> None:
         m.append(timed(lambda: medium.add_note("x")))
     for _ in range(5):
         cold.append(
-            timed(lambda: LocalBoard(tmp / "l", host="alpha", policy=BoardPolicy(owner="alpha")))
+            timed(
+                lambda: LocalBoard(
+                    tmp / "l", host="alpha", policy=BoardPolicy(owner="alpha", open_claims=True)
+                )
+            )
         )
     f = statistics.median(base)
     print(f"durable floor (append + fsync): {f * 1000:.2f} ms")

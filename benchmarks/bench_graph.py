@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.sprints.graph import analyze, next_tasks, ready_tasks
 from sprintboard.workspace import init_workspace
 
@@ -121,7 +121,7 @@ def bench_size(root: Path, n: int, rounds: int) -> None:
             f" {cpu:8.1f} {cpu - base_cpu:7.1f}"
         )
 
-    board = LocalBoard(ws, host="alpha", policy=BoardPolicy(owner="alpha"))
+    board = LocalBoard(ws, host="alpha", policy=BoardPolicy(owner="alpha", open_claims=True))
     state = board.snapshot()
     # In a long-running owner process the board state is old-generation and rarely scanned;
     # freezing it keeps one full collection from landing inside whichever call is timed.

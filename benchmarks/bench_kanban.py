@@ -27,7 +27,7 @@ from sprintboard.board.kanban.render import render_kanban
 from sprintboard.board.kanban.sync import KanbanView
 from sprintboard.board.kanban.watcher import KanbanWatcher
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 
 
 def _save(path: Path, text: str) -> None:
@@ -67,7 +67,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         view = KanbanView(root, actor="human:bench")
-        board = LocalBoard(root, host="alpha", policy=BoardPolicy(owner="alpha"), views=[view])
+        board = LocalBoard(
+            root, host="alpha", policy=BoardPolicy(owner="alpha", open_claims=True), views=[view]
+        )
         board.create_tasks(
             [
                 {"id": f"T{n:03d}", "title": f"task {n}", "status": "ready", "priority": n % 4}

@@ -29,7 +29,7 @@ from pathlib import Path
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import CounterIds, FrozenClock, format_ts
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.memory.burndown import compute_burndown
 from sprintboard.memory.history import fold_history
 from sprintboard.memory.sprint_log import update_sprint_log
@@ -43,7 +43,11 @@ _BATCH = 2000
 def build(root: Path, n: int) -> LocalBoard:
     clock = FrozenClock(datetime(2026, 11, 16, 9, 0, tzinfo=UTC))
     board = LocalBoard(
-        root, host="alpha", policy=BoardPolicy(owner="alpha"), clock=clock, ids=CounterIds()
+        root,
+        host="alpha",
+        policy=BoardPolicy(owner="alpha", open_claims=True),
+        clock=clock,
+        ids=CounterIds(),
     )
     board.start_sprint("S1", goal="benchmark")
     tasks = []
@@ -83,7 +87,7 @@ def build(root: Path, n: int) -> LocalBoard:
             EventDraft(
                 "task.move", tid, {"to": "awaiting_test", "reason": "submitted"}, actor, fence
             ),
-            EventDraft("task.move", tid, {"to": "done", "role": "auditor"}, "auditor-1@alpha"),
+            EventDraft("task.move", tid, {"to": "done"}, "auditor-1@alpha"),
         ]
         if fence % 10 == 0:
             drafts.append(EventDraft("decision.add", tid, {"text": f"decided {tid}"}, "human:ana"))

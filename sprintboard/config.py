@@ -44,6 +44,8 @@ class BoardConfig(_Table):
     """Seconds to wait for the board lock."""
     default_ttl: int = Field(900, gt=0)
     """Seconds a lease lives without a heartbeat."""
+    open_claims: bool = False
+    """Agents not listed under `[[agents]]` may claim builder work (never finish it)."""
 
 
 class HostConfig(_Table):

@@ -16,6 +16,7 @@ SprintboardError
 │   ├── InvalidTransition   task, from, to, allowed
 │   ├── UnknownTask         task
 │   ├── LeaseConflict       task, holder
+│   ├── NotPermitted        actor, op, task, reason   (authority: who may write what)
 │   ├── StaleFence          task, fence given, fence current
 │   ├── WipLimitReached     scope (role or agent), limit
 │   ├── NotOwner            host, owner
@@ -47,6 +48,7 @@ __all__ = [
     "MemoryFileError",
     "MessageRejected",
     "NotOwner",
+    "NotPermitted",
     "SecondOwner",
     "SprintFileError",
     "SprintboardError",
@@ -154,6 +156,14 @@ class LeaseConflict(BoardError):
     def __init__(self, task: str, reason: str) -> None:
         self.task, self.reason = task, reason
         super().__init__(f"{task}: {reason}")
+
+
+class NotPermitted(BoardError):
+    """The actor may not write this event (DESIGN.md contract 11: authority)."""
+
+    def __init__(self, actor: str, op: str, task: str | None, reason: str) -> None:
+        self.actor, self.op, self.task, self.reason = actor, op, task, reason
+        super().__init__(f"{task or 'board'}: {actor} may not {op}: {reason}")
 
 
 class StaleFence(BoardError):

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Artifact, Task
+from sprintboard.board.scheduling import next_tasks
 from sprintboard.errors import SprintboardError
 from sprintboard.status import TaskRow, board_status
 
@@ -51,12 +52,15 @@ def _row(board: LocalBoard, task_id: str) -> TaskRow:
     return next(r for r in board_status(board).tasks if r.id == task_id)
 
 
-def _next(board: LocalBoard, role: str, caps: list[str]) -> list[Task]:
-    try:
-        from sprintboard.sprints.graph import next_tasks
-    except ImportError:  # the graph room is optional here; priority order is the fallback
-        return board.ready(role=role, caps=caps)
-    return next_tasks(board.snapshot(), role=role, caps=caps, policy=board.policy)
+def _next(
+    board: LocalBoard, role: str | None, caps: list[str] | None, agent: str | None
+) -> list[Task]:
+    # The one scheduling rule, as `sprintboard next` and `claim-next` use it.
+    state = board.snapshot()
+    if agent is None:  # a builder with no capabilities unless told otherwise
+        return next_tasks(state, board.policy, role=role or "builder", caps=caps or [])
+    host = board.policy.host_for(agent, None, board.host)
+    return next_tasks(state, board.policy, role=role, caps=caps, agent=agent, host=host)
 
 
 def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
@@ -79,9 +83,13 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
 
     @server.tool()
     @_as_tool_errors
-    def next_task(role: str = "builder", caps: list[str] | None = None) -> TaskRow | None:
-        """The task an agent with this role and these capabilities should take next, if any."""
-        ranked = _next(board, role, list(caps or []))
+    def next_task(
+        role: str | None = None, caps: list[str] | None = None, agent: str | None = None
+    ) -> TaskRow | None:
+        """The task to take next. With `agent`, ranked for that agent (its role, host,
+        capabilities and WIP from sprintboard.toml: what claim_next takes); without, for
+        an agent of `role` (default builder) with these capabilities (default none)."""
+        ranked = _next(board, role, caps, agent)
         return _row(board, ranked[0].id) if ranked else None
 
     @server.tool()
@@ -91,6 +99,22 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
         lease = board.claim(task, agent=agent, host=board.host, ttl=ttl)
         return LeaseInfo(
             task=task, agent=lease.agent, host=lease.host, fence=lease.fence, expires=lease.expires
+        )
+
+    @server.tool()
+    @_as_tool_errors
+    def claim_next(agent: str, ttl: int = default_ttl) -> LeaseInfo | None:
+        """Claim the task next_task(agent=...) ranks first, in one step; None if none fits."""
+        got = board.claim_next(agent, ttl=ttl)
+        if got is None or got.lease is None:
+            return None
+        lease = got.lease
+        return LeaseInfo(
+            task=got.id,
+            agent=lease.agent,
+            host=lease.host,
+            fence=lease.fence,
+            expires=lease.expires,
         )
 
     @server.tool()

@@ -131,6 +131,7 @@ def test_heartbeat_decline_and_remote_apply_limits(side: Any) -> None:
                         "task": "T2",
                         "fields": {"text": "hi"},
                         "actor": "builder-beta@alpha",
+                        "fence": fence,
                     }
                 ]
             },
