@@ -193,14 +193,14 @@ def _authorize_move(state: BoardState, draft: EventDraft, actor: Actor) -> Event
         return dataclasses.replace(draft, fields={**draft.fields, "unchecked": missing})
     if force:
         _refuse_move(state, draft, f"only a person forces a move; {actor.text} is an agent")
-    if actor.kind == "unknown" and not _holds(state, draft, actor):
-        _refuse_move(
-            state,
-            draft,
-            f"{unknown_agent(actor.name)}. An unnamed agent moves only a task it holds, "
-            "with that lease's fence",
-        )
     if to != "done":
+        if actor.kind == "unknown" and not _holds(state, draft, actor):
+            _refuse_move(
+                state,
+                draft,
+                f"{unknown_agent(actor.name)}. An unnamed agent moves only a task it holds, "
+                "with that lease's fence",
+            )
         return draft
     if actor.role != "auditor":
         what = f"a {actor.role}" if actor.role else "not in sprintboard.toml"

@@ -145,7 +145,7 @@ class Claimant:
     def misfit(self, task: Task) -> str | None:
         """Why `task` is not this claimant's kind of work (role, capabilities), or None."""
         if self.role is not None and task.role != self.role:
-            return f"is a {task.role} task; {self.who} is a {self.role}"
+            return f"is {task.role} work; {self.who} takes {self.role} work"
         if self.caps is not None:
             missing = sorted(set(task.caps) - self.caps)
             if missing:

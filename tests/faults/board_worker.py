@@ -26,7 +26,7 @@ def main() -> None:
         count, name = int(args[0]), args[1]
         for i in range(count):
             (event,) = board.apply(
-                [EventDraft("note.add", None, {"text": f"{name} {i}"}, f"{name}@alpha")]
+                [EventDraft("note.add", None, {"text": f"{name} {i}"}, f"human:{name}")]
             )
             print(event.seq, flush=True)
     elif mode == "claim":
