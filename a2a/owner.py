@@ -357,8 +357,7 @@ class OwnerHandler:
 
     def _move(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
         task_id, to = str(args.get("task", "")), str(args.get("to", ""))
-        fence = args.get("fence")
-        lease = self._live_lease_of(env, task_id, fence if isinstance(fence, int) else None)
+        lease = self._live_lease_of(env, task_id, env.fence)
         if to != "blocked":
             self._refuse(
                 env,

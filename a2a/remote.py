@@ -285,7 +285,6 @@ class RemoteBoard:
             "to": to,
             "reason": reason,
             "expected": expected,
-            "fence": fence,
             "key": key,
         }
         got = self._call(

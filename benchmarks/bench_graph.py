@@ -27,8 +27,8 @@ from pathlib import Path
 
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.scheduling import BoardPolicy
-from sprintboard.sprints.graph import analyze, next_tasks, ready_tasks
+from sprintboard.board.scheduling import BoardPolicy, claimable, next_tasks
+from sprintboard.sprints.graph import analyze
 from sprintboard.workspace import init_workspace
 
 __all__: list[str] = []
@@ -121,24 +121,25 @@ def bench_size(root: Path, n: int, rounds: int) -> None:
             f" {cpu:8.1f} {cpu - base_cpu:7.1f}"
         )
 
-    board = LocalBoard(ws, host="alpha", policy=BoardPolicy(owner="alpha", open_claims=True))
+    policy = BoardPolicy(owner="alpha", open_claims=True)
+    board = LocalBoard(ws, host="alpha", policy=policy)
     state = board.snapshot()
     # In a long-running owner process the board state is old-generation and rarely scanned;
     # freezing it keeps one full collection from landing inside whichever call is timed.
     gc.collect()
     gc.freeze()
     inproc: dict[str, Callable[[], object]] = {
-        "ready set (graph.ready_tasks)": lambda: ready_tasks(state),
-        "ready set (LocalBoard.ready)": lambda: board.ready(),
+        "ready set (scheduling.claimable)": lambda: claimable(state, policy),
+        "LocalBoard.ready (ranked)": lambda: board.ready(),
         "full analysis (graph.analyze)": lambda: analyze(state.tasks.values()),
-        "next_tasks (ready + slack rank)": lambda: next_tasks(state, role="builder"),
+        "next_tasks (ready + slack rank)": lambda: next_tasks(state, policy, role="builder"),
     }
     itimes: dict[str, list[float]] = {name: [] for name in inproc}
     for _ in range(rounds * 3):
         for name, fn in inproc.items():
             itimes[name].append(timed(fn))
     gc.unfreeze()
-    ready_base = statistics.median(itimes["ready set (graph.ready_tasks)"])
+    ready_base = statistics.median(itimes["ready set (scheduling.claimable)"])
     print(f"  {'in process (median cpu ms)':<32}")
     for name, values in itimes.items():
         med = statistics.median(values)

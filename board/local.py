@@ -32,10 +32,7 @@ from sprintboard.board.moves import check_dependencies, move_drafts, promotion_d
 from sprintboard.board.scheduling import BoardPolicy, claimable, next_tasks, rank
 from sprintboard.board.state import BoardState, reduce
 from sprintboard.board.store import BoardStore, board_paths
-from sprintboard.errors import (
-    BoardError,
-    NotOwner,
-)
+from sprintboard.errors import BoardError, NotOwner, NotPermitted
 
 __all__ = ["BoardView", "LocalBoard", "board_paths"]
 
@@ -223,9 +220,16 @@ class LocalBoard:
         """Lease the first task of `next_tasks` for `agent` (on `host`: default its host in
         the config, else this one), chosen and claimed under one lock, and return it; None
         when nothing is claimable (`nothing_to_take` says why).
+
+        Raises:
+            NotPermitted: the agent may claim nothing here (not in the config without open
+                claims, another host's agent, or a role that is not its own).
         """
         now = self.clock.now()
         where = self.policy.host_for(agent, host, self._host)
+        refusal = self.policy.claimant(agent, where, role=role, caps=caps).refusal
+        if refusal is not None:
+            raise NotPermitted(f"{agent}@{where}", "lease.grant", None, refusal)
         chosen: list[str] = []
 
         def build(state: BoardState) -> list[EventDraft]:

@@ -50,6 +50,8 @@ def _config_text(name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]
         f'name = "{name}"',
         f'owner = "{owner}"',
         "default_ttl = 900",
+        "# agents not listed under [[agents]] may claim builder work (never finish it)",
+        "open_claims = false",
         "",
     ]
     for host, caps in hosts:

@@ -201,6 +201,10 @@ def claim(
     board = _board(workspace)
     seconds = ttl or load_config(board.root).board.default_ttl
     lease = board.claim(task_id, agent=agent, host=host or board.host, ttl=seconds)
+    _print_lease(task_id, lease, json)
+
+
+def _print_lease(task_id: str, lease: Any, json: bool) -> None:
     if json:
         print_json(
             {
@@ -238,7 +242,7 @@ def claim_next(
     from sprintboard.board.scheduling import nothing_to_take
     from sprintboard.config import load_config
 
-    board = _board(workspace, host)
+    board = _board(workspace)
     seconds = ttl or load_config(board.root).board.default_ttl
     cap_list = _split(caps) or None
     task = board.claim_next(agent, role, cap_list, seconds, host=host)
@@ -252,21 +256,7 @@ def claim_next(
         else:
             typer.echo(f"nothing to claim: {empty.reason}", err=True)
         raise SystemExit(1)
-    lease = task.lease
-    if json:
-        print_json(
-            {
-                "task": task.id,
-                "agent": lease.agent,
-                "host": lease.host,
-                "fence": lease.fence,
-                "expires": lease.expires,
-            }
-        )
-    else:
-        typer.echo(
-            f"{task.id} -> {lease.agent}@{lease.host} fence={lease.fence} expires={lease.expires}"
-        )
+    _print_lease(task.id, task.lease, json)
 
 
 def heartbeat(

@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.models import Artifact, Task
+from sprintboard.board.models import Artifact, Lease, Task
 from sprintboard.board.scheduling import next_tasks
 from sprintboard.errors import SprintboardError
 from sprintboard.status import TaskRow, board_status
@@ -35,6 +35,12 @@ class LeaseInfo(BaseModel):
     host: str
     fence: int
     expires: str
+
+
+def _lease_info(task: str, lease: Lease) -> LeaseInfo:
+    return LeaseInfo(
+        task=task, agent=lease.agent, host=lease.host, fence=lease.fence, expires=lease.expires
+    )
 
 
 def _as_tool_errors(fn: F) -> F:
@@ -97,9 +103,7 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
     def claim(task: str, agent: str, ttl: int = default_ttl) -> LeaseInfo:
         """Claim a task; the returned fence must accompany heartbeats and the result."""
         lease = board.claim(task, agent=agent, host=board.host, ttl=ttl)
-        return LeaseInfo(
-            task=task, agent=lease.agent, host=lease.host, fence=lease.fence, expires=lease.expires
-        )
+        return _lease_info(task, lease)
 
     @server.tool()
     @_as_tool_errors
@@ -108,23 +112,14 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
         got = board.claim_next(agent, ttl=ttl)
         if got is None or got.lease is None:
             return None
-        lease = got.lease
-        return LeaseInfo(
-            task=got.id,
-            agent=lease.agent,
-            host=lease.host,
-            fence=lease.fence,
-            expires=lease.expires,
-        )
+        return _lease_info(got.id, got.lease)
 
     @server.tool()
     @_as_tool_errors
     def heartbeat(task: str, fence: int) -> LeaseInfo:
         """Extend a lease; fails if the fence is stale (the lease was lost)."""
         lease = board.heartbeat(task, fence)
-        return LeaseInfo(
-            task=task, agent=lease.agent, host=lease.host, fence=lease.fence, expires=lease.expires
-        )
+        return _lease_info(task, lease)
 
     @server.tool()
     @_as_tool_errors

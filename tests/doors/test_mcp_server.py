@@ -44,6 +44,7 @@ def test_an_mcp_agent_takes_work_under_leases_and_fencing(tmp_path: Path) -> Non
                 "list_tasks",
                 "next_task",
                 "claim",
+                "claim_next",
                 "heartbeat",
                 "complete",
                 "block",
