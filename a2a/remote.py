@@ -361,6 +361,18 @@ class RemoteBoard:
         )
         return task_from_dict(self._value(got))
 
+    def release(self, task: str, fence: int, reason: str = "released") -> None:
+        """Give the lease back: a `decline` the owner turns into a fenced release (no answer
+        is awaited; a stale fence is refused there and logged in its ledger)."""
+        ctx = self.context
+        self.postbox.send(
+            self.owner,
+            "decline",
+            lambda m: messages.decline(m, task, ctx, reason),
+            task=task,
+            fence=fence,
+        )
+
     def apply(self, events: Sequence[EventDraft]) -> list[Event]:
         """Ask the owner to commit notes or metrics about tasks this host holds, each with
         its lease's fence (the ops a host may apply; a host writes no decisions).

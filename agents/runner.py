@@ -21,7 +21,7 @@ from sprintboard.agents.builder import Builder, BuilderSettings
 from sprintboard.agents.negotiator import Negotiator
 from sprintboard.agents.planner import Planner, plan_thread_id
 from sprintboard.agents.runtime import run_thread, thread_config
-from sprintboard.board.client import BoardClient, EventDraft
+from sprintboard.board.client import BoardClient
 from sprintboard.board.models import Task
 from sprintboard.config import WorkspaceConfig
 from sprintboard.errors import BoardError
@@ -253,17 +253,6 @@ class Runner:
             return
         reason = f"build ended ({result.get('outcome')}): {result.get('detail')}"
         try:
-            self.board.apply(
-                [
-                    EventDraft(
-                        "lease.release",
-                        task_id,
-                        {"reason": reason},
-                        actor=f"{result.get('agent')}@{self.host}",
-                        fence=task.lease.fence,
-                        id=f"{self.host}:builder.{task_id}.{task.attempt}.release",
-                    )
-                ]
-            )
-        except BoardError as exc:
+            self.board.release(task_id, task.lease.fence, reason)
+        except BoardError as exc:  # released meanwhile (a re-run, an expiry): nothing to do
             log.warning("%s: could not release: %s", task_id, exc)

@@ -101,6 +101,10 @@ class BoardClient(Protocol):
         """Hand in a result: artifacts and metrics recorded, task to `awaiting_test`."""
         ...
 
+    def release(self, task: str, fence: int, reason: str = "released") -> None:
+        """Give the lease back (the task returns to ready); a stale `fence` is refused."""
+        ...
+
     def apply(self, events: Sequence[EventDraft]) -> list[Event]:
         """Commit events atomically; drafts whose id is already in the journal are skipped."""
         ...
