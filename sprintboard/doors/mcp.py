@@ -101,7 +101,11 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
     @server.tool()
     @_as_tool_errors
     def claim(task: str, agent: str, ttl: int = default_ttl) -> LeaseInfo:
-        """Claim a task; the returned fence must accompany heartbeats and the result."""
+        """Claim a task; the returned fence must accompany heartbeats and the result.
+
+        `agent` is looked up in sprintboard.toml (its role, host, capabilities, WIP); a name
+        it does not list may claim builder work only with `[board] open_claims = true`, and
+        never finishes a task."""
         lease = board.claim(task, agent=agent, host=board.host, ttl=ttl)
         return _lease_info(task, lease)
 
