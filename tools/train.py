@@ -22,13 +22,17 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sprintboard.errors import ToolError
 from sprintboard.tools.manifest import FileRef, Manifest, file_ref, write_manifest
 from sprintboard.tools.registry import register
 from sprintboard.tools.train_config import MemoryEstimate, TrainConfig, TrainReport
 from sprintboard.tools.train_resume import Checkpoint, RunTotals
+
+if TYPE_CHECKING:  # loading them pulls in numpy and mlx; the steps import them when they run
+    from sprintboard.tools.model_load import LoadedModel
+    from sprintboard.tools.train_data import Split, TrainBatches
 
 __all__ = ["World", "train", "train_rank"]
 
@@ -60,9 +64,9 @@ class _Prepared:
 
     config: TrainConfig
     world: World
-    loaded: Any
-    batches: Any
-    valid: Any
+    loaded: LoadedModel
+    batches: TrainBatches
+    valid: Split
     total: int
     estimate: MemoryEstimate
     fingerprint: str
@@ -222,10 +226,8 @@ def _check_resumable(
 def _loop(
     run: _Prepared, model: Any, optimizer: Any, start: Checkpoint, *, show_progress: bool
 ) -> RunTotals:
-    """Run mlx-lm's training loop from `start` to the last step; return the run's totals."""
+    """Validate at step 0, then train from `start` to the last step; return the totals."""
     import mlx.core as mx
-    from mlx_lm.tuner.trainer import TrainingArgs, default_loss
-    from mlx_lm.tuner.trainer import train as mlx_train
 
     from sprintboard.tools.train_resume import (
         CallbackPlan,
@@ -251,49 +253,56 @@ def _loop(
             )  # fmt: skip
             if start.step == 0:
                 callback.write_val(0, validate())
-            args = TrainingArgs(
-                batch_size=config.batch_size,
-                iters=total - start.step,
-                steps_per_report=config.report_every,
-                steps_per_eval=total + 1,  # validation runs in the callback, at global steps
-                steps_per_save=total + 1,  # checkpoints too
-                max_seq_length=config.max_seq_length,
-                adapter_file=str(config.output / "adapters.safetensors"),
-                grad_checkpoint=config.grad_checkpoint,
-            )
-            if total <= start.step:  # already finished: make sure the final adapters exist
-                if world.writes:
-                    mx.save_safetensors(
-                        args.adapter_file, dict(_flat(model.trainable_parameters()))
-                    )
-                return totals
-            loss = default_loss if world.size == 1 else _global_token_mean_loss(world.size)
-            # mlx-lm's grad_checkpoint patches the block *class* for the whole process;
-            # put it back so later runs in this process compute exactly as in a new one.
-            block_class = type(model.layers[0])
-            block_call = block_class.__call__
-            tic = time.perf_counter()
-            with _ui_log(config.output, world) as ui_log:
-                try:
-                    with contextlib.redirect_stdout(ui_log):
-                        mlx_train(
-                            model=model,
-                            optimizer=optimizer,
-                            train_dataset=run.batches.split,
-                            val_dataset=None,
-                            args=args,
-                            loss=loss,
-                            iterate_batches=run.batches,
-                            # duck-typed: subclassing mlx-lm's class would load mlx_lm
-                            # wherever checkpoints are read
-                            training_callback=callback,  # type: ignore[arg-type]
-                        )
-                finally:
-                    block_class.__call__ = block_call
-            totals.wall_seconds = time.perf_counter() - tic
+            if total > start.step:
+                tic = time.perf_counter()
+                _mlx_train(run, model, optimizer, start, callback)
+                totals.wall_seconds = time.perf_counter() - tic
+            elif world.writes:  # already finished: make sure the final adapters exist
+                adapters = str(config.output / "adapters.safetensors")
+                mx.save_safetensors(adapters, dict(_flat(model.trainable_parameters())))
     finally:
         log.close()
     return totals
+
+
+def _mlx_train(
+    run: _Prepared, model: Any, optimizer: Any, start: Checkpoint, callback: Any
+) -> None:
+    """mlx-lm's own loop for the remaining steps, its console UI captured in `train.log`."""
+    from mlx_lm.tuner.trainer import TrainingArgs, default_loss
+    from mlx_lm.tuner.trainer import train as mlx_train
+
+    config, world = run.config, run.world
+    args = TrainingArgs(
+        batch_size=config.batch_size,
+        iters=run.total - start.step,
+        steps_per_report=config.report_every,
+        steps_per_eval=run.total + 1,  # validation runs in the callback, at global steps
+        steps_per_save=run.total + 1,  # checkpoints too
+        max_seq_length=config.max_seq_length,
+        adapter_file=str(config.output / "adapters.safetensors"),
+        grad_checkpoint=config.grad_checkpoint,
+    )
+    loss = default_loss if world.size == 1 else _global_token_mean_loss(world.size)
+    # mlx-lm's grad_checkpoint patches the block *class* for the whole process;
+    # put it back so later runs in this process compute exactly as in a new one.
+    block_class = type(model.layers[0])
+    block_call = block_class.__call__
+    with _ui_log(config.output, world) as ui_log:
+        try:
+            with contextlib.redirect_stdout(ui_log):
+                mlx_train(
+                    model=model,
+                    optimizer=optimizer,
+                    train_dataset=run.batches.split,
+                    val_dataset=None,
+                    args=args,
+                    loss=loss,
+                    iterate_batches=run.batches,
+                    training_callback=callback,
+                )
+        finally:
+            block_class.__call__ = block_call
 
 
 def _finish(run: _Prepared, start: Checkpoint | None, totals: RunTotals | None) -> TrainReport:

@@ -36,12 +36,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -72,6 +73,13 @@ _LOCAL = "127.0.0.1"  # mlx.launch runs a rank whose ssh name is exactly this wi
 _PORTS = (20000, 32000)
 _PORT_LOCKS = Path(tempfile.gettempdir()) / "sprintboard-ports"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# mlx.launch (0.29-0.32) polls with select() on its own stdin and on each rank's stdin pipe;
+# /dev/null is always readable and an empty pipe always writable, so its loops spin and burn
+# most of a core (on 2 cores, a third of the machine; benchmarks/bench_train_distributed.py).
+# An open stdin stops the first spin. Local ranks never read their stdin, so filling their
+# pipes (newlines, more than a pipe holds) stops the others. Ranks over ssh -tt would see
+# the bytes on their terminal, so they get none: there the launcher keeps spinning.
+_STDIN_FILL = 256 * 1024
 
 
 class RankRecord(BaseModel, frozen=True, extra="forbid"):
@@ -155,13 +163,23 @@ def rank_hosts(config: TrainConfig) -> list[RankHost]:
     """One entry per rank, in rank order.
 
     Raises:
-        ToolError: a host name does not resolve, or the host file is unreadable or malformed.
+        ToolError: a host name does not resolve, the host file is unreadable or malformed,
+            or loopback and other hosts are mixed (the others cannot reach 127.0.0.1).
     """
     if config.hostfile is not None:
-        return _read_hostfile(config.hostfile)
-    if config.hosts:
-        return [_resolve(name, "hosts") for name in config.hosts]
-    return [RankHost(_LOCAL, _LOCAL)] * config.distributed
+        hosts = _read_hostfile(config.hostfile)
+    elif config.hosts:
+        hosts = [_resolve(name, "hosts") for name in config.hosts]
+    else:
+        return [RankHost(_LOCAL, _LOCAL)] * config.distributed
+    local = {h.ssh == _LOCAL for h in hosts}
+    if len(local) > 1:
+        raise ToolError(
+            "train",
+            "hosts mix this machine's loopback address with other hosts, which cannot reach "
+            "127.0.0.1 in the ring; name this machine by its network IP instead",
+        )
+    return hosts
 
 
 def planned_world_size(config: TrainConfig) -> int:
@@ -271,14 +289,21 @@ def launch(config: TrainConfig, *, show_progress: bool = False) -> TrainReport:
             "-P", "-m", _MODULE, "--run", run_id, "--world-size", str(size),
             rank_config.model_dump_json(),
         ]  # fmt: skip
-        records, notes = _run_launcher(argv, log_path, run_id, echo=show_progress)
+        local = all(h.ssh == _LOCAL for h in hosts)
+        records, notes = _run_launcher(argv, log_path, run_id, local=local, echo=show_progress)
     report = _verdict(records, notes, size, log_path, output)
     info = LaunchInfo(hosts=[str(h) for h in hosts], port=port, log=log_path)
     return report.model_copy(update={"launch": info})
 
 
+def _fill(stdin: IO[bytes]) -> None:
+    with contextlib.suppress(OSError):  # mlx.launch ended early: its verdict says why
+        stdin.write(b"\n" * _STDIN_FILL)
+        stdin.flush()
+
+
 def _run_launcher(
-    argv: list[str], log_path: Path, run_id: str, *, echo: bool
+    argv: list[str], log_path: Path, run_id: str, *, local: bool, echo: bool
 ) -> tuple[dict[int, RankRecord], list[str]]:
     """Run mlx.launch to the end; return this run's records by rank and its warnings."""
     records: dict[int, RankRecord] = {}
@@ -286,12 +311,14 @@ def _run_launcher(
     with log_path.open("a", encoding="utf-8") as log:
         proc = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # open and silent: see _STDIN_FILL
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # one process group: the ranks stop with the launcher
         )
-        assert proc.stdout is not None
+        assert proc.stdin is not None and proc.stdout is not None
+        if local:
+            threading.Thread(target=_fill, args=(proc.stdin,), daemon=True).start()
         try:
             for raw in proc.stdout:
                 line = _ANSI.sub("", raw.decode("utf-8", errors="replace")).rstrip("\r\n")
@@ -313,6 +340,8 @@ def _run_launcher(
                     os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait()
             proc.stdout.close()
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
     return records, notes
 
 
@@ -326,23 +355,26 @@ def _parse_record(text: str) -> RankRecord | None:
 def _verdict(
     records: dict[int, RankRecord], notes: list[str], size: int, log_path: Path, output: Path
 ) -> TrainReport:
+    """Rank 0's report when every rank sent its ok record; else why not, rank by rank."""
     failed = [r for r in records.values() if not r.ok]
-    if failed:
-        reasons = "; ".join(f"rank {r.rank} on {r.host}: {r.error}" for r in failed)
-        raise ToolError("train", f"{reasons} (the ranks' output is in {log_path})")
     missing = sorted(set(range(size)) - set(records))
-    if missing:
-        said = f"; mlx.launch said: {'; '.join(notes)}" if notes else ""
-        raise ToolError(
-            "train",
-            f"rank(s) {', '.join(map(str, missing))} of {size} ended without finishing "
-            f"(killed or crashed){said}. Run the same command again to resume from the newest "
-            f"checkpoint in {output}; the ranks' output is in {log_path}",
-        )
-    report = records[0].report
-    if report is None:
-        raise ToolError("train", f"rank 0 sent no report (see {log_path})")
-    return report
+    report = records[0].report if 0 in records else None
+    if not failed and not missing and report is not None:
+        return report
+    parts = []
+    if missing:  # first: a rank that died is why the others lost their ring
+        said = f" (mlx.launch: {'; '.join(notes)})" if notes else ""
+        ranks = ", ".join(map(str, missing))
+        parts.append(f"rank(s) {ranks} of {size} ended without finishing, killed or crashed{said}")
+    parts += [f"rank {r.rank} on {r.host}: {r.error}" for r in failed]
+    if not parts:
+        parts.append("rank 0 sent no report")
+    resume = (
+        f"; run the same command again to resume from the newest checkpoint in {output}"
+        if missing
+        else ""
+    )
+    raise ToolError("train", f"{'; '.join(parts)}{resume} (the ranks' output is in {log_path})")
 
 
 # -- the rank side -------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ class TwoRuns:
     task: Task
     """The Builder's task after the Auditor's pass."""
     overlapped: bool
-    """"b" started and ended while the Builder's step was running."""
+    """The two runs' time spans overlap."""
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,16 @@ def two_at_once(tiny_model: Path, data: Path, tmp_path_factory: pytest.TempPathF
     from sprintboard.agents.runner import Runner, RunnerOptions
     from sprintboard.agents.runtime import open_checkpointer
     from sprintboard.config import load_config
+    from sprintboard.tools import run_step
     from sprintboard.tools.train import train
+
+    spans: dict[str, tuple[float, float]] = {}
+
+    def timed_step(tool: str, config: Any) -> Any:  # the real tool, timed
+        tic = time.monotonic()
+        report = run_step(tool, config)
+        spans["a"] = (tic, time.monotonic())
+        return report
 
     root = tmp_path_factory.mktemp("two-at-once")
     (root / "sprintboard.toml").write_text(_WORKSPACE, encoding="utf-8")
@@ -131,19 +140,22 @@ def two_at_once(tiny_model: Path, data: Path, tmp_path_factory: pytest.TempPathF
     with open_checkpointer(root) as saver:
         runner = Runner(
             root, "alpha", board, load_config(root), saver,
-            RunnerOptions(roles=("builder", "auditor")),
+            RunnerOptions(roles=("builder", "auditor")), run_tool=timed_step,
         )  # fmt: skip
         try:
             runner.tick()  # the Builder's step starts in the runner's pool
             (building,) = runner.futures.values()
+            tic = time.monotonic()
             b = train(_config(tiny_model, data, root / "b", distributed=2, dropout=_DROPOUT))
-            overlapped = not building.done()
+            spans["b"] = (tic, time.monotonic())
             assert building.result(timeout=280)["outcome"] == "submitted"
             runner.tick()  # the Auditor
         finally:
             runner.pool.shutdown(wait=True)
     report = root / "runs" / "T001" / "1" / "step-1-train.report.json"
     a = TrainReport.model_validate_json(report.read_text(encoding="utf-8"))
+    (a_start, a_end), (b_start, b_end) = spans["a"], spans["b"]
+    overlapped = a_start < b_end and b_start < a_end
     return TwoRuns(a, b, board.snapshot().tasks["T001"], overlapped)
 
 
@@ -176,16 +188,22 @@ def test_rank_hosts_run_loopback_here_and_need_ips_elsewhere(
     base = {"model": tmp_path, "data": tmp_path, "output": tmp_path, "iters": 2}
     cfg = TrainConfig.model_validate({**base, "distributed": 2})
     assert rank_hosts(cfg) == [RankHost("127.0.0.1", "127.0.0.1")] * 2
-    cfg = TrainConfig.model_validate({**base, "hosts": ["localhost", "mac-a", "10.0.0.3", "x"]})
+    cfg = TrainConfig.model_validate({**base, "hosts": ["mac-a", "10.0.0.3", "x", "10.0.0.4"]})
     with pytest.raises(ToolError, match="host 'x' does not resolve to an IP address"):
         rank_hosts(cfg)
-    cfg = cfg.model_copy(update={"hosts": ["localhost", "mac-a", "10.0.0.3", "10.0.0.3"]})
+    cfg = cfg.model_copy(update={"hosts": ["mac-a", "10.0.0.3", "10.0.0.3", "10.0.0.4"]})
     assert rank_hosts(cfg) == [
-        RankHost("127.0.0.1", "127.0.0.1"),  # mlx.launch runs it here, without ssh
         RankHost("mac-a", "10.0.0.2"),
         RankHost("10.0.0.3", "10.0.0.3"),
         RankHost("10.0.0.3", "10.0.0.3"),
+        RankHost("10.0.0.4", "10.0.0.4"),
     ]
+    cfg = cfg.model_copy(update={"hosts": ["localhost", "127.0.0.1"]})
+    local = RankHost("127.0.0.1", "127.0.0.1")  # mlx.launch runs it here, without ssh
+    assert rank_hosts(cfg) == [local, local]
+    cfg = cfg.model_copy(update={"hosts": ["localhost", "mac-a"]})
+    with pytest.raises(ToolError, match="cannot reach 127.0.0.1 in the ring"):
+        rank_hosts(cfg)
     hostfile = tmp_path / "hosts.json"
     hostfile.write_text(
         json.dumps([{"ssh": "mac-a"}, {"ssh": "mac-b", "ips": ["10.0.0.9"]}]), encoding="utf-8"
@@ -372,8 +390,9 @@ def test_a_killed_rank_fails_the_command_and_a_resume_matches_an_uninterrupted_r
             proc.kill()
             proc.communicate()
     assert proc.returncode == 1, (out, err)
-    assert "rank(s) 0, 1 of 2 ended without finishing" in err or "rank(s) 1 of 2" in err, err
+    assert re.search(r"rank\(s\) (0, )?1 of 2 ended without finishing, killed or crashed", err)
     assert "Node with rank 1 exited with code -9" in err and "Traceback" not in err
+    assert "run the same command again to resume" in err
     stopped = latest_checkpoint(killed)
     assert stopped is not None and 4 <= stopped.step < 16 and stopped.world_size == 2
 
