@@ -297,7 +297,7 @@ def launch(config: TrainConfig, *, show_progress: bool = False) -> TrainReport:
 
 
 def _fill(stdin: IO[bytes]) -> None:
-    with contextlib.suppress(OSError):  # mlx.launch ended early: its verdict says why
+    with contextlib.suppress(OSError, ValueError):  # mlx.launch ended early: the verdict says why
         stdin.write(b"\n" * _STDIN_FILL)
         stdin.flush()
 
@@ -317,8 +317,9 @@ def _run_launcher(
             start_new_session=True,  # one process group: the ranks stop with the launcher
         )
         assert proc.stdin is not None and proc.stdout is not None
+        filler = threading.Thread(target=_fill, args=(proc.stdin,), daemon=True)
         if local:
-            threading.Thread(target=_fill, args=(proc.stdin,), daemon=True).start()
+            filler.start()
         try:
             for raw in proc.stdout:
                 line = _ANSI.sub("", raw.decode("utf-8", errors="replace")).rstrip("\r\n")
@@ -340,6 +341,8 @@ def _run_launcher(
                     os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait()
             proc.stdout.close()
+            if local:
+                filler.join(timeout=10)  # its write ends once mlx.launch has gone
             with contextlib.suppress(OSError):
                 proc.stdin.close()
     return records, notes
