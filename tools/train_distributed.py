@@ -134,9 +134,11 @@ class _HostEntry(BaseModel, frozen=True):
 class _HostFile(BaseModel, frozen=True):
     hosts: list[_HostEntry]
     backend: str = ""
+    envs: list[str] = []
+    """`NAME=value` for every rank; passed on to the host file mlx.launch gets."""
 
 
-def _read_hostfile(path: Path) -> list[RankHost]:
+def _parse_hostfile(path: Path) -> _HostFile:
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
         parsed = _HostFile.model_validate({"hosts": data} if isinstance(data, list) else data)
@@ -152,8 +154,12 @@ def _read_hostfile(path: Path) -> list[RankHost]:
         raise ToolError("train", f"{path}: backend {parsed.backend!r}; only `ring` is supported")
     if not parsed.hosts:
         raise ToolError("train", f"{path}: lists no hosts")
+    return parsed
+
+
+def _read_hostfile(path: Path) -> list[RankHost]:
     hosts = []
-    for entry in parsed.hosts:
+    for entry in _parse_hostfile(path).hosts:
         host = _resolve(entry.ips[0] if entry.ips else entry.ssh, str(path))
         hosts.append(host if host.ssh == _LOCAL else RankHost(entry.ssh, host.ip))
     return hosts
@@ -282,7 +288,9 @@ def launch(config: TrainConfig, *, show_progress: bool = False) -> TrainReport:
     with reserve_ports(size) as port, tempfile.TemporaryDirectory(prefix="sb-launch-") as tmp:
         hostfile = Path(tmp) / "hosts.json"
         entries = [{"ssh": h.ssh, "ips": [h.ip]} for h in hosts]
-        hostfile.write_text(json.dumps({"backend": "ring", "hosts": entries}), encoding="utf-8")
+        envs = _parse_hostfile(config.hostfile).envs if config.hostfile is not None else []
+        text = json.dumps({"backend": "ring", "envs": envs, "hosts": entries})
+        hostfile.write_text(text, encoding="utf-8")
         argv = [
             _launcher(), "--hostfile", str(hostfile), "--backend", "ring",
             "--starting-port", str(port), "--python", sys.executable, "--",

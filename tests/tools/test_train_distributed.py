@@ -396,7 +396,13 @@ def test_a_killed_rank_fails_the_command_and_a_resume_matches_an_uninterrupted_r
     stopped = latest_checkpoint(killed)
     assert stopped is not None and 4 <= stopped.step < 16 and stopped.world_size == 2
 
-    resumed = train(_config(tiny_model, data, killed, distributed=2, dropout=_DROPOUT))
+    # The same two ranks, named by an mlx.launch host file this time.
+    hostfile = tmp_path / "hosts.json"
+    local = {"ssh": "127.0.0.1", "ips": ["127.0.0.1"]}
+    hostfile.write_text(
+        json.dumps({"envs": ["MLX_METAL_FAST_SYNCH=1"], "hosts": [local] * 2}), "utf-8"
+    )
+    resumed = train(_config(tiny_model, data, killed, hostfile=hostfile, dropout=_DROPOUT))
     assert resumed.resumed_from == stopped.step and resumed.steps == 16
     curve = [(r["kind"], r["step"], r.get("train_loss", r.get("val_loss"))) for r in _rows(killed / "metrics.jsonl")]  # fmt: skip
     ref = [(r["kind"], r["step"], r.get("train_loss", r.get("val_loss"))) for r in _rows(reference.metrics_file)]  # fmt: skip
