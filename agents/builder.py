@@ -68,6 +68,17 @@ def collect_artifacts(root: Path, folder: Path) -> list[Artifact]:
     ]
 
 
+def _ssh_addresses(config: dict[str, Any], root: Path) -> dict[str, Any]:
+    """A step's `hosts` (a distributed train step) may name `[[hosts]]`; use their `ssh`."""
+    hosts = config.get("hosts")
+    if not isinstance(hosts, list) or not hosts:
+        return config
+    from sprintboard.config import load_config
+
+    known = {h.name: h.ssh for h in load_config(root).hosts if h.ssh}
+    return {**config, "hosts": [known.get(h, h) if isinstance(h, str) else h for h in hosts]}
+
+
 def _report_metrics(tool: str, report: Mapping[str, Any]) -> dict[str, float]:
     """Metrics a step adds to its task: `metrics` when the report has them, else its counts."""
     metrics = report.get("metrics")
@@ -174,6 +185,7 @@ class Builder:
             resolved = resolve_runs(
                 dict(config), self.board.snapshot(), {task.id: state["attempt"]}
             )
+            resolved = _ssh_addresses(resolved, self.root)
             cfg = absolute_paths(validate_step(tool, resolved), self.root)
         except SprintboardError as exc:
             raise _StepFailed(f"{where}: {exc}") from None

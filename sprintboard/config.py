@@ -53,6 +53,10 @@ class BoardConfig(_Table):
 class HostConfig(_Table):
     name: str
     caps: list[str] = Field(default_factory=list)
+    ssh: str | None = None
+    """Address `mlx.launch` reaches this host at for distributed training (an IP, which the
+    ring backend needs, or an ssh name that resolves to one); a train step's `hosts` may
+    then name the host."""
 
 
 class AgentConfig(_Table):
