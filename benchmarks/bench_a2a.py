@@ -25,8 +25,6 @@ import threading
 import time
 from pathlib import Path
 
-from result_line import result
-
 from sprintboard.a2a import messages
 from sprintboard.a2a.keys import keygen, pair
 from sprintboard.a2a.node import open_postbox
@@ -201,6 +199,8 @@ def main() -> None:
     print(
         f"({n_msgs} messages, batches of {batch}, {n_rtt} round trips, {repeats} interleaved repeats)"
     )
+    from result_line import result  # here: the --serve child runs with -P, off this folder
+
     result("one-way throughput", rate, "msg/s", goal=1000, goal_on="value")
     result(
         "round trip p50",

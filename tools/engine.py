@@ -136,8 +136,21 @@ def engine_scope(engine: Engine | None, total_bytes: int | None = None) -> Itera
         yield local
 
 
-def open_engine(name: EngineName = "local", workers: int | None = None) -> Engine:
-    """The engine called `name` with `workers` workers (default: this machine's cores)."""
+def open_engine(
+    name: EngineName = "local", workers: int | None = None, scheduler: str | None = None
+) -> Engine:
+    """The engine called `name`: `local` (this machine's cores, or `workers` processes) or
+    `dask` (a new local cluster of `workers` processes, or the cluster at `scheduler`).
+
+    Raises:
+        ToolError: an unknown name, a scheduler for the local engine, or dask not installed.
+    """
     if name == "local":
+        if scheduler is not None:
+            raise ToolError("engine", "--scheduler needs --engine dask")
         return LocalEngine(workers)
+    if name == "dask":
+        from sprintboard.tools.dask_engine import DaskEngine
+
+        return DaskEngine(workers, scheduler)
     raise ToolError("engine", f"unknown engine {name!r}; use local or dask")

@@ -32,20 +32,31 @@ WorkersOpt = typer.Option(
     None,
     "--workers",
     min=1,
-    help="Worker processes (default: every core, or 1 for inputs under 8 MB).",
+    help="Worker processes (default: every core; 1 for local inputs under 8 MB).",
+)
+EngineOpt = typer.Option(
+    "local", "--engine", help="local (this machine) or dask (needs sprintboard[dask])."
+)
+SchedulerOpt = typer.Option(
+    None, "--scheduler", help="With --engine dask: an existing cluster's scheduler address."
 )
 
 
 @contextmanager
-def _engine(workers: int | None) -> Iterator[Any]:
-    """The engine a command runs on: None lets the tool choose (every core, 1 when small)."""
-    if workers is None:
+def _engine(name: str, workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """The engine a command runs on; None lets the tool choose (every core, 1 when small)."""
+    if name == "local" and workers is None and scheduler is None:
         yield None
         return
-    from sprintboard.tools.engine import LocalEngine
+    from sprintboard.tools.engine import open_engine
 
-    with LocalEngine(workers) as engine:
+    if name not in ("local", "dask"):
+        raise typer.BadParameter(f"{name!r}: use local or dask", param_hint="--engine")
+    engine = open_engine(name, workers, scheduler)  # type: ignore[arg-type]
+    try:
         yield engine
+    finally:
+        engine.close()
 
 
 def _config(name: str, fields: dict[str, Any]) -> Any:
@@ -93,12 +104,14 @@ def audit(
         None, "--out", help="Report folder (default: audit/ beside the first input)."
     ),
     workers: int | None = WorkersOpt,
+    engine_name: str = EngineOpt,
+    scheduler: str | None = SchedulerOpt,
     as_json: bool = options.JSON,
 ) -> None:
     """Audit fine-tuning JSONL: every bad row by file:line and reason, counts, length histograms."""
     from sprintboard.tools.audit import audit as run
 
-    with _engine(workers) as engine:
+    with _engine(engine_name, workers, scheduler) as engine:
         report = run(
             _config(
                 "audit",
@@ -163,12 +176,14 @@ def dedup(
     ),
     fmt: str | None = FormatOpt,
     workers: int | None = WorkersOpt,
+    engine_name: str = EngineOpt,
+    scheduler: str | None = SchedulerOpt,
     as_json: bool = options.JSON,
 ) -> None:
     """Drop exact (and with --near, near) duplicates; every dropped row is listed with its keeper."""
     from sprintboard.tools.dedup import dedup as run
 
-    with _engine(workers) as engine:
+    with _engine(engine_name, workers, scheduler) as engine:
         report = run(
             _config(
                 "dedup",
@@ -213,6 +228,8 @@ def mix(
     ),
     fmt: str | None = FormatOpt,
     workers: int | None = WorkersOpt,
+    engine_name: str = EngineOpt,
+    scheduler: str | None = SchedulerOpt,
     as_json: bool = options.JSON,
 ) -> None:
     """Mix named sources at target ratios, seeded; shortfalls are reported, never filled silently."""
@@ -225,7 +242,7 @@ def mix(
         sources.append({"name": name, "path": path, "ratio": ratio})
     from sprintboard.tools.mix import mix as run
 
-    with _engine(workers) as engine:
+    with _engine(engine_name, workers, scheduler) as engine:
         report = run(
             _config(
                 "mix",
@@ -264,6 +281,8 @@ def split(
     threshold: float = typer.Option(0.8, help="Jaccard threshold for near-duplicate groups."),
     fmt: str | None = FormatOpt,
     workers: int | None = WorkersOpt,
+    engine_name: str = EngineOpt,
+    scheduler: str | None = SchedulerOpt,
     as_json: bool = options.JSON,
 ) -> None:
     """Seeded train/valid/test split; duplicate and near-duplicate groups never straddle splits."""
@@ -272,7 +291,7 @@ def split(
         raise typer.BadParameter(f"{ratios!r}: give three weights: train,valid,test")
     from sprintboard.tools.split import split as run
 
-    with _engine(workers) as engine:
+    with _engine(engine_name, workers, scheduler) as engine:
         report = run(
             _config(
                 "split",
@@ -308,12 +327,14 @@ def leakage(
     threshold: float = typer.Option(0.8, help="Jaccard threshold for near overlap."),
     fmt: str | None = FormatOpt,
     workers: int | None = WorkersOpt,
+    engine_name: str = EngineOpt,
+    scheduler: str | None = SchedulerOpt,
     as_json: bool = options.JSON,
 ) -> None:
     """Report exact and near-duplicate overlap of B with A; exits 1 when any row leaked."""
     from sprintboard.tools.leakage import leakage as run
 
-    with _engine(workers) as engine:
+    with _engine(engine_name, workers, scheduler) as engine:
         report = run(
             _config(
                 "leakage",
