@@ -8,11 +8,12 @@ crash or a silent stall.
 
 Usage::
 
-    settings = LLMSettings(base_url="http://127.0.0.1:8080/v1", model="default_model")
+    settings = LLMConfig(base_url="http://127.0.0.1:8080/v1", model="default_model")
     backend = OpenAIBackend(settings)
     reply = backend.complete(ChatRequest.from_prompt("Summarise T004 in one line."))
 
-Tests use `ScriptedBackend`; `tests/conftest.py` sets `ALLOW_MODEL_REQUESTS` off so a real
+The protocol, request/reply types and the fake `ScriptedBackend` live in the ground
+(`sprintboard.llm`); `tests/conftest.py` sets `sprintboard.llm.ALLOW_MODEL_REQUESTS` off so a real
 backend cannot be reached by accident.
 """
 
@@ -21,135 +22,23 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
-from sprintboard.agents.llm_settings import DEFAULT_BASE_URL, LLMSettings, RetryPolicy
+from sprintboard import llm as seam
+from sprintboard.config import LLMConfig
 from sprintboard.errors import LLMUnavailable
+from sprintboard.llm import ChatReply, ChatRequest, RetryPolicy
 
 if TYPE_CHECKING:
     import openai
 
-__all__ = [
-    "ALLOW_MODEL_REQUESTS",
-    "DEFAULT_BASE_URL",
-    "ChatBackend",
-    "ChatMessage",
-    "ChatReply",
-    "ChatRequest",
-    "LLMSettings",
-    "LLMTable",
-    "OpenAIBackend",
-    "RetryPolicy",
-    "ScriptedBackend",
-    "require_model_requests",
-]
-
-ALLOW_MODEL_REQUESTS = True
-"""When False, real backends refuse to send anything (tests turn it off in conftest)."""
-
-
-Role = Literal["system", "user", "assistant"]
+__all__ = ["OpenAIBackend"]
 
 # Statuses worth asking again: rate limits, request timeouts and server-side trouble.
 # 401/402/403/404 will not fix themselves by waiting, so they end at once.
 _RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
-
-
-def require_model_requests(endpoint: str) -> None:
-    """Refuse to send a model request while `ALLOW_MODEL_REQUESTS` is off.
-
-    Raises:
-        RuntimeError: model requests are switched off (a test reached a real backend).
-    """
-    if not ALLOW_MODEL_REQUESTS:
-        raise RuntimeError(
-            f"model requests are switched off (sprintboard.agents.llm.ALLOW_MODEL_REQUESTS); "
-            f"refusing to call {endpoint}. Use ScriptedBackend, or turn the switch on in the test."
-        )
-
-
-class ChatMessage(BaseModel, frozen=True, extra="forbid"):
-    """One message of a chat conversation."""
-
-    role: Role
-    content: str
-
-
-class ChatRequest(BaseModel, frozen=True, extra="forbid"):
-    """What a backend is asked: the conversation and the sampling limits."""
-
-    messages: tuple[ChatMessage, ...] = Field(min_length=1)
-    max_tokens: int = Field(512, ge=1)
-    """Upper bound on generated tokens."""
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    """0 asks for the most likely answer, which keeps agent runs repeatable where possible."""
-
-    @classmethod
-    def from_prompt(cls, prompt: str, *, system: str | None = None, **limits: Any) -> ChatRequest:
-        """Build a request from one user prompt and an optional system message."""
-        messages = [ChatMessage(role="system", content=system)] if system else []
-        messages.append(ChatMessage(role="user", content=prompt))
-        return cls(messages=tuple(messages), **limits)
-
-    def followed_by(self, *messages: ChatMessage) -> ChatRequest:
-        """The same request with `messages` appended to the conversation."""
-        return self.model_copy(update={"messages": (*self.messages, *messages)})
-
-
-class ChatReply(BaseModel, frozen=True, extra="forbid"):
-    """What a backend answered."""
-
-    content: str
-    model: str
-    """The model name the endpoint reported (or the fake's name)."""
-    finish_reason: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-
-
-class ChatBackend(Protocol):
-    """Anything that answers a chat request; the one seam between agents and models."""
-
-    def complete(self, request: ChatRequest) -> ChatReply:
-        """Answer `request`.
-
-        Raises:
-            LLMUnavailable: the model cannot answer; the caller falls back or blocks the task.
-        """
-        ...
-
-
-class ScriptedBackend:
-    """Answers from a function; keeps every request so tests can assert on prompts.
-
-    ``ScriptedBackend.replying("ok", '{"x": 1}')`` answers the given texts in turn. The
-    function may raise `LLMUnavailable` to play a failing provider.
-    """
-
-    __test__ = False
-
-    def __init__(self, answer: Callable[[ChatRequest], ChatReply]) -> None:
-        self.answer = answer
-        self.requests: list[ChatRequest] = []
-
-    @classmethod
-    def replying(cls, *texts: str, model: str = "scripted") -> ScriptedBackend:
-        """A backend that answers `texts` one by one; asking once more is a test bug."""
-        queue = list(texts)
-
-        def answer(request: ChatRequest) -> ChatReply:
-            if not queue:
-                raise AssertionError(f"ScriptedBackend ran out of replies ({len(texts)} given)")
-            return ChatReply(content=queue.pop(0), model=model, finish_reason="stop")
-
-        return cls(answer)
-
-    def complete(self, request: ChatRequest) -> ChatReply:
-        """Record `request` and answer it with the script."""
-        self.requests.append(request)
-        return self.answer(request)
 
 
 class _Completion(BaseModel):
@@ -179,21 +68,6 @@ class _Retryable(Exception):
         self.status, self.reason, self.retry_after = status, reason, retry_after
 
 
-class LLMTable(Protocol):
-    """The `[llm]` table of sprintboard.toml as `sprintboard.config.LLMConfig` reads it."""
-
-    @property
-    def base_url(self) -> str | None: ...
-    @property
-    def model(self) -> str | None: ...
-    @property
-    def api_key_env(self) -> str: ...
-    @property
-    def timeout(self) -> float: ...
-    @property
-    def max_retries(self) -> int: ...
-
-
 class OpenAIBackend:
     """Any OpenAI-compatible chat endpoint, through the `openai` client.
 
@@ -203,20 +77,15 @@ class OpenAIBackend:
 
     @classmethod
     def from_config(
-        cls, table: LLMTable, *, sleep: Callable[[float], None] = time.sleep
+        cls, settings: LLMConfig, *, sleep: Callable[[float], None] = time.sleep
     ) -> OpenAIBackend:
-        """The backend `[llm]` of sprintboard.toml describes (what `--llm` turns on)."""
-        settings = LLMSettings(
-            base_url=table.base_url,
-            model=table.model or LLMSettings().model,
-            api_key_env=table.api_key_env,
-            timeout_s=table.timeout,
-        )
-        return cls(settings, policy=RetryPolicy(attempts=table.max_retries + 1), sleep=sleep)
+        """The backend `[llm]` of sprintboard.toml describes (what `--llm` turns on), retrying
+        `max_retries` times."""
+        return cls(settings, policy=RetryPolicy(attempts=settings.max_retries + 1), sleep=sleep)
 
     def __init__(
         self,
-        settings: LLMSettings,
+        settings: LLMConfig,
         *,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -236,7 +105,7 @@ class OpenAIBackend:
             LLMUnavailable: a permanent failure (401, 402, ...), or retries ran out.
             RuntimeError: `ALLOW_MODEL_REQUESTS` is off.
         """
-        require_model_requests(self.endpoint)
+        seam.require_model_requests(self.endpoint)
         tries = 0
         while True:
             tries += 1
@@ -265,7 +134,7 @@ class OpenAIBackend:
             self._client = openai.OpenAI(
                 base_url=self.endpoint,
                 api_key=self._key or "sprintboard-no-key",
-                timeout=self.settings.timeout_s,
+                timeout=self.settings.timeout,
                 max_retries=0,
             )
         return self._client
@@ -281,7 +150,7 @@ class OpenAIBackend:
                 temperature=request.temperature,
             )
         except openai.APITimeoutError as exc:
-            raise _Retryable(None, f"timed out after {self.settings.timeout_s:g}s") from exc
+            raise _Retryable(None, f"timed out after {self.settings.timeout:g}s") from exc
         except openai.APIConnectionError as exc:
             raise _Retryable(None, f"cannot connect ({exc.__cause__ or exc})") from exc
         except openai.APIStatusError as exc:

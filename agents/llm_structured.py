@@ -20,8 +20,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from sprintboard.agents.llm import ChatBackend, ChatMessage, ChatRequest
 from sprintboard.errors import LLMOutputInvalid
+from sprintboard.llm import ChatBackend, ChatMessage, ChatRequest
 
 __all__ = ["extract_json", "schema_instruction", "structured"]
 

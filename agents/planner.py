@@ -64,15 +64,9 @@ class _LLMPlan(BaseModel):
 
 def llm_backend(config: LLMConfig) -> Any:
     """The `ChatBackend` for `[llm]` of sprintboard.toml."""
-    from sprintboard.agents.llm import LLMSettings, OpenAIBackend, RetryPolicy
+    from sprintboard.agents.llm import OpenAIBackend
 
-    settings = LLMSettings(
-        base_url=config.base_url,
-        model=config.model or "default_model",
-        api_key_env=config.api_key_env,
-        timeout_s=config.timeout,
-    )
-    return OpenAIBackend(settings, policy=RetryPolicy(attempts=config.max_retries + 1))
+    return OpenAIBackend.from_config(config)
 
 
 def plan_thread_id(sprint: str, objective: str, recipe: str, params: Mapping[str, Any]) -> str:
@@ -185,8 +179,8 @@ class Planner:
         }
 
     def _llm_tasks(self, state: PlanState, recipe: Recipe, number: int) -> list[Task]:
-        from sprintboard.agents.llm import ChatRequest
         from sprintboard.agents.llm_structured import structured
+        from sprintboard.llm import ChatRequest
         from sprintboard.tools.registry import tool_names
 
         system = (

@@ -4,12 +4,13 @@ Same journal and same moment, same text. A standup is keyed by its day and the j
 it covers: if the day's note already holds one through the current seq, nothing is added.
 Text people wrote in the note is never touched; the standup goes at the end, between
 markers (see `daily_notes`). With an LLM backend, a short prose summary goes above the
-facts; if the model fails, the standup is written without it and says why.
+facts (rendered by `render_facts`: one bullet per item, "- none" for an empty section,
+every time as UTC minutes and every age against `as_of`); if the model fails, the standup is written without it and says why.
 
 ```python
 board = LocalBoard(root, host="alpha", clock=FrozenClock(...), ids=CounterIds())
 result = write_standup(board)               # memory/2026-01-01.md
-result = write_standup(board, llm=backend)  # backend: any agents.llm.ChatBackend
+result = write_standup(board, llm=backend)  # backend: any sprintboard.llm.ChatBackend
 ```
 """
 
@@ -37,26 +38,144 @@ from sprintboard.memory.daily_notes import (
     read_text,
     standup_marker,
 )
-from sprintboard.memory.history import History, fold_history
+from sprintboard.memory.history import History, fold_history, format_age, format_minute
 from sprintboard.memory.standup_facts import (
     CriticalPathFinder,
     StandupFacts,
     gather_facts,
     graph_critical_path,
 )
-from sprintboard.memory.standup_markdown import render_facts
 
 if TYPE_CHECKING:
-    from sprintboard.agents.llm import ChatBackend
+    from sprintboard.llm import ChatBackend
 
 __all__ = [
     "StandupResult",
     "StandupSource",
+    "render_facts",
     "render_standup",
     "resolve_since",
     "summarize",
     "write_standup",
 ]
+
+
+def _bullets(items: list[str]) -> list[str]:
+    return [f"- {i}" for i in items] if items else ["- none"]
+
+
+def _where(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def render_facts(facts: StandupFacts, root: Path, problems: Sequence[str] = ()) -> str:
+    """The facts as markdown sections (the part of a standup a model may summarise)."""
+    now = facts.as_of
+
+    def ago(ts: str) -> str:
+        return format_age(now - parse_ts(ts))
+
+    out: list[str] = ["### Done since the last standup"]
+    done = []
+    for d in facts.done:
+        line = f"**{d.task}** {d.title} — done {format_minute(d.ts)} by {d.by}"
+        if d.artifacts:
+            arts = ", ".join(f"`{a.path}` ({a.sha256[:12]}, {a.size} B)" for a in d.artifacts)
+            line += f"; artifacts: {arts}"
+        if d.commits:
+            line += f"; commits: {', '.join(d.commits)}"
+        done.append(line)
+    out += _bullets(done)
+
+    out += ["", "### In progress"]
+    doing = []
+    for t in facts.in_progress:
+        if t.agent is not None and t.acquired is not None and t.last_heartbeat is not None:
+            doing.append(
+                f"**{t.task}** {t.title} — {t.status}, {t.agent}@{t.host}; lease "
+                f"{ago(t.acquired)} old, last heartbeat {ago(t.last_heartbeat)} ago "
+                f"({t.heartbeats} heartbeats)"
+            )
+        else:
+            doing.append(
+                f"**{t.task}** {t.title} — {t.status} since {format_minute(t.since)} "
+                f"({ago(t.since)}), by {t.by}"
+            )
+    out += _bullets(doing)
+
+    out += ["", "### Blocked"]
+    out += _bullets(
+        [
+            f"**{b.task}** {b.title} — {b.reason or b.status}; since {format_minute(b.since)} "
+            f"({ago(b.since)}), by {b.by}; can unblock: {', '.join(b.unblockers)}"
+            for b in facts.blocked
+        ]
+    )
+
+    out += ["", "### Waiting for a person"]
+    manual = []
+    for m in facts.manual:
+        line = (
+            f"**{m.task}** {m.title} — needs_manual since {format_minute(m.since)} ({ago(m.since)})"
+        )
+        if m.open_criteria:
+            line += "; to check: " + "; ".join(m.open_criteria)
+        manual.append(line)
+    out += _bullets(manual)
+
+    out += ["", "### Decisions"]
+    out += _bullets(
+        [
+            f"{format_minute(d.ts)} {d.actor}" + (f" ({d.task})" if d.task else "") + f": {d.text}"
+            for d in facts.decisions
+        ]
+    )
+
+    out += ["", "### Next on the critical path"]
+    if facts.critical_path:
+        finished = set(facts.finished_on_path)
+        shown = [f"~~{t}~~" if t in finished else t for t in facts.critical_path]
+        struck = " (finished ones struck through)" if finished else ""
+        out.append("Critical path: " + " → ".join(shown) + struck)
+    if facts.next_note:
+        fallback = "" if facts.critical_path else "; ready tasks by priority instead"
+        out.append(f"_{facts.next_note[0].upper()}{facts.next_note[1:]}{fallback}._")
+    out += _bullets(
+        [f"**{n.task}** {n.title} — P{n.priority}, {n.detail}" for n in facts.next_items]
+    )
+
+    out += ["", f"### Stalled (no event in {facts.stalled_days} days)"]
+    out += _bullets(
+        [
+            f"**{s.task}** {s.title} — {s.status}, last event {format_minute(s.since)} "
+            f"({ago(s.since)} ago)"
+            for s in facts.stalled
+        ]
+    )
+
+    out += ["", "### Blockers in daily notes"]
+    noted = [
+        f"{', '.join(b.tasks)} — {_where(b.path, root)}:{b.line} ({b.section}): {b.text}"
+        for b in facts.note_blockers
+    ]
+    noted += [f"unreadable note: {p}" for p in problems]
+    out += _bullets(noted)
+
+    out += ["", "### Per host and agent"]
+    actors = []
+    for a in facts.actors:
+        parts = [f"{a.events} event" + ("" if a.events == 1 else "s")]
+        if a.holds:
+            parts.append("holds " + ", ".join(a.holds))
+        if a.touched:
+            parts.append("touched " + ", ".join(a.touched))
+        actors.append(f"{a.host} / {a.actor}: " + "; ".join(parts))
+    out += _bullets(actors)
+    return "\n".join(out) + "\n"
+
 
 _SUMMARY_SYSTEM = (
     "You write the opening of a team's daily standup. In 2 to 4 plain sentences, say what "
@@ -274,9 +393,8 @@ def summarize(backend: ChatBackend, facts_markdown: str) -> tuple[str | None, st
     Only `LLMUnavailable` (and an empty answer) is turned into a reason; anything else is a
     bug and propagates.
     """
-    # agents/ is imported only on this path: the backend is injected by the caller (the CLI).
-    from sprintboard.agents.llm import ChatRequest
     from sprintboard.errors import LLMUnavailable
+    from sprintboard.llm import ChatRequest
 
     request = ChatRequest.from_prompt(facts_markdown, system=_SUMMARY_SYSTEM, max_tokens=300)
     try:

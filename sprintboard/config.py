@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +24,7 @@ __all__ = [
     "BoardConfig",
     "HostConfig",
     "KanbanConfig",
+    "DEFAULT_LLM_BASE_URL",
     "LLMConfig",
     "WorkspaceConfig",
     "current_host",
@@ -60,14 +62,35 @@ class AgentConfig(_Table):
     """Tasks this agent may hold at once."""
 
 
+DEFAULT_LLM_BASE_URL = "https://api.openai.com/v1"
+
+
 class LLMConfig(_Table):
+    """`[llm]`: where the model lives and how patiently to ask it (the one model of this table).
+
+    ``base_url`` None means `$OPENAI_BASE_URL`, else the OpenAI API. The key is read from the
+    environment variable named by ``api_key_env`` so no secret sits in a synced file.
+    """
+
     base_url: str | None = None
-    model: str | None = None
+    model: str = "default_model"
+    """Model name sent to the endpoint; a local `mlx_lm server` serves the model it loaded."""
     api_key_env: str = "OPENAI_API_KEY"
     """Name of the environment variable that holds the key (never the key itself)."""
     timeout: float = Field(60.0, gt=0)
-    """Seconds per request."""
+    """Seconds to wait for one HTTP answer."""
     max_retries: int = Field(3, ge=0)
+    """Tries after the first for a transient failure (429, 5xx, timeouts)."""
+
+    def resolved_base_url(self, environ: Mapping[str, str] | None = None) -> str:
+        """The endpoint: the configured URL, else `$OPENAI_BASE_URL`, else the OpenAI API."""
+        env = os.environ if environ is None else environ
+        return (self.base_url or env.get("OPENAI_BASE_URL") or DEFAULT_LLM_BASE_URL).rstrip("/")
+
+    def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The key from the environment variable ``api_key_env``, or None when unset."""
+        env = os.environ if environ is None else environ
+        return env.get(self.api_key_env) or None
 
 
 class A2AConfig(_Table):

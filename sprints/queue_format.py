@@ -19,8 +19,8 @@ from typing import Any
 
 from sprintboard.board.models import FINISHED_STATUSES, SprintInfo, Task
 from sprintboard.errors import SprintFileError
-from sprintboard.sprints.backlog_fields import parse_estimate, parse_priority, parse_status
 from sprintboard.sprints.conflicts import refuse_conflicts
+from sprintboard.sprints.values import parse_estimate, parse_priority, parse_status
 
 __all__ = ["ImportedLease", "QueueDoc", "parse_queue", "render_queue"]
 

@@ -23,7 +23,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def no_model_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Real LLM backends refuse to send; tests against a local server turn it back on."""
-    from sprintboard.agents import llm
+    from sprintboard import llm
 
     monkeypatch.setattr(llm, "ALLOW_MODEL_REQUESTS", False)
 

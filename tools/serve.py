@@ -2,7 +2,7 @@
 
 The server runs as its own process (``python -m mlx_lm server``), so a crash or a slow load
 never takes the board down; `wait_until_ready` polls its ``/health`` endpoint, bounded. Ask it
-for the model ``default_model`` (the `LLMSettings` default) to get the one it loaded.
+for the model ``default_model`` (the `[llm] model` default) to get the one it loaded.
 
 Usage::
 
@@ -41,7 +41,7 @@ class ServeConfig(BaseModel, frozen=True, extra="forbid"):
 
     @property
     def base_url(self) -> str:
-        """The OpenAI base URL clients use (``LLMSettings.base_url``)."""
+        """The OpenAI base URL clients use (``[llm] base_url``)."""
         return f"http://{self.host}:{self.port}/v1"
 
 

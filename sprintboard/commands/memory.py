@@ -12,24 +12,17 @@ from sprintboard.commands import options
 from sprintboard.commands.output import print_json
 
 if TYPE_CHECKING:
-    from sprintboard.agents.llm import ChatBackend
+    from sprintboard.llm import ChatBackend
 
 __all__ = ["register"]
 
 
 def _backend(root: Path) -> ChatBackend:
     """The LLM backend from `[llm]` of sprintboard.toml (the front door builds it, memory/ only uses it)."""
-    from sprintboard.agents.llm import LLMSettings, OpenAIBackend, RetryPolicy
+    from sprintboard.agents.llm import OpenAIBackend
     from sprintboard.config import load_config
 
-    cfg = load_config(root).llm
-    settings = LLMSettings(
-        base_url=cfg.base_url,
-        model=cfg.model or "default_model",
-        api_key_env=cfg.api_key_env,
-        timeout_s=cfg.timeout,
-    )
-    return OpenAIBackend(settings, policy=RetryPolicy(attempts=cfg.max_retries + 1))
+    return OpenAIBackend.from_config(load_config(root).llm)
 
 
 def standup(

@@ -14,17 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pydantic import BaseModel
 
-from sprintboard.agents import llm
-from sprintboard.agents.llm import (
-    ChatReply,
-    ChatRequest,
-    LLMSettings,
-    OpenAIBackend,
-    RetryPolicy,
-    ScriptedBackend,
-)
+from sprintboard import llm
+from sprintboard.agents.llm import OpenAIBackend
 from sprintboard.agents.llm_structured import extract_json, structured
+from sprintboard.config import DEFAULT_LLM_BASE_URL, LLMConfig
 from sprintboard.errors import LLMOutputInvalid, LLMUnavailable
+from sprintboard.llm import ChatReply, ChatRequest, RetryPolicy, ScriptedBackend
 
 
 @dataclass
@@ -122,7 +117,7 @@ def sleeps() -> list[float]:
 def backend_for(
     url: str, sleeps: list[float], attempts: int = 3, timeout: float = 5.0
 ) -> OpenAIBackend:
-    settings = LLMSettings(base_url=url, model="fake-model", timeout_s=timeout)
+    settings = LLMConfig(base_url=url, model="fake-model", timeout=timeout)
     policy = RetryPolicy(attempts=attempts, backoff_s=0.5, multiplier=2.0, max_wait_s=30.0)
     return OpenAIBackend(settings, policy=policy, sleep=sleeps.append, environ={})
 
@@ -263,7 +258,7 @@ def test_conftest_switches_model_requests_off() -> None:
 
 def test_env_gives_base_url_and_key(server: FakeServer, sleeps: list[float]) -> None:
     env = {"OPENAI_BASE_URL": server.url + "/", "LOCAL_KEY": "sk-test-123"}
-    backend = OpenAIBackend(LLMSettings(api_key_env="LOCAL_KEY"), sleep=sleeps.append, environ=env)
+    backend = OpenAIBackend(LLMConfig(api_key_env="LOCAL_KEY"), sleep=sleeps.append, environ=env)
     server.script(completion("hi"))
     assert backend.endpoint == server.url
     assert backend.complete(PROMPT).content == "hi"
@@ -272,11 +267,11 @@ def test_env_gives_base_url_and_key(server: FakeServer, sleeps: list[float]) -> 
 
 
 def test_configured_base_url_wins_over_env() -> None:
-    settings = LLMSettings(base_url="http://127.0.0.1:9/v1")
+    settings = LLMConfig(base_url="http://127.0.0.1:9/v1")
     assert settings.resolved_base_url({"OPENAI_BASE_URL": "https://x.example/v1"}) == (
         "http://127.0.0.1:9/v1"
     )
-    assert LLMSettings().resolved_base_url({}) == llm.DEFAULT_BASE_URL
+    assert LLMConfig().resolved_base_url({}) == DEFAULT_LLM_BASE_URL
 
 
 class Estimate(BaseModel):
@@ -328,7 +323,7 @@ def test_backend_from_the_toml_llm_table(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
     backend = OpenAIBackend.from_config(LLMConfig(model="smol", timeout=5, max_retries=1))
     assert backend.endpoint == "http://127.0.0.1:1/v1"
-    assert backend.settings.model == "smol" and backend.settings.timeout_s == 5
+    assert backend.settings.model == "smol" and backend.settings.timeout == 5
     assert backend.policy.attempts == 2
 
 

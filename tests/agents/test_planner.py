@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from sprintboard.agents.hosting import run_host
-from sprintboard.agents.llm import ChatReply, ChatRequest, ScriptedBackend
 from sprintboard.agents.recipe import expand_recipe, load_recipe, parse_params
 from sprintboard.agents.runner import PlanRequest, RunnerOptions
 from sprintboard.errors import BoardError, ConfigError, LLMUnavailable
+from sprintboard.llm import ChatReply, ChatRequest, ScriptedBackend
 from sprintboard.workspace import open_board
 
 PLAN_ONLY = RunnerOptions(roles=("planner",), once=True, max_ticks=1)

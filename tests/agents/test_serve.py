@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from sprintboard.agents import llm
-from sprintboard.agents.llm import ChatRequest, LLMSettings, OpenAIBackend
+from sprintboard import llm
+from sprintboard.agents.llm import OpenAIBackend
+from sprintboard.config import LLMConfig
 from sprintboard.errors import ToolError
+from sprintboard.llm import ChatRequest
 from sprintboard.tools.serve import ServeConfig, server_argv, start_server, wait_until_ready
 
 
@@ -41,7 +43,7 @@ def served(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServeC
 
 @pytest.mark.slow
 def test_openai_backend_talks_to_mlx_lm_server(served: ServeConfig) -> None:
-    backend = OpenAIBackend(LLMSettings(base_url=served.base_url, timeout_s=60), environ={})
+    backend = OpenAIBackend(LLMConfig(base_url=served.base_url, timeout=60), environ={})
     reply = backend.complete(ChatRequest.from_prompt("Which task is next?", max_tokens=8))
     assert isinstance(reply.content, str)
     assert reply.finish_reason in ("stop", "length")

@@ -54,7 +54,7 @@ def test_standup_refuses_a_bad_date(ws: Path, capsys: pytest.CaptureFixture[str]
 def test_standup_with_an_unreachable_llm_still_writes_the_facts(
     ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sprintboard.agents.llm as llm
+    import sprintboard.llm as llm
 
     config = ws / "sprintboard.toml"
     text = config.read_text("utf-8").replace(

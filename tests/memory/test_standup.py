@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from sprintboard.agents.llm import ChatReply, ChatRequest, ScriptedBackend
 from sprintboard.errors import LLMUnavailable, MemoryFileError
+from sprintboard.llm import ChatReply, ChatRequest, ScriptedBackend
 from sprintboard.memory.daily_notes import latest_standup, read_daily_note
 from sprintboard.memory.history import fold_history
 from sprintboard.memory.standup import resolve_since, write_standup

@@ -228,4 +228,4 @@ def test_importing_the_tools_loads_no_mlx_and_no_other_room() -> None:
     )
     loaded = set(out.stdout.split())
     assert not any(m.startswith("mlx") for m in loaded), loaded
-    assert all(m.split(".")[1] in {"tools", "errors"} for m in loaded), loaded
+    assert all(m.split(".")[1] in {"tools", "errors", "files"} for m in loaded), loaded
