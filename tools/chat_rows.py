@@ -18,6 +18,7 @@ __all__ = [
     "ERROR_REASONS",
     "FORMAT_KEYS",
     "REASONS",
+    "ROLE_AFTER",
     "WARNING_REASONS",
     "Format",
     "Problem",
@@ -68,7 +69,7 @@ REASONS = ERROR_REASONS + WARNING_REASONS
 
 # Which role may follow which ("" is the start): an optional system turn first, then user and
 # assistant alternate, and tool results follow an assistant turn.
-_AFTER: dict[str, frozenset[str]] = {
+ROLE_AFTER: dict[str, frozenset[str]] = {
     "": frozenset({"system", "user"}),
     "system": frozenset({"user"}),
     "user": frozenset({"assistant"}),
@@ -119,7 +120,7 @@ def check_messages(msgs: Any, problems: list[Problem]) -> Turns | None:
             problems.append(_shape_problem(i, msg, None))
             return None
         role = msg.get("role")
-        allowed = _AFTER.get(role) if type(role) is str else None
+        allowed = ROLE_AFTER.get(role) if type(role) is str else None
         if allowed is None:
             problems.append(_shape_problem(i, msg, role))
             return None
@@ -138,7 +139,7 @@ def check_messages(msgs: Any, problems: list[Problem]) -> Turns | None:
                 problems.append(("empty_content", f"messages[{i}] ({role}) has empty content"))
             elif not msg.get("tool_calls"):
                 problems.append(("empty_assistant", f"messages[{i}] (assistant) has empty content"))
-        if role not in _AFTER[prev]:
+        if role not in ROLE_AFTER[prev]:
             after = f"after {prev!r}" if prev else "first"
             problems.append(("alternation", f"messages[{i}] is {role!r} {after}"))
         if role == "assistant":

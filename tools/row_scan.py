@@ -27,6 +27,7 @@ import xxhash
 
 from sprintboard.tools.chat_rows import (
     ERROR_REASONS,
+    ROLE_AFTER,
     Format,
     Problem,
     Turns,
@@ -73,22 +74,11 @@ class _Chat(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 _decode_chat = msgspec.json.Decoder(_Chat).decode
 
-# Which role may follow which ("" is the start): an optional system turn first, then user and
-# assistant alternate, and tool results follow an assistant turn (as `check_messages` says).
-_AFTER: dict[str, frozenset[str]] = {
-    "": frozenset({"system", "user"}),
-    "system": frozenset({"user"}),
-    "user": frozenset({"assistant"}),
-    "assistant": frozenset({"user", "tool"}),
-    "tool": frozenset({"user", "assistant", "tool"}),
-}
-
-
 def _roles_clean(roles: tuple[str, ...]) -> bool:
     """Whether a role sequence passes `check_messages` (order, and an assistant turn)."""
     prev = ""
     for role in roles:
-        if role not in _AFTER[prev]:
+        if role not in ROLE_AFTER[prev]:
             return False
         prev = role
     return "assistant" in roles

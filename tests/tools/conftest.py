@@ -157,3 +157,42 @@ def draw_corpus(draw: Callable[..., Any]) -> tuple[list[bytes], bool]:
 def ds_corpus() -> Callable[[Callable[..., Any]], tuple[list[bytes], bool]]:
     """See `draw_corpus` (pass `data.draw` from hypothesis' `st.data()`)."""
     return draw_corpus
+
+
+def write_corpus(folder: Path, files: list[tuple[list[bytes], bool]]) -> list[Path]:
+    """Write generated files (`draw_corpus`'s lines and newline-at-end flag) as src<i>.jsonl."""
+    paths = []
+    for i, (lines, newline_at_end) in enumerate(files):
+        path = folder / f"src{i}.jsonl"
+        path.write_bytes(b"\n".join(lines) + (b"\n" if lines and newline_at_end else b""))
+        paths.append(path)
+    return paths
+
+
+def tool_outputs(out: Path) -> dict[str, Any]:
+    """Every file under `out` by relative path; manifests without what may differ between
+    runs that must give the same bytes (their timestamp, timings and the engine's name)."""
+    found: dict[str, Any] = {}
+    for path in sorted(out.rglob("*")):
+        if path.is_file():
+            name = str(path.relative_to(out))
+            if path.name.endswith("manifest.json"):
+                manifest = json.loads(path.read_text(encoding="utf-8"))
+                for varies in ("created", "timings", "engine"):
+                    manifest.pop(varies)
+                found[name] = manifest
+            else:
+                found[name] = path.read_bytes()
+    return found
+
+
+@pytest.fixture
+def ds_write_corpus() -> Callable[[Path, list[tuple[list[bytes], bool]]], list[Path]]:
+    """See `write_corpus`."""
+    return write_corpus
+
+
+@pytest.fixture
+def ds_outputs() -> Callable[[Path], dict[str, Any]]:
+    """See `tool_outputs`."""
+    return tool_outputs

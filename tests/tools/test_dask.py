@@ -33,35 +33,14 @@ pytest.importorskip("distributed")
 from sprintboard.tools.dask_engine import DaskEngine
 
 Corpus = Callable[[Callable[..., Any]], tuple[list[bytes], bool]]
+WriteCorpus = Callable[[Path, list[tuple[list[bytes], bool]]], list[Path]]
+Outputs = Callable[[Path], dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[DaskEngine]:
     with DaskEngine(2) as engine:
         yield engine
-
-
-def _write(folder: Path, files: list[tuple[list[bytes], bool]]) -> list[Path]:
-    paths = []
-    for i, (lines, newline_at_end) in enumerate(files):
-        path = folder / f"src{i}.jsonl"
-        path.write_bytes(b"\n".join(lines) + (b"\n" if lines and newline_at_end else b""))
-        paths.append(path)
-    return paths
-
-
-def _outputs(out: Path) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_file():
-            if path.name.endswith("manifest.json"):
-                manifest = json.loads(path.read_text(encoding="utf-8"))
-                for varies in ("created", "timings", "engine"):
-                    manifest.pop(varies)
-                found[str(path.relative_to(out))] = manifest
-            else:
-                found[str(path.relative_to(out))] = path.read_bytes()
-    return found
 
 
 def _run_all(paths: list[Path], out: Path, engine: Engine, seed: int) -> list[object]:
@@ -86,13 +65,18 @@ def _run_all(paths: list[Path], out: Path, engine: Engine, seed: int) -> list[ob
 )
 @given(data=st.data())
 def test_dask_gives_the_local_bytes_for_every_tool(
-    tmp_path_factory: pytest.TempPathFactory, cluster: DaskEngine, ds_corpus: Corpus, data: Any
+    tmp_path_factory: pytest.TempPathFactory,
+    cluster: DaskEngine,
+    ds_corpus: Corpus,
+    ds_write_corpus: WriteCorpus,
+    ds_outputs: Outputs,
+    data: Any,
 ) -> None:
     files = [ds_corpus(data.draw) for _ in range(data.draw(st.integers(1, 2)))]
     cluster.range_bytes = data.draw(st.integers(1, 2000))
     seed = data.draw(st.integers(0, 3))
     folder = tmp_path_factory.mktemp("corpus")
-    paths = _write(folder, files)
+    paths = ds_write_corpus(folder, files)
     out = folder / "out"
     found = []
     for engine in (LocalEngine(1), cluster):
@@ -100,7 +84,7 @@ def test_dask_gives_the_local_bytes_for_every_tool(
             reports = _run_all(paths, out, engine, seed)
         except ToolError as exc:  # too few rows for a split: both engines must say so
             reports = [str(exc)]
-        found.append((reports, _outputs(out)))
+        found.append((reports, ds_outputs(out)))
         shutil.rmtree(out, ignore_errors=True)
     assert found[0] == found[1]
 

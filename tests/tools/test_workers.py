@@ -7,7 +7,6 @@ duplicates written other ways and near duplicates, and check the pieces it rests
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -29,6 +28,8 @@ from sprintboard.tools.row_scan import KeySpec, ScanJob, ScanSpec, _check_genera
 from sprintboard.tools.split import SplitConfig, split
 
 Corpus = Callable[[Callable[..., Any]], tuple[list[bytes], bool]]
+WriteCorpus = Callable[[Path, list[tuple[list[bytes], bool]]], list[Path]]
+Outputs = Callable[[Path], dict[str, Any]]
 _SETTINGS = settings(
     max_examples=25,
     deadline=None,
@@ -41,31 +42,6 @@ def pool() -> Iterator[LocalEngine]:
     """Two worker processes, started once for the module."""
     with LocalEngine(2) as engine:
         yield engine
-
-
-def _write(folder: Path, files: list[tuple[list[bytes], bool]]) -> list[Path]:
-    paths = []
-    for i, (lines, newline_at_end) in enumerate(files):
-        path = folder / f"src{i}.jsonl"
-        data = b"\n".join(lines) + (b"\n" if lines and newline_at_end else b"")
-        path.write_bytes(data)
-        paths.append(path)
-    return paths
-
-
-def _outputs(out: Path) -> dict[str, Any]:
-    """Every file under `out`; manifests without their timestamps and timings."""
-    found: dict[str, Any] = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_file():
-            if path.name.endswith("manifest.json"):
-                manifest = json.loads(path.read_text(encoding="utf-8"))
-                manifest.pop("created")
-                manifest.pop("timings")
-                found[path.name] = manifest
-            else:
-                found[path.name] = path.read_bytes()
-    return found
 
 
 def _runs(paths: list[Path], out: Path) -> list[Callable[[Engine], object]]:
@@ -81,26 +57,35 @@ def _runs(paths: list[Path], out: Path) -> list[Callable[[Engine], object]]:
 @_SETTINGS
 @given(data=st.data())
 def test_outputs_are_the_same_bytes_for_every_worker_count(
-    tmp_path_factory: pytest.TempPathFactory, pool: LocalEngine, ds_corpus: Corpus, data: Any
+    tmp_path_factory: pytest.TempPathFactory,
+    pool: LocalEngine,
+    ds_corpus: Corpus,
+    ds_write_corpus: WriteCorpus,
+    ds_outputs: Outputs,
+    data: Any,
 ) -> None:
     files = [ds_corpus(data.draw) for _ in range(data.draw(st.integers(1, 3)))]
     pool.range_bytes = data.draw(st.integers(1, 600))  # down to one line per range
     folder = tmp_path_factory.mktemp("corpus")
-    paths = _write(folder, files)
+    paths = ds_write_corpus(folder, files)
     out = folder / "out"
     for run in _runs(paths, out):
         reports = []
         seen = []
         for engine in (LocalEngine(1), pool):
             reports.append(run(engine))
-            seen.append(_outputs(out))
+            seen.append(ds_outputs(out))
             shutil.rmtree(out)
         assert reports[0] == reports[1]
         assert seen[0] == seen[1]
 
 
 def test_split_and_mix_are_the_same_for_every_worker_count(
-    tmp_path: Path, pool: LocalEngine, ds_chat: Callable[..., dict[str, Any]], ds_write: Any
+    tmp_path: Path,
+    pool: LocalEngine,
+    ds_chat: Callable[..., dict[str, Any]],
+    ds_write: Any,
+    ds_outputs: Outputs,
 ) -> None:
     rows = [ds_chat(i, 20) for i in range(60)]
     a = ds_write(tmp_path / "a.jsonl", [*rows[:40], rows[3], b"{bad", rows[7]])
@@ -112,7 +97,7 @@ def test_split_and_mix_are_the_same_for_every_worker_count(
         split(SplitConfig(inputs=[a, b], out_dir=out / "split", seed=5), engine=engine)
         sources = [MixSource(name="a", path=a, ratio=2), MixSource(name="b", path=b, ratio=1)]
         mix(MixConfig(sources=sources, output=out / "mix.jsonl", seed=9), engine=engine)
-        results.append(_outputs(out))
+        results.append(ds_outputs(out))
         shutil.rmtree(out)
     assert results[0] == results[1] and len(results[0]) == 7
 
@@ -120,10 +105,14 @@ def test_split_and_mix_are_the_same_for_every_worker_count(
 @_SETTINGS
 @given(data=st.data())
 def test_the_fast_path_judges_every_row_as_the_general_path_does(
-    tmp_path_factory: pytest.TempPathFactory, ds_corpus: Corpus, data: Any
+    tmp_path_factory: pytest.TempPathFactory,
+    ds_corpus: Corpus,
+    ds_write_corpus: WriteCorpus,
+    ds_outputs: Outputs,
+    data: Any,
 ) -> None:
     lines, newline_at_end = ds_corpus(data.draw)
-    path = _write(tmp_path_factory.mktemp("rows"), [(lines, newline_at_end)])[0]
+    path = ds_write_corpus(tmp_path_factory.mktemp("rows"), [(lines, newline_at_end)])[0]
     scan = scan_range(
         ScanJob(
             ByteRange(0, str(path), 0, path.stat().st_size), ScanSpec("messages", key=KeySpec())
