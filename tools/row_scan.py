@@ -74,6 +74,7 @@ class _Chat(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 _decode_chat = msgspec.json.Decoder(_Chat).decode
 
+
 def _roles_clean(roles: tuple[str, ...]) -> bool:
     """Whether a role sequence passes `check_messages` (order, and an assistant turn)."""
     prev = ""
