@@ -277,15 +277,15 @@ class _Run:
 
         from sprintboard.tools.fingerprint import fingerprint_inputs, verify_pairs
         from sprintboard.tools.near_dup import (
-            MinHasher,
             MinHashParams,
             candidate_pairs,
             cluster_pairs,
+            min_hasher,
         )
 
         cfg = self.config
         params = MinHashParams(cfg.bands, cfg.band_rows, cfg.shingle, cfg.seed)
-        hasher = MinHasher(params)
+        hasher = min_hasher(params)
         spec = ScanSpec(format=cfg.format, key=self.key_spec(), minhash=params)
         fps = fingerprint_inputs(cfg.inputs, spec, engine, on_bytes=bar_advance)
         for source, line, problems, raw in fps.rejected:

@@ -19,7 +19,7 @@ from sprintboard.tools.chat_rows import Format
 from sprintboard.tools.engine import Engine, engine_scope
 from sprintboard.tools.fingerprint import fingerprint_inputs, verify_pairs
 from sprintboard.tools.manifest import Manifest, write_manifest
-from sprintboard.tools.near_dup import MinHasher, MinHashParams, candidate_pairs
+from sprintboard.tools.near_dup import MinHashParams, candidate_pairs, min_hasher
 from sprintboard.tools.progress import input_bytes, progress
 from sprintboard.tools.registry import register
 from sprintboard.tools.row_scan import KeySpec, ScanSpec
@@ -84,7 +84,7 @@ def leakage(
         if not path.is_file():
             raise ToolError("leakage", f"{path}: no such file; check the path")
     params = MinHashParams(config.bands, config.band_rows, config.shingle)
-    hasher = MinHasher(params) if config.near else None
+    hasher = min_hasher(params) if config.near else None
     spec = ScanSpec(format=config.format, key=KeySpec(), minhash=params if config.near else None)
     total = input_bytes([config.a, config.b])
     with (

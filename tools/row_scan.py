@@ -305,11 +305,10 @@ class _Rows:
         return self.out
 
 
-@functools.cache
 def _min_hasher(params: MinHashParams) -> Any:
-    from sprintboard.tools.near_dup import MinHasher
+    from sprintboard.tools.near_dup import min_hasher
 
-    return MinHasher(params)
+    return min_hasher(params)
 
 
 def scan_range(job: ScanJob) -> RangeScan:

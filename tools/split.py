@@ -21,7 +21,7 @@ from sprintboard.tools.engine import Engine, engine_scope
 from sprintboard.tools.fingerprint import Fingerprints, fingerprint_inputs, near_pairs
 from sprintboard.tools.jsonl_stream import iter_batches
 from sprintboard.tools.manifest import FileRef, Manifest, write_manifest
-from sprintboard.tools.near_dup import MinHasher, MinHashParams, cluster_pairs
+from sprintboard.tools.near_dup import MinHashParams, cluster_pairs, min_hasher
 from sprintboard.tools.output_files import HashingWriter
 from sprintboard.tools.progress import input_bytes, progress
 from sprintboard.tools.registry import register
@@ -124,7 +124,7 @@ def split(
         if not path.is_file():
             raise ToolError("split", f"{path}: no such file; check the path")
     params = MinHashParams(config.bands, config.band_rows, config.shingle)
-    hasher = MinHasher(params) if config.near else None
+    hasher = min_hasher(params) if config.near else None
     spec = ScanSpec(format=config.format, key=KeySpec(), minhash=params if config.near else None)
     total = input_bytes(config.inputs)
     with (
