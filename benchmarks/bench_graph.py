@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from result_line import result
+
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.scheduling import BoardPolicy, claimable, next_tasks
@@ -149,13 +151,34 @@ def bench_size(root: Path, n: int, rounds: int) -> None:
         f"  vs references (wall): Backlog.md ready 2800 ms -> {2800 / nxt:.1f}x faster; "
         f"task-master next 1800 ms -> {1800 / nxt:.1f}x faster"
     )
+    tag = f"{n // 1000}k tasks"
+    result(
+        f"next --json, {tag} (whole process)", nxt, "ms", better="lower", goal=150, goal_on="value"
+    )
+    result(
+        f"next --json vs task-master next, {tag}", nxt, "ms", baseline=1800, better="lower", goal=12
+    )
+    result(
+        f"next --json vs Backlog.md ready, {tag}", nxt, "ms", baseline=2800, better="lower", goal=18
+    )
+    graph_ms = statistics.median(walls["sprintboard graph --json"])
+    result(
+        f"graph --json, {tag} (whole process)", graph_ms, "ms", baseline=base_wall, better="lower"
+    )
+    ready_ms = statistics.median(itimes["ready set (graph.ready_tasks)"])
+    result(f"ready set in process, {tag}", ready_ms, "ms", better="lower", goal=20, goal_on="value")
+    full_ms = statistics.median(itimes["full analysis (graph.analyze)"])
+    result(
+        f"full analysis in process, {tag}", full_ms, "ms", better="lower", goal=50, goal_on="value"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also 50,000 tasks, more rounds")
+    parser.add_argument("--quick", action="store_true", help="3 rounds (make bench)")
     args = parser.parse_args()
-    sizes, rounds = ([10_000, 50_000], 11) if args.full else ([10_000], 7)
+    sizes, rounds = ([10_000, 50_000], 11) if args.full else ([10_000], 3 if args.quick else 7)
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             bench_size(Path(tmp), n, rounds)

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from result_line import result
+
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import CounterIds, FrozenClock, format_ts
 from sprintboard.board.local import LocalBoard
@@ -104,8 +106,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--full", action="store_true", help="10,000 tasks instead of 2,000")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="1,000 tasks, 3 repeats (make bench)")
     args = parser.parse_args()
-    n = 10_000 if args.full else 2_000
+    if args.quick:
+        args.repeats = 3
+    n = 10_000 if args.full else 1_000 if args.quick else 2_000
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"
         t0 = time.perf_counter()
@@ -139,6 +144,8 @@ def main() -> None:
                 f"{name:<10} {med * 1000:>10.1f} {med / base:>11.2f}  "
                 f"({min(values) * 1000:.1f}..{max(values) * 1000:.1f})"
             )
+            if name != "baseline":
+                result(f"{name}, {n} tasks", med * 1000, "ms", baseline=base * 1000, better="lower")
 
 
 if __name__ == "__main__":

@@ -236,6 +236,10 @@ class ToolError(SprintboardError):
         self.tool, self.reason = tool, reason
         super().__init__(f"{tool}: {reason}")
 
+    def __reduce__(self) -> tuple[type[ToolError], tuple[str, str]]:
+        # Raised in worker processes and cluster workers too: it must unpickle as itself.
+        return (type(self), (self.tool, self.reason))
+
 
 class MessageRejected(SprintboardError):
     """An A2A message failed verification and goes to quarantine/."""
