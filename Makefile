@@ -21,8 +21,9 @@ lint: setup
 	@# the installed package and its rooms (board/, tools/, ...), so only 19 files were checked
 	@mkdir -p build && cd build && ../$(BIN)/mypy --config-file ../pyproject.toml
 
+# Every benchmark at its --quick size (a few minutes), then one summary table of the goals.
 bench: setup
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build demo .pytest_cache .mypy_cache .ruff_cache

@@ -197,7 +197,7 @@ def handoff(message_id: str, task: str, to_host: str, reason: str) -> dict[str, 
 
 
 def request(message_id: str, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
-    """Host -> owner: a board call (`claim`, `ready`, `snapshot`, `apply`)."""
+    """Host -> owner: a board call (`claim`, `claim_next`, `ready`, `snapshot`, `move`, `apply`)."""
     return _data_message(message_id, None, "ROLE_USER", {"op": op, "args": dict(args)})
 
 

@@ -5,6 +5,11 @@ Every board change made for a message carries event ids derived from the message
 Results and heartbeats are fenced: a token that is not the current lease's is refused
 (`StaleFence`) and nothing is recorded or promoted. A host can only act on leases held
 by its own host (the sender is authenticated by the pair key).
+
+A remote host writes about a task (metric, note, a block with its reason) only under its
+own live lease and that lease's fence, and writes no decisions (DESIGN.md contract 11):
+anything else is refused, the sender is told why, and the message goes to quarantine
+with the reason.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -23,7 +28,7 @@ from sprintboard.a2a.envelope import Envelope
 from sprintboard.a2a.postbox import Outcome, Postbox, Received
 from sprintboard.board import values
 from sprintboard.board.client import EventDraft
-from sprintboard.board.clock import format_ts
+from sprintboard.board.clock import format_ts, parse_ts
 from sprintboard.board.codec import event_to_dict, lease_to_dict, task_to_dict
 from sprintboard.board.journal import Head
 from sprintboard.board.local import LocalBoard
@@ -41,15 +46,26 @@ from sprintboard.errors import (
 
 __all__ = ["REMOTE_OPS", "OwnerHandler", "error_value"]
 
-# Ops a remote host may `apply` itself; status changes go through claim/result/decline.
-REMOTE_OPS = frozenset({"note.add", "decision.add", "metric.set"})
+# Ops a remote host may `apply` itself, each under its own live lease and fence; status
+# changes go through claim/result/decline (and `move` to blocked, under the lease too).
+REMOTE_OPS = frozenset({"note.add", "metric.set"})
 _SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}")
 
 
 def error_value(exc: SprintboardError) -> dict[str, Any]:
     """An error as a reply value `RemoteBoard` turns back into the same exception."""
     out: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
-    for attr in ("task", "given", "current", "reason", "scope", "limit", "message_id"):
+    for attr in (
+        "task",
+        "given",
+        "current",
+        "reason",
+        "scope",
+        "limit",
+        "message_id",
+        "actor",
+        "op",
+    ):
         if hasattr(exc, attr):
             out[attr] = getattr(exc, attr)
     return out
@@ -302,20 +318,26 @@ class OwnerHandler:
             return Outcome("ready", f"{len(tasks)} task(s)")
         if op == "claim":
             return self._claim(env, args)
+        if op == "claim_next":
+            return self._claim_next(env, args)
+        if op == "move":
+            return self._move(env, args)
         if op == "apply":
-            events = self._remote_drafts(env, args.get("events") or [])
+            try:
+                events = self._remote_drafts(env, args.get("events") or [])
+            except MessageRejected as exc:  # the sender hears why; the message is quarantined
+                self._reply(env, exc=exc)
+                raise
             applied = self.board.apply(events)
             self._reply(env, [event_to_dict(e) for e in applied])
             return Outcome("apply", f"{len(applied)} event(s)")
         raise MessageRejected(env.id, f"malformed: unknown request op {op!r}")
 
     def _claim(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        # Whether this agent may claim from this host is the board's rule (authority).
         task_id, agent = str(args.get("task", "")), str(args.get("agent", ""))
         sent = args.get("ttl")
         ttl = self.default_ttl if sent is None else values.integer(sent, "ttl", 1, MAX_TTL)
-        home = self.agent_hosts.get(agent)
-        if home is not None and home != env.sender:
-            raise LeaseConflict(task_id, f"agent {agent} runs on {home}, not {env.sender}")
         current = self.board.snapshot().task(task_id)
         lease = current.lease
         if not (lease and lease.agent == agent and lease.host == env.sender):
@@ -323,29 +345,101 @@ class OwnerHandler:
         self._send_assignment(env.sender, task_id, lease, reply_to=env.id)
         return Outcome("delegate", f"{task_id} -> {agent}@{env.sender} fence {lease.fence}")
 
+    def _claim_next(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        agent = str(args.get("agent", ""))
+        caps = args.get("caps")
+        task = self.board.claim_next(
+            agent,
+            args.get("role"),
+            None if caps is None else [str(c) for c in caps],
+            int(args.get("ttl") or self.default_ttl),
+            host=env.sender,
+            with_steps=bool(args.get("with_steps")),
+        )
+        if task is None or task.lease is None:
+            self._reply(env, None)
+            return Outcome("claim_next", f"nothing for {agent}@{env.sender}")
+        self._send_assignment(env.sender, task.id, task.lease, reply_to=env.id)
+        return Outcome("delegate", f"{task.id} -> {agent}@{env.sender} fence {task.lease.fence}")
+
+    def _move(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        task_id, to = str(args.get("task", "")), str(args.get("to", ""))
+        lease = self._live_lease_of(env, task_id, env.fence)
+        if to != "blocked":
+            self._refuse(
+                env,
+                task_id,
+                f"a remote host moves its leased task only to blocked (with the reason), not "
+                f"to {to!r}; send a result for review, or decline to give it back",
+            )
+        key = f"{env.sender}:{args.get('key') or env.id}"
+        task = self.board.move(
+            task_id,
+            "blocked",
+            f"{lease.agent}@{lease.host}",
+            reason=str(args.get("reason") or f"blocked on {env.sender}"),
+            expected=args.get("expected"),
+            fence=lease.fence,
+            key=key,
+        )
+        self._reply(env, task_to_dict(task))
+        return Outcome("move", f"{task_id} -> blocked by {lease.agent}@{lease.host}")
+
+    def _refuse(self, env: Envelope, task: str, reason: str) -> NoReturn:
+        """Tell the sender why, then quarantine the message (a write it may not make)."""
+        exc = MessageRejected(env.id, clean_line(f"{task}: {reason}"))  # a peer's id: one line
+        self._reply(env, exc=exc)
+        raise exc
+
+    def _live_lease_of(self, env: Envelope, task_id: str, fence: int | None) -> Lease:
+        """The sender's own live lease on `task_id`, held with `fence`; else quarantined."""
+        task = self.board.snapshot().tasks.get(task_id)
+        lease = task.lease if task is not None else None
+        if task is None:
+            self._refuse(
+                env, task_id or "?", "no such task; a remote host writes only about a task it holds"
+            )
+        if lease is None or lease.host != env.sender:
+            holder = f"leased to {lease.agent}@{lease.host}" if lease else "not leased"
+            self._refuse(
+                env,
+                task_id,
+                f"is {holder}; {env.sender} writes about a task only under its own lease "
+                "(claim it first)",
+            )
+        if fence != lease.fence:
+            self._refuse(
+                env, task_id, f"fence {fence} is not the lease's ({lease.fence}); claim it again"
+            )
+        if parse_ts(lease.expires) <= self.board.clock.now():
+            self._refuse(env, task_id, f"the lease expired at {lease.expires}; claim it again")
+        return lease
+
     def _remote_drafts(self, env: Envelope, raw: list[Any]) -> list[EventDraft]:
         drafts = []
         for i, item in enumerate(raw):
-            op = item.get("op") if isinstance(item, dict) else None
+            if not isinstance(item, dict):
+                raise MessageRejected(env.id, "malformed: an event must be an object")
+            op, task = item.get("op"), str(item.get("task") or "")
             if op not in REMOTE_OPS:
-                raise LeaseConflict(
-                    str(item.get("task") if isinstance(item, dict) else "?"),
-                    f"a remote host may apply only {sorted(REMOTE_OPS)}, not {op!r}",
+                self._refuse(
+                    env,
+                    task or "?",
+                    f"a remote host may apply only {sorted(REMOTE_OPS)} (and writes no "
+                    f"decisions), not {op!r}",
                 )
-            actor = str(item.get("actor") or f"agent@{env.sender}")
-            if not actor.endswith(f"@{env.sender}"):
-                actor = f"{actor.split('@', 1)[0]}@{env.sender}"
+            fence = item.get("fence")
+            lease = self._live_lease_of(env, task, fence if isinstance(fence, int) else None)
             fields = item.get("fields") or {}
             if not isinstance(fields, Mapping):
-                raise InvalidValue("fields", fields, "must be an object")
-            # ids, names, numbers and the task's existence are checked by the write path
+                raise InvalidValue("fields", fields, "must be an object", task or None)
             drafts.append(
                 EventDraft(
                     op,
-                    item.get("task"),
+                    task,
                     dict(fields),
-                    actor,
-                    item.get("fence"),
+                    f"{lease.agent}@{lease.host}",  # the lease holder: a host speaks for itself
+                    lease.fence,
                     id=f"{env.sender}:{env.id}.{i}",
                 )
             )

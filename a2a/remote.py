@@ -22,13 +22,14 @@ from sprintboard.a2a.envelope import Kind
 from sprintboard.a2a.postbox import Outcome, Postbox, Received
 from sprintboard.board.client import EventDraft
 from sprintboard.board.codec import event_from_dict, lease_from_dict, task_from_dict
-from sprintboard.board.models import Artifact, Event, Lease, Task
+from sprintboard.board.models import Artifact, Event, Lease, Status, Task
 from sprintboard.board.snapshot import parse_snapshot
 from sprintboard.board.state import BoardState
 from sprintboard.errors import (
     BoardError,
     LeaseConflict,
     MessageRejected,
+    NotPermitted,
     StaleFence,
     UnknownTask,
     WipLimitReached,
@@ -54,6 +55,14 @@ def raise_remote_error(value: Any) -> None:
         raise UnknownTask(str(v.get("task")))
     if kind == "WipLimitReached":
         raise WipLimitReached(str(v.get("scope", "?")), int(v.get("limit", 0)))
+    if kind == "NotPermitted":
+        task = v.get("task")
+        raise NotPermitted(
+            str(v.get("actor", "?")),
+            str(v.get("op", "?")),
+            None if task is None else str(task),
+            str(v.get("reason", msg)),
+        )
     if kind == "MessageRejected":
         raise MessageRejected(str(v.get("message_id", "?")), str(v.get("reason", msg)))
     raise BoardError(f"the owner refused: {msg}")
@@ -202,15 +211,108 @@ class RemoteBoard:
                 self._value(got)
                 raise BoardError(f"{task}: the owner answered a claim with {got.env.kind}")
             lease = lease_from_dict(got.parsed.meta["lease"])
+        self._accept(task, lease, agent)
+        return lease
+
+    def _accept(self, task: str, lease: Lease, agent: str) -> None:
         ctx = self.context
         self.postbox.send(
             self.owner,
             "accept",
-            lambda m: messages.accept(m, task, ctx, f"{agent}@{host}"),
+            lambda m: messages.accept(m, task, ctx, f"{agent}@{self.host}"),
             task=task,
             fence=lease.fence,
         )
-        return lease
+
+    def claim_next(
+        self,
+        agent: str,
+        role: str | None = None,
+        caps: Sequence[str] | None = None,
+        ttl: int = 900,
+        *,
+        with_steps: bool = False,
+    ) -> Task | None:
+        """Take a task pushed to `agent`, or ask the owner to pick and lease the best one
+        for it on this host (the owner's one scheduling rule); then accept it.
+
+        Returns None when nothing is claimable for `agent` here.
+        """
+        pushed = [tid for tid, (_, lease) in self._assigned.items() if lease.agent == agent]
+        if pushed:
+            task, lease = self._assigned.pop(pushed[0])
+        else:
+            args = {
+                "agent": agent,
+                "role": role,
+                "caps": None if caps is None else list(caps),
+                "ttl": ttl,
+                "with_steps": with_steps,
+            }
+            got = self._call("request", lambda m: messages.request(m, "claim_next", args))
+            if got.env.kind != "assignment":
+                if self._value(got) is None:
+                    return None
+                raise BoardError(f"the owner answered claim_next with {got.env.kind}")
+            task = task_from_dict(got.parsed.meta["task"])
+            lease = lease_from_dict(got.parsed.meta["lease"])
+        self._accept(task.id, lease, agent)
+        task.lease = lease
+        return task
+
+    def move(
+        self,
+        task: str,
+        to: Status,
+        actor: str,
+        *,
+        reason: str | None = None,
+        force: bool = False,
+        expected: Status | None = None,
+        fence: int | None = None,
+        key: str | None = None,
+    ) -> Task:
+        """Move a task this host holds (to blocked, with the reason) under its lease's fence.
+
+        Raises:
+            MessageRejected: any other move, or no live lease of this host with `fence`
+                (the owner quarantines the request and says why).
+        """
+        if force:
+            raise NotPermitted(actor, "task.move", task, "only a person forces a move")
+        args = {
+            "task": task,
+            "to": to,
+            "reason": reason,
+            "expected": expected,
+            "key": key,
+        }
+        got = self._call(
+            "request", lambda m: messages.request(m, "move", args), task=task, fence=fence
+        )
+        return task_from_dict(self._value(got))
+
+    def assign(
+        self,
+        task: str,
+        agent: str,
+        host: str | None = None,
+        actor: str = "human:cli",
+        *,
+        reason: str | None = None,
+        key: str | None = None,
+    ) -> Task:
+        """Refused: assignments are decisions, and only the owner host makes them.
+
+        Raises:
+            NotPermitted: always.
+        """
+        raise NotPermitted(
+            actor,
+            "task.update",
+            task,
+            f"a remote host writes no decisions; assign on the owner {self.owner}",
+        )
 
     def heartbeat(self, task: str, fence: int) -> Lease:
         """Extend the lease.
@@ -259,8 +361,25 @@ class RemoteBoard:
         )
         return task_from_dict(self._value(got))
 
+    def release(self, task: str, fence: int, reason: str = "released") -> None:
+        """Give the lease back: a `decline` the owner turns into a fenced release (no answer
+        is awaited; a stale fence is refused there and logged in its ledger)."""
+        ctx = self.context
+        self.postbox.send(
+            self.owner,
+            "decline",
+            lambda m: messages.decline(m, task, ctx, reason),
+            task=task,
+            fence=fence,
+        )
+
     def apply(self, events: Sequence[EventDraft]) -> list[Event]:
-        """Ask the owner to commit notes, decisions or metrics (the ops a host may apply)."""
+        """Ask the owner to commit notes or metrics about tasks this host holds, each with
+        its lease's fence (the ops a host may apply; a host writes no decisions).
+
+        Raises:
+            MessageRejected: an event outside those rules (the owner quarantines it).
+        """
         raw = [
             {
                 "op": e.op,

@@ -22,10 +22,10 @@ from sprintboard.agents.runtime import linear_graph
 from sprintboard.allowlist import AllowList
 from sprintboard.board.client import BoardClient, EventDraft
 from sprintboard.board.criteria import Check, parse_check
-from sprintboard.board.models import Task
+from sprintboard.board.models import Status, Task
 from sprintboard.board.state import BoardState
 from sprintboard.board.values import clean_line
-from sprintboard.errors import SprintboardError
+from sprintboard.errors import InvalidTransition, SprintboardError
 
 __all__ = ["AUDITABLE", "AuditState", "Auditor", "AuditorSettings", "CheckResult"]
 
@@ -138,35 +138,32 @@ class Auditor:
                 f"#{r['index'] + 1} {task.criteria[r['index']].text}: {r['detail']}" for r in rs
             )
 
-        fields: dict[str, Any] = {"from": task.status, "role": "auditor"}
+        to: Status
         if not state["results"]:
-            fields |= {
-                "to": "needs_manual",
-                "reason": "no acceptance criteria; a person accepts it",
-            }
+            to, reason = "needs_manual", "no acceptance criteria; a person accepts it"
         elif failed:
             if task.attempt >= self.settings.max_attempts:
-                fields |= {"to": "blocked", "reason": f"failed after {task.attempt} attempts: "}
+                to, reason = "blocked", f"failed after {task.attempt} attempts: "
             else:
-                fields |= {"to": "ready", "reason": "failed criteria: "}
-            fields["reason"] += listed(failed)
+                to, reason = "ready", "failed criteria: "
+            reason += listed(failed)
         elif manual:
-            fields |= {"to": "needs_manual", "reason": f"needs a person: {listed(manual)}"}
+            to, reason = "needs_manual", f"needs a person: {listed(manual)}"
         else:
-            fields |= {"to": "done", "reason": f"all {len(state['results'])} checks passed"}
-        fields["reason"] = clean_line(str(fields["reason"]), 4000)
-        self.board.apply(
-            [
-                EventDraft(
-                    "task.move",
-                    task.id,
-                    fields,
-                    actor=self._actor(state),
-                    id=self._event_id(state, "move"),
-                )
-            ]
-        )
-        return {"outcome": str(fields["to"]), "detail": str(fields["reason"])}
+            to, reason = "done", f"all {len(state['results'])} checks passed"
+        reason = clean_line(reason, 4000)
+        try:
+            self.board.move(
+                task.id,
+                to,
+                self._actor(state),
+                reason=reason,
+                expected=task.status,
+                key=self._event_id(state, "move"),
+            )
+        except InvalidTransition as exc:  # a person moved it (or unticked a check) meanwhile
+            return {"outcome": "skipped", "detail": str(exc)}
+        return {"outcome": to, "detail": reason}
 
     # -- checks -----------------------------------------------------------------------------
 

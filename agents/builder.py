@@ -21,7 +21,7 @@ from typing import Any, TypedDict
 from pydantic import BaseModel
 
 from sprintboard.agents.rundirs import absolute_paths, resolve_runs, run_dir, run_relpath
-from sprintboard.board.client import BoardClient, EventDraft
+from sprintboard.board.client import BoardClient
 from sprintboard.board.models import Artifact, Task
 from sprintboard.board.values import clean_line
 from sprintboard.errors import BoardError, SprintboardError, StaleFence
@@ -67,6 +67,17 @@ def collect_artifacts(root: Path, folder: Path) -> list[Artifact]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     ]
+
+
+def _ssh_addresses(config: dict[str, Any], root: Path) -> dict[str, Any]:
+    """A step's `hosts` (a distributed train step) may name `[[hosts]]`; use their `ssh`."""
+    hosts = config.get("hosts")
+    if not isinstance(hosts, list) or not hosts:
+        return config
+    from sprintboard.config import load_config
+
+    known = {h.name: h.ssh for h in load_config(root).hosts if h.ssh}
+    return {**config, "hosts": [known.get(h, h) if isinstance(h, str) else h for h in hosts]}
 
 
 def _report_metrics(tool: str, report: Mapping[str, Any]) -> dict[str, float]:
@@ -175,6 +186,7 @@ class Builder:
             resolved = resolve_runs(
                 dict(config), self.board.snapshot(), {task.id: state["attempt"]}
             )
+            resolved = _ssh_addresses(resolved, self.root)
             cfg = absolute_paths(validate_step(tool, resolved), self.root)
         except SprintboardError as exc:
             raise _StepFailed(f"{where}: {exc}") from None
@@ -221,16 +233,16 @@ class Builder:
 
     def _block(self, state: BuildState, reason: str) -> None:
         host = self.board.host
-        draft = EventDraft(
-            "task.move",
-            state["task"],
-            {"to": "blocked", "from": "in_progress", "reason": clean_line(reason)},
-            actor=f"{state['agent']}@{host}",
-            fence=state["fence"],
-            id=f"{host}:builder.{state['task']}.{state['attempt']}.blocked",
-        )
         try:
-            self.board.apply([draft])
+            self.board.move(
+                state["task"],
+                "blocked",
+                f"{state['agent']}@{host}",
+                reason=clean_line(reason),
+                expected="in_progress",
+                fence=state["fence"],
+                key=f"{host}:builder.{state['task']}.{state['attempt']}.blocked",
+            )
         except BoardError as exc:  # lost the lease meanwhile: the new holder decides
             log.warning("%s: could not block: %s", state["task"], exc)
 

@@ -1,28 +1,28 @@
 """The Negotiator (owner host only): recovers expired leases and assigns ready tasks to Builders.
 
 A pass is one graph thread keyed by the board's `seq` when it started (`recover` ->
-`assign`). Tasks go by priority, then critical-path slack, then id, to the least-loaded
-Builder that has the capabilities and WIP room, preferring this host; a task no agent
-here can take is routed to a host that can. Each decision is a `decision.add` event with
-its reason (KANBAN.md's Decisions). Assignments are only made while an agent has room, so a
-person's later change (priority, block, reassign) steers the next decision.
+`assign`). Which tasks can be taken and in what order is the board's one scheduling rule
+(board/scheduling.py: priority, then least slack on the critical path); what stays here
+are the Negotiator's own decisions: which Builder takes a task (the least-loaded one that
+has the capabilities and WIP room, preferring this host; a task no agent here can take is
+routed to a host that can) and the recovery of expired leases. Each assignment is written
+through the client (`assign`, with its reason as a decision in KANBAN.md's Decisions), and
+only while an agent has room, so a person's later change (priority, block, reassign)
+steers the next decision.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from sprintboard.agents.runtime import linear_graph
 from sprintboard.board.client import BoardClient, EventDraft
-from sprintboard.board.models import FINISHED_STATUSES, Task
-from sprintboard.board.state import BoardState
-from sprintboard.errors import BoardError
-from sprintboard.sprints.graph import analyze
+from sprintboard.board.critical_path import remaining_slack
+from sprintboard.board.models import Task
+from sprintboard.board.scheduling import BoardPolicy, Claimant, claimable, held, rank
 
-__all__ = ["BuilderSeat", "NegotiateState", "Negotiator", "slack_of"]
+__all__ = ["NegotiateState", "Negotiator"]
 
 log = logging.getLogger(__name__)
 
@@ -35,40 +35,16 @@ class NegotiateState(TypedDict):
     assigned: list[str]
 
 
-@dataclass(frozen=True, slots=True)
-class BuilderSeat:
-    """A Builder the Negotiator may assign to (from `sprintboard.toml`)."""
-
-    name: str
-    host: str
-    caps: frozenset[str] = field(default_factory=frozenset)
-    wip: int | None = None
-
-
-def slack_of(tasks: Sequence[Task]) -> dict[str, int]:
-    """Minutes each unfinished task can slip without delaying the sprint (0: critical path)."""
-    open_tasks = [t for t in tasks if t.status not in FINISHED_STATUSES]
-    try:
-        return dict(analyze(open_tasks, remaining=True).slack)
-    except BoardError as exc:  # a graph problem must not stop assignment; the planner reports it
-        log.warning("critical-path analysis failed: %s", exc)
-        return {}
-
-
 class Negotiator:
     """Builds the `negotiator` graph."""
 
-    def __init__(
-        self,
-        board: BoardClient,
-        *,
-        agent: str,
-        seats: Sequence[BuilderSeat],
-        role_wip: int | None = None,
-    ) -> None:
-        self.board, self.agent = board, agent
-        self.seats = list(seats)
-        self.role_wip = role_wip
+    def __init__(self, board: BoardClient, *, agent: str, policy: BoardPolicy) -> None:
+        self.board, self.agent, self.policy = board, agent, policy
+        self.builders: list[Claimant] = [
+            policy.claimant(name)
+            for name, role in sorted(policy.agent_roles.items())
+            if role == "builder"
+        ]
 
     @property
     def actor(self) -> str:
@@ -105,14 +81,14 @@ class Negotiator:
 
     def _assign(self, state: NegotiateState) -> dict[str, Any]:
         snap = self.board.snapshot()
-        load = self._load(snap)
+        load = {b.agent: held(snap, agent=b.agent, reserved=True) for b in self.builders}
         busy = sum(load.values())
-        slack = slack_of(list(snap.tasks.values()))
-        ready = self.board.ready(role="builder")
-        ready.sort(key=lambda t: (t.priority, slack.get(t.id, 0), t.id))
+        role_wip = self.policy.wip_per_role.get("builder", snap.sprint.wip_limits.get("builder"))
+        ranked = rank(snap, claimable(snap, self.policy, role="builder"))
+        slack = remaining_slack(snap) if ranked else {}
         drafts: list[EventDraft] = []
         assigned: list[str] = []
-        for task in ready:
+        for task in ranked:
             if not task.steps:
                 drafts += self._decide(
                     state,
@@ -123,7 +99,7 @@ class Negotiator:
                 continue
             if task.agent is not None:
                 continue  # assigned already, maybe by a person: their choice stands
-            able = [s for s in self.seats if set(task.caps) <= s.caps]
+            able = [b for b in self.builders if b.misfit(task) is None]
             if not able:
                 drafts += self._decide(
                     state,
@@ -133,37 +109,39 @@ class Negotiator:
                     "has it. Add the capability to a host or agent.",
                 )
                 continue
-            if self.role_wip is not None and busy >= self.role_wip:
+            if role_wip is not None and busy >= role_wip:
                 break
-            free = [s for s in able if s.wip is None or load[s.name] < s.wip]
+            free = [b for b in able if self._room(b, load)]
             if not free:
                 continue
-            here = [s for s in free if s.host == self.board.host]
-            seat = min(here or free, key=lambda s: (load[s.name], s.name))
-            load[seat.name] += 1
-            busy += 1
-            assigned.append(task.id)
+            here = [b for b in free if b.host == self.board.host]
+            seat = min(here or free, key=lambda b: (load[b.agent], b.agent))
+            assert seat.agent is not None
+            wip = self.policy.wip_per_agent.get(seat.agent)
             why = (
                 f"P{task.priority}, slack {slack.get(task.id, 0)} min, "
-                f"load {load[seat.name] - 1}/{seat.wip or '-'}"
+                f"load {load[seat.agent]}/{wip or '-'}"
             )
+            load[seat.agent] += 1
+            busy += 1
+            assigned.append(task.id)
             if seat.host != self.board.host:
                 why += f"; routed to {seat.host}: no free builder here has {sorted(task.caps)}"
-            drafts.append(
-                EventDraft(
-                    "task.update",
-                    task.id,
-                    {"agent": seat.name, "host": seat.host},
-                    actor=self.actor,
-                    id=self._id(state["seq"], f"{task.id}.assign"),
-                )
-            )
-            drafts += self._decide(
-                state, task, "assign", f"Assigned {task.id} to {seat.name}@{seat.host} ({why})"
+            self.board.assign(
+                task.id,
+                seat.agent,
+                seat.host,
+                self.actor,
+                reason=f"Assigned {task.id} to {seat.agent}@{seat.host} ({why})",
+                key=self._id(state["seq"], f"{task.id}.assign"),
             )
         if drafts:
             self.board.apply(drafts)
         return {"assigned": assigned}
+
+    def _room(self, builder: Claimant, load: dict[str | None, int]) -> bool:
+        wip = self.policy.wip_per_agent.get(builder.agent or "")
+        return wip is None or load[builder.agent] < wip
 
     def _decide(self, state: NegotiateState, task: Task, key: str, text: str) -> list[EventDraft]:
         # Assignments are keyed by pass; the other notices are said once per task (+ attempt).
@@ -177,13 +155,3 @@ class Negotiator:
                 id=f"{self.board.host}:negotiator.{task.id}.{scope}",
             )
         ]
-
-    def _load(self, snap: BoardState) -> dict[str, int]:
-        """Tasks each Builder holds or has been assigned and not yet claimed."""
-        load = {s.name: 0 for s in self.seats}
-        for task in snap.tasks.values():
-            if task.lease is not None and task.lease.agent in load:
-                load[task.lease.agent] += 1
-            elif task.status == "ready" and task.agent in load:
-                load[str(task.agent)] += 1
-        return load

@@ -18,15 +18,14 @@ from typing import Any
 
 from sprintboard.agents.auditor import AUDITABLE, Auditor, AuditorSettings
 from sprintboard.agents.builder import Builder, BuilderSettings
-from sprintboard.agents.negotiator import BuilderSeat, Negotiator
+from sprintboard.agents.negotiator import Negotiator
 from sprintboard.agents.planner import Planner, plan_thread_id
 from sprintboard.agents.runtime import run_thread, thread_config
-from sprintboard.board.client import BoardClient, EventDraft
+from sprintboard.board.client import BoardClient
 from sprintboard.board.models import Task
 from sprintboard.board.values import clean_line
 from sprintboard.config import WorkspaceConfig
-from sprintboard.errors import BoardError, LeaseConflict, WipLimitReached
-from sprintboard.sprints.graph import next_tasks
+from sprintboard.errors import BoardError
 from sprintboard.workspace import policy_from_config
 
 __all__ = ["ROLES", "PlanRequest", "Runner", "RunnerOptions", "RunSummary"]
@@ -96,9 +95,6 @@ class Runner:
         self.summary = RunSummary()
         mine = [a for a in config.agents if a.host == host and a.role in self.options.roles]
         self.builders = {a.name: a for a in mine if a.role == "builder"}
-        this_host = config.host(host)
-        host_caps = set(this_host.caps) if this_host else set()
-        self.caps = {name: sorted(set(a.caps) | host_caps) for name, a in self.builders.items()}
         self.policy = policy_from_config(config)
         self.ttl = self.options.ttl or config.board.default_ttl
         settings = self.options.builder or BuilderSettings(heartbeat_every=self.ttl / 3)
@@ -111,10 +107,7 @@ class Runner:
             if agent.role == "negotiator" and not self.negotiator_agent:
                 self.negotiator_agent = agent.name
                 self.negotiator_graph = Negotiator(
-                    board,
-                    agent=agent.name,
-                    seats=self._seats(config),
-                    role_wip=config.wip.get("builder"),
+                    board, agent=agent.name, policy=self.policy
                 ).graph(saver)
             elif agent.role == "auditor" and not self.auditor_agent:
                 self.auditor_agent = agent.name
@@ -133,17 +126,6 @@ class Runner:
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="builder")
         self.futures: dict[str, concurrent.futures.Future[dict[str, Any]]] = {}
         self.crashes: dict[str, int] = {}
-
-    @staticmethod
-    def _seats(config: WorkspaceConfig) -> list[BuilderSeat]:
-        seats = []
-        for a in config.agents:
-            if a.role != "builder":
-                continue
-            host = config.host(a.host)
-            caps = frozenset(a.caps) | frozenset(host.caps if host else ())
-            seats.append(BuilderSeat(a.name, a.host, caps, a.wip))
-        return seats
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -232,45 +214,14 @@ class Runner:
                 assert task.lease is not None
                 if self._start(task, task.lease.agent):
                     started += 1
-        for name, agent in self.builders.items():
-            held = sum(1 for t in self.board.snapshot().tasks.values()
-                       if t.lease is not None and t.lease.agent == name)  # fmt: skip
-            while agent.wip is None or held < agent.wip:
-                claimed = self._claim_next(name)
-                if claimed is None:
-                    break
-                held += 1
-                if self._start(claimed, name):
+        for name in self.builders:
+            # The board picks (the one scheduling rule) and leases in one step, until this
+            # Builder's WIP is full or nothing fits it; work assigned to it comes first.
+            while (got := self.board.claim_next(name, ttl=self.ttl, with_steps=True)) is not None:
+                self.summary.claimed.append(got.id)
+                if self._start(got, name):
                     started += 1
         return started
-
-    def _candidates(self, agent: str) -> list[Task]:
-        # Most urgent first, then least slack (critical path); empty when WIP has no room.
-        ready = next_tasks(
-            self.board.snapshot(),
-            role="builder",
-            caps=self.caps[agent],
-            agent=agent,
-            policy=self.policy,
-        )
-        fit = [
-            t for t in ready if t.steps and t.agent in (agent, None) and t.host in (self.host, None)
-        ]
-        # Tasks the Negotiator (or a person) gave this agent come first (a stable sort).
-        return sorted(fit, key=lambda t: t.agent != agent)
-
-    def _claim_next(self, agent: str) -> Task | None:
-        for candidate in self._candidates(agent):
-            try:
-                self.board.claim(candidate.id, agent=agent, host=self.host, ttl=self.ttl)
-            except WipLimitReached:
-                return None
-            except LeaseConflict as exc:  # another claimant won, or it moved meanwhile
-                log.info("%s: %s", agent, exc)
-                continue
-            self.summary.claimed.append(candidate.id)
-            return self.board.snapshot().task(candidate.id)
-        return None
 
     def _start(self, task: Task, agent: str) -> bool:
         if self.crashes.get(task.id, 0) >= 3:
@@ -303,17 +254,6 @@ class Runner:
             return
         reason = clean_line(f"build ended ({result.get('outcome')}): {result.get('detail')}")
         try:
-            self.board.apply(
-                [
-                    EventDraft(
-                        "lease.release",
-                        task_id,
-                        {"reason": reason},
-                        actor=f"{result.get('agent')}@{self.host}",
-                        fence=task.lease.fence,
-                        id=f"{self.host}:builder.{task_id}.{task.attempt}.release",
-                    )
-                ]
-            )
-        except BoardError as exc:
+            self.board.release(task_id, task.lease.fence, reason)
+        except BoardError as exc:  # released meanwhile (a re-run, an expiry): nothing to do
             log.warning("%s: could not release: %s", task_id, exc)

@@ -120,6 +120,7 @@ def ask(beta: Postbox, watcher: Watcher) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="bigger sizes")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (make bench)")
     parser.add_argument(
         "--serve", nargs=3, metavar=("WS", "KEYS", "SECONDS"), help=argparse.SUPPRESS
     )
@@ -128,6 +129,8 @@ def main() -> None:
         serve(Path(args.serve[0]), Path(args.serve[1]), float(args.serve[2]))
         return
     n_msgs, n_rtt, repeats, batch = (5000, 400, 5, 100) if args.full else (1000, 100, 3, 50)
+    if args.quick:
+        n_msgs, n_rtt, repeats = 500, 60, 2
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         ws = init_workspace(
@@ -195,6 +198,27 @@ def main() -> None:
     )
     print(
         f"({n_msgs} messages, batches of {batch}, {n_rtt} round trips, {repeats} interleaved repeats)"
+    )
+    from result_line import result  # here: the --serve child runs with -P, off this folder
+
+    result("one-way throughput", rate, "msg/s", goal=1000, goal_on="value")
+    result(
+        "round trip p50",
+        p50 * 1e3,
+        "ms",
+        baseline=floor * 1e3,
+        better="lower",
+        goal=20,
+        goal_on="value",
+    )
+    result(
+        "round trip p95",
+        p95 * 1e3,
+        "ms",
+        baseline=floor * 1e3,
+        better="lower",
+        goal=100,
+        goal_on="value",
     )
 
 

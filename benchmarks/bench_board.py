@@ -8,6 +8,7 @@ and cold open of a 10,000-task board from its snapshot. Medians of interleaved r
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -15,12 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from result_line import result
+
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 
 
 def board(root: Path, n: int) -> LocalBoard:
-    b = LocalBoard(root, host="alpha", policy=BoardPolicy(owner="alpha"))
+    b = LocalBoard(root, host="alpha", policy=BoardPolicy(owner="alpha", open_claims=True))
     if n:
         b.create_tasks(
             [{"id": f"T{i:05d}", "title": f"task {i}", "status": "ready"} for i in range(n)]
@@ -44,17 +47,25 @@ def timed(fn: object) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (make bench)")
+    args = parser.parse_args()
+    commits = 10 if args.quick else 30
     tmp = Path(tempfile.mkdtemp(prefix="bench-board-"))
     small, medium = board(tmp / "s", 10), board(tmp / "m", 1000)
     board(tmp / "l", 10_000)
     base, s, m, cold = [], [], [], []
-    for _ in range(30):
+    for _ in range(commits):
         base.append(floor(tmp / "floor.jsonl"))
         s.append(timed(lambda: small.add_note("x")))
         m.append(timed(lambda: medium.add_note("x")))
     for _ in range(5):
         cold.append(
-            timed(lambda: LocalBoard(tmp / "l", host="alpha", policy=BoardPolicy(owner="alpha")))
+            timed(
+                lambda: LocalBoard(
+                    tmp / "l", host="alpha", policy=BoardPolicy(owner="alpha", open_claims=True)
+                )
+            )
         )
     f = statistics.median(base)
     print(f"durable floor (append + fsync): {f * 1000:.2f} ms")
@@ -63,9 +74,10 @@ def main() -> None:
         print(
             f"{label}: median {med * 1000:.2f} ms = {med / f:.1f}x the floor ({1 / med:.0f} commits/s)"
         )
-    print(
-        f"cold open of a 10,000-task board from its snapshot: median {statistics.median(cold) * 1000:.0f} ms"
-    )
+        result(label, med * 1000, "ms", baseline=f * 1000, better="lower")
+    open_ms = statistics.median(cold) * 1000
+    print(f"cold open of a 10,000-task board from its snapshot: median {open_ms:.0f} ms")
+    result("cold open, 10,000-task board", open_ms, "ms", better="lower")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -25,10 +25,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from result_line import result
+
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
-from sprintboard.sprints.graph import analyze, next_tasks, ready_tasks
+from sprintboard.board.scheduling import BoardPolicy, claimable, next_tasks
+from sprintboard.sprints.graph import analyze
 from sprintboard.workspace import init_workspace
 
 __all__: list[str] = []
@@ -121,24 +123,25 @@ def bench_size(root: Path, n: int, rounds: int) -> None:
             f" {cpu:8.1f} {cpu - base_cpu:7.1f}"
         )
 
-    board = LocalBoard(ws, host="alpha", policy=BoardPolicy(owner="alpha"))
+    policy = BoardPolicy(owner="alpha", open_claims=True)
+    board = LocalBoard(ws, host="alpha", policy=policy)
     state = board.snapshot()
     # In a long-running owner process the board state is old-generation and rarely scanned;
     # freezing it keeps one full collection from landing inside whichever call is timed.
     gc.collect()
     gc.freeze()
     inproc: dict[str, Callable[[], object]] = {
-        "ready set (graph.ready_tasks)": lambda: ready_tasks(state),
-        "ready set (LocalBoard.ready)": lambda: board.ready(),
+        "ready set (scheduling.claimable)": lambda: claimable(state, policy),
+        "LocalBoard.ready (ranked)": lambda: board.ready(),
         "full analysis (graph.analyze)": lambda: analyze(state.tasks.values()),
-        "next_tasks (ready + slack rank)": lambda: next_tasks(state, role="builder"),
+        "next_tasks (ready + slack rank)": lambda: next_tasks(state, policy, role="builder"),
     }
     itimes: dict[str, list[float]] = {name: [] for name in inproc}
     for _ in range(rounds * 3):
         for name, fn in inproc.items():
             itimes[name].append(timed(fn))
     gc.unfreeze()
-    ready_base = statistics.median(itimes["ready set (graph.ready_tasks)"])
+    ready_base = statistics.median(itimes["ready set (scheduling.claimable)"])
     print(f"  {'in process (median cpu ms)':<32}")
     for name, values in itimes.items():
         med = statistics.median(values)
@@ -148,13 +151,34 @@ def bench_size(root: Path, n: int, rounds: int) -> None:
         f"  vs references (wall): Backlog.md ready 2800 ms -> {2800 / nxt:.1f}x faster; "
         f"task-master next 1800 ms -> {1800 / nxt:.1f}x faster"
     )
+    tag = f"{n // 1000}k tasks"
+    result(
+        f"next --json, {tag} (whole process)", nxt, "ms", better="lower", goal=150, goal_on="value"
+    )
+    result(
+        f"next --json vs task-master next, {tag}", nxt, "ms", baseline=1800, better="lower", goal=12
+    )
+    result(
+        f"next --json vs Backlog.md ready, {tag}", nxt, "ms", baseline=2800, better="lower", goal=18
+    )
+    graph_ms = statistics.median(walls["sprintboard graph --json"])
+    result(
+        f"graph --json, {tag} (whole process)", graph_ms, "ms", baseline=base_wall, better="lower"
+    )
+    ready_ms = statistics.median(itimes["ready set (graph.ready_tasks)"])
+    result(f"ready set in process, {tag}", ready_ms, "ms", better="lower", goal=20, goal_on="value")
+    full_ms = statistics.median(itimes["full analysis (graph.analyze)"])
+    result(
+        f"full analysis in process, {tag}", full_ms, "ms", better="lower", goal=50, goal_on="value"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also 50,000 tasks, more rounds")
+    parser.add_argument("--quick", action="store_true", help="3 rounds (make bench)")
     args = parser.parse_args()
-    sizes, rounds = ([10_000, 50_000], 11) if args.full else ([10_000], 7)
+    sizes, rounds = ([10_000, 50_000], 11) if args.full else ([10_000], 3 if args.quick else 7)
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             bench_size(Path(tmp), n, rounds)

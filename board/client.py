@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from sprintboard.board.models import Artifact, Event, Lease, Op, Task
+from sprintboard.board.models import Artifact, Event, Lease, Op, Status, Task
 from sprintboard.board.state import BoardState
 
 __all__ = ["BoardClient", "BoardView", "EventDraft"]
@@ -47,6 +47,50 @@ class BoardClient(Protocol):
         """Lease `task` to `agent`@`host` for `ttl` seconds; returns the lease and its fence."""
         ...
 
+    def claim_next(
+        self,
+        agent: str,
+        role: str | None = None,
+        caps: Sequence[str] | None = None,
+        ttl: int = 900,
+        *,
+        with_steps: bool = False,
+    ) -> Task | None:
+        """Lease the task the scheduling rule ranks first for `agent` (chosen and claimed at
+        once) and return it, lease included; None when nothing is claimable. `with_steps`:
+        only tasks with tool steps."""
+        ...
+
+    def move(
+        self,
+        task: str,
+        to: Status,
+        actor: str,
+        *,
+        reason: str | None = None,
+        force: bool = False,
+        expected: Status | None = None,
+        fence: int | None = None,
+        key: str | None = None,
+    ) -> Task:
+        """Move `task` to `to` as `actor`; `expected` refuses it if the task moved on since,
+        `fence` makes it the lease holder's move, `key` makes it idempotent."""
+        ...
+
+    def assign(
+        self,
+        task: str,
+        agent: str,
+        host: str | None = None,
+        actor: str = "human:cli",
+        *,
+        reason: str | None = None,
+        key: str | None = None,
+    ) -> Task:
+        """Assign `task` to `agent` (not a lease: the agent's next claim takes it first);
+        `reason` is recorded as a decision."""
+        ...
+
     def heartbeat(self, task: str, fence: int) -> Lease:
         """Extend the lease; refused with `StaleFence` when the token is not current."""
         ...
@@ -55,6 +99,10 @@ class BoardClient(Protocol):
         self, task: str, fence: int, artifacts: Sequence[Artifact], metrics: Mapping[str, float]
     ) -> Task:
         """Hand in a result: artifacts and metrics recorded, task to `awaiting_test`."""
+        ...
+
+    def release(self, task: str, fence: int, reason: str = "released") -> None:
+        """Give the lease back (the task returns to ready); a stale `fence` is refused."""
         ...
 
     def apply(self, events: Sequence[EventDraft]) -> list[Event]:

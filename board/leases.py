@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import format_ts, parse_ts
 from sprintboard.board.models import Artifact, Task
-from sprintboard.board.policy import BoardPolicy
 from sprintboard.board.state import BoardState
 from sprintboard.board.values import MAX_TTL, integer
 from sprintboard.errors import LeaseConflict
@@ -46,12 +45,17 @@ def claim_drafts(
     host: str,
     ttl: int,
     now: datetime,
-    policy: BoardPolicy,
+    *,
+    board: str | None = None,
 ) -> list[EventDraft]:
     """A lease grant with the next fencing token (after a move to ready for a waiting task).
 
+    The grant's actor is the claimant; `LocalBoard` checks it against the scheduling rules
+    (role, capabilities, WIP: board/authority.py) as it commits. The move of a waiting task
+    is the board's own (`system@<board>`), as when its dependencies finish.
+
     Raises:
-        UnknownTask, LeaseConflict, WipLimitReached.
+        UnknownTask, LeaseConflict.
     """
     actor = f"{agent}@{host}"
     task = state.task(task_id)
@@ -61,11 +65,10 @@ def claim_drafts(
     pending = pending_dependencies(state, task)
     if pending:
         raise LeaseConflict(task_id, f"waits on {', '.join(pending)}")
-    policy.check_claim(state, task, agent, host)
     drafts = []
     if task.status == "blocked" and not task.blocked_reason:
         ready = {"to": "ready", "from": "blocked", "reason": "dependencies done"}
-        drafts.append(EventDraft("task.move", task_id, ready, actor))
+        drafts.append(EventDraft("task.move", task_id, ready, f"system@{board or host}"))
     elif task.status != "ready":
         raise LeaseConflict(task_id, f"cannot be claimed while {task.status}")
     grant = {

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sprintboard.board.authority import authorize
 from sprintboard.board.client import BoardView, EventDraft
 from sprintboard.board.clock import Clock, IdSource, SystemClock, UlidIds, format_ts
 from sprintboard.board.codec import task_to_dict, validate_task
@@ -28,20 +29,16 @@ from sprintboard.board.leases import (
 from sprintboard.board.lock import BoardLock
 from sprintboard.board.models import Artifact, Event, Lease, Status, Task
 from sprintboard.board.moves import (
-    authorize,
     check_dependencies,
     is_noop_move,
     move_drafts,
     promotion_drafts,
 )
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy, claimable, next_tasks, rank
 from sprintboard.board.state import BoardState, reduce
 from sprintboard.board.store import BoardStore, Verification, board_paths
 from sprintboard.board.values import check_draft
-from sprintboard.errors import (
-    BoardError,
-    NotOwner,
-)
+from sprintboard.errors import BoardError, NotOwner, NotPermitted
 
 __all__ = ["BoardView", "LocalBoard", "Verification", "board_paths"]
 
@@ -146,7 +143,7 @@ class LocalBoard:
                     check_draft(state, draft)
                     if is_noop_move(state, draft):
                         continue
-                    authorize(state, draft, self.policy)
+                    draft = authorize(state, draft, self.policy)
                     event = Event(
                         seq=state.seq + 1,
                         id=draft.id or f"{self._host}:{self._ids.new_id()}",
@@ -200,22 +197,10 @@ class LocalBoard:
         return self.refresh()
 
     def ready(self, role: str | None = None, caps: Sequence[str] | None = None) -> list[Task]:
-        """Claimable tasks for `role` with `caps`: status ready (or waiting with all
-        dependencies done), not leased; most urgent first (priority, then id)."""
+        """Claimable tasks for `role` with `caps` (WIP aside), most urgent first: the
+        scheduling rule's order (priority, then least slack on the critical path)."""
         state = self.refresh()
-        out = []
-        for task in state.tasks.values():
-            waiting = task.status == "blocked" and not task.blocked_reason
-            if (task.status != "ready" and not waiting) or task.lease is not None:
-                continue
-            if not all(
-                state.tasks[d].status == "done" for d in task.dependencies if d in state.tasks
-            ):
-                continue
-            if self.policy.fits(task, role, caps):
-                out.append(task)
-        out.sort(key=lambda t: (t.priority, t.id))
-        return out
+        return rank(state, claimable(state, self.policy, role=role, caps=caps))
 
     def claim(self, task: str, agent: str, host: str, ttl: int) -> Lease:
         """Lease `task`; refused if leased, not ready, over WIP, or lacking capabilities.
@@ -224,10 +209,55 @@ class LocalBoard:
             UnknownTask, LeaseConflict, WipLimitReached.
         """
         now = self.clock.now()
-        self._write(lambda state: claim_drafts(state, task, agent, host, ttl, now, self.policy))
+        self._write(
+            lambda state: claim_drafts(state, task, agent, host, ttl, now, board=self._host)
+        )
         lease = self._state.task(task).lease
         assert lease is not None
         return lease
+
+    def claim_next(
+        self,
+        agent: str,
+        role: str | None = None,
+        caps: Sequence[str] | None = None,
+        ttl: int = 900,
+        *,
+        host: str | None = None,
+        with_steps: bool = False,
+    ) -> Task | None:
+        """Lease the first task of `next_tasks` for `agent` (on `host`: default its host in
+        the config, else this one), chosen and claimed under one lock, and return it; None
+        when nothing is claimable (`nothing_to_take` says why).
+
+        Raises:
+            NotPermitted: the agent may claim nothing here (not in the config without open
+                claims, another host's agent, or a role that is not its own).
+        """
+        now = self.clock.now()
+        where = self.policy.host_for(agent, host, self._host)
+        refusal = self.policy.claimant(agent, where, role=role, caps=caps).refusal
+        if refusal is not None:
+            raise NotPermitted(f"{agent}@{where}", "lease.grant", None, refusal)
+        chosen: list[str] = []
+
+        def build(state: BoardState) -> list[EventDraft]:
+            best = next_tasks(
+                state,
+                self.policy,
+                role=role,
+                caps=caps,
+                agent=agent,
+                host=where,
+                with_steps=with_steps,
+            )
+            if not best:
+                return []
+            chosen.append(best[0].id)
+            return claim_drafts(state, best[0].id, agent, where, ttl, now, board=self._host)
+
+        self._write(build)
+        return self._state.task(chosen[0]) if chosen else None
 
     def heartbeat(self, task: str, fence: int) -> Lease:
         """Extend the lease by its TTL.
@@ -340,25 +370,65 @@ class LocalBoard:
         *,
         reason: str | None = None,
         force: bool = False,
-        role: str | None = None,
         expected: Status | None = None,
+        fence: int | None = None,
+        key: str | None = None,
     ) -> Task:
         """Move a task along the status table.
 
         `expected` is the status the caller saw (a web page, a merge): if the task has
-        moved on since, the move is refused instead of silently overwriting.
+        moved on since, the move is refused instead of silently overwriting. `fence` makes
+        it the lease holder's move; `key` makes it idempotent (a known key commits nothing).
 
         Raises:
             InvalidTransition: the move is not allowed from the current status (the
-                allowed ones are listed), a non-Auditor tries `done`, or the task is no
-                longer in the `expected` status.
+                allowed ones are listed), the actor may not make it (board/authority.py:
+                e.g. done with unchecked criteria), or the task is no longer `expected`.
         """
 
-        self._write(
-            lambda state: move_drafts(
-                state, task, to, actor, reason=reason, force=force, role=role, expected=expected
+        def build(state: BoardState) -> list[EventDraft]:
+            if key is not None and key in self._ids_seen():
+                return []  # made before (a re-run after a kill): nothing more to do
+            return move_drafts(
+                state,
+                task,
+                to,
+                actor,
+                reason=reason,
+                force=force,
+                expected=expected,
+                fence=fence,
+                key=key,
             )
-        )
+
+        self._write(build)
+        return self._state.task(task)
+
+    def assign(
+        self,
+        task: str,
+        agent: str,
+        host: str | None = None,
+        actor: str = "human:cli",
+        *,
+        reason: str | None = None,
+        key: str | None = None,
+    ) -> Task:
+        """Assign `task` to `agent` (on `host`, default its host in the config) without
+        leasing it: the scheduling rule offers it to that agent first and to no other.
+        `reason` is recorded as a decision; `key` makes both idempotent.
+
+        Raises:
+            UnknownTask, NotPermitted.
+        """
+        where = host or self.policy.agent_hosts.get(agent)
+        drafts = [EventDraft("task.update", task, {"agent": agent, "host": where}, actor, id=key)]
+        if reason:
+            decision_key = None if key is None else f"{key}.decision"
+            drafts.append(
+                EventDraft("decision.add", task, {"text": reason}, actor, id=decision_key)
+            )
+        self.apply(drafts)
         return self._state.task(task)
 
     def add_decision(self, text: str, actor: str = "human:cli", task: str | None = None) -> None:

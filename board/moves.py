@@ -1,7 +1,7 @@
-"""Status rules as events: moves, who may finish a task, and tasks that wait on others.
+"""Status rules as events: moves, and tasks that wait on others.
 
 Pure functions from the current state to `EventDraft`s (or a refusal); `LocalBoard`
-commits them under its lock.
+commits them under its lock. Who may make a move is board/authority.py.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sprintboard.board.client import EventDraft
-from sprintboard.board.models import ACTIVE_STATUSES, Event, Status
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.models import Event, Status
 from sprintboard.board.state import BoardState
 from sprintboard.board.transitions import allowed_moves
 from sprintboard.errors import BoardError, InvalidTransition
 
-__all__ = ["authorize", "check_dependencies", "is_noop_move", "move_drafts", "promotion_drafts"]
+__all__ = ["check_dependencies", "is_noop_move", "move_drafts", "promotion_drafts"]
 
 
 def move_drafts(
@@ -27,10 +26,14 @@ def move_drafts(
     *,
     reason: str | None = None,
     force: bool = False,
-    role: str | None = None,
     expected: Status | None = None,
+    fence: int | None = None,
+    key: str | None = None,
 ) -> list[EventDraft]:
-    """A move (after releasing a lease the new status cannot hold).
+    """A move; a lease the new status cannot hold ends with it (the reducer drops it).
+
+    `fence` makes the move the lease holder's (refused once the lease is lost); `key` is
+    an idempotency key: a move whose key is in the journal already commits nothing.
 
     Raises:
         InvalidTransition: the task is no longer `expected`, or a block gives no reason.
@@ -38,32 +41,26 @@ def move_drafts(
     task = state.task(task_id)
     if to == task.status:  # contract 11: a move to the status it has changes nothing
         if to == "blocked" and reason and reason != task.blocked_reason:
-            return [EventDraft("task.update", task_id, {"blocked_reason": reason}, actor)]
+            return [EventDraft("task.update", task_id, {"blocked_reason": reason}, actor, id=key)]
         return []
     if expected is not None and task.status != expected:
         raise InvalidTransition(
-            task_id, expected, to, [], f"the task is now {task.status}; reload and retry"
+            task_id,
+            task.status,
+            to,
+            allowed_moves(task.status),
+            f"it is now {task.status}, not {expected} as you saw it; reload and retry",
         )
     if to == "blocked" and not reason and not force:
         raise InvalidTransition(
             task_id, task.status, to, allowed_moves(task.status), "say why: --reason"
-        )
-    drafts = []
-    if task.lease is not None and to not in ACTIVE_STATUSES:
-        drafts.append(
-            EventDraft(
-                "lease.release", task_id, {"reason": f"moved to {to}"}, actor, task.lease.fence
-            )
         )
     fields: dict[str, Any] = {"to": to, "from": task.status}
     if reason:
         fields["reason"] = reason
     if force:
         fields["force"] = True
-    if role:
-        fields["role"] = role
-    drafts.append(EventDraft("task.move", task_id, fields, actor))
-    return drafts
+    return [EventDraft("task.move", task_id, fields, actor, fence, id=key)]
 
 
 def is_noop_move(state: BoardState, draft: EventDraft) -> bool:
@@ -74,31 +71,6 @@ def is_noop_move(state: BoardState, draft: EventDraft) -> bool:
     if draft.op != "task.move" or draft.fence is not None or draft.task not in state.tasks:
         return False
     return state.tasks[draft.task].status == draft.fields.get("to")
-
-
-def authorize(state: BoardState, draft: EventDraft, policy: BoardPolicy) -> None:
-    """Only the Auditor role, or a person forcing it, moves a task to done.
-
-    Raises:
-        InvalidTransition: anyone else tries.
-    """
-    if draft.op != "task.move" or draft.fields.get("to") != "done":
-        return
-    if draft.actor.startswith("human:"):
-        if draft.fields.get("force"):
-            return
-        why = "a person moves a task to done only with force (--force)"
-    else:
-        agent = draft.actor.split("@", 1)[0]
-        role = policy.agent_roles.get(agent) or draft.fields.get("role")
-        if role == "auditor":
-            return
-        why = f"only the Auditor moves a task to done ({agent} is {role or 'not an auditor'})"
-    task = state.tasks.get(draft.task or "")
-    current = task.status if task else "?"
-    raise InvalidTransition(
-        draft.task or "?", current, "done", allowed_moves(task.status) if task else [], why
-    )
 
 
 def check_dependencies(state: BoardState, events: Sequence[Event]) -> None:

@@ -267,10 +267,10 @@ def _move(state: BoardState, event: Event) -> None:
     if seen is not None and seen != task.status:
         raise InvalidTransition(
             task.id,
-            str(seen),
+            task.status,
             target,
-            [],
-            f"the task is now {task.status}, not {seen}; reload and retry",
+            allowed_moves(task.status),
+            f"it is now {task.status}, not {seen} as you saw it; reload and retry",
         )
     force = bool(f.get("force"))
     if not force and target not in ALLOWED_MOVES[task.status] and target != task.status:

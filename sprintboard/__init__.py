@@ -22,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "BoardClient": "sprintboard.board.client",
     "EventDraft": "sprintboard.board.client",
     "BoardState": "sprintboard.board.state",
-    "BoardPolicy": "sprintboard.board.policy",
+    "BoardPolicy": "sprintboard.board.scheduling",
     "Task": "sprintboard.board.models",
     "Lease": "sprintboard.board.models",
     "Event": "sprintboard.board.models",
@@ -122,7 +122,7 @@ if TYPE_CHECKING:
         Task,
         column_of,
     )
-    from sprintboard.board.policy import BoardPolicy
+    from sprintboard.board.scheduling import BoardPolicy
     from sprintboard.board.state import BoardState
     from sprintboard.config import WorkspaceConfig, load_config
     from sprintboard.errors import (

@@ -46,11 +46,17 @@ class BoardConfig(_Table):
     """Seconds to wait for the board lock."""
     default_ttl: int = Field(900, gt=0)
     """Seconds a lease lives without a heartbeat."""
+    open_claims: bool = False
+    """Agents not listed under `[[agents]]` may claim builder work (never finish it)."""
 
 
 class HostConfig(_Table):
     name: str
     caps: list[str] = Field(default_factory=list)
+    ssh: str | None = None
+    """Address `mlx.launch` reaches this host at for distributed training (an IP, which the
+    ring backend needs, or an ssh name that resolves to one); a train step's `hosts` may
+    then name the host."""
 
 
 class AgentConfig(_Table):

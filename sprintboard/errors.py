@@ -17,6 +17,7 @@ SprintboardError
 │   ├── InvalidTransition   task, from, to, allowed
 │   ├── UnknownTask         task
 │   ├── LeaseConflict       task, holder
+│   ├── NotPermitted        actor, op, task, reason   (authority: who may write what)
 │   ├── StaleFence          task, fence given, fence current
 │   ├── WipLimitReached     scope (role or agent), limit
 │   ├── NotOwner            host, owner
@@ -49,6 +50,7 @@ __all__ = [
     "MemoryFileError",
     "MessageRejected",
     "NotOwner",
+    "NotPermitted",
     "SecondOwner",
     "SprintFileError",
     "SprintboardError",
@@ -175,6 +177,14 @@ class LeaseConflict(BoardError):
         super().__init__(f"{task}: {reason}")
 
 
+class NotPermitted(BoardError):
+    """The actor may not write this event (DESIGN.md contract 11: authority)."""
+
+    def __init__(self, actor: str, op: str, task: str | None, reason: str) -> None:
+        self.actor, self.op, self.task, self.reason = actor, op, task, reason
+        super().__init__(f"{task or 'board'}: {actor} may not {op}: {reason}")
+
+
 class StaleFence(BoardError):
     """A heartbeat or result carried a fencing token that is no longer current."""
 
@@ -244,6 +254,10 @@ class ToolError(SprintboardError):
     def __init__(self, tool: str, reason: str) -> None:
         self.tool, self.reason = tool, reason
         super().__init__(f"{tool}: {reason}")
+
+    def __reduce__(self) -> tuple[type[ToolError], tuple[str, str]]:
+        # Raised in worker processes and cluster workers too: it must unpickle as itself.
+        return (type(self), (self.tool, self.reason))
 
 
 class MessageRejected(SprintboardError):

@@ -1,5 +1,5 @@
-"""File primitives every room may use: atomic replace, fsynced append, fsync of a
-directory, and a file's sha256.
+"""File primitives every room may use: atomic replace, atomic exchange, fsynced append,
+fsync of a directory, and a file's sha256.
 
 A reader sees either the old file or the new one, never a mix, and after a crash the
 file is one or the other. This is the one home of these rules (board, a2a, agents and
@@ -8,14 +8,20 @@ tools all write through it), so a durability fix lands everywhere at once.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
+import sys
 import tempfile
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "append_durable",
     "atomic_write",
+    "exchange",
     "file_digest",
     "fsync_dir",
     "fsync_path",
@@ -30,6 +36,45 @@ def _named(exc: OSError, path: Path) -> OSError:
     if exc.filename is not None or exc.errno is None:
         return exc
     return type(exc)(exc.errno, exc.strerror, str(path))
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@cache
+def _renameat2() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        func = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28+
+    except (AttributeError, OSError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the files at `a` and `b` in one atomic step (Linux `renameat2` with
+    `RENAME_EXCHANGE`); False where the system or file system cannot, and nothing moved.
+
+    Unlike a rename over `b`, nothing that was at `b` is lost: whatever someone renamed
+    there a moment before is now at `a`, to be looked at.
+
+    Raises:
+        OSError: either path is missing, or another failure of the swap itself.
+    """
+    func = _renameat2()
+    if func is None:
+        return False
+    done = func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def fsync_dir(path: Path) -> None:

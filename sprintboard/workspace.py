@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sprintboard.board.clock import Clock, IdSource
 from sprintboard.board.local import BoardView, LocalBoard, board_paths
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.config import CONFIG_FILE, WorkspaceConfig, current_host, load_config
 from sprintboard.errors import WorkspaceError
 
@@ -52,6 +52,8 @@ def _config_text(name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]
         f'name = "{name}"',
         f'owner = "{owner}"',
         "default_ttl = 900",
+        "# agents not listed under [[agents]] may claim builder work (never finish it)",
+        "open_claims = false",
         "",
     ]
     for host, caps in hosts:
@@ -171,12 +173,14 @@ def find_workspace(start: Path | None = None) -> Path:
 
 
 def policy_from_config(config: WorkspaceConfig) -> BoardPolicy:
-    """The claim-time rules the owner enforces, from `sprintboard.toml`."""
+    """Who may take and finish what, as the owner enforces it, from `sprintboard.toml`."""
     return BoardPolicy(
         owner=config.board.owner,
+        open_claims=config.board.open_claims,
         wip_per_role=dict(config.wip),
         wip_per_agent={a.name: a.wip for a in config.agents if a.wip is not None},
         agent_roles={a.name: a.role for a in config.agents},
+        agent_hosts={a.name: a.host for a in config.agents},
         agent_caps={a.name: frozenset(a.caps) for a in config.agents},
         host_caps={h.name: frozenset(h.caps) for h in config.hosts},
     )

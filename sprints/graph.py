@@ -1,31 +1,21 @@
-"""The dependency graph of a sprint: ready set, cycles, critical path, phases, slack, `next`.
+"""The dependency graph report people read: critical path, phases, named cycles, warnings.
 
-Everything here is plain dict and list work over task ids, so a 10,000-task board is
-analysed in tens of milliseconds. Arrows in paths point the way work flows: in
-`T001 -> T003`, T003 depends on T001.
+Built on `board/critical_path.py` (the same pass the scheduling rule ranks ready work by);
+this module adds what a person needs to act on it: each cycle named as a path, warnings in
+words, and `validate_graph` for plans and imports. Arrows in paths point the way work
+flows: in `T001 -> T003`, T003 depends on T001.
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sprintboard.board.models import FINISHED_STATUSES, Task
-from sprintboard.board.policy import BoardPolicy
-from sprintboard.board.state import BoardState
+from sprintboard.board.critical_path import critical_path
+from sprintboard.board.models import Task
 from sprintboard.errors import BoardError
 
-__all__ = [
-    "GraphAnalysis",
-    "analyze",
-    "format_path",
-    "next_tasks",
-    "ready_tasks",
-    "validate_graph",
-    "wip_room",
-]
+__all__ = ["GraphAnalysis", "analyze", "format_path", "validate_graph"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +37,6 @@ class GraphAnalysis:
     unblocks: dict[str, list[str]]
     """Task id -> the tasks that depend on it directly."""
     warnings: list[str]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector: the analysis makes ~100k acyclic containers, and the
-    collector's passes over a 10k-task heap would cost more than the analysis itself."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def format_path(path: Sequence[str]) -> str:
@@ -155,139 +132,42 @@ def _cycle_in(component: list[str], deps: dict[str, list[str]]) -> list[str]:
 
 
 def analyze(tasks: Iterable[Task], *, remaining: bool = False) -> GraphAnalysis:
-    """Phases, cycles, critical path, slack and dependents of `tasks`.
+    """Phases, cycles, critical path, slack and dependents of `tasks`, for people to read.
 
     With `remaining=True`, finished tasks count zero minutes (what is left of the sprint).
-    Unknown dependencies and tasks without estimates are reported in `warnings`.
+    Unknown dependencies, tasks without estimates and cycles are reported in `warnings`.
     """
-    with _gc_paused():
-        return _analyze(list(tasks), remaining)
-
-
-def _analyze(task_list: list[Task], remaining: bool) -> GraphAnalysis:
-    # Ids become list positions: list indexing and int sorts are what keep 10k tasks fast.
-    ids = [t.id for t in task_list]
-    index = {tid: i for i, tid in enumerate(ids)}
+    cp = critical_path(tasks, remaining=remaining)
     warnings: list[str] = []
-    if len(index) != len(ids):
+    if cp.duplicates:
         warnings.append("duplicate task ids; only the last of each is analysed")
-        task_list = [t for i, t in enumerate(task_list) if index[t.id] == i]
-        ids = [t.id for t in task_list]
-        index = {tid: i for i, tid in enumerate(ids)}
-    n = len(ids)
-    lo = [0] * n
-    hi = [0] * n
-    deps: list[list[int]] = [[]] * n  # the shared empty list is only ever read
-    succ: list[list[int]] = [[] for _ in range(n)]
-    indeg = [0] * n
-    unestimated = 0
-    for i, t in enumerate(task_list):
-        est = t.estimate
-        if remaining and t.status in FINISHED_STATUSES:
-            pass
-        elif est is None:
-            unestimated += 1
-        else:
-            lo[i], hi[i] = est.low, est.high
-        listed = t.dependencies
-        if listed:
-            known = []
-            for d in dict.fromkeys(listed) if len(listed) > 1 else listed:
-                j = index.get(d)
-                if j is None:
-                    warnings.append(
-                        f"{t.id} depends on unknown task {d}; that dependency is ignored"
-                    )
-                else:
-                    known.append(j)
-                    succ[j].append(i)
-            deps[i] = known
-            indeg[i] = len(known)
-    if unestimated and unestimated < n:
-        warnings.append(f"{unestimated} task(s) have no estimate and count 0 minutes")
-
-    # Kahn's algorithm level by level (each level is a phase of parallel work), with the
-    # forward pass folded in: a task's dependencies are all finished when its level comes.
-    finish_lo = [0] * n
-    finish_hi = [0] * n
-    via = [-1] * n
-    frontier = [i for i in range(n) if not indeg[i]]
-    levels: list[list[int]] = []
-    order: list[int] = []
-    while frontier:
-        levels.append(frontier)
-        order += frontier
-        nxt: list[int] = []
-        for u in frontier:
-            best_lo = best_hi = 0
-            best = -1
-            for p in deps[u]:
-                f_lo = finish_lo[p]
-                if f_lo > best_lo:
-                    best_lo = f_lo
-                f_hi = finish_hi[p]
-                if best < 0 or f_hi > best_hi or (f_hi == best_hi and f_lo > finish_lo[best]):
-                    best_hi, best = f_hi, p
-            finish_lo[u] = best_lo + lo[u]
-            finish_hi[u] = best_hi + hi[u]
-            via[u] = best
-            for v in succ[u]:
-                indeg[v] -= 1
-                if not indeg[v]:
-                    nxt.append(v)
-        nxt.sort()  # positions: file order within a phase
-        frontier = nxt
-
+    warnings += [
+        f"{tid} depends on unknown task {dep}; that dependency is ignored"
+        for tid, dep in cp.unknown
+    ]
+    total = len(cp.slack) + len(cp.stuck)
+    if cp.unestimated and cp.unestimated < total:
+        warnings.append(f"{cp.unestimated} task(s) have no estimate and count 0 minutes")
     cycles: list[list[str]] = []
-    if len(order) < n:
-        stuck = [i for i in range(n) if indeg[i]]
-        stuck_deps = {ids[i]: [ids[j] for j in deps[i]] for i in stuck}
-        cycles = _find_cycles(list(stuck_deps), stuck_deps)
+    if cp.stuck:
+        cycles = _find_cycles(list(cp.stuck), cp.stuck)
         in_cycle = {tid for c in cycles for tid in c}
         for c in cycles:
             warnings.append(f"dependency cycle {format_path(c)}: none of these can ever start")
-        behind = [tid for tid in stuck_deps if tid not in in_cycle]
+        behind = [tid for tid in cp.stuck if tid not in in_cycle]
         if behind:
             warnings.append(
                 f"{len(behind)} task(s) wait on a cycle and cannot start: {', '.join(behind[:10])}"
                 + (" ..." if len(behind) > 10 else "")
             )
-
-    end = -1
-    for i in order:
-        if (
-            end < 0
-            or finish_hi[i] > finish_hi[end]
-            or (finish_hi[i] == finish_hi[end] and finish_lo[i] > finish_lo[end])
-        ):
-            end = i
-    critical: list[str] = []
-    while end >= 0:
-        critical.append(ids[end])
-        end = via[end]
-    critical.reverse()
-    length_max = max(finish_hi, default=0)
-    length_min = max(finish_lo, default=0)
-
-    # Backward pass by high estimates: latest start; slack = latest finish - earliest finish.
-    latest_start = [length_max] * n  # tasks stuck behind a cycle never constrain anyone
-    slack: dict[str, int] = {}
-    for v in reversed(order):
-        lf = length_max
-        for w in succ[v]:
-            if latest_start[w] < lf:
-                lf = latest_start[w]
-        latest_start[v] = lf - hi[v]
-        slack[ids[v]] = lf - finish_hi[v]
-
     return GraphAnalysis(
-        critical_path=critical,
-        length_min=length_min,
-        length_max=length_max,
-        phases=[[ids[i] for i in level] for level in levels],
+        critical_path=cp.path,
+        length_min=cp.length_min,
+        length_max=cp.length_max,
+        phases=cp.levels,
         cycles=cycles,
-        slack=slack,
-        unblocks={ids[i]: [ids[k] for k in succ[i]] for i in range(n)},
+        slack=cp.slack,
+        unblocks=cp.unblocks,
         warnings=warnings,
     )
 
@@ -318,82 +198,3 @@ def validate_graph(tasks: Iterable[Task]) -> None:
     if cycles:
         shown = "; ".join(format_path(c) for c in cycles)
         raise BoardError(f"dependency cycle {shown}; remove one dependency of the cycle")
-
-
-def ready_tasks(
-    state: BoardState, *, role: str | None = None, caps: Sequence[str] | None = None
-) -> list[Task]:
-    """Tasks that could be claimed now: ready (or waiting on dependencies that are all done),
-    not leased, fitting `role` and `caps`; in board order."""
-    tasks = state.tasks
-    capset = None if caps is None else set(caps)
-    out = []
-    for task in tasks.values():
-        status = task.status
-        if status != "ready" and (status != "blocked" or task.blocked_reason):
-            continue
-        if task.lease is not None or (role is not None and task.role != role):
-            continue
-        if capset is not None and task.caps and not capset.issuperset(task.caps):
-            continue
-        for d in task.dependencies:
-            dep = tasks.get(d)
-            if dep is not None and dep.status != "done":
-                break
-        else:
-            out.append(task)
-    return out
-
-
-def wip_room(
-    state: BoardState,
-    policy: BoardPolicy,
-    *,
-    role: str | None,
-    agent: str | None,
-) -> str | None:
-    """Why `agent` (or `role`) may take no more work now, or None when WIP allows more."""
-    leases = [t for t in state.tasks.values() if t.lease is not None]
-    if agent is not None:
-        limit = policy.wip_per_agent.get(agent)
-        held = sum(1 for t in leases if t.lease is not None and t.lease.agent == agent)
-        if limit is not None and held >= limit:
-            return f"agent {agent} holds {held} task(s), its WIP limit is {limit}"
-    if role is not None:
-        limit = policy.wip_per_role.get(role, state.sprint.wip_limits.get(role))
-        held = sum(1 for t in leases if t.role == role)
-        if limit is not None and held >= limit:
-            return f"role {role} holds {held} task(s), its WIP limit is {limit}"
-    return None
-
-
-def next_tasks(
-    state: BoardState,
-    *,
-    role: str | None = None,
-    caps: Sequence[str] | None = None,
-    agent: str | None = None,
-    policy: BoardPolicy | None = None,
-) -> list[Task]:
-    """What an agent should take next: ready tasks, most urgent priority first, then least
-    slack (critical-path work first), then board order. Empty when WIP allows no more.
-
-    With `agent` and no `role`/`caps`, the agent's role and capabilities come from the policy.
-    """
-    policy = policy or BoardPolicy()
-    if agent is not None:
-        role = role or policy.agent_roles.get(agent)
-        if caps is None and agent in policy.agent_caps:
-            caps = sorted(policy.agent_caps[agent])
-    if wip_room(state, policy, role=role, agent=agent) is not None:
-        return []
-    ready = ready_tasks(state, role=role, caps=caps)
-    if len(ready) <= 1:
-        return ready
-    # Finished work takes no more time and nothing waits on it: leave it out of the graph.
-    slack = analyze(
-        [t for t in state.tasks.values() if t.status not in FINISHED_STATUSES], remaining=True
-    ).slack
-    pos = {tid: i for i, tid in enumerate(state.tasks)}
-    ready.sort(key=lambda t: (t.priority, slack.get(t.id, 0), pos[t.id]))
-    return ready

@@ -17,6 +17,14 @@ def test_generated_config_loads_and_becomes_a_policy(tmp_path: Path) -> None:
     policy = policy_from_config(config)
     assert policy.owner == "alpha" and policy.host_caps["beta"] == frozenset({"mlx"})
     assert policy.agent_roles["auditor-1"] == "auditor" and policy.wip_per_role["builder"] == 3
+    assert policy.agent_hosts["builder-beta"] == "beta" and policy.open_claims is False
+    opened = (
+        (root / "sprintboard.toml")
+        .read_text("utf-8")
+        .replace("open_claims = false", "open_claims = true")
+    )
+    (root / "sprintboard.toml").write_text(opened, encoding="utf-8")
+    assert policy_from_config(load_config(root)).open_claims is True
 
 
 @pytest.mark.parametrize(

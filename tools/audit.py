@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -15,13 +16,15 @@ import orjson
 from pydantic import BaseModel, Field
 
 from sprintboard.errors import ToolError
-from sprintboard.tools.chat_rows import ERROR_REASONS, Format, to_messages_row
+from sprintboard.tools.chat_rows import ERROR_REASONS, Format
+from sprintboard.tools.corpus_scan import ScannedRange, scan_inputs
+from sprintboard.tools.engine import Engine, engine_scope
 from sprintboard.tools.length_stats import LengthHistogram, LengthStats, write_histogram_png
-from sprintboard.tools.manifest import FileRef, Manifest, write_manifest
-from sprintboard.tools.output_files import HashingWriter
+from sprintboard.tools.manifest import Manifest, write_manifest
+from sprintboard.tools.output_files import HashingWriter, copy_rows, dataset_stem
 from sprintboard.tools.progress import input_bytes, progress
 from sprintboard.tools.registry import register
-from sprintboard.tools.row_scan import FileScan, RowLimits, reject_record
+from sprintboard.tools.row_scan import ScanSpec, reject_record
 from sprintboard.tools.tokenizer_count import load_token_counter
 
 __all__ = ["AuditConfig", "AuditReport", "FileAudit", "Finding", "audit", "dataset_stem"]
@@ -94,77 +97,80 @@ class AuditReport(BaseModel, frozen=True, extra="forbid"):
     manifest: str
 
 
-def dataset_stem(path: Path) -> str:
-    """`data/train.jsonl.gz` -> `train`."""
-    name = path.name
-    for suffix in (".gz", ".jsonl", ".json"):
-        name = name.removesuffix(suffix)
-    return name
+@dataclass
+class _FileTally:
+    """One input's counts and (with `fix`) its two output files."""
+
+    name: str
+    clean_out: HashingWriter | None
+    rejects_out: HashingWriter | None
+    rows: int = 0
+    clean: int = 0
+    rejected: int = 0
+    warned: int = 0
 
 
-def _audit_file(
-    scan: FileScan,
-    config: AuditConfig,
-    out_dir: Path,
-    counts: Counter[str],
-    examples: dict[str, list[Finding]],
-    stats: LengthStats,
-    token_stats: LengthStats | None,
-) -> tuple[FileAudit, list[FileRef]]:
-    clean_out = rejects_out = None
-    if config.fix:
-        stem = dataset_stem(scan.path)
-        clean_out = HashingWriter(out_dir / f"{stem}.clean.jsonl")
-        rejects_out = HashingWriter(out_dir / f"{stem}.rejects.jsonl")
-    rows = clean = rejected = warned = 0
-    to_messages = config.fix_format == "messages"
-    name = str(scan.path)
-    try:
-        for line_no, raw, turns, problems in scan:
-            rows += 1
-            bad = False
-            if problems:
-                for reason, detail in problems:
-                    counts[reason] += 1
-                    kept = examples.setdefault(reason, [])
-                    if len(kept) < config.max_examples:
-                        kept.append(Finding(file=name, line=line_no, reason=reason, detail=detail))
-                bad = any(reason in _ERRORS for reason, _ in problems)
-                warned += not bad
-            if turns is not None:
-                stats.add(sum(len(c) for _, c in turns))
-                if token_stats is not None and scan.last_tokens is not None:
-                    token_stats.add(scan.last_tokens)
-            if bad:
+class _Tally:
+    """Merges range scans, in input order, into counts, examples, histograms and outputs."""
+
+    def __init__(self, config: AuditConfig, out_dir: Path, tokens: bool) -> None:
+        self.config = config
+        self.counts: Counter[str] = Counter()
+        self.examples: dict[str, list[Finding]] = {}
+        self.stats = LengthStats("chars")
+        self.token_stats = LengthStats("tokens") if tokens else None
+        self.files: list[_FileTally] = []
+        for path in config.inputs:
+            stem = dataset_stem(path)
+            fix = config.fix
+            self.files.append(
+                _FileTally(
+                    str(path),
+                    HashingWriter(out_dir / f"{stem}.clean.jsonl") if fix else None,
+                    HashingWriter(out_dir / f"{stem}.rejects.jsonl") if fix else None,
+                )
+            )
+
+    def add(self, part: ScannedRange) -> None:
+        rs, base = part.scan, part.first_line
+        tally = self.files[part.source]
+        tally.rows += rs.rows
+        dest = [0] * rs.rows
+        rejected = 0
+        for index, problems, raw in rs.flagged:
+            line = base + index
+            for reason, detail in problems:
+                self.counts[reason] += 1
+                kept = self.examples.setdefault(reason, [])
+                if len(kept) < self.config.max_examples:
+                    kept.append(Finding(file=tally.name, line=line, reason=reason, detail=detail))
+            if any(reason in _ERRORS for reason, _ in problems):
+                dest[index] = -1
                 rejected += 1
-                if rejects_out is not None:
-                    rejects_out.write_line(reject_record(name, line_no, problems, raw))
-                continue
-            clean += 1
-            if clean_out is not None:
-                if to_messages and scan.format != "messages" and turns is not None:
-                    clean_out.write_line(to_messages_row(turns))
-                else:
-                    clean_out.write_line(raw)
-    except BaseException:
-        for writer in (clean_out, rejects_out):
-            if writer is not None:
-                writer.abort()
-        raise
-    refs = [w.commit() for w in (clean_out, rejects_out) if w is not None]
-    return FileAudit(
-        path=name,
-        format=scan.format,
-        rows=rows,
-        clean=clean,
-        rejected=rejected,
-        warned=warned,
-        mlx_ready=scan.format in _MLX_FORMATS,
-    ), refs
+                if tally.rejects_out is not None:
+                    tally.rejects_out.write_line(reject_record(tally.name, line, problems, raw))
+            else:
+                tally.warned += 1
+        tally.rejected += rejected
+        tally.clean += rs.rows - rejected
+        if rs.chars is not None:
+            self.stats.merge(rs.chars)
+        if rs.tokens is not None and self.token_stats is not None:
+            self.token_stats.merge(rs.tokens)
+        if tally.clean_out is not None:
+            copy_rows(rs, dest, [tally.clean_out], rs.rewritten)
+
+    def writers(self) -> list[HashingWriter]:
+        return [w for f in self.files for w in (f.clean_out, f.rejects_out) if w is not None]
 
 
-def audit(config: AuditConfig, *, show_progress: bool = False) -> AuditReport:
+def audit(
+    config: AuditConfig, *, engine: Engine | None = None, show_progress: bool = False
+) -> AuditReport:
     """Audit JSONL fine-tuning files: findings per row, counts per reason, length histograms.
+
+    `engine` runs the per-range checks (default: worker processes on every core here); the
+    report and outputs are the same whichever engine ran them.
 
     Raises:
         ToolError: an input is missing, or `max_tokens` is set without a tokenizer.
@@ -175,27 +181,48 @@ def audit(config: AuditConfig, *, show_progress: bool = False) -> AuditReport:
             raise ToolError("audit", f"{path}: no such file; check the path")
     if config.max_tokens is not None and config.tokenizer is None:
         raise ToolError("audit", "max_tokens needs a tokenizer; pass --tokenizer PATH")
-    count_tokens = load_token_counter(config.tokenizer) if config.tokenizer else None
-    limits = RowLimits(config.max_chars, config.max_tokens, count_tokens)
+    if config.tokenizer is not None:
+        load_token_counter(config.tokenizer)  # a bad tokenizer fails here, before any work
+    spec = ScanSpec(
+        format=config.format,
+        max_chars=config.max_chars,
+        max_tokens=config.max_tokens,
+        tokenizer=str(config.tokenizer) if config.tokenizer else None,
+        lengths=True,
+        to_messages=config.fix and config.fix_format == "messages",
+    )
     out_dir = config.out_dir or config.inputs[0].parent / "audit"
     out_dir.mkdir(parents=True, exist_ok=True)
-    counts: Counter[str] = Counter()
-    examples: dict[str, list[Finding]] = {}
-    stats = LengthStats("chars")
-    token_stats = LengthStats("tokens") if count_tokens else None
-    files: list[FileAudit] = []
-    inputs: list[FileRef] = []
-    outputs: list[FileRef] = []
+    tally = _Tally(config, out_dir, tokens=config.tokenizer is not None)
     total = input_bytes(config.inputs)
-    with progress("audit", total, enabled=show_progress) as bar:
-        for path in config.inputs:
-            scan = FileScan(path, config.format, limits, on_bytes=bar.advance)
-            file_audit, refs = _audit_file(
-                scan, config, out_dir, counts, examples, stats, token_stats
-            )
-            files.append(file_audit)
-            inputs.append(scan.ref())
-            outputs.extend(refs)
+    try:
+        with (
+            engine_scope(engine, total) as eng,
+            progress("audit", total, enabled=show_progress) as bar,
+        ):
+            scan = scan_inputs(config.inputs, spec, eng, on_bytes=bar.advance)
+            for part in scan.ranges():
+                tally.add(part)
+            inputs = scan.refs()
+    except BaseException:
+        for writer in tally.writers():
+            writer.abort()
+        raise
+    outputs = [w.commit() for w in tally.writers()]
+    files = [
+        FileAudit(
+            path=f.name,
+            format=fmt,
+            rows=f.rows,
+            clean=f.clean,
+            rejected=f.rejected,
+            warned=f.warned,
+            mlx_ready=fmt in _MLX_FORMATS,
+        )
+        for f, (fmt, _) in zip(tally.files, scan.formats, strict=True)
+    ]
+    stats, token_stats = tally.stats, tally.token_stats
+    counts, examples = tally.counts, tally.examples
     histograms = [s.histogram() for s in (stats, token_stats) if s is not None]
     hist_path = out_dir / "lengths.json"
     hist_path.write_bytes(
@@ -229,6 +256,7 @@ def audit(config: AuditConfig, *, show_progress: bool = False) -> AuditReport:
             config=config.model_dump(mode="json"),
             counts={"rows": rows, "clean": rows - rejected, "rejected": rejected, **report.counts},
             timings={"total": round(time.perf_counter() - started, 4)},
+            engine=engine.name if engine is not None else "local",
         ),
     )
     return report

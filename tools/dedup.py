@@ -12,27 +12,29 @@ near-duplicate clusters to `near_clusters.jsonl`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-import numpy.typing as npt
 import orjson
-import xxhash
 from pydantic import BaseModel, Field
 
 from sprintboard.errors import ToolError
-from sprintboard.tools.audit import dataset_stem
 from sprintboard.tools.chat_rows import ERROR_REASONS, Format
-from sprintboard.tools.fingerprint import fingerprint_files, row_key, verify_pairs
-from sprintboard.tools.jsonl_stream import iter_batches
+from sprintboard.tools.corpus_scan import scan_inputs
+from sprintboard.tools.engine import Engine, engine_scope
 from sprintboard.tools.manifest import FileRef, Manifest, write_manifest
-from sprintboard.tools.near_dup import U64, MinHasher, MinHashParams, candidate_pairs, cluster_pairs
-from sprintboard.tools.output_files import HashingWriter
+from sprintboard.tools.output_files import HashingWriter, copy_rows, dataset_stem
 from sprintboard.tools.progress import input_bytes, progress
 from sprintboard.tools.registry import register
-from sprintboard.tools.row_scan import FileScan, reject_record
+from sprintboard.tools.row_scan import KeySpec, ScanSpec, reject_record
+
+if TYPE_CHECKING:
+    # numpy and the MinHash code load only for near-duplicate runs: exact runs start faster.
+    import numpy as np
+    import numpy.typing as npt
+
+    from sprintboard.tools.near_dup import U64
 
 __all__ = ["DedupConfig", "DedupPolicy", "DedupReport", "DroppedRow", "SourceCounts", "dedup"]
 
@@ -142,7 +144,28 @@ class DedupPolicy:
             return None
         return hit
 
+    def seen_in_range(
+        self, source: int, first_line: int, rows: Sequence[int], keys: Sequence[int]
+    ) -> list[tuple[int, int]]:
+        """`seen` for the good rows of one range (`rows` counts from `first_line`): each
+        (row, packed keeper) that is a duplicate, in order; the others are recorded."""
+        table = self._tables[source]
+        setdefault = table.setdefault
+        base = source << _LINE_BITS | first_line
+        dups: list[tuple[int, int]] = []
+        # One dict operation per row: this loop runs once per row of the whole corpus.
+        for row, key in zip(rows, keys, strict=True):
+            packed = base + row
+            hit = setdefault(key, packed)
+            if hit != packed:
+                if not self._within and hit >> _LINE_BITS == source:
+                    continue
+                dups.append((row, hit))
+        return dups
+
     def _domains(self) -> npt.NDArray[np.int64]:
+        import numpy as np
+
         numbers: dict[int, int] = {}
         return np.array([numbers.setdefault(id(t), len(numbers)) for t in self._tables])
 
@@ -152,6 +175,8 @@ class DedupPolicy:
         One sort instead of a dict of every key: the near-duplicate pass holds all rows'
         fingerprints already, and a dict would add ~110 bytes per row on top.
         """
+        import numpy as np
+
         rec = np.empty(len(src), dtype=[("d", np.int64), ("h", np.uint64), ("l", np.uint64)])
         rec["d"], rec["h"], rec["l"] = self._domains()[src], hi, lo
         _, first, inverse = np.unique(rec, return_index=True, return_inverse=True)
@@ -208,47 +233,61 @@ class _Run:
         if len(self.examples) < 20:
             self.examples.append(DroppedRow.model_validate(fields))
 
-    def exact_pass(self, bar_advance: Callable[[float], None]) -> list[FileRef]:
+    def key_spec(self) -> KeySpec:
+        cfg = self.config
+        return KeySpec(tuple(cfg.keys) if cfg.keys else None, cfg.normalize_whitespace)
+
+    def exact_pass(self, engine: Engine, bar_advance: Callable[[float], None]) -> list[FileRef]:
         """One streaming pass: reject, drop exact duplicates, write survivors as they come."""
         cfg = self.config
-        inputs: list[FileRef] = []
-        outputs: list[FileRef] = []
-        digest = xxhash.xxh3_128_intdigest
-        for source, path in enumerate(cfg.inputs):
-            scan = FileScan(path, cfg.format, on_bytes=bar_advance)
-            with HashingWriter(self.output_path(source)) as out:
-                rows = 0
-                for line_no, raw, turns, problems in scan:
-                    rows += 1
-                    if turns is None or (problems and any(r in _ERRORS for r, _ in problems)):
-                        self.rejected[source] += 1
-                        self.rejects.write_line(reject_record(str(path), line_no, problems, raw))
-                        continue
-                    key = digest(row_key(raw, turns, cfg.keys, cfg.normalize_whitespace))
-                    hit = self.policy.seen(source, line_no, key)
-                    if hit is None:
-                        out.write_line(raw)
-                    else:
-                        self.drop("exact", source, line_no, hit, None)
-                self.rows[source] = rows
-            inputs.append(scan.ref())
-            assert out.ref is not None  # set when the with block committed
-            outputs.append(out.ref)
-        return inputs + outputs
-
-    def near_pass(self, bar_advance: Callable[[float], None]) -> tuple[list[FileRef], int, int]:
-        """Fingerprint every row, drop exact then near duplicates, then write survivors."""
-        cfg = self.config
-        params = MinHashParams(cfg.bands, cfg.band_rows, cfg.shingle, cfg.seed)
-        hasher = MinHasher(params)
-        fps = fingerprint_files(
+        scan = scan_inputs(
             cfg.inputs,
-            hasher=hasher,
-            fmt=cfg.format,
-            normalize_whitespace=cfg.normalize_whitespace,
-            keys=cfg.keys,
+            ScanSpec(format=cfg.format, key=self.key_spec()),
+            engine,
             on_bytes=bar_advance,
         )
+        outs = [HashingWriter(self.output_path(s)) for s in range(len(cfg.inputs))]
+        try:
+            seen_in_range = self.policy.seen_in_range
+            for part in scan.ranges():
+                rs, source, base = part.scan, part.source, part.first_line
+                path = str(cfg.inputs[source])
+                self.rows[source] += rs.rows
+                dest = [0] * rs.rows
+                for index, problems, raw in rs.flagged:
+                    if any(r in _ERRORS for r, _ in problems):
+                        dest[index] = -1
+                        self.rejected[source] += 1
+                        self.rejects.write_line(reject_record(path, base + index, problems, raw))
+                for index, hit in seen_in_range(source, base, rs.good, rs.keys):
+                    dest[index] = -1
+                    self.drop("exact", source, base + index, hit, None)
+                copy_rows(rs, dest, [outs[source]])
+        except BaseException:
+            for out in outs:
+                out.abort()
+            raise
+        return scan.refs() + [out.commit() for out in outs]
+
+    def near_pass(
+        self, engine: Engine, bar_advance: Callable[[float], None]
+    ) -> tuple[list[FileRef], int, int]:
+        """Fingerprint every row, drop exact then near duplicates, then write survivors."""
+        import numpy as np
+
+        from sprintboard.tools.fingerprint import fingerprint_inputs, verify_pairs
+        from sprintboard.tools.near_dup import (
+            MinHashParams,
+            candidate_pairs,
+            cluster_pairs,
+            min_hasher,
+        )
+
+        cfg = self.config
+        params = MinHashParams(cfg.bands, cfg.band_rows, cfg.shingle, cfg.seed)
+        hasher = min_hasher(params)
+        spec = ScanSpec(format=cfg.format, key=self.key_spec(), minhash=params)
+        fps = fingerprint_inputs(cfg.inputs, spec, engine, on_bytes=bar_advance)
         for source, line, problems, raw in fps.rejected:
             self.rejected[source] += 1
             self.rejects.write_line(reject_record(str(cfg.inputs[source]), line, problems, raw))
@@ -289,24 +328,34 @@ class _Run:
                 )
             )
         refs = list(fps.inputs)
-        for source, path in enumerate(cfg.inputs):
-            self.rows[source] = int((fps.src == source).sum()) + sum(
-                1 for s, *_ in fps.rejected if s == source
-            )
-            keep_lines = np.sort(fps.line[(fps.src == source) & alive])
-            with HashingWriter(self.output_path(source)) as out:
-                for batch in iter_batches(path):
-                    lo = np.searchsorted(keep_lines, batch.first_line)
-                    hi = np.searchsorted(keep_lines, batch.first_line + len(batch.lines))
-                    for line in keep_lines[lo:hi]:
-                        out.write_line(batch.lines[int(line) - batch.first_line])
-            assert out.ref is not None
-            refs.append(out.ref)
+        outs = [HashingWriter(self.output_path(s)) for s in range(len(cfg.inputs))]
+        try:
+            row = 0
+            for part in fps.ranges:
+                rs = part.scan
+                self.rows[part.source] += rs.rows
+                dest = [-1] * rs.rows
+                keep = alive[row : row + len(rs.good)].tolist()
+                for index, live in zip(rs.good, keep, strict=True):
+                    if live:
+                        dest[index] = 0
+                row += len(rs.good)
+                copy_rows(rs, dest, [outs[part.source]])
+        except BaseException:
+            for out in outs:
+                out.abort()
+            raise
+        refs += [out.commit() for out in outs]
         return refs, len(clusters), len(pairs)
 
 
-def dedup(config: DedupConfig, *, show_progress: bool = False) -> DedupReport:
+def dedup(
+    config: DedupConfig, *, engine: Engine | None = None, show_progress: bool = False
+) -> DedupReport:
     """Drop exact (and optionally near) duplicate rows, reporting each dropped row and its keeper.
+
+    `engine` runs the per-range work (default: worker processes on every core here); the
+    outputs are the same bytes whichever engine and how many workers ran it.
 
     Raises:
         ToolError: a missing input, names that do not match the inputs, or unknown cross-source names.
@@ -320,11 +369,14 @@ def dedup(config: DedupConfig, *, show_progress: bool = False) -> DedupReport:
     total = input_bytes(config.inputs)
     clusters = pairs = 0
     try:
-        with progress("dedup", total, enabled=show_progress) as bar:
+        with (
+            engine_scope(engine, total) as eng,
+            progress("dedup", total, enabled=show_progress) as bar,
+        ):
             if config.near:
-                refs, clusters, pairs = run.near_pass(bar.advance)
+                refs, clusters, pairs = run.near_pass(eng, bar.advance)
             else:
-                refs = run.exact_pass(bar.advance)
+                refs = run.exact_pass(eng, bar.advance)
     except BaseException:
         for writer in (run.rejects, run.dropped, run.clusters):
             writer.abort()
@@ -375,6 +427,7 @@ def dedup(config: DedupConfig, *, show_progress: bool = False) -> DedupReport:
             config=config.model_dump(mode="json"),
             counts={**counts, "near_clusters": clusters, "candidate_pairs": pairs},
             timings={"total": round(time.perf_counter() - started, 4)},
+            engine=engine.name if engine is not None else "local",
             extra={"sources": [s.model_dump() for s in sources]},
         ),
     )

@@ -1,8 +1,10 @@
 """Per-row fingerprints (exact key hash, LSH band hashes, where the row lives) for many files.
 
-Split and leakage compare rows by these, never by the rows themselves: a row costs about
-16 + 8*bands + 24 bytes here whatever its length. When near-duplicate candidates need an
-exact Jaccard check, the few candidate rows are read back from disk by byte offset.
+Dedup with near-duplicates, split and leakage compare rows by these, never by the rows
+themselves: a row costs about 16 + 8*bands + 24 bytes here whatever its length. The
+fingerprints are computed range by range on an engine (`scan_range`) and joined in input
+order; when near-duplicate candidates need an exact Jaccard check, the few candidate rows
+are read back from disk by byte offset.
 """
 
 from __future__ import annotations
@@ -15,46 +17,25 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import orjson
-import xxhash
 
-from sprintboard.tools.chat_rows import (
-    ERROR_REASONS,
-    Format,
-    Problem,
-    Turns,
-    canonical_key,
-    check_row,
-)
+from sprintboard.tools.chat_rows import ERROR_REASONS, Format, Problem, check_row
 from sprintboard.tools.chat_rows import joined_text as _joined
+from sprintboard.tools.corpus_scan import ScannedRange, scan_inputs
+from sprintboard.tools.engine import Engine
 from sprintboard.tools.jsonl_stream import open_binary, read_line_at
 from sprintboard.tools.manifest import FileRef
 from sprintboard.tools.near_dup import U64, MinHasher, candidate_pairs, jaccard
-from sprintboard.tools.row_scan import FileScan
+from sprintboard.tools.row_scan import BATCH_ROWS, ScanSpec
 
 __all__ = [
-    "BATCH_ROWS",
     "Fingerprints",
-    "fingerprint_files",
+    "fingerprint_inputs",
     "near_pairs",
-    "row_key",
     "verify_pairs",
 ]
 
-BATCH_ROWS = 1024
 _VERIFY_BLOCK = 4096
 _ERRORS = frozenset(ERROR_REASONS)
-
-
-def row_key(raw: bytes, turns: Turns, keys: list[str] | None, normalize_whitespace: bool) -> bytes:
-    """Canonical bytes for exact dedup: the conversation, or the chosen top-level keys."""
-    if keys is None:
-        return canonical_key(turns, normalize_whitespace=normalize_whitespace)
-    obj = orjson.loads(raw)
-    picked = {k: obj.get(k) for k in keys}
-    for k, v in picked.items():
-        if isinstance(v, str):
-            picked[k] = " ".join(v.split()) if normalize_whitespace else v.strip()
-    return orjson.dumps(picked, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass
@@ -74,6 +55,8 @@ class Fingerprints:
     inputs: list[FileRef] = field(default_factory=list)
     rejected: list[tuple[int, int, list[Problem], bytes]] = field(default_factory=list)
     """(source, line, problems, raw line) of each row left out because it has an error."""
+    ranges: list[ScannedRange] = field(default_factory=list)
+    """The scanned ranges (row offsets and good rows only), to copy rows out again."""
 
     def __len__(self) -> int:
         return len(self.line)
@@ -83,16 +66,14 @@ class Fingerprints:
         return str(self.paths[int(self.src[row])]), int(self.line[row])
 
 
-def fingerprint_files(
+def fingerprint_inputs(
     paths: Iterable[Path],
+    spec: ScanSpec,
+    engine: Engine,
     *,
-    hasher: MinHasher | None,
-    fmt: Format | None = None,
-    normalize_whitespace: bool = False,
-    keys: list[str] | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> Fingerprints:
-    """Scan each file once; good rows get fingerprints, rows with errors are listed as rejected."""
+    """Scan each file once on `engine`; good rows get fingerprints, rows with errors are listed."""
     path_list = list(paths)
     # array.array keeps 4-8 bytes per row; a list of ints would keep ~36.
     src = array("i")
@@ -103,38 +84,32 @@ def fingerprint_files(
     mask = (1 << 64) - 1
     band_parts: list[U64] = []
     has_parts: list[npt.NDArray[np.bool_]] = []
-    texts: list[str] = []
-    formats: list[Format | None] = []
-    inputs: list[FileRef] = []
     rejected: list[tuple[int, int, list[Problem], bytes]] = []
-    for index, path in enumerate(path_list):
-        scan = FileScan(path, fmt, on_bytes=on_bytes, with_offsets=True)
-        for line_no, raw, turns, problems in scan:
-            if turns is None or (problems and any(r in _ERRORS for r, _ in problems)):
-                rejected.append((index, line_no, problems, raw))
-                continue
-            src.append(index)
-            lines.append(line_no)
-            offsets.append(scan.offset)
-            digest = xxhash.xxh3_128_intdigest(row_key(raw, turns, keys, normalize_whitespace))
-            key_hi.append(digest >> 64)
-            key_lo.append(digest & mask)
-            if hasher is not None:
-                texts.append(_joined(turns))
-                if len(texts) >= BATCH_ROWS:
-                    bands, has = hasher.band_hashes(texts)
-                    band_parts.append(bands)
-                    has_parts.append(has)
-                    texts.clear()
-        formats.append(scan.format)
-        inputs.append(scan.ref())
-    if hasher is not None and texts:
-        bands, has = hasher.band_hashes(texts)
-        band_parts.append(bands)
-        has_parts.append(has)
+    ranges: list[ScannedRange] = []
+    scan = scan_inputs(path_list, spec, engine, on_bytes=on_bytes)
+    for part in scan.ranges():
+        rs, source, base = part.scan, part.source, part.first_line
+        rejected += [
+            (source, base + index, problems, raw)
+            for index, problems, raw in rs.flagged
+            if any(r in _ERRORS for r, _ in problems)
+        ]
+        good = rs.good
+        src.extend([source] * len(good))
+        lines.extend([base + i for i in good])
+        row_offsets = rs.offsets
+        offsets.extend([row_offsets[i] for i in good])
+        key_hi.extend([k >> 64 for k in rs.keys])
+        key_lo.extend([k & mask for k in rs.keys])
+        if rs.bands is not None and rs.has_shingles is not None:
+            band_parts.append(rs.bands)
+            has_parts.append(rs.has_shingles)
+        # Only the row offsets and good rows stay: enough to copy rows out later.
+        rs.keys, rs.bands, rs.has_shingles, rs.flagged = [], None, None, []
+        ranges.append(part)
     return Fingerprints(
         paths=path_list,
-        formats=formats,
+        formats=[f for f, _ in scan.formats],
         src=np.frombuffer(src, dtype=np.int32),
         line=np.frombuffer(lines, dtype=np.int64),
         offset=np.frombuffer(offsets, dtype=np.int64),
@@ -142,8 +117,9 @@ def fingerprint_files(
         key_lo=np.frombuffer(key_lo, dtype=np.uint64),
         bands=band_parts,
         has_shingles=np.concatenate(has_parts) if has_parts else np.zeros(0, dtype=np.bool_),
-        inputs=inputs,
+        inputs=scan.refs(),
         rejected=rejected,
+        ranges=ranges,
     )
 
 

@@ -16,11 +16,13 @@ from pydantic import BaseModel, Field
 
 from sprintboard.errors import ToolError
 from sprintboard.tools.chat_rows import Format
-from sprintboard.tools.fingerprint import fingerprint_files, verify_pairs
+from sprintboard.tools.engine import Engine, engine_scope
+from sprintboard.tools.fingerprint import fingerprint_inputs, verify_pairs
 from sprintboard.tools.manifest import Manifest, write_manifest
-from sprintboard.tools.near_dup import MinHasher, MinHashParams, candidate_pairs
+from sprintboard.tools.near_dup import MinHashParams, candidate_pairs, min_hasher
 from sprintboard.tools.progress import input_bytes, progress
 from sprintboard.tools.registry import register
+from sprintboard.tools.row_scan import KeySpec, ScanSpec
 
 __all__ = ["LeakPair", "LeakageConfig", "LeakageReport", "leakage"]
 
@@ -67,8 +69,12 @@ class LeakageReport(BaseModel, frozen=True, extra="forbid"):
     manifest: str
 
 
-def leakage(config: LeakageConfig, *, show_progress: bool = False) -> LeakageReport:
+def leakage(
+    config: LeakageConfig, *, engine: Engine | None = None, show_progress: bool = False
+) -> LeakageReport:
     """Report exact and near-duplicate overlap of file B with file A.
+
+    `engine` runs the per-range fingerprinting (default: worker processes on every core).
 
     Raises:
         ToolError: a missing input.
@@ -78,12 +84,14 @@ def leakage(config: LeakageConfig, *, show_progress: bool = False) -> LeakageRep
         if not path.is_file():
             raise ToolError("leakage", f"{path}: no such file; check the path")
     params = MinHashParams(config.bands, config.band_rows, config.shingle)
-    hasher = MinHasher(params) if config.near else None
+    hasher = min_hasher(params) if config.near else None
+    spec = ScanSpec(format=config.format, key=KeySpec(), minhash=params if config.near else None)
     total = input_bytes([config.a, config.b])
-    with progress("leakage", total, enabled=show_progress) as bar:
-        fps = fingerprint_files(
-            [config.a, config.b], hasher=hasher, fmt=config.format, on_bytes=bar.advance
-        )
+    with (
+        engine_scope(engine, total) as eng,
+        progress("leakage", total, enabled=show_progress) as bar,
+    ):
+        fps = fingerprint_inputs([config.a, config.b], spec, eng, on_bytes=bar.advance)
     in_a = fps.src == 0
     a_keys: dict[tuple[int, int], int] = {}
     for row in np.flatnonzero(in_a).tolist():
@@ -151,6 +159,7 @@ def leakage(config: LeakageConfig, *, show_progress: bool = False) -> LeakageRep
                 "near": report.near,
             },
             timings={"total": round(time.perf_counter() - started, 4)},
+            engine=engine.name if engine is not None else "local",
             extra={"pairs": [p.model_dump() for p in pairs]},
         ),
     )

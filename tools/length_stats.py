@@ -45,6 +45,15 @@ class LengthStats:
         if length > self.max:
             self.max = length
 
+    def merge(self, other: LengthStats) -> None:
+        """Add the rows `other` counted (a later range of the same run) to these."""
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.rows += other.rows
+        self.total += other.total
+        if other.min is not None and (self.min is None or other.min < self.min):
+            self.min = other.min
+        self.max = max(self.max, other.max)
+
     def histogram(self) -> LengthHistogram:
         """The histogram so far, with empty bins above the longest row left off."""
         last = max((i for i, c in enumerate(self.counts) if c), default=0)

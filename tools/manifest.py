@@ -38,6 +38,8 @@ class Manifest(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
     """Seconds per phase."""
+    engine: str = "local"
+    """What ran the per-range work (`local` or `dask`); the outputs never depend on it."""
     extra: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -17,18 +17,19 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field, model_validator
 
 from sprintboard.errors import ToolError
-from sprintboard.tools.chat_rows import ERROR_REASONS, Format
+from sprintboard.tools.chat_rows import Format
+from sprintboard.tools.corpus_scan import scan_inputs
+from sprintboard.tools.engine import Engine, engine_scope
 from sprintboard.tools.jsonl_stream import iter_batches
 from sprintboard.tools.manifest import FileRef, Manifest, write_manifest
 from sprintboard.tools.output_files import HashingWriter
 from sprintboard.tools.progress import input_bytes, progress
 from sprintboard.tools.registry import register
-from sprintboard.tools.row_scan import FileScan
+from sprintboard.tools.row_scan import ScanSpec
 
 __all__ = ["MixConfig", "MixReport", "MixSource", "SourceShare", "mix", "quotas"]
 
 VERSION = "1"
-_ERRORS = frozenset(ERROR_REASONS)
 
 
 class MixSource(BaseModel, frozen=True, extra="forbid"):
@@ -102,19 +103,13 @@ def quotas(ratios: list[float], available: list[int], size: int | None) -> list[
     return out
 
 
-def _good_lines(scan: FileScan) -> tuple[npt.NDArray[np.int64], int]:
-    good: list[int] = []
-    rejected = 0
-    for line_no, _raw, turns, problems in scan:
-        if turns is None or (problems and any(r in _ERRORS for r, _ in problems)):
-            rejected += 1
-        else:
-            good.append(line_no)
-    return np.asarray(good, dtype=np.int64), rejected
-
-
-def mix(config: MixConfig, *, show_progress: bool = False) -> MixReport:
+def mix(
+    config: MixConfig, *, engine: Engine | None = None, show_progress: bool = False
+) -> MixReport:
     """Mix named sources at target ratios into one JSONL, seeded, with provenance per row.
+
+    `engine` runs the per-range checks (default: worker processes on every core here); the
+    mix is the same whichever engine ran them.
 
     Raises:
         ToolError: a missing source file.
@@ -123,17 +118,21 @@ def mix(config: MixConfig, *, show_progress: bool = False) -> MixReport:
     for src in config.sources:
         if not src.path.is_file():
             raise ToolError("mix", f"{src.path}: no such file (source {src.name!r})")
-    good: list[npt.NDArray[np.int64]] = []
-    rejected: list[int] = []
-    inputs: list[FileRef] = []
-    total = input_bytes(s.path for s in config.sources)
-    with progress("mix: count", total, enabled=show_progress) as bar:
-        for src in config.sources:
-            scan = FileScan(src.path, config.format, on_bytes=bar.advance)
-            lines, bad = _good_lines(scan)
-            good.append(lines)
-            rejected.append(bad)
-            inputs.append(scan.ref())
+    paths = [s.path for s in config.sources]
+    good_lines: list[list[int]] = [[] for _ in paths]
+    rejected = [0] * len(paths)
+    total = input_bytes(paths)
+    with (
+        engine_scope(engine, total) as eng,
+        progress("mix: count", total, enabled=show_progress) as bar,
+    ):
+        scan = scan_inputs(paths, ScanSpec(format=config.format), eng, on_bytes=bar.advance)
+        for part in scan.ranges():
+            rs, base = part.scan, part.first_line
+            good_lines[part.source] += [base + i for i in rs.good]
+            rejected[part.source] += rs.rows - len(rs.good)
+        inputs: list[FileRef] = scan.refs()
+    good = [np.asarray(g, dtype=np.int64) for g in good_lines]
     available = [len(g) for g in good]
     targets = quotas([s.ratio for s in config.sources], available, config.size)
     rng = np.random.default_rng(config.seed)
@@ -196,6 +195,7 @@ def mix(config: MixConfig, *, show_progress: bool = False) -> MixReport:
             config=config.model_dump(mode="json"),
             counts={"size": report.size, "target_size": report.target_size},
             timings={"total": round(time.perf_counter() - started, 4)},
+            engine=engine.name if engine is not None else "local",
             extra={
                 "sources": [s.model_dump() for s in shares],
                 "provenance_columns": ["source", "line"],

@@ -9,6 +9,7 @@ of the `bands * rows` MinHash functions is `a*x + b (mod 2**32)` reduced per row
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ import numpy.typing as npt
 __all__ = [
     "MinHashParams",
     "MinHasher",
+    "min_hasher",
     "U64",
     "candidate_pairs",
     "cluster_pairs",
@@ -175,6 +177,13 @@ class MinHasher:
         sh, rows = sh[order], rows[order]
         bounds = np.searchsorted(rows, np.arange(len(texts) + 1))
         return [np.unique(sh[bounds[i] : bounds[i + 1]]) for i in range(len(texts))]
+
+
+@functools.cache
+def min_hasher(params: MinHashParams) -> MinHasher:
+    """This process's MinHasher for `params`: its power tables are built once per process,
+    not once per tool call or range (they cost tens of milliseconds)."""
+    return MinHasher(params)
 
 
 def jaccard(a: U64, b: U64) -> float:

@@ -10,14 +10,37 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from sprintboard.tools.jsonl_stream import iter_batches, read_range
 from sprintboard.tools.manifest import FileRef
+from sprintboard.tools.row_scan import RangeScan
 
-__all__ = ["HashingWriter"]
+__all__ = ["HashingWriter", "copy_rows", "dataset_stem"]
 
 _FLUSH_BYTES = 1 << 20
+_IOV_MAX = 512
+
+
+def _write_all(fd: int, blocks: Sequence[bytes | memoryview]) -> None:
+    """writev every block, going on after a short write."""
+    left = sum(len(b) for b in blocks)
+    written = os.writev(fd, blocks)
+    if written == left:
+        return
+    data = memoryview(b"".join(blocks))[written:]  # rare: finish with plain writes
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def dataset_stem(path: Path) -> str:
+    """`data/train.jsonl.gz` -> `train`: the name outputs made from an input start with."""
+    name = path.name
+    for suffix in (".gz", ".jsonl", ".json"):
+        name = name.removesuffix(suffix)
+    return name
 
 
 class HashingWriter:
@@ -33,9 +56,10 @@ class HashingWriter:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         self._tmp = Path(tmp)
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; a dataset is meant to be read by others
-        self._fh = os.fdopen(fd, "wb")
+        self._fd = fd
         self._sha = hashlib.sha256()
         self._pending: list[bytes] = []
+        self._blocks: list[bytes | memoryview] = []
         self._pending_bytes = 0
         self.size = 0
         self.lines = 0
@@ -49,29 +73,50 @@ class HashingWriter:
         if self._pending_bytes >= _FLUSH_BYTES:
             self._flush()
 
+    def write_block(self, data: bytes | memoryview) -> None:
+        """Queue whole lines as they are (each already ending in a newline)."""
+        self._end_lines()
+        self._blocks.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= _FLUSH_BYTES:
+            self._flush()
+
+    def _end_lines(self) -> None:
+        # Queued lines become one block, so lines and blocks keep their order.
+        if self._pending:
+            self._blocks.append(b"\n".join(self._pending) + b"\n")
+            self._pending.clear()
+
     def _flush(self) -> None:
-        if not self._pending:
+        self._end_lines()
+        if not self._blocks:
             return
-        block = b"\n".join(self._pending) + b"\n"
-        self._fh.write(block)
-        self._sha.update(block)
-        self.size += len(block)
-        self._pending.clear()
+        # One writev per ~1 MiB of blocks: thousands of small writes cost more, and joining
+        # them first would copy every byte once more.
+        blocks = self._blocks
+        for block in blocks:
+            self._sha.update(block)
+        for start in range(0, len(blocks), _IOV_MAX):
+            _write_all(self._fd, blocks[start : start + _IOV_MAX])
+        self.size += self._pending_bytes
+        blocks.clear()
         self._pending_bytes = 0
 
     def commit(self) -> FileRef:
         """Flush, fsync, rename into place; return the file's content reference."""
         self._flush()
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
         os.replace(self._tmp, self.path)
         self.ref = FileRef(path=str(self.path), sha256=self._sha.hexdigest(), size=self.size)
         return self.ref
 
     def abort(self) -> None:
         """Drop everything written so far."""
-        self._fh.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
         self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> HashingWriter:
@@ -87,3 +132,53 @@ class HashingWriter:
             self.commit()
         else:
             self.abort()
+
+
+def copy_rows(
+    scan: RangeScan,
+    dest: Sequence[int],
+    writers: Sequence[HashingWriter],
+    replace: Mapping[int, bytes] | None = None,
+) -> None:
+    """Copy the rows of a scanned range to `writers[dest[i]]` (-1: left out), in order.
+
+    Rows go out as the bytes they were read as, each ending in a newline; `replace` gives
+    other bytes for some rows. A plain file is read back with one pread per range and
+    written in runs of consecutive rows, not line by line.
+    """
+    rng = scan.range
+    if not scan.rows:
+        return
+    replace = replace or {}
+    if rng.end < 0:  # a gzip stream cannot be read from an offset: go through its lines
+        index = 0
+        for batch in iter_batches(Path(rng.path)):
+            for raw in batch.lines:
+                target = dest[index]
+                if target >= 0:
+                    writers[target].write_line(replace.get(index, raw))
+                index += 1
+        return
+    fd = os.open(rng.path, os.O_RDONLY)
+    try:
+        data = memoryview(read_range(fd, rng.start, scan.end))
+    finally:
+        os.close(fd)
+    offsets, base, rows = scan.offsets, rng.start, scan.rows
+    i = 0
+    while i < rows:
+        target = dest[i]
+        j = i + 1
+        if i not in replace:
+            while j < rows and dest[j] == target and j not in replace:
+                j += 1
+        if target >= 0:
+            writer = writers[target]
+            if i in replace:
+                writer.write_line(replace[i])
+            else:
+                stop = offsets[j] - base if j < rows else len(data)
+                writer.write_block(data[offsets[i] - base : stop])
+                if j == rows and scan.unterminated:
+                    writer.write_block(b"\n")  # the file's last line had none
+        i = j

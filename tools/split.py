@@ -17,14 +17,15 @@ from pydantic import BaseModel, Field, field_validator
 
 from sprintboard.errors import ToolError
 from sprintboard.tools.chat_rows import Format
-from sprintboard.tools.fingerprint import Fingerprints, fingerprint_files, near_pairs
+from sprintboard.tools.engine import Engine, engine_scope
+from sprintboard.tools.fingerprint import Fingerprints, fingerprint_inputs, near_pairs
 from sprintboard.tools.jsonl_stream import iter_batches
 from sprintboard.tools.manifest import FileRef, Manifest, write_manifest
-from sprintboard.tools.near_dup import MinHasher, MinHashParams, cluster_pairs
+from sprintboard.tools.near_dup import MinHashParams, cluster_pairs, min_hasher
 from sprintboard.tools.output_files import HashingWriter
 from sprintboard.tools.progress import input_bytes, progress
 from sprintboard.tools.registry import register
-from sprintboard.tools.row_scan import reject_record
+from sprintboard.tools.row_scan import KeySpec, ScanSpec, reject_record
 
 __all__ = ["SPLIT_NAMES", "SplitConfig", "SplitReport", "duplicate_groups", "split"]
 
@@ -107,8 +108,13 @@ def _deal(
     return split_of_group[index]
 
 
-def split(config: SplitConfig, *, show_progress: bool = False) -> SplitReport:
+def split(
+    config: SplitConfig, *, engine: Engine | None = None, show_progress: bool = False
+) -> SplitReport:
     """Write train/valid/test JSONL (seeded), never splitting a duplicate group across files.
+
+    `engine` runs the per-range fingerprinting (default: worker processes on every core
+    here); the split is the same whichever engine ran it.
 
     Raises:
         ToolError: a missing input, or a split that would hold fewer rows than `batch_size`.
@@ -117,16 +123,15 @@ def split(config: SplitConfig, *, show_progress: bool = False) -> SplitReport:
     for path in config.inputs:
         if not path.is_file():
             raise ToolError("split", f"{path}: no such file; check the path")
-    hasher = (
-        MinHasher(MinHashParams(config.bands, config.band_rows, config.shingle))
-        if config.near
-        else None
-    )
+    params = MinHashParams(config.bands, config.band_rows, config.shingle)
+    hasher = min_hasher(params) if config.near else None
+    spec = ScanSpec(format=config.format, key=KeySpec(), minhash=params if config.near else None)
     total = input_bytes(config.inputs)
-    with progress("split", total, enabled=show_progress) as bar:
-        fps = fingerprint_files(
-            config.inputs, hasher=hasher, fmt=config.format, on_bytes=bar.advance
-        )
+    with (
+        engine_scope(engine, total) as eng,
+        progress("split", total, enabled=show_progress) as bar,
+    ):
+        fps = fingerprint_inputs(config.inputs, spec, eng, on_bytes=bar.advance)
     pairs = [(i, j) for i, j, _ in near_pairs(fps, hasher, config.near_threshold)] if hasher else []
     groups = duplicate_groups(fps, pairs)
     split_of = _deal(groups, config.ratios, config.seed)
@@ -178,6 +183,7 @@ def split(config: SplitConfig, *, show_progress: bool = False) -> SplitReport:
             config=config.model_dump(mode="json"),
             counts={"rows": report.rows, "rejected": report.rejected, **report.splits},
             timings={"total": round(time.perf_counter() - started, 4)},
+            engine=engine.name if engine is not None else "local",
         ),
     )
     return report

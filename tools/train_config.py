@@ -26,6 +26,7 @@ __all__ = [
     "FuseReport",
     "GenerateConfig",
     "GenerateReport",
+    "LaunchInfo",
     "MemoryEstimate",
     "TrainConfig",
     "TrainReport",
@@ -85,11 +86,29 @@ class TrainConfig(BaseModel, frozen=True, extra="forbid"):
     """Refuse a run whose memory estimate exceeds this ("16GB", "512MiB")."""
     dry_run: bool = False
     """Check the data and estimate memory, but do not train."""
+    distributed: int = Field(1, ge=1)
+    """Ranks on this machine, started by `mlx.launch`; 1 trains in this process."""
+    hosts: list[str] = Field(default_factory=list)
+    """One rank per entry (an IP, or a name that resolves to one), started over ssh by
+    `mlx.launch`; every host needs this Python and the model and data at the same paths."""
+    hostfile: Path | None = None
+    """An `mlx.launch` host file (JSON), one rank per host entry, instead of `hosts`."""
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
         if (self.iters is None) == (self.epochs is None):
             raise ValueError("give exactly one of `iters` or `epochs`")
+        ways = [self.distributed > 1, bool(self.hosts), self.hostfile is not None]
+        if sum(ways) > 1:
+            raise ValueError(
+                "give one of `distributed` (ranks on this machine), `hosts` or `hostfile`"
+            )
+        size = len(self.hosts) or self.distributed
+        if self.batch_size % size:
+            raise ValueError(
+                f"`batch_size` ({self.batch_size}) is the global batch and must divide evenly "
+                f"among the {size} ranks"
+            )
         for name in ("eval_every", "save_every"):
             if getattr(self, name) % self.report_every:
                 raise ValueError(
@@ -103,6 +122,11 @@ class TrainConfig(BaseModel, frozen=True, extra="forbid"):
     def scale(self) -> float:
         """mlx-lm's LoRA `scale` for this `alpha` and `rank`."""
         return self.alpha / self.rank
+
+    @property
+    def launches(self) -> bool:
+        """True when the run goes through `mlx.launch` (more than one rank, or other hosts)."""
+        return self.distributed > 1 or bool(self.hosts) or self.hostfile is not None
 
 
 class MemoryEstimate(BaseModel, frozen=True, extra="forbid"):
@@ -123,6 +147,18 @@ class MemoryEstimate(BaseModel, frozen=True, extra="forbid"):
         return self.total / 1e9
 
 
+class LaunchInfo(BaseModel, frozen=True, extra="forbid"):
+    """Where the ranks of a distributed run ran."""
+
+    backend: Literal["ring"] = "ring"
+    hosts: list[str]
+    """One entry per rank: `ssh name (ip)`; `127.0.0.1` ranks run on this machine."""
+    port: int
+    """The ring's first port (rank r listens on port + r)."""
+    log: Path
+    """`mlx.launch`'s output, kept on the launching machine."""
+
+
 class TrainReport(BaseModel, frozen=True, extra="forbid"):
     """What a training run did; `metrics` is a flat name -> number map for acceptance checks."""
 
@@ -136,8 +172,13 @@ class TrainReport(BaseModel, frozen=True, extra="forbid"):
     """The checkpoint step this run continued from, if any."""
     dry_run: bool
     estimate: MemoryEstimate
+    """Memory of one rank (it holds `batch_size / world_size` rows of each batch)."""
     metrics: dict[str, float]
-    """train_loss, val_loss, tokens_per_sec, peak_memory_gb, estimate_memory_gb, seconds."""
+    """train_loss, val_loss, tokens_per_sec, trained_tokens, world_size, peak_memory_gb,
+    estimate_memory_gb, train_seconds."""
+    world_size: int = 1
+    launch: LaunchInfo | None = None
+    """How `mlx.launch` ran the ranks; None for a run in this process."""
 
 
 class EvalConfig(BaseModel, frozen=True, extra="forbid"):
@@ -250,7 +291,7 @@ def load_train_config(path: Path | None = None, **overrides: Any) -> TrainConfig
     values: dict[str, Any] = {}
     if path is not None:
         values = _read_file(path)
-        for key in ("model", "data", "output"):
+        for key in ("model", "data", "output", "hostfile"):
             if key in values and not Path(values[key]).is_absolute():
                 values[key] = str(path.parent / values[key])
     values.update({k: v for k, v in overrides.items() if v is not None})

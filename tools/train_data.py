@@ -4,6 +4,12 @@ mlx-lm's own batch iterator reseeds numpy's global RNG and always starts an epoc
 first batch, so a resumed run would see different batches. `TrainBatches` instead derives
 each epoch's order from (seed, epoch) and can start at any position, and validation uses
 its own fixed order, so validation never moves the training order.
+
+Distributed runs: `batch_size` is the global batch (mlx-lm's convention). mlx-lm hands the
+iterators its `comm_group`; rank r of W takes rows r, r+W, ... of every global batch (rows
+sorted by length, so the shards stay alike), in the same seeded order on every rank. The
+ranks together see exactly the rows one process would, and `consumed` counts global
+batches, so a checkpoint means the same position whatever the rank.
 """
 
 from __future__ import annotations
@@ -170,6 +176,13 @@ def _collate(split: Split, indices: list[int], max_seq_length: int) -> tuple[Any
     return mx.array(batch), mx.array(list(zip(offsets, lengths, strict=True)))
 
 
+def _shard(indices: list[int], comm_group: Any) -> list[int]:
+    """This rank's rows of a global batch (all of them outside a distributed run)."""
+    if comm_group is None or comm_group.size() == 1:
+        return indices
+    return indices[comm_group.rank() :: comm_group.size()]
+
+
 def _length_batches(split: Split, batch_size: int) -> list[list[int]]:
     # Like mlx-lm: rows of similar length share a batch, so little is padding.
     order = sorted(range(len(split)), key=split.lengths.__getitem__)
@@ -180,8 +193,8 @@ class TrainBatches:
     """Training batches in a seeded order that can restart at any position.
 
     Epoch `e` visits the length-grouped batches in `default_rng([seed, e])` order, so the
-    batch at position `p` depends only on (seed, p). `consumed` counts batches handed out.
-    Call it like mlx-lm's `iterate_batches` (it is passed to `trainer.train`).
+    batch at position `p` depends only on (seed, p). `consumed` counts global batches
+    handed out. Call it like mlx-lm's `iterate_batches` (it is passed to `trainer.train`).
     """
 
     def __init__(self, split: Split, batch_size: int, seed: int, start: int = 0) -> None:
@@ -194,13 +207,19 @@ class TrainBatches:
         return len(self.batches)
 
     def __call__(
-        self, dataset: Any, batch_size: int, max_seq_length: int, **_: Any
+        self,
+        dataset: Any,
+        batch_size: int,
+        max_seq_length: int,
+        comm_group: Any = None,
+        **_: Any,
     ) -> Iterator[tuple[Any, Any]]:
-        """Yield batches from position `consumed` on, forever (training loops bound it)."""
+        """Yield this rank's shard of each batch from position `consumed` on, forever."""
         while True:
             epoch, index = divmod(self.consumed, self.per_epoch)
             order = np.random.default_rng([self.seed, epoch]).permutation(self.per_epoch)
-            batch = _collate(self.split, self.batches[int(order[index])], max_seq_length)
+            rows = _shard(self.batches[int(order[index])], comm_group)
+            batch = _collate(self.split, rows, max_seq_length)
             self.consumed += 1
             yield batch
 
@@ -215,8 +234,13 @@ class ValBatches:
         self.batches = [batches[int(i)] for i in order]
 
     def __call__(
-        self, dataset: Any, batch_size: int, max_seq_length: int, **_: Any
+        self,
+        dataset: Any,
+        batch_size: int,
+        max_seq_length: int,
+        comm_group: Any = None,
+        **_: Any,
     ) -> Iterator[tuple[Any, Any]]:
-        """Yield each batch once."""
+        """Yield this rank's shard of each batch once (mlx-lm sums the ranks' losses)."""
         for indices in self.batches:
-            yield _collate(self.split, indices, max_seq_length)
+            yield _collate(self.split, _shard(indices, comm_group), max_seq_length)

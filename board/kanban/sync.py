@@ -29,7 +29,7 @@ from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Event
 from sprintboard.board.state import BoardState
 from sprintboard.errors import BoardError, KanbanParseError
-from sprintboard.files import atomic_write, fsync_dir
+from sprintboard.files import atomic_write, exchange, fsync_dir
 
 # The KANBAN.md parser, renderer and merge are imported where used: every open board has
 # this view, and a command that only reads (`sprintboard next`) should not load them.
@@ -236,9 +236,12 @@ class KanbanView:
     def _replace_if_unchanged(self, text: bytes, current: bytes) -> bool:
         """Put `text` in place only if the file still holds `current`; False if a person saved.
 
-        The new copy is written and fsynced before the check, so only microseconds pass
-        between the check and the rename; a person writing in place in that instant is
-        seen through the old file's descriptor and their bytes are put back.
+        Where two files can be swapped atomically (Linux), the new copy is swapped in and
+        the file it displaced is compared with `current`: a person's save that landed at
+        any moment before the swap, by rename or in place, is swapped back, never lost.
+        Elsewhere the new copy is written and fsynced before the check, so only
+        microseconds pass between the check and the rename; a person writing in place in
+        that instant is seen through the old file's descriptor and their bytes are put back.
         """
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{self.path.name}.", suffix=".tmp")
         try:
@@ -247,6 +250,9 @@ class KanbanView:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())
+            swapped = self._swap_in(Path(tmp), text, current) if current else None
+            if swapped is not None:
+                return swapped
             with contextlib.ExitStack() as stack:
                 try:
                     old: BinaryIO | None = stack.enter_context(self.path.open("rb"))
@@ -265,6 +271,23 @@ class KanbanView:
             return True
         finally:
             Path(tmp).unlink(missing_ok=True)
+
+    def _swap_in(self, tmp: Path, text: bytes, current: bytes) -> bool | None:
+        """Swap `tmp` (holding `text`) with the file; None where swapping is not possible."""
+        try:
+            if not exchange(tmp, self.path):
+                return None
+        except FileNotFoundError:  # deleted meanwhile (an editor about to save): no swap
+            return None
+        if tmp.read_bytes() == current:
+            fsync_dir(self.root)
+            return True
+        # a person saved after `current` was read: their file goes back in place
+        exchange(tmp, self.path)
+        if tmp.read_bytes() != text:  # and saved again between the two swaps: the newest wins
+            exchange(tmp, self.path)
+        fsync_dir(self.root)
+        return False
 
     # -- merging people's edits -----------------------------------------------------------------
 

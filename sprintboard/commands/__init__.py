@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "edit": "core",
     "move": "core",
     "claim": "core",
+    "claim-next": "core",
     "heartbeat": "core",
     "release": "core",
     "submit": "core",

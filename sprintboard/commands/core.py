@@ -1,4 +1,5 @@
-"""Core board commands: init, status, add, edit, move, claim, heartbeat, release, submit, log, validate."""
+"""Core board commands: init, status, add, edit, move, claim, claim-next, heartbeat, release,
+submit, log, validate."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from sprintboard.commands.output import print_json
 
 __all__ = ["register"]
 
-ActorOpt = typer.Option("human:cli", "--as", help="Who is acting: `human:NAME` or `AGENT@HOST`.")
+ActorOpt = typer.Option(
+    "human:cli",
+    "--as",
+    help="Who is acting: `human:NAME` (a person), or `AGENT@HOST` with the role and host "
+    "sprintboard.toml gives AGENT. A name the config does not list has no role: with "
+    "[board] open_claims it may claim builder work and write about the task it holds, "
+    "never finish one. Only the Auditor moves a task to done, and only with every "
+    "criterion checked; only a person forces a move.",
+)
 
 
 def _board(workspace: Path | None, host: str | None = None) -> Any:
@@ -208,6 +217,10 @@ def claim(
     board = _board(workspace)
     seconds = load_config(board.root).board.default_ttl if ttl is None else ttl
     lease = board.claim(task_id, agent=agent, host=host or board.host, ttl=seconds)
+    _print_lease(task_id, lease, json)
+
+
+def _print_lease(task_id: str, lease: Any, json: bool) -> None:
     if json:
         print_json(
             {
@@ -222,6 +235,44 @@ def claim(
         typer.echo(
             f"{task_id} -> {lease.agent}@{lease.host} fence={lease.fence} expires={lease.expires}"
         )
+
+
+def claim_next(
+    agent: str = typer.Option(
+        ...,
+        "--agent",
+        "-a",
+        help="The agent to claim for; its role, host, capabilities and WIP come from "
+        "sprintboard.toml (an unlisted name claims builder work only with [board] open_claims).",
+    ),
+    role: str | None = typer.Option(None, "--role", help="Only this role's tasks."),
+    caps: list[str] = typer.Option(
+        [], "--caps", help="Only tasks needing at most these capabilities (comma-separated)."
+    ),
+    host: str | None = options.HOST,
+    ttl: int | None = typer.Option(None, help="Lease seconds (default: [board] default_ttl)."),
+    workspace: Path | None = options.WORKSPACE,
+    json: bool = options.JSON,
+) -> None:
+    """Claim the task `next --agent AGENT` ranks first; exit 1 with the reason if none fits."""
+    from sprintboard.board.scheduling import nothing_to_take
+    from sprintboard.config import load_config
+
+    board = _board(workspace)
+    seconds = ttl or load_config(board.root).board.default_ttl
+    cap_list = _split(caps) or None
+    task = board.claim_next(agent, role, cap_list, seconds, host=host)
+    if task is None or task.lease is None:
+        where = board.policy.host_for(agent, host, board.host)
+        empty = nothing_to_take(
+            board.snapshot(), board.policy, role=role, caps=cap_list, agent=agent, host=where
+        )
+        if json:
+            print_json({"task": None, "reason": empty.reason, "wip_limit": empty.wip_limit})
+        else:
+            typer.echo(f"nothing to claim: {empty.reason}", err=True)
+        raise SystemExit(1)
+    _print_lease(task.id, task.lease, json)
 
 
 def heartbeat(
@@ -362,3 +413,4 @@ def register(root: typer.Typer) -> None:
     """Add the core commands to the root app."""
     for fn in (init, status, add, edit, move, claim, heartbeat, release, submit, log, validate):
         root.command(fn.__name__)(fn)
+    root.command("claim-next")(claim_next)

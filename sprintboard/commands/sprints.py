@@ -107,38 +107,52 @@ def graph(workspace: Path | None = options.WORKSPACE, json: bool = options.JSON)
 
 
 def next_(
-    role: str | None = typer.Option(None, "--role", help="Only tasks for this role."),
+    role: str | None = typer.Option(
+        None, "--role", help="Only tasks for this role (default: builder, unless --agent)."
+    ),
     caps: list[str] = typer.Option(
         [], "--caps", help="Capabilities the agent has (repeatable or comma-separated)."
     ),
     agent: str | None = typer.Option(
-        None, "--agent", help="Use this agent's role, capabilities and WIP from sprintboard.toml."
+        None,
+        "--agent",
+        help="Rank for this agent: its role, host, capabilities and WIP room from "
+        "sprintboard.toml (what `claim-next --agent` would take first).",
     ),
     limit: int = typer.Option(5, "--limit", "-n", help="How many to list."),
+    host: str | None = options.HOST,
     workspace: Path | None = options.WORKSPACE,
     json: bool = options.JSON,
 ) -> None:
     """What to take next: ready tasks by priority, then least slack (critical path first)."""
-    from sprintboard.sprints.graph import next_tasks, wip_room
+    from sprintboard.board.scheduling import next_tasks, nothing_to_take
 
     _read_only_process()
     board = _board(workspace)
-    state = board.snapshot()
-    cap_list = [c.strip() for item in caps for c in item.split(",") if c.strip()] or None
-    tasks = next_tasks(state, role=role, caps=cap_list, agent=agent, policy=board.policy)[:limit]
-    blocked_by = None
-    if not tasks:
-        agent_role = role or (board.policy.agent_roles.get(agent) if agent else None)
-        blocked_by = wip_room(state, board.policy, role=agent_role, agent=agent)
+    state, policy = board.snapshot(), board.policy
+    cap_list = [c.strip() for item in caps for c in item.split(",") if c.strip()]
+    if agent is None:  # a builder with no capabilities unless told otherwise
+        ask: dict[str, Any] = {"role": role or "builder", "caps": cap_list}
+    else:
+        where = policy.host_for(agent, host, board.host)
+        ask = {"role": role, "caps": cap_list or None, "agent": agent, "host": where}
+    tasks = next_tasks(state, policy, **ask)[:limit]
+    empty = None if tasks else nothing_to_take(state, policy, **ask)
     if json:
         rows = [
             {"id": t.id, "title": t.title, "priority": t.priority, "role": t.role, "caps": t.caps}
             for t in tasks
         ]
-        print_json({"tasks": rows, "wip_limit": blocked_by})
+        print_json(
+            {
+                "tasks": rows,
+                "wip_limit": empty.wip_limit if empty else None,
+                "why": empty.reason if empty else None,
+            }
+        )
         return
-    if not tasks:
-        typer.echo(f"nothing to take: {blocked_by or 'no ready task fits'}")
+    if empty is not None:
+        typer.echo(f"nothing to take: {empty.reason}")
     for t in tasks:
         typer.echo(f"{t.id}  P{t.priority}  {t.title}")
 

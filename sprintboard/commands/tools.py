@@ -7,6 +7,8 @@ bar on stderr (off with `--json`) and prints the report.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,35 @@ app = typer.Typer(
 FormatOpt = typer.Option(
     None, "--format", help="Force: messages, prompt_completion, text, instruction."
 )
+WorkersOpt = typer.Option(
+    None,
+    "--workers",
+    min=1,
+    help="Worker processes (default: every core; 1 for local inputs under 8 MB).",
+)
+EngineOpt = typer.Option(
+    "local", "--engine", help="local (this machine) or dask (needs sprintboard[dask])."
+)
+SchedulerOpt = typer.Option(
+    None, "--scheduler", help="With --engine dask: an existing cluster's scheduler address."
+)
+
+
+@contextmanager
+def _engine(name: str, workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """The engine a command runs on; None lets the tool choose (every core, 1 when small)."""
+    if name == "local" and workers is None and scheduler is None:
+        yield None
+        return
+    from sprintboard.tools.engine import open_engine
+
+    if name not in ("local", "dask"):
+        raise typer.BadParameter(f"{name!r}: use local or dask", param_hint="--engine")
+    engine = open_engine(name, workers, scheduler)  # type: ignore[arg-type]
+    try:
+        yield engine
+    finally:
+        engine.close()
 
 
 def _config(name: str, fields: dict[str, Any]) -> Any:
@@ -72,27 +103,32 @@ def audit(
     out_dir: Path | None = typer.Option(
         None, "--out", help="Report folder (default: audit/ beside the first input)."
     ),
+    workers: int | None = WorkersOpt,
+    engine_name: str = EngineOpt,
+    scheduler: str | None = SchedulerOpt,
     as_json: bool = options.JSON,
 ) -> None:
     """Audit fine-tuning JSONL: every bad row by file:line and reason, counts, length histograms."""
     from sprintboard.tools.audit import audit as run
 
-    report = run(
-        _config(
-            "audit",
-            {
-                "inputs": inputs,
-                "format": fmt,
-                "max_chars": max_chars,
-                "tokenizer": tokenizer,
-                "max_tokens": max_tokens,
-                "fix": fix,
-                "fix_format": "messages" if to_messages else "keep",
-                "out_dir": out_dir,
-            },
-        ),
-        show_progress=not as_json,
-    )
+    with _engine(engine_name, workers, scheduler) as engine:
+        report = run(
+            _config(
+                "audit",
+                {
+                    "inputs": inputs,
+                    "format": fmt,
+                    "max_chars": max_chars,
+                    "tokenizer": tokenizer,
+                    "max_tokens": max_tokens,
+                    "fix": fix,
+                    "fix_format": "messages" if to_messages else "keep",
+                    "out_dir": out_dir,
+                },
+            ),
+            engine=engine,
+            show_progress=not as_json,
+        )
     lines = [
         f"{f.path}: {f.format or '?'}, {f.rows} rows, {f.rejected} rejected, {f.warned} warned"
         + (
@@ -139,30 +175,35 @@ def dedup(
         False, "--no-verify", help="Trust LSH candidates without exact Jaccard."
     ),
     fmt: str | None = FormatOpt,
+    workers: int | None = WorkersOpt,
+    engine_name: str = EngineOpt,
+    scheduler: str | None = SchedulerOpt,
     as_json: bool = options.JSON,
 ) -> None:
     """Drop exact (and with --near, near) duplicates; every dropped row is listed with its keeper."""
     from sprintboard.tools.dedup import dedup as run
 
-    report = run(
-        _config(
-            "dedup",
-            {
-                "inputs": inputs,
-                "out_dir": out_dir,
-                "names": names.split(",") if names else None,
-                "keys": keys.split(",") if keys else None,
-                "normalize_whitespace": normalize_whitespace,
-                "cross_source": cross if cross in ("all", "none") else cross.split(","),
-                "within_source": not no_within,
-                "near": near,
-                "near_threshold": threshold,
-                "verify": not no_verify,
-                "format": fmt,
-            },
-        ),
-        show_progress=not as_json,
-    )
+    with _engine(engine_name, workers, scheduler) as engine:
+        report = run(
+            _config(
+                "dedup",
+                {
+                    "inputs": inputs,
+                    "out_dir": out_dir,
+                    "names": names.split(",") if names else None,
+                    "keys": keys.split(",") if keys else None,
+                    "normalize_whitespace": normalize_whitespace,
+                    "cross_source": cross if cross in ("all", "none") else cross.split(","),
+                    "within_source": not no_within,
+                    "near": near,
+                    "near_threshold": threshold,
+                    "verify": not no_verify,
+                    "format": fmt,
+                },
+            ),
+            engine=engine,
+            show_progress=not as_json,
+        )
     lines = [
         f"{s.name}: {s.rows} rows, {s.rejected} rejected, {s.exact_dropped} exact + {s.near_dropped} near dropped, "
         f"{s.kept} kept -> {s.output}"
@@ -186,6 +227,9 @@ def mix(
         False, "--upsample", help="Fill short sources by sampling with replacement."
     ),
     fmt: str | None = FormatOpt,
+    workers: int | None = WorkersOpt,
+    engine_name: str = EngineOpt,
+    scheduler: str | None = SchedulerOpt,
     as_json: bool = options.JSON,
 ) -> None:
     """Mix named sources at target ratios, seeded; shortfalls are reported, never filled silently."""
@@ -198,20 +242,22 @@ def mix(
         sources.append({"name": name, "path": path, "ratio": ratio})
     from sprintboard.tools.mix import mix as run
 
-    report = run(
-        _config(
-            "mix",
-            {
-                "sources": sources,
-                "output": output,
-                "size": size,
-                "seed": seed,
-                "upsample": upsample,
-                "format": fmt,
-            },
-        ),
-        show_progress=not as_json,
-    )
+    with _engine(engine_name, workers, scheduler) as engine:
+        report = run(
+            _config(
+                "mix",
+                {
+                    "sources": sources,
+                    "output": output,
+                    "size": size,
+                    "seed": seed,
+                    "upsample": upsample,
+                    "format": fmt,
+                },
+            ),
+            engine=engine,
+            show_progress=not as_json,
+        )
     lines = [
         f"{s.name}: {s.taken}/{s.target} rows (available {s.available})"
         + (f", upsampled {s.upsampled}" if s.upsampled else "")
@@ -234,6 +280,9 @@ def split(
     no_near: bool = typer.Option(False, "--no-near", help="Group exact duplicates only."),
     threshold: float = typer.Option(0.8, help="Jaccard threshold for near-duplicate groups."),
     fmt: str | None = FormatOpt,
+    workers: int | None = WorkersOpt,
+    engine_name: str = EngineOpt,
+    scheduler: str | None = SchedulerOpt,
     as_json: bool = options.JSON,
 ) -> None:
     """Seeded train/valid/test split; duplicate and near-duplicate groups never straddle splits."""
@@ -242,22 +291,24 @@ def split(
         raise typer.BadParameter(f"{ratios!r}: give three weights: train,valid,test")
     from sprintboard.tools.split import split as run
 
-    report = run(
-        _config(
-            "split",
-            {
-                "inputs": inputs,
-                "out_dir": out_dir,
-                "ratios": weights,
-                "seed": seed,
-                "batch_size": batch_size,
-                "near": not no_near,
-                "near_threshold": threshold,
-                "format": fmt,
-            },
-        ),
-        show_progress=not as_json,
-    )
+    with _engine(engine_name, workers, scheduler) as engine:
+        report = run(
+            _config(
+                "split",
+                {
+                    "inputs": inputs,
+                    "out_dir": out_dir,
+                    "ratios": weights,
+                    "seed": seed,
+                    "batch_size": batch_size,
+                    "near": not no_near,
+                    "near_threshold": threshold,
+                    "format": fmt,
+                },
+            ),
+            engine=engine,
+            show_progress=not as_json,
+        )
     lines = [f"{name}: {n} rows" for name, n in report.splits.items()]
     lines.append(
         f"{report.duplicate_groups} duplicate groups kept whole; {report.rejected} rows rejected"
@@ -275,25 +326,30 @@ def leakage(
     no_near: bool = typer.Option(False, "--no-near", help="Exact overlap only."),
     threshold: float = typer.Option(0.8, help="Jaccard threshold for near overlap."),
     fmt: str | None = FormatOpt,
+    workers: int | None = WorkersOpt,
+    engine_name: str = EngineOpt,
+    scheduler: str | None = SchedulerOpt,
     as_json: bool = options.JSON,
 ) -> None:
     """Report exact and near-duplicate overlap of B with A; exits 1 when any row leaked."""
     from sprintboard.tools.leakage import leakage as run
 
-    report = run(
-        _config(
-            "leakage",
-            {
-                "a": a,
-                "b": b,
-                "out_dir": out_dir,
-                "near": not no_near,
-                "near_threshold": threshold,
-                "format": fmt,
-            },
-        ),
-        show_progress=not as_json,
-    )
+    with _engine(engine_name, workers, scheduler) as engine:
+        report = run(
+            _config(
+                "leakage",
+                {
+                    "a": a,
+                    "b": b,
+                    "out_dir": out_dir,
+                    "near": not no_near,
+                    "near_threshold": threshold,
+                    "format": fmt,
+                },
+            ),
+            engine=engine,
+            show_progress=not as_json,
+        )
     lines = [
         f"{b}: {report.exact} exact and {report.near} near of {report.b_rows} rows also in {a}"
     ]

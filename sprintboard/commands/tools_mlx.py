@@ -66,9 +66,20 @@ def train_cmd(
     dry_run: bool | None = typer.Option(
         None, "--dry-run", help="Check and estimate; do not train."
     ),
+    distributed: int | None = typer.Option(
+        None, help="Ranks on this machine via mlx.launch [1: this process]."
+    ),
+    hosts: str | None = typer.Option(
+        None, help="One rank per host, comma-separated IPs or names (mlx.launch over ssh)."
+    ),
+    hostfile: Path | None = typer.Option(None, help="An mlx.launch host file (JSON)."),
     json_out: bool = options.JSON,
 ) -> None:
-    """Fine-tune a model with LoRA/QLoRA (mlx-lm), resumably; flags override --config."""
+    """Fine-tune a model with LoRA/QLoRA (mlx-lm), resumably; flags override --config.
+
+    With --distributed N, --hosts or --hostfile the ranks train data-parallel through
+    mlx.launch; --batch-size stays the global batch.
+    """
     from sprintboard.tools.train import train
     from sprintboard.tools.train_config import load_train_config
 
@@ -82,7 +93,8 @@ def train_cmd(
         "eval_every": eval_every, "save_every": save_every, "val_batches": val_batches,
         "lr_end": lr_end, "memory_budget": memory_budget,
         "allow_truncation": allow_truncation, "mask_prompt": mask_prompt, "resume": resume,
-        "dry_run": dry_run,
+        "dry_run": dry_run, "distributed": distributed, "hostfile": hostfile,
+        "hosts": [h.strip() for h in hosts.split(",") if h.strip()] if hosts else None,
     }  # fmt: skip
     cfg = load_train_config(config, **flags)
     report = train(cfg, show_progress=not json_out)
@@ -91,7 +103,8 @@ def train_cmd(
         return
     what = "dry run" if report.dry_run else f"{report.steps}/{report.total_steps} steps"
     resumed = f" (resumed from {report.resumed_from})" if report.resumed_from else ""
-    typer.echo(f"train: {what}{resumed} -> {report.output}")
+    ranks = f" on {report.world_size} ranks" if report.world_size > 1 else ""
+    typer.echo(f"train: {what}{ranks}{resumed} -> {report.output}")
     _echo_metrics(report.metrics)
 
 

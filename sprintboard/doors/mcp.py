@@ -17,7 +17,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.models import Artifact, Task
+from sprintboard.board.models import Artifact, Lease, Task
+from sprintboard.board.scheduling import next_tasks
 from sprintboard.board.values import one_line
 from sprintboard.errors import SprintboardError
 from sprintboard.status import TaskRow, board_status
@@ -37,6 +38,12 @@ class LeaseInfo(BaseModel):
     expires: str
 
 
+def _lease_info(task: str, lease: Lease) -> LeaseInfo:
+    return LeaseInfo(
+        task=task, agent=lease.agent, host=lease.host, fence=lease.fence, expires=lease.expires
+    )
+
+
 def _as_tool_errors(fn: F) -> F:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -52,12 +59,15 @@ def _row(board: LocalBoard, task_id: str) -> TaskRow:
     return next(r for r in board_status(board).tasks if r.id == task_id)
 
 
-def _next(board: LocalBoard, role: str, caps: list[str]) -> list[Task]:
-    try:
-        from sprintboard.sprints.graph import next_tasks
-    except ImportError:  # the graph room is optional here; priority order is the fallback
-        return board.ready(role=role, caps=caps)
-    return next_tasks(board.snapshot(), role=role, caps=caps, policy=board.policy)
+def _next(
+    board: LocalBoard, role: str | None, caps: list[str] | None, agent: str | None
+) -> list[Task]:
+    # The one scheduling rule, as `sprintboard next` and `claim-next` use it.
+    state = board.snapshot()
+    if agent is None:  # a builder with no capabilities unless told otherwise
+        return next_tasks(state, board.policy, role=role or "builder", caps=caps or [])
+    host = board.policy.host_for(agent, None, board.host)
+    return next_tasks(state, board.policy, role=role, caps=caps, agent=agent, host=host)
 
 
 def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
@@ -80,28 +90,41 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
 
     @server.tool()
     @_as_tool_errors
-    def next_task(role: str = "builder", caps: list[str] | None = None) -> TaskRow | None:
-        """The task an agent with this role and these capabilities should take next, if any."""
-        ranked = _next(board, role, list(caps or []))
+    def next_task(
+        role: str | None = None, caps: list[str] | None = None, agent: str | None = None
+    ) -> TaskRow | None:
+        """The task to take next. With `agent`, ranked for that agent (its role, host,
+        capabilities and WIP from sprintboard.toml: what claim_next takes); without, for
+        an agent of `role` (default builder) with these capabilities (default none)."""
+        ranked = _next(board, role, caps, agent)
         return _row(board, ranked[0].id) if ranked else None
 
     @server.tool()
     @_as_tool_errors
     def claim(task: str, agent: str, ttl: int = default_ttl) -> LeaseInfo:
-        """Claim a task; the returned fence must accompany heartbeats and the result."""
+        """Claim a task; the returned fence must accompany heartbeats and the result.
+
+        `agent` is looked up in sprintboard.toml (its role, host, capabilities, WIP); a name
+        it does not list may claim builder work only with `[board] open_claims = true`, and
+        never finishes a task."""
         lease = board.claim(task, agent=agent, host=board.host, ttl=ttl)
-        return LeaseInfo(
-            task=task, agent=lease.agent, host=lease.host, fence=lease.fence, expires=lease.expires
-        )
+        return _lease_info(task, lease)
+
+    @server.tool()
+    @_as_tool_errors
+    def claim_next(agent: str, ttl: int = default_ttl) -> LeaseInfo | None:
+        """Claim the task next_task(agent=...) ranks first, in one step; None if none fits."""
+        got = board.claim_next(agent, ttl=ttl)
+        if got is None or got.lease is None:
+            return None
+        return _lease_info(got.id, got.lease)
 
     @server.tool()
     @_as_tool_errors
     def heartbeat(task: str, fence: int) -> LeaseInfo:
         """Extend a lease; fails if the fence is stale (the lease was lost)."""
         lease = board.heartbeat(task, fence)
-        return LeaseInfo(
-            task=task, agent=lease.agent, host=lease.host, fence=lease.fence, expires=lease.expires
-        )
+        return _lease_info(task, lease)
 
     @server.tool()
     @_as_tool_errors

@@ -132,7 +132,7 @@ def by_http(side: Side, url: str) -> Deliver:
 
 
 def scenario(side: Side, deliver: Deliver) -> list[tuple[str, Any]]:
-    """claim, accept, heartbeat, progress, result with a blob, a note, a stale heartbeat."""
+    """claim, accept, heartbeat, progress, a fenced note, result with a blob, a stale heartbeat."""
     seen: list[tuple[str, Any]] = []
 
     def send(kind: Any, build: Callable[[str], dict[str, Any]], **kw: Any) -> list[Received]:
@@ -157,6 +157,8 @@ def scenario(side: Side, deliver: Deliver) -> list[tuple[str, Any]]:
     send(
         "progress", lambda m: messages.progress(m, "T2", "S1", "epoch 1/2"), task="T2", fence=fence
     )
+    note = {"op": "note.add", "task": "T2", "fields": {"text": "half way"}, "fence": fence}
+    send("request", lambda m: messages.request(m, "apply", {"events": [note]}))
     src = side.ws / "out.bin"
     src.write_bytes(b"weights")
     art = BlobStore(side.ws / ".a2a" / "blobs").put(src, name="adapter.bin")
@@ -166,8 +168,6 @@ def scenario(side: Side, deliver: Deliver) -> list[tuple[str, Any]]:
         task="T2",
         fence=fence,
     )
-    note = {"op": "note.add", "task": "T2", "fields": {"text": "done"}, "actor": "builder-beta"}
-    send("request", lambda m: messages.request(m, "apply", {"events": [note]}))
     send("heartbeat", lambda m: messages.heartbeat(m, "T2", "S1"), task="T2", fence=fence + 5)
     return seen
 
@@ -183,10 +183,10 @@ def test_http_and_directory_end_in_the_same_journal_events(tmp_path: Path) -> No
     assert [e["op"] for e in events if e["op"] != "task.create"] == [
         "lease.grant",
         "lease.heartbeat",
+        "note.add",
         "artifact.add",
         "metric.set",
         "task.move",
-        "note.add",
     ]
     assert http_answers == dir_answers
     assert http_answers[-1][1]["value"]["type"] == "StaleFence"  # refusals come back too

@@ -132,6 +132,7 @@ def test_heartbeat_decline_and_remote_apply_limits(side: Any) -> None:
                         "task": "T2",
                         "fields": {"text": "hi"},
                         "actor": "builder-beta@alpha",
+                        "fence": fence,
                     }
                 ]
             },
@@ -249,7 +250,7 @@ def test_hostile_values_from_a_peer_are_refused_in_one_line(
         data = got[env.id].parsed.data
         assert data["ok"] is False and "\n" not in data["error"], data
     assert "ttl" in got[sent[0].id].parsed.data["error"]
-    assert "not on the board" in got[sent[4].id].parsed.data["error"]
+    assert "no such task" in got[sent[4].id].parsed.data["error"]
     assert (side.ws / "sprints/events.jsonl").read_bytes() == journal
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
@@ -273,3 +274,51 @@ def test_a_result_with_a_non_numeric_metric_records_nothing(
     assert answer["ok"] is False and "must be a" in answer["error"]
     assert (side.ws / "sprints/events.jsonl").read_bytes() == journal
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def _ask(side: Any, op: str, args: dict[str, Any], fence: int | None = None) -> Received:
+    env = side.beta.seal(
+        "alpha", "request", lambda m: messages.request(m, op, args), task="T2", fence=fence
+    )
+    side.beta.post([env])
+    side.owner.postbox.process(side.owner)
+    return side.answers()[env.id]
+
+
+def test_claim_next_from_a_host_takes_what_the_one_ranking_gives_that_host(side: Any) -> None:
+    side.board.create_tasks(
+        [
+            {"id": "T3", "title": "no mlx needed", "status": "ready", "priority": 1},
+            {"id": "T4", "title": "for alpha", "status": "ready", "priority": 0},
+        ]
+    )
+    side.board.assign("T4", "builder-alpha")  # assigned elsewhere: not offered to beta
+    args = {"agent": "builder-beta", "role": None, "caps": None, "ttl": 60, "with_steps": False}
+    got = _ask(side, "claim_next", args)
+    assert got.env.kind == "assignment" and got.parsed.meta["task"]["id"] == "T3"
+    got = _ask(side, "claim_next", args)  # builder-beta has WIP 2 in the generated config
+    assert got.env.kind == "assignment" and got.parsed.meta["task"]["id"] == "T2"
+    nothing = _ask(side, "claim_next", args)
+    assert nothing.env.kind == "reply" and nothing.parsed.data["ok"] is True
+    assert nothing.parsed.data["value"] is None
+    wrong = _ask(side, "claim_next", {**args, "agent": "builder-alpha"})
+    assert wrong.parsed.data["ok"] is False
+    assert "builder-alpha runs on alpha in sprintboard.toml" in wrong.parsed.data["error"]
+
+
+def test_a_host_blocks_only_its_own_leased_task_with_the_fence(side: Any) -> None:
+    fence = _claim(side)
+    move = {"task": "T2", "to": "blocked", "reason": "no GPU memory", "expected": "in_progress"}
+    done = _ask(side, "move", {**move, "to": "done"}, fence)
+    assert done.parsed.data["ok"] is False and "only to blocked" in done.parsed.data["error"]
+    stale = _ask(side, "move", move, fence + 1)
+    assert stale.parsed.data["ok"] is False and "is not the lease's" in stale.parsed.data["error"]
+    assert side.board.snapshot().tasks["T2"].status == "in_progress"
+    got = _ask(side, "move", move, fence)
+    assert got.parsed.data["ok"] is True
+    task = side.board.snapshot().tasks["T2"]
+    assert (task.status, task.blocked_reason, task.lease) == ("blocked", "no GPU memory", None)
+    (event,) = [e for e in side.board.events() if e.op == "task.move"]
+    assert event.actor == "builder-beta@beta" and event.fence == fence
+    quarantined = [r for _, r in side.owner.postbox.transport.inbox("alpha").quarantined()]
+    assert len(quarantined) == 2

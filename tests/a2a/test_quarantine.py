@@ -156,3 +156,52 @@ def test_a_result_naming_a_blob_outside_the_store_is_quarantined(scene: Scene) -
     _unchanged(scene, lambda: scene.beta.post([env]))
     assert "path traversal" in scene.reasons()[0]
     assert scene.board.snapshot().tasks["T2"].status == "in_progress"
+
+
+def _apply(scene: Scene, *events: dict[str, Any]) -> Any:
+    return scene.beta.seal(
+        "alpha", "request", lambda m: messages.request(m, "apply", {"events": list(events)})
+    )
+
+
+def test_a_forged_remote_metric_is_quarantined_and_changes_nothing(scene: Scene) -> None:
+    # T3 is alpha's; beta pairs with the owner, so its messages are signed and verify.
+    scene.board.create_tasks([{"id": "T3", "title": "eval", "status": "ready"}])
+    scene.board.claim("T3", "builder-alpha", "alpha", 600)
+    forged = {
+        "op": "metric.set",
+        "task": "T3",
+        "fields": {"name": "val_loss", "value": 0.01},
+        "actor": "auditor-1",
+    }
+    _unchanged(scene, lambda: scene.beta.post([_apply(scene, forged)]))
+    assert scene.board.snapshot().tasks["T3"].metrics == {}
+    (reason,) = scene.reasons()
+    assert "T3: is leased to builder-alpha@alpha; beta writes about a task only under its own" in (
+        reason
+    )
+    # On its own task, a write without the lease's fence is refused too, and a decision always.
+    no_fence = {**forged, "task": "T2"}
+    _unchanged(scene, lambda: scene.beta.post([_apply(scene, no_fence)]))
+    assert any("T2: fence None is not the lease's (1)" in r for r in scene.reasons())
+    decision = {"op": "decision.add", "task": "T2", "fields": {"text": "ship"}, "fence": 1}
+    _unchanged(scene, lambda: scene.beta.post([_apply(scene, decision)]))
+    assert any("and writes no decisions" in r for r in scene.reasons())
+    assert len(scene.reasons()) == 3
+
+
+def test_a_remote_metric_under_the_writers_own_lease_is_recorded_as_the_holder(
+    scene: Scene,
+) -> None:
+    own = {
+        "op": "metric.set",
+        "task": "T2",
+        "fields": {"name": "val_loss", "value": 1.5},
+        "actor": "auditor-1@alpha",
+        "fence": scene.lease.fence,
+    }
+    scene.beta.post([_apply(scene, own)])
+    assert scene.process() == 1 and scene.reasons() == []
+    (event,) = [e for e in scene.board.events() if e.op == "metric.set"]
+    assert event.actor == "builder-beta@beta" and event.fence == scene.lease.fence
+    assert scene.board.snapshot().tasks["T2"].metrics == {"val_loss": 1.5}

@@ -175,7 +175,7 @@ def test_an_allow_list_matches_whole_commands_as_written(tmp_path: Path) -> None
     """Issue 16: `make check` allowed never runs `make check "--eval=$(shell ...)"`, and a
     filled-in placeholder cannot add arguments."""
     from sprintboard.agents.auditor import Auditor, AuditorSettings
-    from sprintboard.board.policy import BoardPolicy
+    from sprintboard.board.scheduling import BoardPolicy
 
     board = LocalBoard(
         tmp_path, host="alpha", policy=BoardPolicy(owner="alpha"), clock=FrozenClock()
@@ -201,7 +201,6 @@ def test_an_allow_list_matches_whole_commands_as_written(tmp_path: Path) -> None
             )
         ]
     )
-    board.claim("T001", agent="b1", host="alpha", ttl=600)
     auditor = Auditor(
         board, tmp_path, settings=AuditorSettings(allow_commands=("make check", "python -c * ..."))
     )

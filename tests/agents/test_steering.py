@@ -114,7 +114,7 @@ def test_expired_lease_is_recovered_with_a_decision(
     runner = make_runner(("negotiator",))
     board = runner.board
     assert isinstance(board, LocalBoard)
-    board.claim("T001", agent="builder-9", host="gone", ttl=60)  # an agent that then died
+    board.claim("T001", agent="builder-2", host="alpha", ttl=60)  # an agent that then died
     clock.advance(61)
     runner.tick()
     state = board.snapshot()

@@ -9,7 +9,7 @@ import pytest
 
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 
 OpenBoard = Callable[..., LocalBoard]
 
@@ -27,7 +27,7 @@ def open_local(tmp_path: Path, clock: FrozenClock) -> OpenBoard:
         return LocalBoard(
             tmp_path,
             host="alpha",
-            policy=policy or BoardPolicy(owner="alpha"),
+            policy=policy or BoardPolicy(owner="alpha", open_claims=True),
             clock=clock,
             ids=CounterIds(ids_start),
         )

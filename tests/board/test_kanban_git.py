@@ -75,9 +75,9 @@ def test_every_change_is_committed_with_what_changed(
     owner: tuple[LocalBoard, git.Repo, Path],
 ) -> None:
     board, repo, _ = owner
-    board.claim("T001", agent="builder-1", host="alpha", ttl=600)
+    board.claim("T001", agent="builder-alpha", host="alpha", ttl=600)
     head = repo.head.commit
-    assert head.message.startswith("board: T001 ready -> in_progress (builder-1)")
+    assert head.message.startswith("board: T001 ready -> in_progress (builder-alpha)")
     assert set(head.stats.files) >= {"KANBAN.md", "sprints/events.jsonl"}
     assert not repo.is_dirty(path="KANBAN.md")
 
@@ -89,7 +89,7 @@ def test_a_file_that_does_not_parse_is_never_committed(
     kanban = board.root / "KANBAN.md"
     committed = repo.head.commit.tree["KANBAN.md"].data_stream.read()
     kanban.write_text("<<<<<<< HEAD\n- a\n=======\n- b\n>>>>>>> x\n", encoding="utf-8")
-    board.claim("T002", agent="builder-1", host="alpha", ttl=600)  # auto-commit runs
+    board.claim("T002", agent="builder-alpha", host="alpha", ttl=600)  # auto-commit runs
     assert repo.head.commit.message.startswith("board: T002")
     assert repo.head.commit.tree["KANBAN.md"].data_stream.read() == committed
     assert commit_board(board.root, "again") is None  # nothing else to commit
@@ -111,7 +111,7 @@ def test_a_pulled_edit_is_merged_as_a_person_and_the_push_retried(
     ana.index.commit("ana: a decision")
     ana.remote("origin").push()
     # Meanwhile an agent moves a card and adds its own decision (auto-committed here).
-    board.claim("T001", agent="builder-1", host="alpha", ttl=600)
+    board.claim("T001", agent="builder-alpha", host="alpha", ttl=600)
     board.add_decision("Mix ratio 40/25/20/10/5", actor="negotiator-1@alpha")
     result = push_with_retry(board.root)
     assert result.pushed and result.attempts == 2
@@ -130,6 +130,6 @@ def test_a_pulled_edit_is_merged_as_a_person_and_the_push_retried(
     ana.remote("origin").pull()
     theirs = kanban.read_text("utf-8")
     assert "Keep the 402 fallback" in theirs and "Mix ratio" in theirs
-    assert "`T001`" in theirs and "**[builder-1]**" in theirs
+    assert "`T001`" in theirs and "**[builder-alpha]**" in theirs
     journal = (Path(ana.working_dir) / "sprints" / "events.jsonl").read_text("utf-8")
     assert "human:git-merge" in journal

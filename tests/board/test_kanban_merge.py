@@ -10,10 +10,11 @@ import pytest
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.kanban.sync import KanbanView
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.board.state import BoardState
 
-POLICY = BoardPolicy(owner="alpha", agent_roles={"builder-1": "builder", "auditor-1": "auditor"})
+ROLES = ("planner", "negotiator", "builder", "auditor")
+POLICY = BoardPolicy(owner="alpha", agent_roles={f"{r}-1": r for r in ROLES})
 
 
 def _open(root: Path) -> tuple[LocalBoard, KanbanView]:

@@ -9,7 +9,7 @@ import pytest
 
 from sprintboard.board.clock import FrozenClock
 from sprintboard.board.models import Artifact
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.errors import (
     BoardError,
     InvalidTransition,
@@ -116,7 +116,9 @@ def test_expired_lease_returns_the_task_with_a_journal_entry(
 
 
 def test_wip_limits_per_agent_and_per_role(open_local: Any, task: Any) -> None:
-    policy = BoardPolicy(owner="alpha", wip_per_role={"builder": 2}, wip_per_agent={"b1": 1})
+    policy = BoardPolicy(
+        owner="alpha", open_claims=True, wip_per_role={"builder": 2}, wip_per_agent={"b1": 1}
+    )
     board = open_local(policy)
     board.create_tasks([task(f"T{i}") for i in range(1, 5)])
     board.claim("T1", agent="b1", host="alpha", ttl=60)
@@ -129,7 +131,9 @@ def test_wip_limits_per_agent_and_per_role(open_local: Any, task: Any) -> None:
 
 def test_capabilities_are_checked_at_claim(open_local: Any, task: Any) -> None:
     policy = BoardPolicy(
-        owner="alpha", host_caps={"alpha": frozenset(), "beta": frozenset({"mlx"})}
+        owner="alpha",
+        open_claims=True,
+        host_caps={"alpha": frozenset(), "beta": frozenset({"mlx"})},
     )
     board = open_local(policy)
     board.create_tasks([task("T1", caps=["mlx"])])
@@ -141,7 +145,7 @@ def test_capabilities_are_checked_at_claim(open_local: Any, task: Any) -> None:
 
 
 def test_waiting_task_becomes_ready_when_dependencies_are_done(open_local: Any, task: Any) -> None:
-    board = open_local(BoardPolicy(owner="alpha", agent_roles={"aud": "auditor"}))
+    board = open_local(BoardPolicy(owner="alpha", open_claims=True, agent_roles={"aud": "auditor"}))
     board.create_tasks([task("T1"), task("T2", status="blocked", dependencies=["T1"])])
     t2 = board.snapshot().tasks["T2"]
     assert t2.column == "Backlog"  # blocked without a reason = waiting on dependencies

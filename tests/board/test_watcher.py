@@ -13,7 +13,7 @@ from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.kanban.sync import KanbanView
 from sprintboard.board.kanban.watcher import KanbanWatcher
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -37,7 +37,7 @@ def workspace(tmp_path: Path) -> tuple[LocalBoard, KanbanView]:
     board = LocalBoard(
         tmp_path,
         host="alpha",
-        policy=BoardPolicy(owner="alpha"),
+        policy=BoardPolicy(owner="alpha", open_claims=True),
         clock=FrozenClock(),
         ids=CounterIds(),
         views=[view],

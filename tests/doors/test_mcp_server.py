@@ -11,13 +11,17 @@ from mcp import Client
 
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.doors.mcp import build_mcp_server
 
 
 def _board(root: Path) -> LocalBoard:
     return LocalBoard(
-        root, host="alpha", policy=BoardPolicy(owner="alpha"), clock=FrozenClock(), ids=CounterIds()
+        root,
+        host="alpha",
+        policy=BoardPolicy(owner="alpha", open_claims=True),
+        clock=FrozenClock(),
+        ids=CounterIds(),
     )
 
 
@@ -40,6 +44,7 @@ def test_an_mcp_agent_takes_work_under_leases_and_fencing(tmp_path: Path) -> Non
                 "list_tasks",
                 "next_task",
                 "claim",
+                "claim_next",
                 "heartbeat",
                 "complete",
                 "block",

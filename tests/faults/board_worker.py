@@ -13,18 +13,20 @@ from pathlib import Path
 
 from sprintboard.board.client import EventDraft
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.errors import LeaseConflict
 
 
 def main() -> None:
     root, mode, *args = sys.argv[1:]
-    board = LocalBoard(Path(root), host="alpha", policy=BoardPolicy(owner="alpha"))
+    board = LocalBoard(
+        Path(root), host="alpha", policy=BoardPolicy(owner="alpha", open_claims=True)
+    )
     if mode == "notes":
         count, name = int(args[0]), args[1]
         for i in range(count):
             (event,) = board.apply(
-                [EventDraft("note.add", None, {"text": f"{name} {i}"}, f"{name}@alpha")]
+                [EventDraft("note.add", None, {"text": f"{name} {i}"}, f"human:{name}")]
             )
             print(event.seq, flush=True)
     elif mode == "claim":

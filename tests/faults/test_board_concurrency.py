@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 
 WORKER = Path(__file__).with_name("board_worker.py")
 
@@ -24,7 +24,7 @@ def _spawn(root: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def _board(root: Path) -> LocalBoard:
-    return LocalBoard(root, host="alpha", policy=BoardPolicy(owner="alpha"))
+    return LocalBoard(root, host="alpha", policy=BoardPolicy(owner="alpha", open_claims=True))
 
 
 @pytest.mark.slow

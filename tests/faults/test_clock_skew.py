@@ -47,8 +47,9 @@ def _request(beta: Postbox, op: str, args: dict[str, Any]) -> Envelope:
     return beta.seal("alpha", "request", lambda m: messages.request(m, op, args))
 
 
-def _note(beta: Postbox, text: str) -> Envelope:
-    event = {"op": "note.add", "task": None, "fields": {"text": text}, "actor": "b@beta"}
+def _note(beta: Postbox, text: str, fence: int) -> Envelope:
+    # A remote host writes only about a task it holds, with the lease's fence.
+    event = {"op": "note.add", "task": "T1", "fields": {"text": text}, "fence": fence}
     return _request(beta, "apply", {"events": [event]})
 
 
@@ -100,7 +101,8 @@ def test_leases_expiry_and_order_hold_under_ten_minutes_of_skew(hosts: Any, skew
     assert board.snapshot().tasks["T1"].lease is None
 
     # ordering: beta's note is handled first, alpha's second; seq says so whatever ts says
-    _ask(owner, beta, _note(beta, "from beta"))
+    again = _ask(owner, beta, _request(beta, "claim", args))
+    _ask(owner, beta, _note(beta, "from beta", int(again.env.fence or 0)))
     board.add_note("from alpha")
     assert [n.text for n in board.snapshot().notes] == ["from beta", "from alpha"]
     events = board.events()
@@ -122,7 +124,7 @@ def test_a_clock_beyond_the_tolerance_is_refused_with_the_reason(hosts: Any, ske
         hosts.beta_ws, "beta", keys=hosts.beta_keys, clock=FrozenClock(T0 + timedelta(seconds=skew))
     )
     before = owner.board.snapshot().seq
-    env = _note(beta, "from a badly wrong clock")
+    env = _note(beta, "from a badly wrong clock", 1)
     beta.post([env])
     assert owner.postbox.process(owner) == 0
     ((name, reason),) = Maildir(hosts.a2a / "alpha").quarantined()

@@ -35,7 +35,7 @@ def test_disk_full_during_journal_append(disk_hosts: Any) -> None:
     ws = hosts.alpha_ws
     board = open_board(ws, host="alpha")
     board.create_tasks([{"id": "T1", "title": "t", "status": "ready"}])
-    lease = board.claim("T1", "builder-1", "alpha", 600)
+    lease = board.claim("T1", "builder-alpha", "alpha", 600)
 
     disk.fill()
     # Writes may still fit in the journal's last block for a while; each one either
@@ -96,8 +96,9 @@ def _entries(inbox: Path) -> list[str]:
     return sorted(f"{d}/{p.name}" for d in ("tmp", "new", "cur") for p in (inbox / d).iterdir())
 
 
-def _note_request(beta: Postbox, text: str) -> Any:
-    event = {"op": "note.add", "task": None, "fields": {"text": text}, "actor": "builder-b@beta"}
+def _note_request(beta: Postbox, text: str, fence: int) -> Any:
+    # A remote host writes only about a task it holds, with the lease's fence.
+    event = {"op": "note.add", "task": "T1", "fields": {"text": text}, "fence": fence}
     return beta.seal(
         "alpha", "request", lambda m: messages.request(m, "apply", {"events": [event]})
     )
@@ -106,11 +107,13 @@ def _note_request(beta: Postbox, text: str) -> Any:
 def test_disk_full_during_message_delivery(disk_hosts: Any) -> None:
     hosts, disk = disk_hosts
     owner = open_owner(hosts.alpha_ws)
+    owner.board.create_tasks([{"id": "T1", "title": "train", "status": "ready", "caps": ["mlx"]}])
+    fence = owner.board.claim("T1", "builder-beta", "beta", 3600).fence
     beta = open_postbox(hosts.beta_ws, "beta", keys=hosts.beta_keys)
     inbox = hosts.a2a / "alpha" / "inbox"
 
     disk.fill()
-    first = _note_request(beta, "sent while the disk was full")
+    first = _note_request(beta, "sent while the disk was full", fence)
     with pytest.raises(OSError) as failed:
         beta.post([first])
     assert failed.value.errno == errno.ENOSPC
@@ -122,7 +125,7 @@ def test_disk_full_during_message_delivery(disk_hosts: Any) -> None:
 
     # Full again while the owner handles a delivered message: the board append fails, the
     # message stays claimed in cur/, and the next pass after space returns handles it once.
-    second = _note_request(beta, "handled after the disk was freed")
+    second = _note_request(beta, "handled after the disk was freed", fence)
     beta.post([second])
     disk.fill()
     with pytest.raises(OSError):

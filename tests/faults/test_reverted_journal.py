@@ -44,7 +44,7 @@ def test_journal_restored_from_an_old_sprint_is_refused_with_instructions(
     old_copy = tmp_path / "old-sprints"
     shutil.copytree(ws / "sprints", old_copy)  # the copy someone keeps (a backup, a branch)
 
-    lease = board.claim("T1", "builder-1", "alpha", 60)
+    lease = board.claim("T1", "builder-alpha", "alpha", 60)
     board.submit("T1", lease.fence, [], {"rows": 3})
     board.move("T1", "done", actor="auditor-1@alpha")
     board.close_sprint()

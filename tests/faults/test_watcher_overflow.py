@@ -22,6 +22,7 @@ from sprintboard.a2a.envelope import Envelope
 from sprintboard.a2a.maildir import Maildir
 from sprintboard.a2a.node import open_owner, open_postbox
 from sprintboard.a2a.postbox import Postbox
+from sprintboard.board.local import LocalBoard
 from sprintboard.workspace import open_board
 
 PROGRESS = 3000
@@ -32,17 +33,24 @@ def _progress(i: int, message_id: str) -> dict[str, Any]:
     return messages.progress(message_id, "T1", "S1", f"step {i}")
 
 
-def _note(i: int, message_id: str) -> dict[str, Any]:
-    event = {"op": "note.add", "task": None, "fields": {"text": f"n{i}"}, "actor": "b@beta"}
+def _note(fence: int, i: int, message_id: str) -> dict[str, Any]:
+    # A remote host writes only about a task it holds, with the lease's fence.
+    event = {"op": "note.add", "task": "T1", "fields": {"text": f"n{i}"}, "fence": fence}
     return messages.request(message_id, "apply", {"events": [event]})
 
 
-def _burst(beta: Postbox) -> tuple[list[Envelope], list[Envelope]]:
+def _beta_holds_t1(board: LocalBoard) -> int:
+    board.start_sprint("S1")
+    board.create_tasks([{"id": "T1", "title": "train", "status": "ready", "caps": ["mlx"]}])
+    return board.claim("T1", "builder-beta", "beta", 3600).fence
+
+
+def _burst(beta: Postbox, fence: int) -> tuple[list[Envelope], list[Envelope]]:
     """PROGRESS ledger-only messages and NOTES board writes, sealed and then sent at once."""
     progress = [
         beta.seal("alpha", "progress", partial(_progress, i), task="T1") for i in range(PROGRESS)
     ]
-    notes = [beta.seal("alpha", "request", partial(_note, i)) for i in range(NOTES)]
+    notes = [beta.seal("alpha", "request", partial(_note, fence, i)) for i in range(NOTES)]
     burst = progress + notes
     # Back to back in batches of 500: `Maildir.deliver_many` holds one open file per
     # message until its group fsync, so one batch of 3,200 can exceed `ulimit -n`.
@@ -83,14 +91,14 @@ class _DeafDaemon(Daemon):
 @pytest.mark.slow
 def test_rescan_alone_finds_every_message_of_a_burst(hosts: Any) -> None:
     owner = open_owner(hosts.alpha_ws)
-    owner.board.start_sprint("S1")
+    fence = _beta_holds_t1(owner.board)
     beta = open_postbox(hosts.beta_ws, "beta", keys=hosts.beta_keys)
     daemon = _DeafDaemon(owner.postbox, hosts.a2a / "alpha", owner=owner, rescan=0.3)
     thread = threading.Thread(target=daemon.run, kwargs={"until": 120}, daemon=True)
     thread.start()
     try:
         hosts.wait_for(lambda: daemon.stats.rescans >= 1, 10, "the first pass")
-        _, notes = _burst(beta)
+        _, notes = _burst(beta, fence)
         archive = hosts.a2a / "alpha" / "archive"
         hosts.wait_for(lambda: len(os.listdir(archive)) == PROGRESS + NOTES, 90, "every message")
         assert daemon.stats.wakeups == 0  # nothing woke it: the rescan found them all
@@ -115,7 +123,7 @@ def test_rescan_alone_finds_every_message_of_a_burst(hosts: Any) -> None:
 
 @pytest.mark.slow
 def test_a_burst_into_a_real_daemon_process_is_handled_in_full(hosts: Any) -> None:
-    open_board(hosts.alpha_ws, host="alpha").start_sprint("S1")
+    fence = _beta_holds_t1(open_board(hosts.alpha_ws, host="alpha"))
     serve = hosts.spawn(
         "-c",
         "import sys; from sprintboard.cli import main; main(sys.argv[1:])",
@@ -126,7 +134,7 @@ def test_a_burst_into_a_real_daemon_process_is_handled_in_full(hosts: Any) -> No
     wait = hosts.wait_for
     beta = open_postbox(hosts.beta_ws, "beta", keys=hosts.beta_keys)
     wait(lambda: serve.poll() is None and (hosts.a2a / "alpha" / "archive").is_dir(), 10, "serve")
-    _burst(beta)
+    _burst(beta, fence)
     archive = hosts.a2a / "alpha" / "archive"
     wait(lambda: len(os.listdir(archive)) == PROGRESS + NOTES, 120, "every message")
     assert serve.poll() is None, (hosts.tmp / "serve.log").read_text(encoding="utf-8")

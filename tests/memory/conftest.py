@@ -20,7 +20,7 @@ import pytest
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Artifact
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.memory.standup import write_standup
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -62,6 +62,15 @@ def at(clock: FrozenClock, moment: str) -> None:
     clock.advance((target - clock.now()).total_seconds())
 
 
+ROLES = {
+    "planner-1": "planner",
+    "builder-1": "builder",
+    "builder-beta": "builder",
+    "auditor-1": "auditor",
+}
+HOSTS = {"planner-1": "alpha", "builder-1": "alpha", "builder-beta": "beta", "auditor-1": "alpha"}
+
+
 def _task(task_id: str, title: str, **fields: object) -> dict[str, object]:
     return {"id": task_id, "title": title, "status": "ready", **fields}
 
@@ -69,7 +78,11 @@ def _task(task_id: str, title: str, **fields: object) -> dict[str, object]:
 def build_story(root: Path) -> Story:
     clock = FrozenClock(datetime(2026, 11, 19, 9, 0, tzinfo=UTC))
     board = LocalBoard(
-        root, host="alpha", policy=BoardPolicy(owner="alpha"), clock=clock, ids=CounterIds()
+        root,
+        host="alpha",
+        policy=BoardPolicy(owner="alpha", agent_roles=ROLES, agent_hosts=HOSTS),
+        clock=clock,
+        ids=CounterIds(),
     )
     board.start_sprint("S1", goal="dataset to fine-tuned model", actor="human:ana")
     waiting = {"status": "blocked"}  # blocked without a reason: waiting on dependencies
@@ -149,7 +162,7 @@ def build_story(root: Path) -> Story:
     )
     board.update_task("T001", {"commits": ["abc1234"]}, actor="builder-1@alpha")
     at(clock, "2026-11-23T08:25:00")
-    board.move("T001", "done", actor="auditor-1@alpha", role="auditor")
+    board.move("T001", "done", actor="auditor-1@alpha")
     at(clock, "2026-11-23T08:30:00")
     lease2 = board.claim("T002", agent="builder-1", host="alpha", ttl=3600)
     at(clock, "2026-11-23T08:45:00")

@@ -6,14 +6,18 @@ from pathlib import Path
 
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.memory.burndown import compute_burndown
 
 
 def test_short_sprint_timeline_steps_down_with_each_finished_task(tmp_path: Path) -> None:
     clock = FrozenClock()
     board = LocalBoard(
-        tmp_path, host="alpha", policy=BoardPolicy(owner="alpha"), clock=clock, ids=CounterIds()
+        tmp_path,
+        host="alpha",
+        policy=BoardPolicy(owner="alpha", open_claims=True),
+        clock=clock,
+        ids=CounterIds(),
     )
     board.start_sprint("S1", "short")
     board.create_tasks([{"id": f"T{i}", "title": f"t{i}", "status": "ready"} for i in range(3)])

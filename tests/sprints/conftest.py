@@ -10,7 +10,7 @@ import pytest
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Estimate, Task
-from sprintboard.board.policy import BoardPolicy
+from sprintboard.board.scheduling import BoardPolicy
 
 # The seed documents live beside the repo (`../shared/examples`, DESIGN.md).
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
@@ -34,7 +34,7 @@ def open_local(tmp_path: Path, clock: FrozenClock) -> Callable[..., LocalBoard]:
         return LocalBoard(
             tmp_path / "ws",
             host="alpha",
-            policy=policy or BoardPolicy(owner="alpha"),
+            policy=policy or BoardPolicy(owner="alpha", open_claims=True),
             clock=clock,
             ids=CounterIds(),
         )

@@ -1,0 +1,153 @@
+"""The Dask engine: audit, dedup (exact and near), mix and split give the local bytes.
+
+One 2-worker LocalCluster serves the whole module (it takes about a second to start);
+hypothesis draws corpus shapes with faults, exact duplicates written other ways and near
+duplicates, and every output must equal the local engine's, manifests apart from timings
+and the engine's name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sprintboard.errors import ToolError
+from sprintboard.tools.audit import AuditConfig, audit
+from sprintboard.tools.dedup import DedupConfig, dedup
+from sprintboard.tools.engine import Engine, LocalEngine, open_engine
+from sprintboard.tools.jsonl_stream import ByteRange
+from sprintboard.tools.mix import MixConfig, MixSource, mix
+from sprintboard.tools.row_scan import ScanJob, ScanSpec, scan_range
+from sprintboard.tools.split import SplitConfig, split
+
+pytest.importorskip("distributed")
+from sprintboard.tools.dask_engine import DaskEngine
+
+Corpus = Callable[[Callable[..., Any]], tuple[list[bytes], bool]]
+WriteCorpus = Callable[[Path, list[tuple[list[bytes], bool]]], list[Path]]
+Outputs = Callable[[Path], dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[DaskEngine]:
+    with DaskEngine(2) as engine:
+        yield engine
+
+
+def _run_all(paths: list[Path], out: Path, engine: Engine, seed: int) -> list[object]:
+    sources = [MixSource(name=p.stem, path=p, ratio=i + 1) for i, p in enumerate(paths)]
+    return [
+        audit(
+            AuditConfig(inputs=paths, out_dir=out / "audit", fix=True, plot=False), engine=engine
+        ),
+        dedup(DedupConfig(inputs=paths, out_dir=out / "exact"), engine=engine),
+        dedup(DedupConfig(inputs=paths, out_dir=out / "near", near=True), engine=engine),
+        mix(MixConfig(sources=sources, output=out / "mix.jsonl", seed=seed), engine=engine),
+        split(
+            SplitConfig(inputs=paths, out_dir=out / "split", seed=seed, batch_size=1), engine=engine
+        ),
+    ]
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_dask_gives_the_local_bytes_for_every_tool(
+    tmp_path_factory: pytest.TempPathFactory,
+    cluster: DaskEngine,
+    ds_corpus: Corpus,
+    ds_write_corpus: WriteCorpus,
+    ds_outputs: Outputs,
+    data: Any,
+) -> None:
+    files = [ds_corpus(data.draw) for _ in range(data.draw(st.integers(1, 2)))]
+    cluster.range_bytes = data.draw(st.integers(1, 2000))
+    seed = data.draw(st.integers(0, 3))
+    folder = tmp_path_factory.mktemp("corpus")
+    paths = ds_write_corpus(folder, files)
+    out = folder / "out"
+    found = []
+    for engine in (LocalEngine(1), cluster):
+        try:
+            reports = _run_all(paths, out, engine, seed)
+        except ToolError as exc:  # too few rows for a split: both engines must say so
+            reports = [str(exc)]
+        found.append((reports, ds_outputs(out)))
+        shutil.rmtree(out, ignore_errors=True)
+    assert found[0] == found[1]
+
+
+def test_the_manifest_names_the_engine(
+    tmp_path: Path, cluster: DaskEngine, ds_chat: Callable[..., dict[str, Any]], ds_write: Any
+) -> None:
+    path = ds_write(tmp_path / "a.jsonl", [ds_chat(1), ds_chat(1), b"{bad"])
+    report = dedup(DedupConfig(inputs=[path], out_dir=tmp_path / "o"), engine=cluster)
+    assert (report.rows, report.rejected, report.exact_dropped) == (3, 1, 1)
+    manifest = json.loads((tmp_path / "o" / "dedup.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["engine"] == "dask"
+    rejected = json.loads((tmp_path / "o" / "rejects.jsonl").read_text(encoding="utf-8"))
+    assert (rejected["file"], rejected["line"]) == (str(path), 3)  # file:line, from a worker
+
+
+def test_an_error_on_a_worker_comes_back_as_itself(tmp_path: Path, cluster: DaskEngine) -> None:
+    gone = ScanJob(ByteRange(0, str(tmp_path / "gone.jsonl"), 0, 10), ScanSpec())
+    with pytest.raises(FileNotFoundError):
+        list(cluster.map(scan_range, [gone]))
+
+
+@pytest.mark.slow
+def test_a_job_that_keeps_killing_workers_fails_the_run_with_the_reason() -> None:
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with DaskEngine(1) as engine, pytest.raises(ToolError, match="workers died"):
+            list(engine.map(os._exit, [3]))
+
+
+def test_without_dask_the_engine_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ToolError, match=r"pip install 'sprintboard\[dask\]'"):
+        open_engine("dask", 2)
+
+
+@pytest.mark.slow
+def test_the_cli_runs_dedup_on_dask_and_locally_alike(
+    tmp_path: Path, ds_chat: Callable[..., dict[str, Any]], ds_write: Any
+) -> None:
+    import subprocess
+
+    exe = Path(sys.executable).parent / "sprintboard"
+    path = ds_write(tmp_path / "a.jsonl", [ds_chat(1), ds_chat(2), ds_chat(1), b"{bad"])
+    outs = []
+    for args in (["--workers", "1"], ["--engine", "dask", "--workers", "2"]):
+        out = tmp_path / args[1]
+        done = subprocess.run(
+            [str(exe), "tools", "dedup", str(path), "--out", str(out), "--json", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        outs.append(
+            [(out / n).read_bytes() for n in ("a.dedup.jsonl", "dropped.jsonl", "rejects.jsonl")]
+        )
+    assert outs[0] == outs[1]
+    refused = subprocess.run(
+        [str(exe), "tools", "dedup", str(path), "--out", str(tmp_path / "x"), "--scheduler", "x:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "--scheduler needs --engine dask" in refused.stderr
