@@ -22,6 +22,7 @@ SprintboardError
 │   ├── WipLimitReached     scope (role or agent), limit
 │   ├── NotOwner            host, owner
 │   │   └── SecondOwner     file, line, event id, writer (another host wrote as owner)
+│   ├── OwnerUnreachable    owner, transport, waited  (a remote host got no answer in time)
 │   └── LockTimeout         path, seconds
 ├── MemoryFileError         file, line, reason        (a memory/ note left untouched)
 ├── ToolError               tool, reason
@@ -51,6 +52,7 @@ __all__ = [
     "MessageRejected",
     "NotOwner",
     "NotPermitted",
+    "OwnerUnreachable",
     "SecondOwner",
     "SprintFileError",
     "SprintboardError",
@@ -228,6 +230,18 @@ class SecondOwner(NotOwner):
             "or run `sprintboard validate --adopt` on the one true owner to accept this one.",
         )
         self.host, self.owner = writer, owner
+
+
+class OwnerUnreachable(BoardError):
+    """A host that is not the owner sent a board call and got no answer in time."""
+
+    def __init__(self, owner: str, transport: str, waited: float, detail: str) -> None:
+        self.owner, self.transport, self.waited, self.detail = owner, transport, waited, detail
+        serve = "a2a http" if transport.startswith("http") else "a2a serve"
+        super().__init__(
+            f"no answer from the board owner {owner} over {transport} after {waited:.1f}s "
+            f"({detail}); is `sprintboard {serve}` running on {owner}? (--timeout waits longer)"
+        )
 
 
 class LockTimeout(BoardError):
