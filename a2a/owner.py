@@ -367,10 +367,7 @@ class OwnerHandler:
         task_id, agent = str(args.get("task", "")), str(args.get("agent", ""))
         sent = args.get("ttl")
         ttl = self.default_ttl if sent is None else values.integer(sent, "ttl", 1, MAX_TTL)
-        current = self.board.snapshot().task(task_id)
-        lease = current.lease
-        if not (lease and lease.agent == agent and lease.host == env.sender):
-            lease = self.board.claim(task_id, agent=agent, host=env.sender, ttl=ttl)
+        lease = self.board.claim(task_id, agent=agent, host=env.sender, ttl=ttl)
         self._send_assignment(env.sender, task_id, lease, reply_to=env.id)
         return Outcome("delegate", f"{task_id} -> {agent}@{env.sender} fence {lease.fence}")
 

@@ -74,11 +74,13 @@ class BoardClient(Protocol):
         caps: Sequence[str] | None = None,
         ttl: int = 900,
         *,
+        host: str | None = None,
         with_steps: bool = False,
     ) -> Task | None:
-        """Lease the task the scheduling rule ranks first for `agent` (chosen and claimed at
-        once) and return it, lease included; None when nothing is claimable. `with_steps`:
-        only tasks with tool steps."""
+        """Lease the task the scheduling rule ranks first for `agent` on `host` (chosen and
+        claimed at once) and return it, lease included; None when nothing is claimable.
+        `host`: the owner may name any (default: the agent's host in the config); another
+        host claims only for itself. `with_steps`: only tasks with tool steps."""
         ...
 
     def move(
