@@ -27,6 +27,7 @@ SprintboardError
 ├── MemoryFileError         file, line, reason        (a memory/ note left untouched)
 ├── ToolError               tool, reason
 ├── MessageRejected         message id, reason        (goes to quarantine/)
+├── NotifyFailed            target, reason            (logged, retried with backoff)
 └── LLMUnavailable          endpoint, status, retry_after  (task -> blocked, not a crash)
     └── LLMOutputInvalid    model, attempts, reason   (answers never matched the schema)
 ```
@@ -52,6 +53,7 @@ __all__ = [
     "MessageRejected",
     "NotOwner",
     "NotPermitted",
+    "NotifyFailed",
     "OwnerUnreachable",
     "SecondOwner",
     "SprintFileError",
@@ -280,6 +282,14 @@ class MessageRejected(SprintboardError):
     def __init__(self, message_id: str, reason: str) -> None:
         self.message_id, self.reason = message_id, reason
         super().__init__(f"message {message_id}: {reason}")
+
+
+class NotifyFailed(SprintboardError):
+    """A notification did not reach its target (the command failed, the webhook refused)."""
+
+    def __init__(self, target: str, reason: str) -> None:
+        self.target, self.reason = target, reason
+        super().__init__(f"notification to {target} failed: {reason}")
 
 
 class LLMUnavailable(SprintboardError):

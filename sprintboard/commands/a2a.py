@@ -6,7 +6,9 @@ The A2A modules are imported inside each command, so `import sprintboard.cli` st
 
 from __future__ import annotations
 
+import signal
 import sys
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,6 +40,16 @@ def _where(workspace: Path, host: str | None, keys: Path | None) -> tuple[Path, 
     return root, current_host(config, host), shared, key_dir(root, keys, shared)
 
 
+def _stop_on_sigterm() -> None:
+    """A stop request (SIGTERM) ends the loop like Ctrl-C: the current message and the
+    notification being sent finish first."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 @app.command()
 def serve(
     workspace: Path = _WS,
@@ -51,12 +63,20 @@ def serve(
         None, "--for", help="Stop after this many seconds (default: until Ctrl-C)."
     ),
 ) -> None:
-    """Run this host's daemon: watch the inbox, rescan, expire leases (owner), sync (git)."""
+    """Run this host's daemon: watch the inbox, rescan, expire leases (owner), sync (git);
+    on the owner, also send the [notify] notifications."""
     from sprintboard.a2a.daemon import serve as run_serve
+    from sprintboard.config import load_config
+    from sprintboard.memory.notify import running
 
     root, name, _, key_path = _where(workspace, host, keys)
     typer.echo(f"a2a serve: host {name} in {root} (Ctrl-C stops)", err=True)
-    stats = run_serve(root, name, polling=polling, rescan=rescan, keys=key_path, until=for_seconds)
+    _stop_on_sigterm()
+    owner = name == load_config(root).board.owner
+    with running(root) if owner else nullcontext():
+        stats = run_serve(
+            root, name, polling=polling, rescan=rescan, keys=key_path, until=for_seconds
+        )
     typer.echo(
         f"a2a serve: handled {stats.handled}, expired {len(stats.expired)}, "
         f"observer restarts {stats.observer_restarts}",
