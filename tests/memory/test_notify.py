@@ -187,7 +187,7 @@ class Receiver:
         bodies = self.bodies
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_POST(self) -> None:
                 data = self.rfile.read(int(self.headers["content-length"]))
                 with lock:
                     bodies.append(json.loads(data))
