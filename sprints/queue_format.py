@@ -20,7 +20,7 @@ from typing import Any
 from sprintboard.board.models import FINISHED_STATUSES, SprintInfo, Task
 from sprintboard.errors import SprintFileError
 from sprintboard.sprints.conflicts import refuse_conflicts
-from sprintboard.sprints.values import parse_estimate, parse_priority, parse_status
+from sprintboard.sprints.field_words import parse_estimate, parse_priority, parse_status
 
 __all__ = ["ImportedLease", "QueueDoc", "parse_queue", "render_queue"]
 
