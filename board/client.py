@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 from sprintboard.board.models import Artifact, Event, Lease, Op, Status, Task
 from sprintboard.board.state import BoardState
 
-__all__ = ["BoardClient", "BoardView", "EventDraft"]
+__all__ = ["BoardClient", "BoardObserver", "EventDraft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,8 @@ class BoardClient(Protocol):
         ...
 
 
-class BoardView(Protocol):
-    """Something rendered from the state after each commit (KANBAN.md, for one)."""
+class BoardObserver(Protocol):
+    """Told the new state after each commit, under the board lock, to render what is derived
+    from it (KANBAN.md, for one; a git auto-commit, for another)."""
 
     def render(self, state: BoardState) -> None: ...

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from sprintboard.files import FileRef
 from sprintboard.tools.jsonl_stream import iter_batches, read_range
-from sprintboard.tools.manifest import FileRef
 from sprintboard.tools.row_scan import RangeScan
 
 __all__ = ["HashingWriter", "copy_rows", "dataset_stem"]

@@ -303,30 +303,25 @@ def submit(
     metric: list[str] = typer.Option([], "--metric", "-m", help="NAME=VALUE (repeatable)."),
     workspace: Path | None = options.WORKSPACE,
 ) -> None:
-    """Hand in a result for the Auditor: artifacts and metrics, with the fencing token."""
-    from sprintboard.board.models import Artifact
-    from sprintboard.files import sha256_file
+    """Hand in a result for the Auditor: artifacts and metrics, with the fencing token.
 
-    arts = []
+    Artifact paths are recorded relative to the workspace root, as every door records them.
+    """
+    from sprintboard.board.values import metrics as checked_metrics
+    from sprintboard.files import workspace_file_ref
+
     for path in artifact:
         if not path.is_file():
             raise typer.BadParameter(f"{path}: no such file")
-        arts.append(
-            Artifact(
-                path=str(path),
-                sha256=sha256_file(path),
-                size=path.stat().st_size,
-            )
-        )
-    from sprintboard.board.values import metrics as checked_metrics
-
     metrics: dict[str, str] = {}
     for item in metric:
         name, sep, value = item.partition("=")
         if not sep:
             raise typer.BadParameter(f"{item!r}: write NAME=NUMBER")
         metrics[name] = value
-    task = _board(workspace).submit(task_id, fence, arts, checked_metrics(metrics, task_id))
+    board = _board(workspace)
+    arts = [workspace_file_ref(board.root, path) for path in artifact]
+    task = board.submit(task_id, fence, arts, checked_metrics(metrics, task_id))
     typer.echo(f"{task.id} submitted -> {task.status}")
 
 

@@ -6,7 +6,6 @@ and fencing; a refused call comes back as an MCP tool error with sprintboard's m
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -17,10 +16,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.models import Artifact, Lease, Task
+from sprintboard.board.models import Lease, Task
 from sprintboard.board.scheduling import next_tasks
 from sprintboard.board.values import one_line
 from sprintboard.errors import SprintboardError
+from sprintboard.files import workspace_file_ref
 from sprintboard.status import TaskRow, board_status
 
 __all__ = ["LeaseInfo", "build_mcp_server"]
@@ -137,11 +137,12 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
         """Hand in a result (files relative to the workspace, and metrics) for the Auditor."""
         arts = []
         for rel in artifacts or []:
-            path = (board.root / one_line(rel, "artifact path")).resolve()
-            if not path.is_relative_to(board.root.resolve()) or not path.is_file():
+            path = board.root / one_line(rel, "artifact path")
+            # resolved: a link must not lead a remote caller out of the workspace
+            resolved = path.resolve()
+            if not resolved.is_relative_to(board.root.resolve()) or not resolved.is_file():
                 raise ToolError(f"{rel}: not a file inside the workspace")
-            data = path.read_bytes()
-            arts.append(Artifact(path=rel, sha256=hashlib.sha256(data).hexdigest(), size=len(data)))
+            arts.append(workspace_file_ref(board.root, path))
         board.submit(task, fence, arts, dict(metrics or {}))
         return _row(board, task)
 
