@@ -25,7 +25,7 @@ from sprintboard.board.client import BoardClient
 from sprintboard.board.models import Artifact, Task
 from sprintboard.board.values import clean_line
 from sprintboard.errors import BoardError, SprintboardError, StaleFence
-from sprintboard.files import atomic_write, sha256_file
+from sprintboard.files import atomic_write, workspace_file_ref
 
 __all__ = ["BuildState", "Builder", "BuilderSettings", "collect_artifacts"]
 
@@ -62,11 +62,7 @@ class BuilderSettings:
 
 def collect_artifacts(root: Path, folder: Path) -> list[Artifact]:
     """Every file under `folder` as a content-addressed artifact, paths relative to `root`."""
-    return [
-        Artifact(path=p.relative_to(root).as_posix(), sha256=sha256_file(p), size=p.stat().st_size)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    ]
+    return [workspace_file_ref(root, p) for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
 def _ssh_addresses(config: dict[str, Any], root: Path) -> dict[str, Any]:

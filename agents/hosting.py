@@ -84,12 +84,12 @@ def run_host(
 
 def _kanban_watcher(board: LocalBoard, config: WorkspaceConfig) -> Any:
     from sprintboard.board.kanban.watcher import KanbanWatcher
-    from sprintboard.workspace import kanban_view
+    from sprintboard.workspace import kanban_sync
 
     cfg = config.kanban
     return KanbanWatcher(
         board,
-        kanban_view(board),
+        kanban_sync(board),
         polling=cfg.polling,
         debounce=cfg.debounce,
         rescan=cfg.rescan,

@@ -11,7 +11,7 @@ from sprintboard.board.models import Artifact, Event, Lease, Op, Status, Task
 from sprintboard.board.scheduling import NextUp
 from sprintboard.board.state import BoardState
 
-__all__ = ["BoardClient", "BoardView", "EventDraft"]
+__all__ = ["BoardClient", "BoardObserver", "EventDraft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,8 @@ class BoardClient(Protocol):
         ...
 
 
-class BoardView(Protocol):
-    """Something rendered from the state after each commit (KANBAN.md, for one)."""
+class BoardObserver(Protocol):
+    """Told the new state after each commit, under the board lock, to render what is derived
+    from it (KANBAN.md, for one; a git auto-commit, for another)."""
 
     def render(self, state: BoardState) -> None: ...

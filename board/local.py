@@ -3,7 +3,7 @@
 Every write: take the file lock, catch up with what other processes appended, expire
 overdue leases, validate and fold the new events into a fork of the state, append +
 fsync the journal, then atomically replace the snapshot and the recorded head, then
-render views (KANBAN.md). A refused event writes nothing.
+tell the observers (KANBAN.md is rendered by one). A refused event writes nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sprintboard.board.authority import authorize
-from sprintboard.board.client import BoardView, EventDraft
+from sprintboard.board.client import BoardObserver, EventDraft
 from sprintboard.board.clock import Clock, IdSource, SystemClock, UlidIds, format_ts
 from sprintboard.board.codec import task_to_dict, validate_task
 from sprintboard.board.journal import Head, encode_event, line_hash
@@ -40,7 +40,7 @@ from sprintboard.board.store import BoardStore, Verification, board_paths
 from sprintboard.board.values import check_draft
 from sprintboard.errors import BoardError, NotOwner, NotPermitted
 
-__all__ = ["BoardView", "LocalBoard", "Verification", "board_paths"]
+__all__ = ["LocalBoard", "Verification", "board_paths"]
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class LocalBoard:
         clock: Clock | None = None,
         ids: IdSource | None = None,
         lock_timeout: float = 30.0,
-        views: Sequence[BoardView] = (),
+        observers: Sequence[BoardObserver] = (),
     ) -> None:
         self.root = Path(root)
         self.policy = policy or BoardPolicy()
@@ -79,7 +79,7 @@ class LocalBoard:
         self._host = host
         self.clock: Clock = clock or SystemClock()
         self._ids: IdSource = ids or UlidIds(self.clock)
-        self.views: list[BoardView] = list(views)
+        self.observers: list[BoardObserver] = list(observers)
         paths = board_paths(self.root)
         self._store = BoardStore(paths, host, check_writers=self.policy.owner is not None)
         self.journal_path, self.snapshot_path = paths["journal"], paths["snapshot"]
@@ -167,7 +167,7 @@ class LocalBoard:
             commit_drafts(promotion_drafts(state, events, self._host))
             if not events:
                 if render:
-                    self._render_views()
+                    self._notify_observers()
                 return []
             end = self._journal.append(lines, self._head.offset)
             state.head = prev
@@ -175,15 +175,15 @@ class LocalBoard:
             if self._seen_ids is not None:
                 self._seen_ids.update(e.id for e in events)
             self._persist()
-            self._render_views()
+            self._notify_observers()
             return events
 
-    def _render_views(self) -> None:
-        for view in self.views:
+    def _notify_observers(self) -> None:
+        for observer in self.observers:
             try:
-                view.render(self._state)
-            except Exception:  # a view is derived: the commit stands, the failure is reported
-                log.exception("view %r failed to render after seq %d", view, self._state.seq)
+                observer.render(self._state)
+            except Exception:  # what an observer renders is derived: the commit stands
+                log.exception("%r failed to render after seq %d", observer, self._state.seq)
 
     def _ids_seen(self) -> set[str]:
         if self._seen_ids is None:
@@ -313,7 +313,7 @@ class LocalBoard:
         """Commit the drafts `build` makes from the current state, all under the board lock.
 
         `build` runs with the lock held, so what it reads (KANBAN.md, for a merge) cannot
-        change under it; `render=True` renders the views even when nothing was committed.
+        change under it; `render=True` tells the observers even when nothing was committed.
         """
         return self._write(build, render=render)
 

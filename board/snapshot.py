@@ -1,8 +1,15 @@
 """`sprints/SPRINT_QUEUE.json`: the board state rendered from the journal.
 
-The snapshot is a cache and a view, never the truth: it records the journal position
-it was rendered at, and a missing, damaged or stale snapshot is rebuilt from the
-journal. Rendering is deterministic, so a replay gives the same bytes.
+The snapshot is a cache, never the truth: it records the journal position it was
+rendered at, and a missing, damaged or stale snapshot is rebuilt from the journal.
+Rendering is deterministic, so a replay gives the same bytes.
+
+Why a second codec beside `sprints/queue_format.py`: this one is the cache, so it is
+lossless (every task field through `board/codec.py`, the fencing counter, the journal
+head; `format: sprintboard.queue/1`) and only this package reads it. The other is the
+interchange shape other agent systems kept (`examples/SPRINT_QUEUE.example.json`):
+lossy by design and lenient on reading. One encoding for both would make the cache
+drop state or the interchange file carry the board's internals.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """File primitives every room may use: atomic replace, atomic exchange, fsynced append,
-fsync of a directory, and a file's sha256.
+fsync of a directory, a file's sha256, and `FileRef`, a file named by its content.
 
 A reader sees either the old file or the new one, never a mix, and after a crash the
 file is one or the other. This is the one home of these rules (board, a2a, agents and
@@ -14,18 +14,24 @@ import hashlib
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sprintboard.errors import WorkspaceError
+
 __all__ = [
+    "FileRef",
     "append_durable",
     "atomic_write",
     "exchange",
     "file_digest",
+    "file_ref",
     "fsync_dir",
     "fsync_path",
     "sha256_file",
+    "workspace_file_ref",
 ]
 
 _CHUNK = 1 << 20
@@ -160,3 +166,43 @@ def file_digest(path: Path) -> tuple[str, int]:
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file."""
     return file_digest(path)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file by content (contract 8): where it is, its sha256 (hex) and size in bytes.
+
+    The board calls it an `Artifact`; there the path is relative to the workspace root
+    (`workspace_file_ref`). Tool manifests record paths as the tool was given them, since
+    a tool knows no workspace. Pydantic models hold it as they hold their own fields.
+    """
+
+    path: str
+    sha256: str
+    size: int
+
+
+def file_ref(path: Path) -> FileRef:
+    """Describe `path` by content; the recorded path is `path` as given."""
+    sha, size = file_digest(path)
+    return FileRef(path=str(path), sha256=sha, size=size)
+
+
+def workspace_file_ref(root: Path, path: Path) -> FileRef:
+    """Describe `path` by content, its path recorded relative to the workspace `root`
+    (posix separators): the one rule for artifacts, whichever door hands them in.
+
+    A relative `path` is taken from the current directory, as a shell would.
+
+    Raises:
+        WorkspaceError: `path` is not inside `root`.
+    """
+    # normpath, not resolve: a link inside the workspace is recorded where it is
+    full = Path(os.path.normpath(Path(path).absolute()))
+    base = Path(os.path.normpath(Path(root).absolute()))
+    if not full.is_relative_to(base):
+        raise WorkspaceError(
+            path, f"not inside the workspace {base}; artifacts are recorded relative to it"
+        )
+    sha, size = file_digest(full)
+    return FileRef(path=full.relative_to(base).as_posix(), sha256=sha, size=size)

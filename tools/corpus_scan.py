@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sprintboard.files import FileRef, file_ref
 from sprintboard.tools.chat_rows import Format
 from sprintboard.tools.engine import Engine
 from sprintboard.tools.jsonl_stream import plan_ranges
-from sprintboard.tools.manifest import FileRef, file_ref
 from sprintboard.tools.row_scan import RangeScan, ScanJob, ScanSpec, detect_file_format, scan_range
 
 __all__ = ["ScannedRange", "plan_scan", "range_bytes", "scan_inputs"]

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from sprintboard.errors import ToolError
+from sprintboard.files import FileRef
 from sprintboard.tools.chat_rows import ERROR_REASONS, Format
 from sprintboard.tools.corpus_scan import scan_inputs
 from sprintboard.tools.dedup_partitions import EXAMPLES, cluster_record, drop_record
 from sprintboard.tools.engine import Dataflow, Engine, engine_scope
-from sprintboard.tools.manifest import FileRef, Manifest, write_manifest
+from sprintboard.tools.manifest import Manifest, write_manifest
 from sprintboard.tools.output_files import HashingWriter, copy_rows, dataset_stem
 from sprintboard.tools.progress import input_bytes, progress
 from sprintboard.tools.registry import register

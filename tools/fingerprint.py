@@ -18,12 +18,12 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from sprintboard.files import FileRef
 from sprintboard.tools.chat_rows import ERROR_REASONS, Format, Problem, check_row
 from sprintboard.tools.chat_rows import joined_text as _joined
 from sprintboard.tools.corpus_scan import ScannedRange, scan_inputs
 from sprintboard.tools.engine import Engine
 from sprintboard.tools.jsonl_stream import open_binary, read_line_at
-from sprintboard.tools.manifest import FileRef
 from sprintboard.tools.near_dup import U64, MinHasher, candidate_pairs, jaccard
 from sprintboard.tools.row_scan import BATCH_ROWS, ScanSpec
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from sprintboard.files import FileRef
 from sprintboard.tools.jsonl_stream import Digest, iter_batches, read_range
-from sprintboard.tools.manifest import FileRef
 from sprintboard.tools.row_scan import RangeScan
 
 __all__ = ["HashingWriter", "PartWriter", "RowSink", "copy_rows", "dataset_stem"]

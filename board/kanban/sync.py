@@ -1,4 +1,4 @@
-"""`KanbanView`: KANBAN.md as a view of the board, and the way people's edits come back in.
+"""`KanbanSync`: KANBAN.md rendered from the board, and the way people's edits come back in.
 
 After each commit the board calls `render(state)` (under the board lock). The file is
 rewritten only when it is one of the copies sprintboard rendered itself (kept in
@@ -32,11 +32,11 @@ from sprintboard.errors import BoardError, KanbanParseError
 from sprintboard.files import atomic_write, exchange, fsync_dir
 
 # The KANBAN.md parser, renderer and merge are imported where used: every open board has
-# this view, and a command that only reads (`sprintboard next`) should not load them.
+# this observer, and a command that only reads (`sprintboard next`) should not load them.
 if TYPE_CHECKING:
     from sprintboard.board.kanban.model import KanbanDocument, SectionKey
 
-__all__ = ["KanbanView", "SyncReport", "default_actor", "rendered_seq"]
+__all__ = ["KanbanSync", "SyncReport", "default_actor", "rendered_seq"]
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +69,13 @@ class SyncReport:
     """The file does not parse: nothing was merged or written."""
 
 
-class KanbanView:
+class KanbanSync:
     """KANBAN.md of one workspace, rendered from the board and merged back from people.
 
     ```python
-    view = KanbanView(root)
-    board = LocalBoard(root, host="alpha", views=[view])
-    view.sync(board)            # merge a person's edit, if any, then re-render
+    kanban = KanbanSync(root)
+    board = LocalBoard(root, host="alpha", observers=[kanban])
+    kanban.sync(board)          # merge a person's edit, if any, then re-render
     ```
     """
 
@@ -197,7 +197,7 @@ class KanbanView:
                 return None
         return self._layouts[key]
 
-    # -- BoardView ----------------------------------------------------------------------------
+    # -- BoardObserver ------------------------------------------------------------------------
 
     def render(self, state: BoardState) -> None:
         """Re-render KANBAN.md from `state`, unless it holds a person's unmerged edit."""

@@ -342,20 +342,25 @@ def submit(
     host: str | None = options.HOST,
     timeout: float = options.TIMEOUT,
 ) -> None:
-    """Hand in a result for the Auditor: artifacts and metrics, with the fencing token."""
+    """Hand in a result for the Auditor: artifacts and metrics, with the fencing token.
+
+    Artifact paths are recorded relative to the workspace root, as every door records them;
+    a remote host sends the file itself (a blob), named wherever this runs from.
+    """
     from sprintboard.board.local import LocalBoard
-    from sprintboard.board.models import Artifact
     from sprintboard.board.values import metrics as checked_metrics
-    from sprintboard.files import sha256_file
+    from sprintboard.files import FileRef, file_digest, workspace_file_ref
 
     board = _client(workspace, host, timeout)
     arts = []
     for path in artifact:
         if not path.is_file():
             raise typer.BadParameter(f"{path}: no such file")
-        # a remote host sends the file itself (a blob): name it wherever this runs from
-        shown = path if isinstance(board, LocalBoard) else path.resolve()
-        arts.append(Artifact(path=str(shown), sha256=sha256_file(path), size=path.stat().st_size))
+        if isinstance(board, LocalBoard):
+            arts.append(workspace_file_ref(board.root, path))
+        else:
+            sha, size = file_digest(path)
+            arts.append(FileRef(path=str(path.resolve()), sha256=sha, size=size))
     metrics: dict[str, str] = {}
     for item in metric:
         name, sep, value = item.partition("=")

@@ -9,7 +9,6 @@ run on the owner, and the KANBAN.md resource is rendered from the owner's snapsh
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -21,9 +20,10 @@ from pydantic import BaseModel
 
 from sprintboard.board.client import BoardClient
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.models import Artifact, Lease
+from sprintboard.board.models import Lease
 from sprintboard.board.values import one_line
 from sprintboard.errors import SprintboardError
+from sprintboard.files import workspace_file_ref
 from sprintboard.status import TaskRow, board_status
 
 __all__ = ["LeaseInfo", "build_mcp_server"]
@@ -143,11 +143,12 @@ def build_mcp_server(board: BoardClient, *, default_ttl: int = 900) -> MCPServer
         """Hand in a result (files relative to the workspace, and metrics) for the Auditor."""
         arts = []
         for rel in artifacts or []:
-            path = (root / one_line(rel, "artifact path")).resolve()
-            if not path.is_relative_to(root.resolve()) or not path.is_file():
+            path = root / one_line(rel, "artifact path")
+            # resolved: a link must not lead a remote caller out of the workspace
+            resolved = path.resolve()
+            if not resolved.is_relative_to(root.resolve()) or not resolved.is_file():
                 raise ToolError(f"{rel}: not a file inside the workspace")
-            data = path.read_bytes()
-            arts.append(Artifact(path=rel, sha256=hashlib.sha256(data).hexdigest(), size=len(data)))
+            arts.append(workspace_file_ref(root, path))
         board.submit(task, fence, arts, dict(metrics or {}))
         return _row(board, task)
 

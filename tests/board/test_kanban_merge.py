@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sprintboard.board.clock import CounterIds, FrozenClock
-from sprintboard.board.kanban.sync import KanbanView
+from sprintboard.board.kanban.sync import KanbanSync
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.board.state import BoardState
@@ -17,10 +17,10 @@ ROLES = ("planner", "negotiator", "builder", "auditor")
 POLICY = BoardPolicy(owner="alpha", agent_roles={f"{r}-1": r for r in ROLES})
 
 
-def _open(root: Path) -> tuple[LocalBoard, KanbanView]:
-    view = KanbanView(root, actor="human:ana")
+def _open(root: Path) -> tuple[LocalBoard, KanbanSync]:
+    view = KanbanSync(root, actor="human:ana")
     board = LocalBoard(
-        root, host="alpha", policy=POLICY, clock=FrozenClock(), ids=CounterIds(), views=[view]
+        root, host="alpha", policy=POLICY, clock=FrozenClock(), ids=CounterIds(), observers=[view]
     )
     return board, view
 
@@ -66,14 +66,14 @@ def _section_of(text: str, needle: str) -> str:
 
 
 @pytest.fixture
-def board(tmp_path: Path) -> tuple[LocalBoard, KanbanView]:
+def board(tmp_path: Path) -> tuple[LocalBoard, KanbanSync]:
     board, view = _open(tmp_path)
     _seed(board)
     return board, view
 
 
 def test_each_kind_of_edit_becomes_an_event_by_the_person(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     b, view = board
     text = view.path.read_text(encoding="utf-8")
@@ -122,7 +122,7 @@ def test_each_kind_of_edit_becomes_an_event_by_the_person(
 
 
 def test_person_and_agent_changing_different_fields_both_survive(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     b, view = board
     # The person raises T002's priority in an editor (not saved yet)...
@@ -137,7 +137,7 @@ def test_person_and_agent_changing_different_fields_both_survive(
     assert t2.lease is not None  # the agent's lease survives a person's edit of other fields
 
 
-def test_on_a_field_both_touched_the_person_wins(board: tuple[LocalBoard, KanbanView]) -> None:
+def test_on_a_field_both_touched_the_person_wins(board: tuple[LocalBoard, KanbanSync]) -> None:
     b, view = board
     edited = _edit(view.path, "`T001` P1 **Audit the TOEFL set**", "`T001` P1 **Audit TOEFL v2**")
     b.update_task("T001", {"title": "Audit the TOEFL set (agent)"}, actor="planner-1@alpha")
@@ -146,7 +146,7 @@ def test_on_a_field_both_touched_the_person_wins(board: tuple[LocalBoard, Kanban
     assert b.snapshot().tasks["T001"].title == "Audit TOEFL v2"
 
 
-def _the_real_failure(b: LocalBoard, view: KanbanView, order: str) -> BoardState:
+def _the_real_failure(b: LocalBoard, view: KanbanSync, order: str) -> BoardState:
     """DESIGN.md's lost decisions: a person adds a decision while an agent moves two cards
     and adds its own decision."""
     edited = _edit(
@@ -178,7 +178,7 @@ def _the_real_failure(b: LocalBoard, view: KanbanView, order: str) -> BoardState
 
 @pytest.mark.parametrize("order", ["person-merged-first", "person-saved-first", "agent-first"])
 def test_a_decision_added_while_an_agent_works_is_never_dropped(
-    board: tuple[LocalBoard, KanbanView], order: str
+    board: tuple[LocalBoard, KanbanSync], order: str
 ) -> None:
     b, view = board
     state = _the_real_failure(b, view, order)
@@ -199,7 +199,7 @@ def test_a_decision_added_while_an_agent_works_is_never_dropped(
 
 
 def test_a_broken_file_is_never_overwritten_and_the_board_keeps_working(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     b, view = board
     good = view.path.read_text("utf-8")
@@ -222,7 +222,7 @@ def test_a_broken_file_is_never_overwritten_and_the_board_keeps_working(
 
 
 def test_a_half_saved_file_is_refused_then_merged_when_whole(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     b, view = board
     whole = _edit(view.path, "`T002` P2", "`T002` P1")
@@ -235,7 +235,7 @@ def test_a_half_saved_file_is_refused_then_merged_when_whole(
     assert b.snapshot().tasks["T002"].priority == 1
 
 
-def test_deleting_a_line_deletes_nothing(board: tuple[LocalBoard, KanbanView]) -> None:
+def test_deleting_a_line_deletes_nothing(board: tuple[LocalBoard, KanbanSync]) -> None:
     b, view = board
     _save(view.path, _edit(view.path, "- [ ] `T002` P2 **Dedup stage 1**\n", ""))
     report = view.sync(b)
@@ -244,7 +244,7 @@ def test_deleting_a_line_deletes_nothing(board: tuple[LocalBoard, KanbanView]) -
 
 
 def test_ticking_a_card_finishes_it_as_a_forcing_person(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     b, view = board
     _save(view.path, _edit(view.path, "- [ ] `T001` P1", "- [x] `T001` P1"))
@@ -268,7 +268,7 @@ def test_merging_the_same_edit_twice_adds_nothing(tmp_path: Path) -> None:
 
 
 def test_a_copy_older_than_every_kept_render_reverts_nothing(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     """The base is the copy the file names (`journal seq N`), rebuilt from the journal when
     more agent writes than the kept copies (20) happened since (issue 16)."""
@@ -291,7 +291,7 @@ def test_a_copy_older_than_every_kept_render_reverts_nothing(
 
 
 def test_a_file_that_names_no_copy_merges_only_what_was_added(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     b, view = board
     text = view.path.read_text(encoding="utf-8")

@@ -15,12 +15,12 @@ from starlette.testclient import TestClient
 from sprintboard.board.local import LocalBoard
 from sprintboard.doors.web.app import build_app
 from sprintboard.doors.web.feed import Subscription, sse
-from sprintboard.doors.web.views import BoardDelta
+from sprintboard.doors.web.page_data import BoardDelta
 
 PageClient = Callable[[Starlette], TestClient]
 
 
-def test_board_view_has_columns_graph_and_statuses(
+def test_board_page_has_columns_graph_and_statuses(
     web_board: LocalBoard, page_client: PageClient
 ) -> None:
     client = page_client(build_app(web_board))

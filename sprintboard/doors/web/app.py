@@ -32,10 +32,10 @@ from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Status
 from sprintboard.board.values import entry_text, one_line
 from sprintboard.doors.web.feed import BoardFeed, sse
-from sprintboard.doors.web.views import BoardDelta, BoardView, board_view
+from sprintboard.doors.web.page_data import BoardDelta, BoardPage, board_page
 from sprintboard.errors import BoardError, InvalidValue, UnknownTask
 
-__all__ = ["MAX_BODY", "TOKEN_HEADER", "BoardView", "build_app"]
+__all__ = ["MAX_BODY", "TOKEN_HEADER", "BoardPage", "build_app"]
 
 _KEEP_ALIVE_SECONDS = 15.0
 MAX_BODY = 64 * 1024
@@ -138,8 +138,8 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     async def api_board(_: Request) -> Response:
-        view = await asyncio.to_thread(board_view, board)
-        return Response(view.model_dump_json(), media_type="application/json")
+        page = await asyncio.to_thread(board_page, board)
+        return Response(page.model_dump_json(), media_type="application/json")
 
     async def stream(_: Request) -> Response:
         async def events() -> AsyncIterator[str]:
