@@ -176,7 +176,8 @@ def open_client(
     root = find_workspace(workspace)
     config = load_config(root)
     name = current_host(config, host)
-    if name == config.board.owner:
+    if name == config.board.owner or config.board.store_dsn() is not None:
+        # with a PostgreSQL store every host writes the board directly (contract 13)
         return open_board(root, host=name, clock=clock, ids=ids)
     # other hosts never read the board files: every call is a signed message to the owner
     return open_remote_board(root, name, timeout=timeout, reader=reader, clock=clock, ids=ids)

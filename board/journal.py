@@ -37,6 +37,7 @@ __all__ = [
     "encode_event",
     "header_problem",
     "line_hash",
+    "parse_line",
 ]
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,39 @@ class JournalRead:
     lines: list[JournalLine] = field(default_factory=list)
     torn: bytes = b""
     torn_at: int = 0
+
+
+def parse_line(raw: bytes, seq: int, prev: str | None, where: Path) -> Event:
+    """Parse journal line `seq`, checking its seq, its `prev` link and its shape (contract 3);
+    `where` names the journal in the error (a file, or the PostgreSQL store's events).
+
+    Raises:
+        JournalCorrupt: naming `where` and `seq`.
+    """
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise JournalCorrupt(where, seq, f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise JournalCorrupt(where, seq, "a line must be a JSON object")
+    if data.get("seq") != seq:
+        raise JournalCorrupt(where, seq, f"seq is {data.get('seq')!r}, expected {seq}")
+    if data.get("prev") != prev:
+        raise JournalCorrupt(
+            where,
+            seq,
+            f"hash chain broken: prev is {data.get('prev')!r}, but line {seq - 1} hashes "
+            f"to {prev!r} (line {seq - 1} was changed, or this line was not written after it)",
+        )
+    if data.get("op") not in OPS:
+        raise JournalCorrupt(where, seq, f"unknown op {data.get('op')!r}")
+    problem = header_problem(data)
+    if problem:
+        raise JournalCorrupt(where, seq, problem)
+    try:
+        return event_from_dict(data)
+    except (KeyError, TypeError) as exc:
+        raise JournalCorrupt(where, seq, f"missing or bad field ({exc})") from None
 
 
 class Journal:
@@ -316,30 +350,7 @@ class Journal:
             result.torn_at = offset + pos
 
     def _parse(self, raw: bytes, seq: int, prev: str | None) -> Event:
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise JournalCorrupt(self.path, seq, f"not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise JournalCorrupt(self.path, seq, "a line must be a JSON object")
-        if data.get("seq") != seq:
-            raise JournalCorrupt(self.path, seq, f"seq is {data.get('seq')!r}, expected {seq}")
-        if data.get("prev") != prev:
-            raise JournalCorrupt(
-                self.path,
-                seq,
-                f"hash chain broken: prev is {data.get('prev')!r}, but line {seq - 1} hashes "
-                f"to {prev!r} (line {seq - 1} was changed, or this line was not written after it)",
-            )
-        if data.get("op") not in OPS:
-            raise JournalCorrupt(self.path, seq, f"unknown op {data.get('op')!r}")
-        problem = header_problem(data)
-        if problem:
-            raise JournalCorrupt(self.path, seq, problem)
-        try:
-            return event_from_dict(data)
-        except (KeyError, TypeError) as exc:
-            raise JournalCorrupt(self.path, seq, f"missing or bad field ({exc})") from None
+        return parse_line(raw, seq, prev, self.path)
 
     def event_ids(self) -> set[str]:
         """Ids of every event in the journal (for idempotent re-apply)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,10 @@ class LocalBoard:
     def host(self) -> str:
         return self._host
 
+    def close(self) -> None:
+        """Nothing to give back: the file store holds nothing open between calls (the
+        PostgreSQL store closes its connections here)."""
+
     @classmethod
     def adopt(cls, root: Path, **kwargs: Any) -> LocalBoard:
         """Accept the journal as it is now (a person restored an older one on purpose).
@@ -126,8 +131,7 @@ class LocalBoard:
     def _write(
         self, build: Callable[[BoardState], Iterable[EventDraft]], *, render: bool = False
     ) -> list[Event]:
-        with self._lock.hold():
-            self._catch_up(writer=True)
+        with self._writing():
             state = self._state.fork()
             now = self.clock.now()
             ts = format_ts(now)
@@ -169,14 +173,30 @@ class LocalBoard:
                 if render:
                     self._notify_observers()
                 return []
-            end = self._journal.append(lines, self._head.offset)
             state.head = prev
-            self._state, self._head = state, Head(state.seq, prev, end)
+            self._commit(state, events, lines)
             if self._seen_ids is not None:
                 self._seen_ids.update(e.id for e in events)
-            self._persist()
             self._notify_observers()
             return events
+
+    # The store seam: a write holds `_writing` (caught up with every commit before it) while
+    # the drafts are validated and folded, then `_commit` makes the new lines durable. The
+    # PostgreSQL store (board/pg/) replaces these two and the reads below them.
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the board's write lock, caught up with every commit made before it."""
+        with self._lock.hold():
+            self._catch_up(writer=True)
+            yield
+
+    def _commit(self, state: BoardState, events: Sequence[Event], lines: Sequence[bytes]) -> None:
+        """Append `lines` (the encoded `events`, already folded into `state`) durably and
+        make `state` the board's; called inside `_writing`."""
+        end = self._journal.append(lines, self._head.offset)
+        self._state, self._head = state, Head(state.seq, state.head, end)
+        self._persist()
 
     def _notify_observers(self) -> None:
         for observer in self.observers:

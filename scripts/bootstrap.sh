@@ -17,6 +17,6 @@ key=$( { sha256sum pyproject.toml
               -not -path '*/__pycache__/*' -not -name '*.pyc' | LC_ALL=C sort; } | sha256sum | cut -d' ' -f1 )
 if [ "$(cat .venv/.sprintboard-installed 2>/dev/null || true)" != "$key" ]; then
   echo "bootstrap: installing sprintboard into .venv" >&2
-  .venv/bin/uv pip install --python .venv/bin/python -q -e '.[dev,dask]' -C editable_mode=strict
+  .venv/bin/uv pip install --python .venv/bin/python -q -e '.[dev,dask,postgres]' -C editable_mode=strict
   echo "$key" > .venv/.sprintboard-installed
 fi

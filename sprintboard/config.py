@@ -61,6 +61,43 @@ class BoardConfig(_Table):
     """Seconds a lease lives without a heartbeat."""
     open_claims: bool = False
     """Agents not listed under `[[agents]]` may claim builder work (never finish it)."""
+    store: str | None = None
+    """`postgresql://USER@HOST:PORT/DB`: the board lives in PostgreSQL (DESIGN.md contract
+    13) and every host writes it directly; unset: the file journal, written by `owner`.
+    Never a password: libpq's `PGPASSWORD` or `~/.pgpass`, or `dsn_env`."""
+    dsn_env: str | None = None
+    """Name of an environment variable holding the whole connection string (password
+    included) to use instead of `store`."""
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"{url!r}: give a postgresql://USER@HOST:PORT/DB URL")
+        authority = url.split("://", 1)[1].split("/", 1)[0]
+        if ":" in authority.rpartition("@")[0]:
+            raise ValueError(
+                "no password in sprintboard.toml: use PGPASSWORD, ~/.pgpass, or dsn_env"
+            )
+        return url
+
+    def store_dsn(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The PostgreSQL connection string (`$dsn_env` first, else `store`), or None for
+        the file journal.
+
+        Raises:
+            ConfigError: `dsn_env` names an unset variable and no `store` is given.
+        """
+        env = os.environ if environ is None else environ
+        if self.dsn_env and env.get(self.dsn_env):
+            return env[self.dsn_env]
+        if self.dsn_env and self.store is None:
+            raise ConfigError(
+                CONFIG_FILE, "board.dsn_env", f"${self.dsn_env} is not set (it holds the DSN)"
+            )
+        return self.store
 
 
 class HostConfig(_Table):

@@ -10,7 +10,9 @@ SprintboardError
 ├── WorkspaceError          path, reason
 ├── BoardError
 │   ├── JournalCorrupt      file, line, reason        (board refuses to load past it)
+│   │   └── StoreCorrupt    store, seq, reason        (PostgreSQL store)
 │   ├── JournalRolledBack   file, expected head, found head
+│   │   └── StoreRolledBack store, expected head, found head  (PostgreSQL store)
 │   ├── KanbanParseError    file, line, reason        (last good state kept)
 │   ├── SprintFileError     file, line, reason        (backlog/queue import refused)
 │   ├── InvalidValue        what, value, rule, task   (a door or the write path refused it)
@@ -23,7 +25,8 @@ SprintboardError
 │   ├── NotOwner            host, owner
 │   │   └── SecondOwner     file, line, event id, writer (another host wrote as owner)
 │   ├── OwnerUnreachable    owner, transport, waited  (a remote host got no answer in time)
-│   └── LockTimeout         path, seconds
+│   ├── LockTimeout         path, seconds
+│   └── StoreUnavailable    store, reason             (PostgreSQL unreachable or not installed)
 ├── MemoryFileError         file, line, reason        (a memory/ note left untouched)
 ├── ToolError               tool, reason
 ├── MessageRejected         message id, reason        (goes to quarantine/)
@@ -59,6 +62,9 @@ __all__ = [
     "SprintFileError",
     "SprintboardError",
     "StaleFence",
+    "StoreCorrupt",
+    "StoreRolledBack",
+    "StoreUnavailable",
     "ToolError",
     "UnknownTask",
     "WipLimitReached",
@@ -252,6 +258,42 @@ class LockTimeout(BoardError):
     def __init__(self, path: Path, seconds: float) -> None:
         self.path, self.seconds = path, seconds
         super().__init__(f"{path}: could not take the board lock within {seconds:g}s")
+
+
+class StoreCorrupt(JournalCorrupt):
+    """An event row of the PostgreSQL store cannot be trusted (edited, or out of chain)."""
+
+    def __init__(self, store: str, seq: int, reason: str) -> None:
+        self.path, self.line, self.reason = Path(store), seq, reason
+        self.store = store
+        BoardError.__init__(
+            self,
+            f"{store} event {seq}: {reason}. Nothing was written. Restore the events table "
+            "from a backup taken after that seq, or copy the journal out with `sprintboard "
+            "migrate --to file` and repair it there (`sprintboard validate --repair`).",
+        )
+
+
+class StoreRolledBack(JournalRolledBack):
+    """The PostgreSQL store no longer holds the head this host last saw (restored or replaced)."""
+
+    def __init__(self, store: str, expected: str, found: str) -> None:
+        self.path, self.expected, self.found = Path(store), expected, found
+        self.store = store
+        BoardError.__init__(
+            self,
+            f"{store}: the board store was rolled back or replaced (this host saw {expected}, "
+            f"the store has {found}). Nothing was written. Restore the newer database, or if "
+            "the older one is wanted on purpose, run `sprintboard validate --adopt` here.",
+        )
+
+
+class StoreUnavailable(BoardError):
+    """The board's PostgreSQL store cannot be used from here (unreachable, or no driver)."""
+
+    def __init__(self, store: str, reason: str) -> None:
+        self.store, self.reason = store, reason
+        super().__init__(f"{store}: {reason}")
 
 
 class MemoryFileError(SprintboardError):

@@ -119,19 +119,7 @@ def _check_host(host: str, config: WorkspaceConfig, where: Path) -> list[str]:
         raise WorkspaceError(
             where, f"{name} is the board owner; join makes a folder for another host"
         )
-    warnings = []
-    if config.hosts and config.host(name) is None:
-        listed = ", ".join(h.name for h in config.hosts)
-        warnings.append(
-            f"the owner's sprintboard.toml lists no host {name} (only {listed}): add a "
-            f'[[hosts]] name = "{name}" there so its agents and capabilities count'
-        )
-    if not any(a.host == name for a in config.agents):
-        warnings.append(
-            f"no agent runs on {name} in the owner's sprintboard.toml: add one under "
-            f'[[agents]] (host = "{name}") there, or set [board] open_claims = true'
-        )
-    return warnings
+    return _check_host_agents(name, config)
 
 
 def _write_local(target: Path, host: str, owner: str, a2a: dict[str, str] | None) -> None:
@@ -184,6 +172,8 @@ def join_workspace(
     target = _check_target(directory)
     if target == root or root in target.parents:
         raise WorkspaceError(target, "make the host's folder outside the owner's workspace")
+    if _in_store(config):
+        return _join_store(root, config, target, host)
     warnings = _check_host(host, config, root)
     owner = config.board.owner
     if url is not None:
@@ -225,6 +215,82 @@ def join_workspace(
     )
 
 
+def _in_store(config: WorkspaceConfig) -> bool:
+    return config.board.store is not None or config.board.dsn_env is not None
+
+
+def _store_name(config: WorkspaceConfig) -> str:
+    from sprintboard.board.pg.store import redact
+
+    if config.board.store is not None:
+        return redact(config.board.store)
+    return f"${config.board.dsn_env}"
+
+
+def _store_steps(host: str, config: WorkspaceConfig, target: Path) -> list[str]:
+    auth = (
+        f"here:     export {config.board.dsn_env}=postgresql://...   (the whole DSN)"
+        if config.board.dsn_env
+        else "here:     set PGPASSWORD or a ~/.pgpass line for the store, if it needs one"
+    )
+    return [auth, f"here:     sprintboard status -w {target}   (then next, claim-next, mcp ...)"]
+
+
+def _join_store(
+    root: Path | None, config: WorkspaceConfig, target: Path, host: str, *, source: str = ""
+) -> JoinReport:
+    """A folder for `host` on a board kept in PostgreSQL: the same sprintboard.toml (so the
+    same store), its own `.sprintboard/`; no keys to pair and no owner to keep running."""
+    name = values.host(host, "host")
+    warnings = _check_host_agents(name, config)
+    if root is not None:  # a git SOURCE brought the config along already
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / CONFIG_FILE, target / CONFIG_FILE)
+        (target / ".gitignore").write_text(".sprintboard/\n", encoding="utf-8")
+    local = target / LOCAL_FILE
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(
+        f"# This folder is host {name} (written by `sprintboard join`; never synced).\n"
+        "# The board is in PostgreSQL ([board] store): this host writes it directly.\n"
+        f"host = {_toml_str(name)}\n",
+        encoding="utf-8",
+    )
+    load_config(target)
+    linked = []
+    for shared in config.a2a.shared:
+        if root is not None and (root / shared).is_dir():
+            (target / shared).symlink_to(root / shared, target_is_directory=True)
+            linked.append(shared)
+    store = _store_name(config)
+    return JoinReport(
+        host=name,
+        folder=str(target),
+        owner=config.board.owner,
+        transport=f"store {store}",
+        source=source or str(root),
+        linked=linked,
+        next_steps=_store_steps(name, config, target),
+        warnings=warnings,
+    )
+
+
+def _check_host_agents(name: str, config: WorkspaceConfig) -> list[str]:
+    """`_check_host`'s warnings, for a store board (where the owner host is no exception)."""
+    warnings = []
+    if config.hosts and config.host(name) is None:
+        listed = ", ".join(h.name for h in config.hosts)
+        warnings.append(
+            f"sprintboard.toml lists no host {name} (only {listed}): add a "
+            f'[[hosts]] name = "{name}" there so its agents and capabilities count'
+        )
+    if not any(a.host == name for a in config.agents):
+        warnings.append(
+            f"no agent runs on {name} in sprintboard.toml: add one under "
+            f'[[agents]] (host = "{name}") there, or set [board] open_claims = true'
+        )
+    return warnings
+
+
 def _undo_clone(target: Path, made: bool) -> None:
     """Leave the folder as it was: gone if join made it, else empty."""
     if made:
@@ -247,6 +313,8 @@ def _join_git(source: str, directory: Path, host: str, *, url: str | None) -> Jo
         if not (target / CONFIG_FILE).is_file():
             raise WorkspaceError(target, f"the repository {source} has no {CONFIG_FILE} at its top")
         config = load_config(target)
+        if _in_store(config):
+            return _join_store(None, config, target, host, source=source)
         warnings = _check_host(host, config, target)
         owner = config.board.owner
         if url is None and config.a2a.transport != "git":

@@ -11,12 +11,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from sprintboard.board.client import BoardObserver
 from sprintboard.board.clock import Clock, IdSource
 from sprintboard.board.local import LocalBoard, board_paths
 from sprintboard.board.scheduling import BoardPolicy
-from sprintboard.config import CONFIG_FILE, WorkspaceConfig, current_host, load_config
-from sprintboard.errors import WorkspaceError
+from sprintboard.config import (
+    CONFIG_FILE,
+    BoardConfig,
+    WorkspaceConfig,
+    current_host,
+    load_config,
+)
+from sprintboard.errors import ConfigError, WorkspaceError
 
 if TYPE_CHECKING:
     from sprintboard.board.kanban.sync import KanbanSync
@@ -46,7 +54,15 @@ def _toml_list(items: Sequence[str]) -> str:
     return "[" + ", ".join(f'"{i}"' for i in items) + "]"
 
 
-def _config_text(name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]]]) -> str:
+def _toml_str(text: str) -> str:
+    import orjson
+
+    return orjson.dumps(text).decode()  # a TOML basic string is a JSON string here
+
+
+def _config_text(
+    name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]]], store: str | None = None
+) -> str:
     lines = [
         "# sprintboard workspace configuration (DESIGN.md contract 9)",
         "[board]",
@@ -55,8 +71,14 @@ def _config_text(name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]
         "default_ttl = 900",
         "# agents not listed under [[agents]] may claim builder work (never finish it)",
         "open_claims = false",
-        "",
     ]
+    if store is not None:
+        lines += [
+            "# the board lives in PostgreSQL: every host writes it directly (no owner process);",
+            '# the password comes from PGPASSWORD or ~/.pgpass, or set dsn_env = "VAR"',
+            f"store = {_toml_str(store)}",
+        ]
+    lines.append("")
     for host, caps in hosts:
         lines += ["[[hosts]]", f'name = "{host}"', f"caps = {_toml_list(caps)}", ""]
     for role in ("planner", "negotiator", "auditor"):
@@ -105,11 +127,15 @@ def init_workspace(
     hosts: Sequence[tuple[str, Sequence[str]]] | None = None,
     git: bool = True,
     name: str | None = None,
+    store: str | None = None,
 ) -> Path:
     """Create a workspace in `directory`: config, KANBAN.md, sprints/, memory/, .a2a/, git.
+    `store`: a `postgresql://USER@HOST:PORT/DB` URL to keep the board in (no password).
 
     Raises:
         WorkspaceError: the directory is already a workspace or is the sprintboard repo.
+        ConfigError: `store` is not such a URL.
+        StoreUnavailable: the store cannot be reached (nothing is left behind).
     """
     root = Path(directory).resolve()
     if _is_sprintboard_repo(root):
@@ -123,9 +149,16 @@ def init_workspace(
     host_list = list(hosts) if hosts else [(owner, [])]
     if owner not in [h for h, _ in host_list]:
         host_list.insert(0, (owner, []))
+    if store is not None:
+        try:
+            BoardConfig(owner=owner, store=store)
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"]
+            raise ConfigError(CONFIG_FILE, "board.store", reason) from None
     root.mkdir(parents=True, exist_ok=True)
     title = name or root.name
-    (root / CONFIG_FILE).write_text(_config_text(title, owner, host_list), encoding="utf-8")
+    config_text = _config_text(title, owner, host_list, store)
+    (root / CONFIG_FILE).write_text(config_text, encoding="utf-8")
     for sub in ("sprints", "memory"):
         (root / sub).mkdir(exist_ok=True)
         (root / sub / ".gitkeep").touch()
@@ -137,9 +170,16 @@ def init_workspace(
         (a2a / sub).mkdir(parents=True, exist_ok=True)
         (a2a / sub / ".gitkeep").touch()
     (root / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
-    board = open_board(root, host=owner)
-    if not (root / "KANBAN.md").exists():  # one brought along is merged at the first sync
-        kanban_sync(board).render(board.snapshot())
+    try:
+        board = open_board(root, host=owner)
+    except BaseException:
+        (root / CONFIG_FILE).unlink()  # a store that cannot be reached makes no workspace
+        raise
+    try:
+        if not (root / "KANBAN.md").exists():  # one brought along is merged at the first sync
+            kanban_sync(board).render(board.snapshot())
+    finally:
+        board.close()
     if git:
         _git_init(root)
     return root
@@ -216,6 +256,9 @@ def open_board(
         from sprintboard.board.kanban.git import GitAutoCommit
 
         observers.append(GitAutoCommit(root, kanban))
+    dsn = config.board.store_dsn()
+    if dsn is not None:
+        return _open_store_board(root, config, dsn, host, clock, ids, observers)
     return LocalBoard(
         root,
         host=current_host(config, host),
@@ -225,6 +268,35 @@ def open_board(
         lock_timeout=config.board.lock_timeout,
         observers=observers,
     )
+
+
+def _open_store_board(
+    root: Path,
+    config: WorkspaceConfig,
+    dsn: str,
+    host: str | None,
+    clock: Clock | None,
+    ids: IdSource | None,
+    observers: list[BoardObserver],
+) -> LocalBoard:
+    """The board in PostgreSQL (contract 13): any host opens it, no owner needed."""
+    from sprintboard.board.pg.board import PgBoard, StoreClock
+    from sprintboard.board.pg.store import PgStore
+
+    store = PgStore(dsn, timeout=config.board.lock_timeout)
+    try:
+        return PgBoard(
+            root,
+            store=store,
+            host=current_host(config, host),
+            policy=policy_from_config(config),
+            clock=clock or StoreClock(),
+            ids=ids,
+            observers=observers,
+        )
+    except BaseException:
+        store.close()
+        raise
 
 
 def kanban_sync(board: LocalBoard) -> KanbanSync:

@@ -34,3 +34,32 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from sprintboard.tools.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """One private PostgreSQL server for the whole run (board/pg/cluster.py), or a skip
+    that says why none can start here."""
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+    from sprintboard.board.pg.cluster import PrivateCluster
+    from sprintboard.errors import StoreUnavailable
+
+    cluster = PrivateCluster(durable=False)
+    try:
+        cluster.start()
+    except StoreUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server can start here: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def pg_url(pg_cluster: object) -> str:
+    """A fresh, empty database in the run's private server."""
+    from sprintboard.board.pg.cluster import PrivateCluster
+
+    assert isinstance(pg_cluster, PrivateCluster)
+    return pg_cluster.create_database(f"board_{os.getpid()}_{next(_databases)}")

@@ -66,6 +66,12 @@ def init(
         [], "--add-host", help="Another host as NAME or NAME:cap1,cap2 (repeatable)."
     ),
     no_git: bool = typer.Option(False, "--no-git", help="Do not make the workspace a git repo."),
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        help="Keep the board in PostgreSQL: postgresql://USER@HOST:PORT/DB (no password: "
+        "PGPASSWORD, ~/.pgpass or [board] dsn_env). Default: the file journal.",
+    ),
 ) -> None:
     """Make DIRECTORY a sprintboard workspace."""
     from sprintboard.workspace import init_workspace
@@ -77,8 +83,9 @@ def init(
             hosts[0] = (owner, _split([caps]))
         else:
             hosts.append((name, _split([caps])))
-    root = init_workspace(directory, owner=owner, hosts=hosts, git=not no_git)
-    typer.echo(f"workspace ready at {root} (owner {owner})")
+    root = init_workspace(directory, owner=owner, hosts=hosts, git=not no_git, store=store)
+    where = f"board in {store}" if store else f"owner {owner}"
+    typer.echo(f"workspace ready at {root} ({where})")
 
 
 def status(

@@ -1,7 +1,8 @@
 """One contract, every `BoardClient` (DESIGN.md contract 4): the same tests run against the
-owner's `LocalBoard` and a host's `RemoteBoard` (over the in-memory transport, the owner's
-handler answering each message as it lands). A new implementation (the PostgreSQL store)
-joins by adding a name to `IMPLEMENTATIONS` and a branch to `_open`.
+owner's `LocalBoard`, a host's `RemoteBoard` (over the in-memory transport, the owner's
+handler answering each message as it lands) and a host's `PgBoard` (two hosts on one
+PostgreSQL database, each writing it directly). A new implementation joins by adding a
+name to `IMPLEMENTATIONS` and a branch to `_open`.
 
 Covered: claim, claim_next (and `next_up`, the one ranking it takes from), heartbeat,
 submit, release, stale fences, authority (contract 11: roles and hosts from the config, no
@@ -36,9 +37,10 @@ from sprintboard.errors import (
     UnknownTask,
 )
 from sprintboard.files import sha256_file
+from sprintboard.join import join_workspace
 from sprintboard.workspace import init_workspace, open_board
 
-IMPLEMENTATIONS = ["local", "remote"]
+IMPLEMENTATIONS = ["local", "remote", "pg"]
 
 
 class OwnerOnCall(MemoryTransport):
@@ -76,11 +78,22 @@ class Side:
         return self.client.host
 
 
-def _open(kind: str, tmp: Path) -> Side:
+def _open(kind: str, tmp: Path, store: str | None = None) -> Side:
     ws = init_workspace(
-        tmp / "alpha", owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])], git=False
+        tmp / "alpha",
+        owner="alpha",
+        hosts=[("alpha", []), ("beta", ["mlx"])],
+        git=False,
+        store=store,
     )
     clock = FrozenClock()
+    if kind == "pg":
+        # two hosts, one database: each opens the store directly, no owner process
+        folder = tmp / "beta"
+        join_workspace(ws, folder, "beta")
+        owner_board = open_board(ws, host="alpha", clock=clock, ids=CounterIds())
+        client = open_board(folder, host="beta", clock=clock, ids=CounterIds())
+        return Side(client, owner_board, clock, "builder-beta", "builder-alpha", folder)
     if kind == "local":
         board = open_board(ws, host="alpha", clock=clock, ids=CounterIds())
         return Side(board, board, clock, "builder-alpha", "builder-beta", ws)
@@ -108,7 +121,11 @@ def _open(kind: str, tmp: Path) -> Side:
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 def side(request: pytest.FixtureRequest, tmp_path: Path) -> Side:
-    made = _open(request.param, tmp_path)
+    store = request.getfixturevalue("pg_url") if request.param == "pg" else None
+    made = _open(request.param, tmp_path, store)
+    if isinstance(made.client, LocalBoard):  # the PostgreSQL boards hold connections
+        request.addfinalizer(made.client.close)
+    request.addfinalizer(made.owner.close)
     made.owner.create_tasks(
         [
             {"id": "T1", "title": "first", "status": "ready", "priority": 2},
