@@ -321,6 +321,16 @@ def adopt_journal(workspace: Path | None = None) -> None:
     """
     root = find_workspace(workspace)
     config = load_config(root)
+    dsn = config.board.store_dsn()
+    if dsn is not None:
+        from sprintboard.board.pg.board import PgBoard
+        from sprintboard.board.pg.store import PgStore
+
+        store = PgStore(dsn, timeout=config.board.lock_timeout)
+        PgBoard.adopt(
+            root, store=store, host=current_host(config), policy=policy_from_config(config)
+        ).close()
+        return
     LocalBoard.adopt(root, host=config.board.owner, policy=policy_from_config(config))
 
 
@@ -337,6 +347,12 @@ def repair_workspace_journal(workspace: Path | None = None) -> RepairReport:
 
     root = find_workspace(workspace)
     config = load_config(root)
+    if config.board.store_dsn() is not None:
+        raise WorkspaceError(
+            root,
+            "--repair works on a file journal; this board is in PostgreSQL: copy it out with "
+            "`sprintboard migrate --to file DIR`, repair it there, and copy it back",
+        )
     paths = board_paths(root)
     paths["local"].mkdir(exist_ok=True)
     label = format_ts(SystemClock().now()).replace(":", "").replace(".", "")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +21,28 @@ app = typer.Typer(help="KANBAN.md: render, sync, check.", no_args_is_help=True)
 _AS = typer.Option(None, "--as", help="Who edited KANBAN.md: `human:NAME` (default: your login).")
 
 
-def _open(workspace: Path | None) -> tuple[Any, Any]:
+def _open(workspace: Path | None, *, views: bool = False) -> tuple[Any, Any]:
+    """The board and its KanbanSync; `views`: this process is to write KANBAN.md, which on
+    a PostgreSQL board means taking the render lease (refused while another holds it)."""
     from sprintboard.workspace import kanban_sync, open_board
 
     board = open_board(workspace)
+    if views:
+        _take_views(board)
     return board, kanban_sync(board)
+
+
+def _take_views(board: Any) -> None:
+    from sprintboard.board.pg.board import PgBoard
+    from sprintboard.errors import BoardError
+
+    if isinstance(board, PgBoard) and not board.take_render_lease():
+        holder = board.render_holder() or "another process"
+        board.close()
+        raise BoardError(
+            f"{holder} renders this board's KANBAN.md and merges its edits now (one host "
+            "at a time, DESIGN.md contract 13); run this there, or stop its `watch` first"
+        )
 
 
 @app.command()
@@ -33,7 +53,7 @@ def render(
     """Render KANBAN.md from the board (refused while it holds an unmerged edit)."""
     from sprintboard.board.kanban.render import render_kanban
 
-    board, kanban = _open(workspace)
+    board, kanban = _open(workspace, views=file is None)
     state = board.snapshot()
     if file is not None:
         text = render_kanban(state, None, kanban.headings, kanban.title)
@@ -62,7 +82,7 @@ def sync(
     json: bool = options.JSON,
 ) -> None:
     """Merge a person's KANBAN.md edit into the board as events, then re-render it."""
-    board, kanban = _open(workspace)
+    board, kanban = _open(workspace, views=True)
     report = kanban.sync(board, actor)
     pushed = None
     if push and report.error is None:
@@ -199,7 +219,7 @@ def watch(
     from sprintboard.board.kanban.watcher import KanbanWatcher
     from sprintboard.config import load_config
 
-    board, kanban = _open(workspace)
+    board, kanban = _open(workspace, views=True)
     cfg = load_config(board.root).kanban
 
     def on_sync(report: SyncReport) -> None:
@@ -222,11 +242,32 @@ def watch(
         on_sync=on_sync,
     )
     typer.echo(f"watching {kanban.path} (Ctrl-C stops)", err=True)
-    if for_seconds is None:
-        watcher.run_forever()
+    with _following(board):
+        if for_seconds is None:
+            watcher.run_forever()
+            return
+        with watcher:
+            time.sleep(for_seconds)  # a bounded run for scripts; Ctrl-C also stops it
+
+
+@contextlib.contextmanager
+def _following(board: Any) -> Iterator[None]:
+    """On a PostgreSQL board, keep the views current as other hosts commit (and keep the
+    render lease) while watching; the file store renders on each commit already."""
+    from sprintboard.board.pg.board import PgBoard
+
+    if not isinstance(board, PgBoard):
+        yield
         return
-    with watcher:
-        time.sleep(for_seconds)  # a bounded run for scripts; Ctrl-C also stops it
+    stop = threading.Event()
+    follower = threading.Thread(target=board.follow, args=(stop,), name="render", daemon=True)
+    follower.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        follower.join(timeout=10)
+        board.close()
 
 
 def register(root: typer.Typer) -> None:
