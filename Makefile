@@ -12,6 +12,7 @@ demo: setup
 
 test: setup
 	@bash scripts/install-browser.sh
+	@bash scripts/install-postgres.sh
 	@$(BIN)/pytest -q
 
 lint: setup

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 RENDER_LEASE = "render"
 HEAD_FILE = "store-head.json"
+_RECORD_EVERY = 1.0
 
 
 class StoreClock:
@@ -104,6 +105,7 @@ class PgBoard(LocalBoard):
         self._seen_ids: set[str] | None = set()
         self._holder = f"{host}/{os.getpid()}/{id(self):x}"
         self._render_until = 0.0
+        self._recorded_at = 0.0
         self._tx: Transaction | None = None
         self._check_recorded()
         if isinstance(self.clock, StoreClock):
@@ -111,7 +113,9 @@ class PgBoard(LocalBoard):
         self.refresh()
 
     def close(self) -> None:
-        """Give the render lease back and close the store's connections."""
+        """Record the head seen, give the render lease back, close the store's connections."""
+        if self._head.seq:
+            self._record(now=True)
         if self._render_until:
             self.release_render_lease()
         self.store.close()
@@ -160,7 +164,13 @@ class PgBoard(LocalBoard):
                 f"seq {head.seq}" if found is None else f"seq {seq} hashing to {found}",
             )
 
-    def _record(self) -> None:
+    def _record(self, *, now: bool = False) -> None:
+        """Remember the head this host saw, at most once a second (a file replace per
+        commit would cost as much as the commit) and on `close`."""
+        moment = time.monotonic()
+        if not now and moment - self._recorded_at < _RECORD_EVERY:
+            return
+        self._recorded_at = moment
         data = {"board": self.store.board_id, "seq": self._head.seq, "hash": self._head.hash}
         try:
             atomic_write(self._recorded, orjson.dumps(data), durable=False)

@@ -70,12 +70,15 @@ class Transaction:
 
     def insert(self, rows: Sequence[tuple[int, str, bytes, str, str | None, int | None]]) -> None:
         """Insert (seq, id, line, hash, prev, granted fence) rows and commit them."""
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO sb_events (seq, id, line, hash, prev, grant_fence) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                [(s, i, line.decode("utf-8"), h, p, f) for s, i, line, h, p, f in rows],
-            )
+        # one statement, one round trip, however many rows
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+        params: list[object] = []
+        for seq, event_id, line, digest, prev, fence in rows:
+            params += [seq, event_id, line.decode("utf-8"), digest, prev, fence]
+        self.conn.execute(
+            f"INSERT INTO sb_events (seq, id, line, hash, prev, grant_fence) VALUES {values}",  # type: ignore[arg-type]  # placeholders only
+            params,
+        )
         self.conn.commit()
         self.committed = True
 
