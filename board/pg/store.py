@@ -68,17 +68,27 @@ class Transaction:
     def rows_after(self, seq: int) -> list[EventRow]:
         return _rows(self.conn, seq)
 
-    def insert(self, rows: Sequence[tuple[int, str, bytes, str, str | None, int | None]]) -> None:
-        """Insert (seq, id, line, hash, prev, granted fence) rows and commit them."""
+    def insert(
+        self,
+        rows: Sequence[tuple[int, str, bytes, str, str | None, int | None]],
+        *,
+        commit: bool = True,
+    ) -> None:
+        """Insert (seq, id, line, hash, prev, granted fence) rows and commit them (unless
+        told not to: a migration inserts in batches, then commits once)."""
         # one statement, one round trip, however many rows
         values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
         params: list[object] = []
         for seq, event_id, line, digest, prev, fence in rows:
             params += [seq, event_id, line.decode("utf-8"), digest, prev, fence]
         self.conn.execute(
-            f"INSERT INTO sb_events (seq, id, line, hash, prev, grant_fence) VALUES {values}",  # type: ignore[arg-type]  # placeholders only
+            f"INSERT INTO sb_events (seq, id, line, hash, prev, grant_fence) VALUES {values}",
             params,
         )
+        if commit:
+            self.commit()
+
+    def commit(self) -> None:
         self.conn.commit()
         self.committed = True
 

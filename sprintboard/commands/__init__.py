@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "report": "memory",
     "watch": "board",
     "join": "a2a",
+    "migrate": "store",
     # groups
     "board": "board",
     "tools": "tools",

@@ -222,3 +222,45 @@ def test_board_render_waits_its_turn_and_watch_keeps_the_views_current(
         assert rendered.exit_code == 0, rendered.output
     finally:
         other.close()
+
+
+def test_migrate_copies_a_file_journal_into_postgres_and_back_byte_for_byte(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from sprintboard.cli import main
+
+    ws = init_workspace(tmp_path / "w", git=False)
+    board = open_board(ws)
+    board.create_tasks([{"id": "T1", "title": "t", "status": "ready"}])
+    lease = board.claim("T1", "builder-alpha", "alpha", 60)
+    board.submit("T1", lease.fence, [], {"loss": 0.5})
+    board.add_note("last")
+    journal = ws / "sprints" / "events.jsonl"
+    original = journal.read_bytes()
+
+    def run(*args: str) -> int:
+        try:
+            main([*args, "-w", str(ws)])
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    assert run("migrate", "--to", pg_url) == 0
+    assert run("migrate", "--to", pg_url) == 1  # the database is not empty any more
+    store = PgStore(pg_url)
+    assert b"".join(r.line + b"\n" for r in store.rows(0)) == original
+    copy = PgBoard(tmp_path / "pg", store=store, host="beta", policy=POLICY)
+    assert copy.validate().events == board.validate().events
+    assert copy.snapshot().tasks["T1"].metrics == {"loss": 0.5}
+    assert copy.snapshot().fence == board.snapshot().fence
+    copy.close()
+    # the workspace now names the store; back to a file journal, refused while one exists
+    cfg = ws / "sprintboard.toml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("[board]\n", f'[board]\nstore = "{pg_url}"\n'),
+        encoding="utf-8",
+    )
+    assert run("migrate", "--to", "file") == 1
+    journal.rename(tmp_path / "old.jsonl")
+    assert run("migrate", "--to", "file") == 0
+    assert journal.read_bytes() == original
