@@ -8,7 +8,7 @@ setup:
 	@bash scripts/bootstrap.sh
 
 demo: setup
-	@$(BIN)/python -P -m sprintboard.demo
+	@$(BIN)/python -P -m sprintboard.demo $(DEMO_ARGS)
 
 test: setup
 	@bash scripts/install-browser.sh

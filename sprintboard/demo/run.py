@@ -32,6 +32,7 @@ import orjson
 
 from sprintboard.a2a.keys import keygen, pair
 from sprintboard.board.local import LocalBoard
+from sprintboard.board.pg.board import PgBoard
 from sprintboard.board.state import BoardState
 from sprintboard.demo.data import SOURCES, DatasetSummary, write_dataset
 from sprintboard.demo.recipe import NEAR_DUP_TITLE, write_demo_recipe
@@ -170,10 +171,13 @@ def main(
     iters: int = 30,
     timeout: float = 240.0,
     out: IO[str] | None = None,
+    store: str | None = None,
 ) -> DemoResult:
     """Run the whole demo under `root` and print its story to `out` (default: stdout).
 
     `scale` sizes the dataset (1.0: about 420 rows over five sources), `iters` the LoRA run.
+    `store`: keep the board in PostgreSQL at this URL (an empty database): then beta writes
+    the board directly and no owner daemon runs.
 
     Raises:
         DemoError: a host process died, or the sprint did not finish within `timeout` s.
@@ -193,7 +197,7 @@ def main(
             shutil.rmtree(old)
 
     # 1. The workspace: alpha owns the board, beta has mlx; beta's own folder; keys paired.
-    init_workspace(ws, owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])])
+    init_workspace(ws, owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])], store=store)
     beta = _beta_folder(ws, root / "beta")
     secret = keygen(ws / ".sprintboard" / "keys", "alpha", "beta")
     pair(beta / ".sprintboard" / "keys", "alpha", "beta", secret)
@@ -220,6 +224,8 @@ def main(
     step("planned sprint S1 (sprints/S1/BACKLOG.md)")
 
     board = open_board(ws, host="alpha")
+    if isinstance(board, PgBoard):
+        board.take_render_lease(ttl=3600)  # this process renders KANBAN.md and merges edits
     person = PersonEdit(
         raised="",
         blocked=_find(board.snapshot(), NEAR_DUP_TITLE),
@@ -231,8 +237,9 @@ def main(
     # come up first and start on the audits by message; alpha's come up after the person.
     procs = _Processes(root / "logs")
     try:
-        serve = ["a2a", "serve", "--host", "alpha", "-w", str(ws), "--rescan", "0.5"]
-        procs.start("alpha-a2a", serve, env, ws)
+        if store is None:  # with a store beta writes the board itself: no daemon to answer it
+            serve = ["a2a", "serve", "--host", "alpha", "-w", str(ws), "--rescan", "0.5"]
+            procs.start("alpha-a2a", serve, env, ws)
         beta_agents = ["agents", "run", "--host", "beta", "--tick", "1", "-w", str(beta)]
         procs.start("beta-agents", beta_agents, env, beta)
         step("started `a2a serve --host alpha` and `agents run --host beta`")
@@ -260,6 +267,7 @@ def main(
         timings["agents"] = time.monotonic() - started
     finally:
         procs.stop_all()
+        board.refresh()  # the views catch up with what the hosts committed
 
     step("sprint done; writing the standup and the burndown")
     standup = _cli(["standup", "--host", "alpha", "-w", ws], env, ws)
@@ -276,7 +284,9 @@ def main(
     )
     # 7. What happened and where to look.
     memory = (result.standup, result.burndown)
-    say.write(tell_story(ws, board.events(), result.state, person, timings, memory))
+    label = board.store.label if isinstance(board, PgBoard) else None
+    say.write(tell_story(ws, board.events(), result.state, person, timings, memory, label))
+    board.close()
     return result
 
 
@@ -328,15 +338,31 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", type=float, default=1.0, help="Dataset size (1.0: ~420 rows).")
     parser.add_argument("--iters", type=int, default=30, help="LoRA iterations.")
     parser.add_argument("--timeout", type=float, default=240.0, help="Seconds for the sprint.")
+    parser.add_argument(
+        "--store",
+        help="Keep the board in PostgreSQL: a postgresql://... URL of an empty database, or "
+        "`private` for a throwaway local server (Debian's server binaries). Default: files.",
+    )
     return parser.parse_args(argv)
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
     """`python -m sprintboard.demo [DIR] [--scale] [--iters] [--timeout]`."""
     args = _parse(argv)
+    cluster = None
+    store = args.store
     try:
-        main(args.root, scale=args.scale, iters=args.iters, timeout=args.timeout)
+        if store == "private":
+            from sprintboard.board.pg.cluster import PrivateCluster
+
+            cluster = PrivateCluster()
+            cluster.start()
+            store = cluster.create_database("demo")
+        main(args.root, scale=args.scale, iters=args.iters, timeout=args.timeout, store=store)
     except SprintboardError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if cluster is not None:
+            cluster.stop()
     return 0

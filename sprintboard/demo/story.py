@@ -77,8 +77,9 @@ def tell_story(
     person: PersonEdit,
     timings: Mapping[str, float],
     memory: Sequence[Path] = (),
+    store: str | None = None,
 ) -> str:
-    """The printed story of one demo run."""
+    """The printed story of one demo run (`store`: the board's PostgreSQL store, if any)."""
     who = _who(events)
     facts = story_facts(events, person)
     lines = [
@@ -106,7 +107,10 @@ def tell_story(
         lines += [
             "",
             f"training ran on {who.get(train.id, '?')} (assigned by message); "
-            f"{blobs} artifacts came back as blobs into {workspace / 'runs' / train.id}",
+            f"{blobs} artifacts came back as blobs into {workspace / 'runs' / train.id}"
+            if store is None
+            else f"training ran on {who.get(train.id, '?')}, which wrote the store itself; "
+            f"{blobs} artifacts recorded, files in {workspace / 'runs' / train.id}",
             f"  train: {_metrics(train.metrics, ('train_loss', 'val_loss'))}",
         ]
     if evaluation is not None:
@@ -117,7 +121,9 @@ def tell_story(
         "where to look:",
         f"  {workspace / 'KANBAN.md'}               the board people edit",
         f"  {workspace / 'sprints' / 'SPRINT_QUEUE.json'}  machine state (snapshot)",
-        f"  {workspace / 'sprints' / 'events.jsonl'}       the journal everything comes from",
+        f"  {workspace / 'sprints' / 'events.jsonl'}       the journal everything comes from"
+        if store is None
+        else f"  {store}   the journal everything comes from (table sb_events)",
         f"  {workspace / 'sprints' / (state.sprint.id or 'S1') / 'BACKLOG.md'}      the Planner's backlog",
         f"  {workspace / 'memory'}/                  standup and burndown PNG",
         *(f"    {path}" for path in memory),
