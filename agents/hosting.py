@@ -16,6 +16,7 @@ from sprintboard.agents.runtime import open_checkpointer
 from sprintboard.board.client import BoardClient
 from sprintboard.board.clock import Clock, IdSource
 from sprintboard.board.local import LocalBoard
+from sprintboard.board.pg.board import PgBoard
 from sprintboard.config import WorkspaceConfig, load_config
 from sprintboard.workspace import find_workspace
 
@@ -76,7 +77,16 @@ def run_host(
         )
         if plan is not None:
             runner.plan(plan)
-        if isinstance(board, LocalBoard) and not runner.options.once:
+        if isinstance(board, PgBoard) and not runner.options.once:
+            # One host at a time renders and merges (the store's render lease): this runner
+            # follows the store and takes the lease whenever it is free; it merges people's
+            # edits of its folder's KANBAN.md only when it held the lease from the start.
+            held = board.take_render_lease()
+            stack.callback(board.release_render_lease)
+            stack.enter_context(board.following())
+            if held:
+                stack.enter_context(_kanban_watcher(board, config))
+        elif isinstance(board, LocalBoard) and not runner.options.once:
             # People's KANBAN.md edits become journal events, which wake the loop.
             stack.enter_context(_kanban_watcher(board, config))
         return runner.run()

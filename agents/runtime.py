@@ -1,5 +1,8 @@
 """The LangGraph runtime: a SQLite checkpointer in `.sprintboard/`, threads keyed by task + attempt.
 
+A board kept in PostgreSQL keeps the checkpoints there too (`PostgresSaver`, in the
+board's database), so a runner restarted on another host resumes its threads.
+
 Each role is a small `StateGraph` compiled with the workspace's `SqliteSaver` and invoked
 with `durability="sync"`, so a checkpoint is on disk before the next node starts. After a
 kill, `run_thread` finds the thread's last checkpoint and LangGraph re-runs the node that
@@ -18,9 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sprintboard.board.local import board_paths
+from sprintboard.config import CONFIG_FILE, load_config
 
 if TYPE_CHECKING:
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.checkpoint.base import BaseCheckpointSaver
 
 __all__ = ["checkpoint_path", "linear_graph", "open_checkpointer", "run_thread", "thread_config"]
 
@@ -31,8 +35,16 @@ def checkpoint_path(root: Path) -> Path:
 
 
 @contextmanager
-def open_checkpointer(root: Path) -> Iterator[SqliteSaver]:
-    """A `SqliteSaver` on the workspace's checkpoint file, shared by every graph of a runner."""
+def open_checkpointer(root: Path) -> Iterator[BaseCheckpointSaver[Any]]:
+    """The checkpointer every graph of a runner shares: a `SqliteSaver` on the workspace's
+    checkpoint file, or a `PostgresSaver` in the board's database when it has one."""
+    dsn = None
+    if (Path(root) / CONFIG_FILE).is_file():
+        dsn = load_config(Path(root)).board.store_dsn()
+    if dsn is not None:
+        with _postgres_saver(dsn) as saver:
+            yield saver
+        return
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     path = checkpoint_path(root)
@@ -48,6 +60,40 @@ def open_checkpointer(root: Path) -> Iterator[SqliteSaver]:
         yield saver
     finally:
         conn.close()
+
+
+@contextmanager
+def _postgres_saver(dsn: str) -> Iterator[BaseCheckpointSaver[Any]]:
+    """A `PostgresSaver` on its own connection (the settings it needs: autocommit, no
+    prepared statements, dict rows); its tables are made once, one host at a time.
+
+    Raises:
+        StoreUnavailable: the driver or `langgraph-checkpoint-postgres` is missing, or the
+            database cannot be reached.
+    """
+    from sprintboard.board.pg.store import redact
+    from sprintboard.errors import StoreUnavailable
+
+    try:
+        import psycopg
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.rows import dict_row
+    except ImportError:
+        raise StoreUnavailable(
+            redact(dsn), "install the PostgreSQL extra: pip install 'sprintboard[postgres]'"
+        ) from None
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=0, row_factory=dict_row)
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailable(redact(dsn), f"cannot connect ({exc})") from None
+    with conn:
+        saver = PostgresSaver(conn)
+        conn.execute("SELECT pg_advisory_lock(2024120702)")  # CREATE IF NOT EXISTS races
+        try:
+            saver.setup()
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(2024120702)")
+        yield saver
 
 
 def linear_graph(state: type, nodes: Sequence[tuple[str, Callable[..., Any]]], saver: Any) -> Any:

@@ -352,6 +352,18 @@ class PgBoard(LocalBoard):
                 renew = time.monotonic() + ttl / 3
             self.wait_for_change(min(1.0, ttl / 3))
 
+    @contextmanager
+    def following(self, ttl: float = 30.0) -> Iterator[None]:
+        """`follow` in a thread for the duration (`watch`, the agents runner)."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self.follow, args=(stop, ttl), name="render", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+
     def _notify_observers(self) -> None:
         if not self.renders():
             return

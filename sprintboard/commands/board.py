@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -259,14 +258,10 @@ def _following(board: Any) -> Iterator[None]:
     if not isinstance(board, PgBoard):
         yield
         return
-    stop = threading.Event()
-    follower = threading.Thread(target=board.follow, args=(stop,), name="render", daemon=True)
-    follower.start()
     try:
-        yield
+        with board.following():
+            yield
     finally:
-        stop.set()
-        follower.join(timeout=10)
         board.close()
 
 

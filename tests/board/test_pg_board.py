@@ -264,3 +264,36 @@ def test_migrate_copies_a_file_journal_into_postgres_and_back_byte_for_byte(
     journal.rename(tmp_path / "old.jsonl")
     assert run("migrate", "--to", "file") == 0
     assert journal.read_bytes() == original
+
+
+def test_a_thread_checkpointed_on_one_host_resumes_on_another(tmp_path: Path, pg_url: str) -> None:
+    from typing import TypedDict
+
+    from sprintboard.agents.runtime import linear_graph, open_checkpointer, run_thread
+
+    class Two(TypedDict):
+        a: str
+        b: str
+
+    ran: list[str] = []
+
+    def a(state: Two) -> dict[str, str]:
+        ran.append("a")
+        return {"a": "ran"}
+
+    def b_dies(state: Two) -> dict[str, str]:
+        raise RuntimeError("the host went away")
+
+    def b(state: Two) -> dict[str, str]:
+        ran.append("b")
+        return {"b": "ran"}
+
+    alpha = init_workspace(tmp_path / "alpha", git=False, store=pg_url)
+    beta = tmp_path / "beta"
+    join_workspace(alpha, beta, "beta")
+    with open_checkpointer(alpha) as saver, pytest.raises(RuntimeError):
+        run_thread(linear_graph(Two, [("a", a), ("b", b_dies)], saver), "builder:T1:1", {})
+    assert not (alpha / ".sprintboard" / "checkpoints.sqlite").exists()
+    with open_checkpointer(beta) as saver:  # another host, the same database
+        result = run_thread(linear_graph(Two, [("a", a), ("b", b)], saver), "builder:T1:1", {})
+    assert result == {"a": "ran", "b": "ran"} and ran == ["a", "b"]
