@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -163,6 +164,8 @@ def main() -> None:
         return
     from sprintboard.board.pg.cluster import PrivateCluster
 
+    # a killed run still stops its server (finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     n = 100 if args.quick else 300
     repeats = 1 if args.quick else 2
     cluster = PrivateCluster(durable=not args.no_fsync)

@@ -106,6 +106,7 @@ class PgBoard(LocalBoard):
         self._holder = f"{host}/{os.getpid()}/{id(self):x}"
         self._render_until = 0.0
         self._recorded_at = 0.0
+        self._behind = False
         self._tx: Transaction | None = None
         self._check_recorded()
         if isinstance(self.clock, StoreClock):
@@ -228,7 +229,17 @@ class PgBoard(LocalBoard):
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        with self._mutex, self.store.locked() as tx:
+        with self._mutex:
+            if self._behind:
+                # other hosts commit too: fold their events before taking the lock, so the
+                # lock is held only for what lands in between (the lock is the bottleneck)
+                self._advance(self.store.rows(self._head.seq))
+            with self._locked():
+                yield
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self.store.locked(self._head.seq) as tx:
             if isinstance(self.clock, StoreClock):
                 self.clock.observe(tx.now)
             if tx.head.seq < self._head.seq or (
@@ -239,8 +250,8 @@ class PgBoard(LocalBoard):
                     f"seq {self._head.seq} ({self._head.hash})",
                     f"seq {tx.head.seq} ({tx.head.hash})",
                 )
-            if tx.head.seq > self._head.seq:
-                self._advance(tx.rows_after(self._head.seq))
+            self._behind = tx.head.seq > self._head.seq
+            self._advance(tx.rows)
             if self._state.fence != tx.head.fence:
                 raise StoreCorrupt(
                     self.store.label,

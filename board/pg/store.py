@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -64,9 +64,8 @@ class Transaction:
     now: datetime
     """The database's clock when the lock was taken."""
     committed: bool = False
-
-    def rows_after(self, seq: int) -> list[EventRow]:
-        return _rows(self.conn, seq)
+    rows: list[EventRow] = field(default_factory=list)
+    """The rows committed after the seq `locked` was given, as of the lock."""
 
     def insert(
         self,
@@ -81,20 +80,25 @@ class Transaction:
         params: list[object] = []
         for seq, event_id, line, digest, prev, fence in rows:
             params += [seq, event_id, line.decode("utf-8"), digest, prev, fence]
-        self.conn.execute(
-            f"INSERT INTO sb_events (seq, id, line, hash, prev, grant_fence) VALUES {values}",
-            params,
-        )
-        if commit:
-            self.commit()
+        query = f"INSERT INTO sb_events (seq, id, line, hash, prev, grant_fence) VALUES {values}"
+        if not commit:
+            self.conn.execute(query, params)  # type: ignore[arg-type]  # placeholders only
+            return
+        with self.conn.pipeline():  # the rows and the COMMIT in one round trip
+            self.conn.execute(query, params)  # type: ignore[arg-type]  # placeholders only
+            self.conn.commit()
+        self.committed = True
 
     def commit(self) -> None:
         self.conn.commit()
         self.committed = True
 
 
+_ROWS = "SELECT seq, line, hash, prev FROM sb_events WHERE seq > %s"
+
+
 def _rows(conn: psycopg.Connection[Any], after: int, until: int | None = None) -> list[EventRow]:
-    query = "SELECT seq, line, hash, prev FROM sb_events WHERE seq > %s"
+    query = _ROWS
     params: list[int] = [after]
     if until is not None:
         query += " AND seq <= %s"
@@ -184,8 +188,9 @@ class PgStore:
     # -- appends ------------------------------------------------------------------------------
 
     @contextmanager
-    def locked(self) -> Iterator[Transaction]:
-        """A transaction holding the head row lock; rolled back unless `insert` committed.
+    def locked(self, after: int = 0) -> Iterator[Transaction]:
+        """A transaction holding the head row lock, with the rows committed after seq
+        `after` (`Transaction.rows`); rolled back unless `insert` committed.
 
         Raises:
             StoreUnavailable: the server went away (an append cut off there is not committed,
@@ -198,11 +203,18 @@ class PgStore:
         with self.connection() as conn:
             tx: Transaction | None = None
             try:
-                row = conn.execute(
-                    "SELECT seq, hash, fence, statement_timestamp() FROM sb_head FOR UPDATE"
-                ).fetchone()
+                # One round trip: the lock, then the rows as of after the lock was granted (a
+                # second statement: in READ COMMITTED each statement sees what was committed
+                # when it began, so it sees everything the previous holder committed).
+                with conn.pipeline():
+                    head = conn.execute(
+                        "SELECT seq, hash, fence, statement_timestamp() FROM sb_head FOR UPDATE"
+                    )
+                    new = conn.execute(_ROWS + " ORDER BY seq", [after])
+                row = head.fetchone()
                 assert row is not None
                 tx = Transaction(conn, StoreHead(row[0], row[1], row[2]), row[3])
+                tx.rows = [EventRow(q, line.encode("utf-8"), h, p) for q, line, h, p in new]
                 yield tx
             except psycopg.errors.RaiseException as exc:
                 raise BoardError(
