@@ -82,10 +82,10 @@ class Transaction:
             params += [seq, event_id, line.decode("utf-8"), digest, prev, fence]
         query = f"INSERT INTO sb_events (seq, id, line, hash, prev, grant_fence) VALUES {values}"
         if not commit:
-            self.conn.execute(query, params)  # type: ignore[arg-type]  # placeholders only
+            self.conn.execute(query, params)
             return
         with self.conn.pipeline():  # the rows and the COMMIT in one round trip
-            self.conn.execute(query, params)  # type: ignore[arg-type]  # placeholders only
+            self.conn.execute(query, params)
             self.conn.commit()
         self.committed = True
 
@@ -126,9 +126,17 @@ class PgStore:
         self.label = redact(dsn)
         self.timeout = timeout
         try:
+            import psycopg
             from psycopg_pool import ConnectionPool
         except ImportError:
             raise StoreUnavailable(self.label, _INSTALL) from None
+        try:
+            # one plain connection first: an unreachable server is said at once, in one
+            # line, not after the pool's retries; it also makes the tables if they are new
+            with psycopg.connect(dsn, connect_timeout=max(1, int(timeout))) as probe:
+                self.board_id = _ensure_schema(probe)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(self.label, f"cannot connect ({_reason(exc)})") from None
         self._pool: ConnectionPool[Any] = ConnectionPool(
             dsn,
             min_size=1,
@@ -144,7 +152,6 @@ class PgStore:
             self._pool.close()
             raise StoreUnavailable(self.label, f"cannot connect ({_reason(exc)})") from None
         self._listener: psycopg.Connection[Any] | None = None
-        self.board_id = self._ensure_schema()
 
     def close(self) -> None:
         if self._listener is not None:
@@ -169,21 +176,6 @@ class PgStore:
             raise StoreUnavailable(self.label, f"no connection ({exc})") from None
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(self.label, f"connection lost ({_reason(exc)})") from None
-
-    def _ensure_schema(self) -> str:
-        with self.connection() as conn:
-            found = conn.execute(
-                "SELECT to_regclass('sb_events'), to_regclass('sb_meta')"
-            ).fetchone()
-            if found is None or None in found:
-                # one creator at a time: many hosts may open a fresh database at once
-                conn.execute("SELECT pg_advisory_xact_lock(2024120701)")
-                conn.execute(SCHEMA)
-                conn.commit()
-            row = conn.execute("SELECT value FROM sb_meta WHERE key = 'board_id'").fetchone()
-            conn.commit()
-        assert row is not None
-        return str(row[0])
 
     # -- appends ------------------------------------------------------------------------------
 
@@ -320,6 +312,20 @@ class PgStore:
 
     def is_empty(self) -> bool:
         return self.head().seq == 0
+
+
+def _ensure_schema(conn: psycopg.Connection[Any]) -> str:
+    """Make the tables if the database has none yet; the board's id."""
+    found = conn.execute("SELECT to_regclass('sb_events'), to_regclass('sb_meta')").fetchone()
+    if found is None or None in found:
+        # one creator at a time: many hosts may open a fresh database at once
+        conn.execute("SELECT pg_advisory_xact_lock(2024120701)")
+        conn.execute(SCHEMA)
+        conn.commit()
+    row = conn.execute("SELECT value FROM sb_meta WHERE key = 'board_id'").fetchone()
+    conn.commit()
+    assert row is not None
+    return str(row[0])
 
 
 def _reason(exc: BaseException) -> str:

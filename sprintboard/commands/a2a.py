@@ -261,9 +261,13 @@ def join(
     if as_json:
         print_json(report)
         return
+    reach = (
+        f"it writes the board in {report.transport[len('store ') :]} directly"
+        if report.transport.startswith("store ")
+        else f"the owner {report.owner} is reached by {report.transport}"
+    )
     typer.echo(
-        f"joined: {report.folder} is host {report.host}; the owner {report.owner} is "
-        f"reached by {report.transport}"
+        f"joined: {report.folder} is host {report.host}; {reach}"
         + (f"; linked {', '.join(report.linked)}" if report.linked else "")
     )
     for warning in report.warnings:

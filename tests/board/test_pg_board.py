@@ -189,7 +189,7 @@ def test_cli_init_store_then_a_joined_host_works_without_any_owner_process(
     assert f'store = "{pg_url}"' in (ws / "sprintboard.toml").read_text(encoding="utf-8")
     joined = runner.invoke(app, ["join", str(ws), str(folder), "--host", "beta"])
     assert joined.exit_code == 0, joined.output
-    assert "store postgresql://" in joined.output and "keygen" not in joined.output
+    assert "board in postgresql://" in joined.output and "keygen" not in joined.output
     board = open_board(ws)
     board.create_tasks([{"id": "T1", "title": "t", "status": "ready", "role": "builder"}])
     board.close()
