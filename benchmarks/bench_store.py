@@ -32,7 +32,13 @@ from sprintboard.board.scheduling import BoardPolicy
 
 def _open(kind: str, root: Path, url: str, host: str) -> LocalBoard:
     if kind == "file":
-        return LocalBoard(root, host="alpha", policy=BoardPolicy(owner="alpha", open_claims=True))
+        # 8 processes on a loaded machine can queue longer than the default 30 s
+        return LocalBoard(
+            root,
+            host="alpha",
+            policy=BoardPolicy(owner="alpha", open_claims=True),
+            lock_timeout=600,
+        )
     from sprintboard.board.pg.board import PgBoard
     from sprintboard.board.pg.store import PgStore
 
@@ -119,7 +125,12 @@ def run(kind: str, root: Path, url: str, procs: int, n: int, what: str) -> dict[
     ]  # fmt: skip
     time.sleep(1.5 + 0.4 * procs)  # let every worker open its board and wait at the barrier
     go.touch()
-    outs = [json.loads(c.communicate(timeout=600)[0]) for c in children]
+    outs = []
+    for child in children:
+        out = child.communicate(timeout=900)[0]
+        if child.returncode != 0:
+            raise SystemExit(f"a {kind} {what} worker failed (exit {child.returncode}); see above")
+        outs.append(json.loads(out))
     lat = sorted(x for o in outs for x in o["lat"])
     wall = max(o["end"] for o in outs) - min(o["start"] for o in outs)
     return {
@@ -166,7 +177,7 @@ def main() -> None:
 
     # a killed run still stops its server (finally below)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    n = 100 if args.quick else 300
+    n = 100 if args.quick else 200
     repeats = 1 if args.quick else 2
     cluster = PrivateCluster(durable=not args.no_fsync)
     cluster.start()

@@ -81,7 +81,9 @@ class PrivateCluster:
             raise StoreUnavailable(
                 "private PostgreSQL", "no initdb/pg_ctl (install Debian's postgresql package)"
             )
-        self.folder = Path(tempfile.mkdtemp(prefix="sprintboard-pg-"))
+        # /tmp, not $TMPDIR: the server's user must be able to walk the path to its data
+        where = "/tmp" if os.geteuid() == 0 and os.path.isdir("/tmp") else None
+        self.folder = Path(tempfile.mkdtemp(prefix="sprintboard-pg-", dir=where))
         self.folder.chmod(0o755)  # the server's user must reach its data folder inside
         self.data.mkdir(mode=0o700)
         if os.geteuid() == 0:
