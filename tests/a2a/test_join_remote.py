@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,9 @@ def sb(*args: str | Path, cwd: Path, stdin: str | None = None) -> subprocess.Com
 
 
 def _joined(tmp: Path) -> tuple[Path, Path]:
-    alpha = init_workspace(tmp / "alpha", owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])])
-    cfg = alpha / "sprintboard.toml"
-    cfg.write_text(
-        cfg.read_text(encoding="utf-8").replace('dir = ".a2a"', 'dir = ".a2a"\nshared = ["data"]'),
-        encoding="utf-8",
+    alpha = init_workspace(
+        tmp / "alpha", owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])], shared=["data"]
     )
-    (alpha / "data").mkdir()
     beta = tmp / "beta"
     done = sb("join", alpha, beta, "--host", "beta", cwd=tmp)
     assert done.returncode == 0, done.stderr
@@ -228,3 +225,72 @@ def test_an_agent_command_from_beta_asks_the_owner_and_never_hangs(
     err = capsys.readouterr().err
     assert "no answer from the board owner alpha over dir" in err, err
     assert "not the board owner" not in err
+
+
+# -- reads from the last snapshot the owner sent, when the owner is away ---------------------
+
+
+def test_reads_on_beta_fall_back_to_the_last_snapshot_and_say_its_age(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    from sprintboard.a2a.keys import keygen, pair
+    from sprintboard.a2a.node import open_owner, open_remote_board
+    from sprintboard.join import join_workspace
+
+    alpha = init_workspace(
+        tmp_path / "alpha", owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])], git=False
+    )
+    beta = tmp_path / "beta"
+    join_workspace(alpha, beta, "beta")
+    pair(
+        beta / ".sprintboard/keys",
+        "alpha",
+        "beta",
+        keygen(alpha / ".sprintboard/keys", "alpha", "beta"),
+    )
+    owner = open_owner(alpha)
+    owner.board.create_tasks(
+        [
+            {"id": "T1", "title": "eval", "status": "ready", "priority": 2},
+            {"id": "T2", "title": "train", "status": "ready", "priority": 1, "caps": ["mlx"]},
+        ]
+    )
+    monkeypatch.delenv("SPRINTBOARD_HOST", raising=False)
+    with pytest.raises(SystemExit) as code:  # nothing kept yet: the error alone
+        main(["next", "--agent", "builder-beta", "-w", str(beta), "--timeout", "0.2"])
+    assert code.value.code == 1 and "last snapshot" not in capsys.readouterr().err
+
+    # the owner answers one snapshot (its daemon's work, done here in a thread), then is away
+    stop = threading.Event()
+
+    def daemon() -> None:
+        while not stop.is_set():
+            owner.postbox.process(owner)
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=daemon)
+    thread.start()
+    try:
+        kept = open_remote_board(beta, timeout=10, reader=False).snapshot()
+    finally:
+        stop.set()
+        thread.join()
+    assert sorted(kept.tasks) == ["T1", "T2"]
+    ranked = [t.id for t in owner.board.next_up("builder-beta").tasks]
+
+    with pytest.raises(SystemExit) as code:
+        main(["next", "--agent", "builder-beta", "-w", str(beta), "--timeout", "0.2", "--json"])
+    out, err = capsys.readouterr()
+    assert code.value.code == 1
+    doc = orjson.loads(out)
+    assert [t["id"] for t in doc["tasks"]] == ranked == ["T2", "T1"]  # the owner's ranking
+    assert doc["stale"]["age_s"] >= 0 and "no answer from the board owner alpha" in err
+    assert f"ranked from the owner's last snapshot, received {doc['stale']['received']}" in err
+
+    with pytest.raises(SystemExit) as code:
+        main(["status", "-w", str(beta), "--timeout", "0.2", "--json"])
+    out, err = capsys.readouterr()
+    assert code.value.code == 1
+    doc = orjson.loads(out)
+    assert [t["id"] for t in doc["tasks"]] == ["T1", "T2"] and doc["stale"]["age_s"] >= 0
+    assert "the owner's last snapshot, received" in err
