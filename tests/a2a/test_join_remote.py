@@ -146,6 +146,9 @@ def test_beta_works_the_board_through_the_owners_daemon(tmp_path: Path) -> None:
     line = away.stderr.strip()
     assert line.startswith("error: no answer from the board owner alpha over dir ")
     assert f"{alpha / '.a2a'}" in line and "after 1." in line and "a2a serve" in line
+    # beta kept the snapshot its first `status` got: the ranking from it, saying how old
+    assert "ranked from the owner's last snapshot, received" in line
+    assert away.stdout.split()[0] == "T1"
     # a read may be served from the last snapshot the owner sent, saying how old it is
     old = sb("status", "--timeout", "0.5", cwd=beta)
     assert old.returncode == 1 and "T1" in old.stdout
@@ -294,3 +297,106 @@ def test_reads_on_beta_fall_back_to_the_last_snapshot_and_say_its_age(
     doc = orjson.loads(out)
     assert [t["id"] for t in doc["tasks"]] == ["T1", "T2"] and doc["stale"]["age_s"] >= 0
     assert "the owner's last snapshot, received" in err
+
+
+# -- the other two roads: the owner's A2A HTTP endpoint, a git remote ------------------------
+
+
+@pytest.mark.slow
+def test_a_host_joined_by_url_works_the_board_over_http(tmp_path: Path) -> None:
+    alpha = init_workspace(
+        tmp_path / "alpha", owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])], git=False
+    )
+    board = open_board(alpha, host="alpha")
+    board.create_tasks(
+        [
+            {"id": "T1", "title": "train", "status": "ready", "priority": 1, "caps": ["mlx"]},
+            {"id": "T2", "title": "eval", "status": "ready", "priority": 2},
+        ]
+    )
+    key = sb("a2a", "keygen", "beta", "-w", alpha, cwd=alpha)
+    assert key.returncode == 0, key.stderr
+    endpoint = subprocess.Popen(
+        [sys.executable, "-P", "-c", CODE, "a2a", "http", "-w", str(alpha), "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    beta = tmp_path / "beta"
+    try:
+        assert endpoint.stderr is not None
+        line = endpoint.stderr.readline()  # printed once the socket listens
+        url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        joined = sb("join", alpha, beta, "--host", "beta", "--url", url, cwd=tmp_path)
+        assert joined.returncode == 0 and f"reached by http {url}" in joined.stdout, joined
+        assert "sprintboard a2a http" in joined.stdout  # what to keep running on the owner
+        paired = sb("a2a", "pair", "alpha", "-", "-w", beta, cwd=beta, stdin=key.stdout)
+        assert paired.returncode == 0, paired.stderr
+
+        claimed = sb("claim-next", "--agent", "builder-beta", "--json", cwd=beta)
+        assert claimed.returncode == 0, claimed.stderr
+        lease = orjson.loads(claimed.stdout)
+        assert (lease["task"], lease["host"]) == ("T1", "beta")
+        fence = str(lease["fence"])
+        beat = sb("heartbeat", "T1", "--fence", fence, cwd=beta)
+        assert beat.returncode == 0, beat.stderr
+        stale = sb("heartbeat", "T1", "--fence", str(lease["fence"] + 1), cwd=beta)
+        assert stale.returncode == 1 and "stale" in stale.stderr
+        sent = sb("submit", "T1", "--fence", fence, "-m", "loss=0.5", cwd=beta)
+        assert sent.returncode == 0 and "awaiting_test" in sent.stdout, sent.stderr
+    finally:
+        endpoint.terminate()
+        endpoint.wait(timeout=20)
+    task = board.snapshot().tasks["T1"]
+    assert task.status == "awaiting_test" and task.metrics == {"loss": 0.5}
+    assert [e.task for e in board.events() if e.op == "lease.grant"] == ["T1"]
+    assert not (beta / "sprints").exists()
+
+    away = sb("next", "--agent", "builder-beta", "--timeout", "2", cwd=beta)
+    assert away.returncode == 1
+    assert f"no answer from the board owner alpha over http {url}" in away.stderr
+    assert "sprintboard a2a http" in away.stderr
+
+
+@pytest.mark.slow
+def test_a_host_joined_from_the_owners_git_remote(tmp_path: Path) -> None:
+    import git
+
+    remote = tmp_path / "remote.git"
+    git.Repo.init(remote, bare=True)
+    url = remote.as_uri()
+    alpha = init_workspace(tmp_path / "alpha", owner="alpha", hosts=[("alpha", []), ("beta", [])])
+    repo = git.Repo(alpha)
+    branch = repo.active_branch.name
+    repo.create_remote("origin", url).push(f"HEAD:refs/heads/{branch}")
+    git.Repo(remote).git.symbolic_ref("HEAD", f"refs/heads/{branch}")
+
+    # the owner takes messages through its folder: a clone alone cannot reach it
+    refused = sb("join", url, tmp_path / "b0", "--host", "beta", cwd=tmp_path)
+    assert refused.returncode == 1 and 'set transport = "git"' in refused.stderr
+    assert not (tmp_path / "b0").exists()  # the clone is undone
+
+    cfg = alpha / "sprintboard.toml"
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace('transport = "dir"', f'transport = "git"\nremote = "{url}"'))
+    repo.git.commit("-am", "messages travel by git")
+    repo.remote("origin").push(f"HEAD:refs/heads/{branch}")
+
+    beta = tmp_path / "beta"
+    joined = sb("join", url, beta, "--host", "beta", "--json", cwd=tmp_path)
+    assert joined.returncode == 0, joined.stderr
+    report = orjson.loads(joined.stdout)
+    assert report["transport"] == f"git {url}" and report["owner"] == "alpha"
+    config = load_config(beta)
+    assert (config.local_host, config.a2a.transport, config.a2a.remote) == ("beta", "git", url)
+    # host.toml is this folder's alone: the tracked sprintboard.toml stays the owner's
+    assert git.Repo(beta).git.status("--porcelain") == ""
+    assert (beta / "sprintboard.toml").read_text(encoding="utf-8") == cfg.read_text("utf-8")
+
+    key = sb("a2a", "keygen", "beta", "-w", alpha, cwd=alpha)
+    paired = sb("a2a", "pair", "alpha", "-", "-w", beta, cwd=beta, stdin=key.stdout)
+    assert paired.returncode == 0, paired.stderr
+    away = sb("next", "--agent", "builder-beta", "--timeout", "1", cwd=beta)
+    assert away.returncode == 1
+    assert f"no answer from the board owner alpha over git {url}" in away.stderr
