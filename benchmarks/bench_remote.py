@@ -195,24 +195,15 @@ def main() -> None:
     )
     from result_line import result
 
+    in_process = "baseline: the owner's LocalBoard.claim_next"
+    one_shot = "one process; baseline: the same command on the owner"
     for side in ("dir", "http"):
-        for name, values in (("p50", p50), ("p95", p95)):
-            result(
-                f"remote claim-next {name} ({side})",
-                values[side],
-                "ms",
-                baseline=values["local"],
-                better="lower",
-                note="baseline: the owner's LocalBoard.claim_next",
-            )
-        result(
-            f"claim-next command ({side})",
-            shot[side],
-            "ms",
-            baseline=shot["local"],
-            better="lower",
-            note="one process; baseline: the same command on the owner",
-        )
+        for measure, values, note in (
+            (f"remote claim-next p50 ({side})", p50, in_process),
+            (f"remote claim-next p95 ({side})", p95, in_process),
+            (f"claim-next command ({side})", shot, one_shot),
+        ):
+            result(measure, values[side], "ms", baseline=values["local"], better="lower", note=note)
 
 
 if __name__ == "__main__":

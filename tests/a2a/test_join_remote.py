@@ -58,6 +58,21 @@ def _joined(tmp: Path) -> tuple[Path, Path]:
     return alpha, beta
 
 
+def _joined_here(tmp: Path) -> tuple[Path, Path]:
+    """The owner's workspace and a folder joined as beta, keys paired, in this process."""
+    from sprintboard.a2a.keys import keygen, pair
+    from sprintboard.join import join_workspace
+
+    alpha = init_workspace(
+        tmp / "alpha", owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])], git=False
+    )
+    beta = tmp / "beta"
+    join_workspace(alpha, beta, "beta")
+    secret = keygen(alpha / ".sprintboard/keys", "alpha", "beta")
+    pair(beta / ".sprintboard/keys", "alpha", "beta", secret)
+    return alpha, beta
+
+
 def test_join_makes_a_host_folder_without_board_files(tmp_path: Path) -> None:
     alpha, beta = _joined(tmp_path)
     config = load_config(beta)
@@ -207,20 +222,7 @@ def test_every_agent_command_is_sampled() -> None:
 def test_an_agent_command_from_beta_asks_the_owner_and_never_hangs(
     tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> None:
-    alpha = init_workspace(
-        tmp_path / "alpha", owner="alpha", hosts=[("alpha", []), ("beta", [])], git=False
-    )
-    from sprintboard.a2a.keys import keygen, pair
-    from sprintboard.join import join_workspace
-
-    beta = tmp_path / "beta"
-    join_workspace(alpha, beta, "beta")
-    pair(
-        beta / ".sprintboard/keys",
-        "alpha",
-        "beta",
-        keygen(alpha / ".sprintboard/keys", "alpha", "beta"),
-    )
+    _, beta = _joined_here(tmp_path)
     monkeypatch.delenv("SPRINTBOARD_HOST", raising=False)
     with pytest.raises(SystemExit) as code:
         main([*SAMPLES[command], "-w", str(beta), "--timeout", "0.2"])
@@ -236,21 +238,9 @@ def test_an_agent_command_from_beta_asks_the_owner_and_never_hangs(
 def test_reads_on_beta_fall_back_to_the_last_snapshot_and_say_its_age(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> None:
-    from sprintboard.a2a.keys import keygen, pair
     from sprintboard.a2a.node import open_owner, open_remote_board
-    from sprintboard.join import join_workspace
 
-    alpha = init_workspace(
-        tmp_path / "alpha", owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])], git=False
-    )
-    beta = tmp_path / "beta"
-    join_workspace(alpha, beta, "beta")
-    pair(
-        beta / ".sprintboard/keys",
-        "alpha",
-        "beta",
-        keygen(alpha / ".sprintboard/keys", "alpha", "beta"),
-    )
+    alpha, beta = _joined_here(tmp_path)
     owner = open_owner(alpha)
     owner.board.create_tasks(
         [
