@@ -1,13 +1,13 @@
 """`make demo`: the main job, end to end, in a fresh workspace under `demo/`.
 
 Two hosts: `alpha` owns the board (the workspace, a git repo), `beta` is the only one with
-`mlx` and has its own folder, made with `sprintboard join` (its own `.sprintboard/`, no
-board files), that sees the data folders and the A2A directory through a shared mount.
-Each host's agents run as their own process (`sprintboard agents run --host ...`) and the
-owner's daemon (`sprintboard a2a serve --host alpha`) answers beta's signed messages;
-beta's results travel back as blobs the owner verifies and promotes. Beta's agents start
-first; once beta holds its first audit a scripted person edits KANBAN.md (and syncs it),
-then alpha's agents start. No network, key or GPU is needed.
+`mlx` and has its own folder (made by `join`: own `.sprintboard/`, no board files) that sees data
+folders and the A2A directory through a shared mount. Each host's agents run as their own
+process (`sprintboard agents run --host ...`) and the owner's daemon (`sprintboard a2a
+serve --host alpha`) answers beta's signed messages; beta's results travel back as blobs
+the owner verifies and promotes. Beta's agents start first; once beta holds its first audit
+a scripted person edits KANBAN.md (and syncs it), then alpha's agents start. No network,
+key or GPU is needed.
 
 ```python
 from sprintboard.demo import main
