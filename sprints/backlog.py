@@ -79,7 +79,30 @@ def parse_backlog(text: str, path: Path) -> Backlog:
         SprintFileError: conflict markers, a duplicate id, a bad `check:` span or step config.
     """
     refuse_conflicts(text, path)
-    lines = text.splitlines()
+    sprint, items, summary = _scan(text.splitlines())
+    warnings: list[str] = []
+    tasks: list[Task] = []
+    where: dict[str, int] = {}
+    for item in items:
+        if item.id in where:
+            raise SprintFileError(
+                path,
+                item.line,
+                f"duplicate task id {item.id} (first at line {where[item.id]}); give each task "
+                "its own id",
+            )
+        where[item.id] = item.line
+        tasks.append(_task(item, path, warnings))
+
+    stated_path, stated_phases = _stated(summary)
+    backlog = Backlog(sprint, tasks, warnings, where, stated_path, stated_phases)
+    warnings.extend(_compare_summary(backlog, path, summary))
+    return backlog
+
+
+def _scan(lines: list[str]) -> tuple[SprintInfo, list[_Item], list[tuple[str, int]]]:
+    """One pass over the lines: the sprint (title, goal, header fields, text after the
+    summary), each `###` item with its fields and blocks, and the Summary's lines."""
     sprint = SprintInfo()
     header: list[list[str]] = []
     items: list[_Item] = []
@@ -145,24 +168,7 @@ def parse_backlog(text: str, path: Path) -> Backlog:
     if trailer is not None and any(t.strip() for t in trailer):
         sprint.extra["trailer"] = "\n".join(trailer).strip("\n")
 
-    warnings: list[str] = []
-    tasks: list[Task] = []
-    where: dict[str, int] = {}
-    for item in items:
-        if item.id in where:
-            raise SprintFileError(
-                path,
-                item.line,
-                f"duplicate task id {item.id} (first at line {where[item.id]}); give each task "
-                "its own id",
-            )
-        where[item.id] = item.line
-        tasks.append(_task(item, path, warnings))
-
-    stated_path, stated_phases = _stated(summary)
-    backlog = Backlog(sprint, tasks, warnings, where, stated_path, stated_phases)
-    warnings.extend(_compare_summary(backlog, path, summary))
-    return backlog
+    return sprint, items, summary
 
 
 def _block_text(rows: list[tuple[str, int]]) -> str:
