@@ -34,7 +34,7 @@ from sprintboard.board.moves import (
     move_drafts,
     promotion_drafts,
 )
-from sprintboard.board.scheduling import BoardPolicy, claimable, next_tasks, rank
+from sprintboard.board.scheduling import BoardPolicy, NextUp, claimable, next_tasks, next_up, rank
 from sprintboard.board.state import BoardState, reduce
 from sprintboard.board.store import BoardStore, Verification, board_paths
 from sprintboard.board.values import check_draft
@@ -201,6 +201,24 @@ class LocalBoard:
         scheduling rule's order (priority, then least slack on the critical path)."""
         state = self.refresh()
         return rank(state, claimable(state, self.policy, role=role, caps=caps))
+
+    def next_up(
+        self,
+        agent: str | None = None,
+        role: str | None = None,
+        caps: Sequence[str] | None = None,
+        *,
+        host: str | None = None,
+        limit: int | None = None,
+    ) -> NextUp:
+        """What `agent` (on `host`: default its host in the config) should take next, best
+        first, or why nothing; without `agent`, for a `role` agent (default builder) with
+        `caps` (default none). The one ranking (`scheduling.next_up`)."""
+        state = self.refresh()
+        where = None if agent is None else self.policy.host_for(agent, host, self._host)
+        return next_up(
+            state, self.policy, agent=agent, role=role, caps=caps, host=where, limit=limit
+        )
 
     def claim(self, task: str, agent: str, host: str, ttl: int) -> Lease:
         """Lease `task`; refused if leased, not ready, over WIP, or lacking capabilities.

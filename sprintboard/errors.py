@@ -22,10 +22,12 @@ SprintboardError
 │   ├── WipLimitReached     scope (role or agent), limit
 │   ├── NotOwner            host, owner
 │   │   └── SecondOwner     file, line, event id, writer (another host wrote as owner)
+│   ├── OwnerUnreachable    owner, transport, waited  (a remote host got no answer in time)
 │   └── LockTimeout         path, seconds
 ├── MemoryFileError         file, line, reason        (a memory/ note left untouched)
 ├── ToolError               tool, reason
 ├── MessageRejected         message id, reason        (goes to quarantine/)
+├── NotifyFailed            target, reason            (logged, retried with backoff)
 └── LLMUnavailable          endpoint, status, retry_after  (task -> blocked, not a crash)
     └── LLMOutputInvalid    model, attempts, reason   (answers never matched the schema)
 ```
@@ -51,6 +53,8 @@ __all__ = [
     "MessageRejected",
     "NotOwner",
     "NotPermitted",
+    "NotifyFailed",
+    "OwnerUnreachable",
     "SecondOwner",
     "SprintFileError",
     "SprintboardError",
@@ -230,6 +234,18 @@ class SecondOwner(NotOwner):
         self.host, self.owner = writer, owner
 
 
+class OwnerUnreachable(BoardError):
+    """A host that is not the owner sent a board call and got no answer in time."""
+
+    def __init__(self, owner: str, transport: str, waited: float, detail: str) -> None:
+        self.owner, self.transport, self.waited, self.detail = owner, transport, waited, detail
+        serve = "a2a http" if transport.startswith("http") else "a2a serve"
+        super().__init__(
+            f"no answer from the board owner {owner} over {transport} after {waited:.1f}s "
+            f"({detail}); is `sprintboard {serve}` running on {owner}? (--timeout waits longer)"
+        )
+
+
 class LockTimeout(BoardError):
     """The board lock was not acquired in time."""
 
@@ -266,6 +282,14 @@ class MessageRejected(SprintboardError):
     def __init__(self, message_id: str, reason: str) -> None:
         self.message_id, self.reason = message_id, reason
         super().__init__(f"message {message_id}: {reason}")
+
+
+class NotifyFailed(SprintboardError):
+    """A notification did not reach its target (the command failed, the webhook refused)."""
+
+    def __init__(self, target: str, reason: str) -> None:
+        self.target, self.reason = target, reason
+        super().__init__(f"notification to {target} failed: {reason}")
 
 
 class LLMUnavailable(SprintboardError):
