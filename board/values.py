@@ -22,6 +22,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from sprintboard.board.client import EventDraft
+from sprintboard.board.criteria import parse_check
 from sprintboard.board.models import OPS, STATUSES
 from sprintboard.board.state import BoardState
 from sprintboard.errors import InvalidValue
@@ -431,8 +432,6 @@ def _check_json(value: Any, what: str, task: str | None) -> None:
 
 
 def _check_check(value: Any, what: str, task: str | None) -> None:
-    from sprintboard.board.criteria import parse_check
-
     _line_field()(value, what, task)
     try:
         parse_check(value)

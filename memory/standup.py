@@ -26,7 +26,8 @@ from pydantic import BaseModel
 
 from sprintboard.board.clock import Clock, parse_ts
 from sprintboard.board.models import Event
-from sprintboard.errors import MemoryFileError
+from sprintboard.errors import LLMUnavailable, MemoryFileError
+from sprintboard.llm import ChatRequest
 from sprintboard.memory.daily_notes import (
     END_MARKER,
     NoteBlocker,
@@ -396,8 +397,6 @@ def summarize(backend: ChatBackend, facts_markdown: str) -> tuple[str | None, st
     Only `LLMUnavailable` (and an empty answer) is turned into a reason; anything else is a
     bug and propagates.
     """
-    from sprintboard.errors import LLMUnavailable
-    from sprintboard.llm import ChatRequest
 
     request = ChatRequest.from_prompt(facts_markdown, system=_SUMMARY_SYSTEM, max_tokens=300)
     try:

@@ -24,6 +24,7 @@ import re
 import shutil
 from pathlib import Path
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 from sprintboard.board import values
@@ -62,8 +63,6 @@ def _is_git_url(source: str) -> bool:
 
 
 def _toml_str(text: str) -> str:
-    import orjson
-
     return orjson.dumps(text).decode()  # a TOML basic string is a JSON string here
 
 

@@ -175,6 +175,7 @@ class DedupPolicy:
         return [numbers.setdefault(id(t), len(numbers)) for t in self._tables]
 
     def _domains(self) -> npt.NDArray[np.int64]:
+        # numpy loads only when rows are counted (start-up time of every tool)
         import numpy as np
 
         return np.array(self.domains())
@@ -185,6 +186,7 @@ class DedupPolicy:
         One sort instead of a dict of every key: the near-duplicate pass holds all rows'
         fingerprints already, and a dict would add ~110 bytes per row on top.
         """
+        # numpy loads only when rows are counted (start-up time of every tool)
         import numpy as np
 
         rec = np.empty(len(src), dtype=[("d", np.int64), ("h", np.uint64), ("l", np.uint64)])
@@ -333,6 +335,7 @@ class _Run:
         self, engine: Engine, bar_advance: Callable[[float], None]
     ) -> tuple[list[FileRef], int, int]:
         """Fingerprint every row, drop exact then near duplicates, then write survivors."""
+        # numpy loads only when rows are counted (start-up time of every tool)
         import numpy as np
 
         from sprintboard.tools.fingerprint import fingerprint_inputs, verify_pairs

@@ -14,6 +14,7 @@ import time
 from sprintboard.errors import ToolError
 from sprintboard.files import file_ref
 from sprintboard.tools.manifest import Manifest, write_manifest
+from sprintboard.tools.model_load import load_with_adapter, read_model_config
 from sprintboard.tools.registry import register
 from sprintboard.tools.train_config import FuseConfig, FuseReport
 
@@ -30,11 +31,10 @@ def fuse(config: FuseConfig) -> FuseReport:
         ToolError: bad model or adapter, or GGUF requested for an architecture mlx-lm
             cannot export.
     """
+    # mlx loads only when a model runs: `import sprintboard` works without it
     from mlx.utils import tree_flatten, tree_unflatten
     from mlx_lm.gguf import convert_to_gguf
     from mlx_lm.utils import dequantize_model, save
-
-    from sprintboard.tools.model_load import load_with_adapter, read_model_config
 
     tic = time.perf_counter()
     model_type = read_model_config("fuse", config.model).get("model_type")

@@ -160,6 +160,7 @@ class KanbanSync:
             )
         if board is None:
             return None
+        # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
         from sprintboard.board.kanban.render import render_kanban
 
         past = board.state_at(seq) if seq else BoardState()
@@ -185,6 +186,7 @@ class KanbanSync:
             return None
 
     def _layout(self, data: bytes, state: BoardState) -> KanbanDocument | None:
+        # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
         from sprintboard.board.kanban.parse import parse_kanban
 
         key = self._digest(data)
@@ -201,6 +203,7 @@ class KanbanSync:
 
     def render(self, state: BoardState) -> None:
         """Re-render KANBAN.md from `state`, unless it holds a person's unmerged edit."""
+        # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
         from sprintboard.board.kanban.render import render_kanban
 
         layout: KanbanDocument | None
@@ -297,6 +300,7 @@ class KanbanSync:
         Raises:
             KanbanParseError: the file does not parse.
         """
+        # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
         from sprintboard.board.kanban.parse import parse_kanban
 
         if data is None:
@@ -317,6 +321,7 @@ class KanbanSync:
         A file that does not parse is reported in `SyncReport.error` and left as it is;
         the board keeps its state.
         """
+        # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
         from sprintboard.board.kanban.merge import merge_edit
         from sprintboard.board.kanban.parse import parse_kanban
 
