@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sprintboard.errors import ToolError
 from sprintboard.files import FileRef, atomic_write
 from sprintboard.tools.chat_rows import ERROR_REASONS, Format
-from sprintboard.tools.corpus_scan import ScannedRange, scan_inputs
+from sprintboard.tools.corpus_scan import ScannedRange, require_inputs, scan_inputs
 from sprintboard.tools.engine import Engine, engine_scope
 from sprintboard.tools.length_stats import LengthHistogram, LengthStats, write_histogram_png
 from sprintboard.tools.manifest import Manifest, write_manifest
@@ -167,9 +167,7 @@ class _Tally:
 
 def _check_inputs(config: AuditConfig) -> None:
     """Refuse before any work: a missing input, or a token limit without a usable tokenizer."""
-    for path in config.inputs:
-        if not path.is_file():
-            raise ToolError("audit", f"{path}: no such file; check the path")
+    require_inputs("audit", config.inputs)
     if config.max_tokens is not None and config.tokenizer is None:
         raise ToolError("audit", "max_tokens needs a tokenizer; pass --tokenizer PATH")
     if config.tokenizer is not None:
