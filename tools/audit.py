@@ -219,6 +219,22 @@ def _write_lengths(
     return histograms, written
 
 
+def _file_audits(tally: _Tally, formats: list[tuple[Format | None, int]]) -> list[FileAudit]:
+    """Each input's counts and the format it was read as (mlx-ready or not)."""
+    return [
+        FileAudit(
+            path=f.name,
+            format=fmt,
+            rows=f.rows,
+            clean=f.clean,
+            rejected=f.rejected,
+            warned=f.warned,
+            mlx_ready=fmt in _MLX_FORMATS,
+        )
+        for f, (fmt, _) in zip(tally.files, formats, strict=True)
+    ]
+
+
 def audit(
     config: AuditConfig, *, engine: Engine | None = None, show_progress: bool = False
 ) -> AuditReport:
@@ -237,18 +253,7 @@ def audit(
     tally = _Tally(config, out_dir, tokens=config.tokenizer is not None)
     inputs, formats = _scan(config, tally, engine, show_progress)
     outputs = [w.commit() for w in tally.writers()]
-    files = [
-        FileAudit(
-            path=f.name,
-            format=fmt,
-            rows=f.rows,
-            clean=f.clean,
-            rejected=f.rejected,
-            warned=f.warned,
-            mlx_ready=fmt in _MLX_FORMATS,
-        )
-        for f, (fmt, _) in zip(tally.files, formats, strict=True)
-    ]
+    files = _file_audits(tally, formats)
     histograms, written = _write_lengths(config, tally, out_dir)
     counts, examples = tally.counts, tally.examples
     rows = sum(f.rows for f in files)
