@@ -144,14 +144,7 @@ def _exact_pairs(fps: Fingerprints, in_a: npt.NDArray[np.bool_]) -> tuple[set[in
         hit = a_keys.get((int(fps.key_hi[row]), int(fps.key_lo[row])))
         if hit is not None:
             exact_b.add(row)
-            pairs.append(
-                LeakPair(
-                    kind="exact",
-                    a_line=int(fps.line[hit]),
-                    b_line=int(fps.line[row]),
-                    similarity=1.0,
-                )
-            )
+            pairs.append(_pair("exact", fps, hit, row, 1.0))
     return exact_b, pairs
 
 
@@ -175,15 +168,14 @@ def _near_pairs(
     for i, j, sim in verify_pairs(fps, hasher, crossing, threshold):
         if j not in near_b:
             near_b.add(j)
-            pairs.append(
-                LeakPair(
-                    kind="near",
-                    a_line=int(fps.line[i]),
-                    b_line=int(fps.line[j]),
-                    similarity=sim or 0.0,
-                )
-            )
+            pairs.append(_pair("near", fps, i, j, sim or 0.0))
     return near_b, pairs
+
+
+def _pair(
+    kind: Literal["exact", "near"], fps: Fingerprints, a: int, b: int, sim: float
+) -> LeakPair:
+    return LeakPair(kind=kind, a_line=int(fps.line[a]), b_line=int(fps.line[b]), similarity=sim)
 
 
 # Registered by call, not as a decorator, so `leakage` keeps its typed signature for callers.
