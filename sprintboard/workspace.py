@@ -202,7 +202,7 @@ def open_board(
         NotOwner: this host is not the board owner.
         JournalCorrupt, JournalRolledBack: the journal cannot be trusted.
     """
-    # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
+    # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
 
     root = find_workspace(workspace)
@@ -215,7 +215,7 @@ def open_board(
     )
     observers: list[BoardObserver] = [kanban]
     if config.kanban.auto_commit and (root / ".git").exists():
-        # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
+        # start-up: the git code loads only with auto-commit on (tests/test_cli_lazy.py)
         from sprintboard.board.kanban.git import GitAutoCommit
 
         observers.append(GitAutoCommit(root, kanban))
@@ -236,7 +236,7 @@ def kanban_sync(board: LocalBoard) -> KanbanSync:
     Raises:
         WorkspaceError: the board was opened without one.
     """
-    # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
+    # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
 
     for observer in board.observers:

@@ -160,7 +160,7 @@ class KanbanSync:
             )
         if board is None:
             return None
-        # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
+        # start-up: a board opened only to read loads no KANBAN.md parser or renderer
         from sprintboard.board.kanban.render import render_kanban
 
         past = board.state_at(seq) if seq else BoardState()
@@ -186,7 +186,7 @@ class KanbanSync:
             return None
 
     def _layout(self, data: bytes, state: BoardState) -> KanbanDocument | None:
-        # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
+        # start-up: a board opened only to read loads no KANBAN.md parser or renderer
         from sprintboard.board.kanban.parse import parse_kanban
 
         key = self._digest(data)
@@ -203,7 +203,7 @@ class KanbanSync:
 
     def render(self, state: BoardState) -> None:
         """Re-render KANBAN.md from `state`, unless it holds a person's unmerged edit."""
-        # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
+        # start-up: a board opened only to read loads no KANBAN.md parser or renderer
         from sprintboard.board.kanban.render import render_kanban
 
         layout: KanbanDocument | None
@@ -300,7 +300,7 @@ class KanbanSync:
         Raises:
             KanbanParseError: the file does not parse.
         """
-        # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
+        # start-up: a board opened only to read loads no KANBAN.md parser or renderer
         from sprintboard.board.kanban.parse import parse_kanban
 
         if data is None:
@@ -353,7 +353,7 @@ class KanbanSync:
     ) -> list[EventDraft]:
         """Under the board's lock: the drafts the file's edit comes to (none when it is a
         rendered copy), with what the merge found recorded in `report`."""
-        # start-up: a board opened only to read never loads KANBAN.md code (tests/test_cli_lazy.py)
+        # start-up: a board opened only to read loads no KANBAN.md parser or renderer
         from sprintboard.board.kanban.merge import merge_edit
         from sprintboard.board.kanban.parse import parse_kanban
 
