@@ -45,6 +45,7 @@ def open_checkpointer(root: Path) -> Iterator[BaseCheckpointSaver[Any]]:
         with _postgres_saver(dsn) as saver:
             yield saver
         return
+    # langgraph loads only when a graph runs (start-up time)
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     path = checkpoint_path(root)
@@ -98,6 +99,7 @@ def _postgres_saver(dsn: str) -> Iterator[BaseCheckpointSaver[Any]]:
 
 def linear_graph(state: type, nodes: Sequence[tuple[str, Callable[..., Any]]], saver: Any) -> Any:
     """A graph that runs `nodes` in order (START -> first -> ... -> last -> END), checkpointed."""
+    # langgraph loads only when a graph runs (start-up time)
     from langgraph.graph import END, START, StateGraph
 
     g: Any = StateGraph(state)

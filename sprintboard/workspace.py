@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
 from pydantic import ValidationError
 
 from sprintboard.board.client import BoardObserver
-from sprintboard.board.clock import Clock, IdSource
+from sprintboard.board.clock import Clock, IdSource, SystemClock, format_ts
 from sprintboard.board.local import LocalBoard, board_paths
+from sprintboard.board.lock import BoardLock
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.config import (
     CONFIG_FILE,
@@ -55,13 +57,15 @@ def _toml_list(items: Sequence[str]) -> str:
 
 
 def _toml_str(text: str) -> str:
-    import orjson
-
     return orjson.dumps(text).decode()  # a TOML basic string is a JSON string here
 
 
 def _config_text(
-    name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]]], store: str | None = None
+    name: str,
+    owner: str,
+    hosts: Sequence[tuple[str, Sequence[str]]],
+    shared: Sequence[str] = (),
+    store: str | None = None,
 ) -> str:
     lines = [
         "# sprintboard workspace configuration (DESIGN.md contract 9)",
@@ -107,6 +111,9 @@ def _config_text(
         'transport = "dir"',
         "ttl = 3600",
         "max_skew = 600",
+        f"shared = {_toml_list(shared)}"
+        if shared
+        else '# shared = ["data", "models"]   # folders every host sees; `join` links them',
         "",
         "[auditor]",
         "allow_commands = []",
@@ -127,10 +134,14 @@ def init_workspace(
     hosts: Sequence[tuple[str, Sequence[str]]] | None = None,
     git: bool = True,
     name: str | None = None,
+    shared: Sequence[str] = (),
     store: str | None = None,
 ) -> Path:
     """Create a workspace in `directory`: config, KANBAN.md, sprints/, memory/, .a2a/, git.
     `store`: a `postgresql://USER@HOST:PORT/DB` URL to keep the board in (no password).
+
+    `shared` names folders every host sees at the same place (`[a2a] shared`: data,
+    models, runs on a mount); they are made here, and `sprintboard join` links them.
 
     Raises:
         WorkspaceError: the directory is already a workspace or is the sprintboard repo.
@@ -157,8 +168,8 @@ def init_workspace(
             raise ConfigError(CONFIG_FILE, "board.store", reason) from None
     root.mkdir(parents=True, exist_ok=True)
     title = name or root.name
-    config_text = _config_text(title, owner, host_list, store)
-    (root / CONFIG_FILE).write_text(config_text, encoding="utf-8")
+    text = _config_text(title, owner, host_list, shared, store)
+    (root / CONFIG_FILE).write_text(text, encoding="utf-8")
     for sub in ("sprints", "memory"):
         (root / sub).mkdir(exist_ok=True)
         (root / sub / ".gitkeep").touch()
@@ -171,11 +182,13 @@ def init_workspace(
         (a2a / sub / ".gitkeep").touch()
     (root / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
     try:
-        board = open_board(root, host=owner)
+        board = open_board(root, host=owner)  # reads the config back: `shared` names are checked
     except BaseException:
         (root / CONFIG_FILE).unlink()  # a store that cannot be reached makes no workspace
         raise
     try:
+        for folder in shared:
+            (root / folder).mkdir(parents=True, exist_ok=True)
         if not (root / "KANBAN.md").exists():  # one brought along is merged at the first sync
             kanban_sync(board).render(board.snapshot())
     finally:
@@ -241,6 +254,7 @@ def open_board(
         NotOwner: this host is not the board owner.
         JournalCorrupt, JournalRolledBack: the journal cannot be trusted.
     """
+    # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
 
     root = find_workspace(workspace)
@@ -253,6 +267,7 @@ def open_board(
     )
     observers: list[BoardObserver] = [kanban]
     if config.kanban.auto_commit and (root / ".git").exists():
+        # start-up: the git code loads only with auto-commit on (tests/test_cli_lazy.py)
         from sprintboard.board.kanban.git import GitAutoCommit
 
         observers.append(GitAutoCommit(root, kanban))
@@ -305,6 +320,7 @@ def kanban_sync(board: LocalBoard) -> KanbanSync:
     Raises:
         WorkspaceError: the board was opened without one.
     """
+    # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
 
     for observer in board.observers:
@@ -341,8 +357,7 @@ def repair_workspace_journal(workspace: Path | None = None) -> RepairReport:
     Raises:
         WorkspaceError, ConfigError, LockTimeout.
     """
-    from sprintboard.board.clock import SystemClock, format_ts
-    from sprintboard.board.lock import BoardLock
+    # start-up: only `validate --repair` needs it
     from sprintboard.board.repair import repair_journal
 
     root = find_workspace(workspace)
