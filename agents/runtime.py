@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sprintboard.board.local import board_paths
+from sprintboard.board.pg.store import redact
 from sprintboard.config import CONFIG_FILE, load_config
+from sprintboard.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -72,10 +74,8 @@ def _postgres_saver(dsn: str) -> Iterator[BaseCheckpointSaver[Any]]:
         StoreUnavailable: the driver or `langgraph-checkpoint-postgres` is missing, or the
             database cannot be reached.
     """
-    from sprintboard.board.pg.store import redact
-    from sprintboard.errors import StoreUnavailable
-
     try:
+        # the optional postgres extra: without it, a one-line install hint
         import psycopg
         from langgraph.checkpoint.postgres import PostgresSaver
         from psycopg.rows import dict_row

@@ -28,6 +28,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from sprintboard.board import values
+from sprintboard.board.pg.store import redact
 from sprintboard.config import CONFIG_FILE, LOCAL_FILE, WorkspaceConfig, load_config
 from sprintboard.errors import WorkspaceError
 
@@ -229,8 +230,6 @@ def _in_store(config: WorkspaceConfig) -> bool:
 
 
 def _store_name(config: WorkspaceConfig) -> str:
-    from sprintboard.board.pg.store import redact
-
     if config.board.store is not None:
         return redact(config.board.store)
     return f"${config.board.dsn_env}"

@@ -18,6 +18,8 @@ from sprintboard.board.client import BoardObserver
 from sprintboard.board.clock import Clock, IdSource, SystemClock, format_ts
 from sprintboard.board.local import LocalBoard, board_paths
 from sprintboard.board.lock import BoardLock
+from sprintboard.board.pg.board import PgBoard, StoreClock
+from sprintboard.board.pg.store import PgStore
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.config import (
     CONFIG_FILE,
@@ -295,9 +297,6 @@ def _open_store_board(
     observers: list[BoardObserver],
 ) -> LocalBoard:
     """The board in PostgreSQL (contract 13): any host opens it, no owner needed."""
-    from sprintboard.board.pg.board import PgBoard, StoreClock
-    from sprintboard.board.pg.store import PgStore
-
     store = PgStore(dsn, timeout=config.board.lock_timeout)
     try:
         return PgBoard(
@@ -339,9 +338,6 @@ def adopt_journal(workspace: Path | None = None) -> None:
     config = load_config(root)
     dsn = config.board.store_dsn()
     if dsn is not None:
-        from sprintboard.board.pg.board import PgBoard
-        from sprintboard.board.pg.store import PgStore
-
         store = PgStore(dsn, timeout=config.board.lock_timeout)
         PgBoard.adopt(
             root, store=store, host=current_host(config), policy=policy_from_config(config)

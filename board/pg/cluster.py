@@ -115,7 +115,7 @@ class PrivateCluster:
 
     def create_database(self, name: str) -> str:
         """Create database `name` (a plain identifier) and return its URL."""
-        import psycopg
+        import psycopg  # the optional postgres extra; only a started cluster needs it
 
         if not name.replace("_", "").isalnum():
             raise ValueError(f"{name!r}: letters, digits and _ only")

@@ -126,6 +126,7 @@ class PgStore:
         self.label = redact(dsn)
         self.timeout = timeout
         try:
+            # psycopg is the optional postgres extra: without it, a one-line install hint
             import psycopg
             from psycopg_pool import ConnectionPool
         except ImportError:
@@ -166,6 +167,7 @@ class PgStore:
         Raises:
             StoreUnavailable: no connection within the timeout, or the server went away.
         """
+        # the optional postgres extra, present once __init__ got this far
         import psycopg
         from psycopg_pool import PoolTimeout
 
@@ -190,7 +192,7 @@ class PgStore:
             BoardError: the server refused the rows (out of chain, a fence not above the
                 counter, a duplicate id).
         """
-        import psycopg
+        import psycopg  # the optional postgres extra, present once __init__ got this far
 
         with self.connection() as conn:
             tx: Transaction | None = None
@@ -257,7 +259,7 @@ class PgStore:
 
         One dedicated connection listens (a pooled one would miss notices between uses).
         """
-        import psycopg
+        import psycopg  # the optional postgres extra, present once __init__ got this far
 
         try:
             if self._listener is None or self._listener.closed:
