@@ -65,7 +65,9 @@ def remaining_slack(state: BoardState) -> dict[str, int]:
     Finished work takes no more time and nothing waits on it, so it is left out.
     """
     open_tasks = [t for t in state.tasks.values() if t.status not in FINISHED_STATUSES]
-    return critical_path(open_tasks, remaining=True).slack
+    with _gc_paused():
+        # only the slack: `sprintboard next` ranks by it and needs no levels or dependents
+        return _slack(_passes(open_tasks, remaining=True))
 
 
 def critical_path(tasks: Iterable[Task], *, remaining: bool = False) -> CriticalPath:
@@ -74,10 +76,54 @@ def critical_path(tasks: Iterable[Task], *, remaining: bool = False) -> Critical
     With `remaining=True`, finished tasks count zero minutes (what is left of the sprint).
     """
     with _gc_paused():
-        return _passes(list(tasks), remaining)
+        done = _passes(list(tasks), remaining)
+        ids, n, deps, succ = done.ids, len(done.ids), done.deps, done.succ
+        stuck: dict[str, list[str]] = {}
+        if len(done.order) < n:
+            indeg = done.indeg
+            stuck = {ids[i]: [ids[j] for j in deps[i]] for i in range(n) if indeg[i]}
+        return CriticalPath(
+            path=done.path,
+            length_min=done.length_min,
+            length_max=done.length_max,
+            levels=[[ids[i] for i in level] for level in done.levels],
+            slack=_slack(done),
+            unblocks={ids[i]: [ids[k] for k in succ[i]] for i in range(n)},
+            stuck=stuck,
+            unknown=done.unknown,
+            unestimated=done.unestimated,
+            duplicates=done.duplicates,
+        )
 
 
-def _passes(task_list: list[Task], remaining: bool) -> CriticalPath:
+@dataclass(slots=True)
+class _Passes:
+    """The passes over positions (`ids[i]` is the task at position i)."""
+
+    ids: list[str]
+    deps: list[list[int]]
+    succ: list[list[int]]
+    indeg: list[int]
+    """Unfinished dependencies left after the passes: non-zero only in or behind a cycle."""
+    levels: list[list[int]]
+    order: list[int]
+    slack: list[int]
+    """Slack of `order[k]` at k."""
+    path: list[str]
+    length_min: int
+    length_max: int
+    unknown: list[tuple[str, str]]
+    unestimated: int
+    duplicates: bool
+
+
+def _slack(done: _Passes) -> dict[str, int]:
+    """Task id -> slack, last of the order first (the order the backward pass met them)."""
+    ids, order, slack = done.ids, done.order, done.slack
+    return {ids[order[k]]: slack[k] for k in range(len(order) - 1, -1, -1)}
+
+
+def _passes(task_list: list[Task], remaining: bool) -> _Passes:
     # Ids become list positions: list indexing and int sorts are what keep 10k tasks fast.
     ids = [t.id for t in task_list]
     index = {tid: i for i, tid in enumerate(ids)}
@@ -147,10 +193,6 @@ def _passes(task_list: list[Task], remaining: bool) -> CriticalPath:
         nxt.sort()  # positions: file order within a phase
         frontier = nxt
 
-    stuck: dict[str, list[str]] = {}
-    if len(order) < n:
-        stuck = {ids[i]: [ids[j] for j in deps[i]] for i in range(n) if indeg[i]}
-
     end = -1
     for i in order:
         if (
@@ -169,23 +211,27 @@ def _passes(task_list: list[Task], remaining: bool) -> CriticalPath:
 
     # Backward pass by high estimates: latest start; slack = latest finish - earliest finish.
     latest_start = [length_max] * n  # tasks stuck behind a cycle never constrain anyone
-    slack: dict[str, int] = {}
-    for v in reversed(order):
+    slack = [0] * len(order)
+    for k in range(len(order) - 1, -1, -1):
+        v = order[k]
         lf = length_max
         for w in succ[v]:
             if latest_start[w] < lf:
                 lf = latest_start[w]
         latest_start[v] = lf - hi[v]
-        slack[ids[v]] = lf - finish_hi[v]
+        slack[k] = lf - finish_hi[v]
 
-    return CriticalPath(
+    return _Passes(
+        ids=ids,
+        deps=deps,
+        succ=succ,
+        indeg=indeg,
+        levels=levels,
+        order=order,
+        slack=slack,
         path=path,
         length_min=length_min,
         length_max=length_max,
-        levels=[[ids[i] for i in level] for level in levels],
-        slack=slack,
-        unblocks={ids[i]: [ids[k] for k in succ[i]] for i in range(n)},
-        stuck=stuck,
         unknown=unknown,
         unestimated=unestimated,
         duplicates=duplicates,
