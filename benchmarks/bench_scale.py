@@ -114,7 +114,7 @@ def measure(ws: Path, n: int, rounds: int, show: bool) -> dict[str, tuple[float,
             walls[name].append(wall)
             cpus[name].append(cpu)
     out = {name: (statistics.median(walls[name]), statistics.median(cpus[name])) for name in walls}
-    commit = [run_cmd([EXE, "add", f"bench {i}"], ws) for i in range(max(3, rounds // 2))]
+    commit = [run_cmd([EXE, "add", f"B{i}", f"bench {i}"], ws) for i in range(max(3, rounds // 2))]
     out["one commit (add)"] = (
         statistics.median(w for w, _ in commit),
         statistics.median(c for _, c in commit),
