@@ -17,6 +17,10 @@ an installed sprintboard does; without them every run would compile the sources 
 
     python benchmarks/bench_scale.py            # 1k, 10k and 40k tasks, 7 rounds
     python benchmarks/bench_scale.py --quick    # 1k and 10k, 5 rounds (make bench)
+    python benchmarks/bench_scale.py --before ../main/.venv   # also an older install, same boards
+
+`--before VENV` runs that install's `next`/`status`/`show` interleaved with ours on the same
+boards (built by ours), for before/after ratios measured side by side.
 """
 
 from __future__ import annotations
@@ -24,22 +28,20 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import orjson
+from processes import ENV, interleaved, run_cmd
 from result_line import result
 
 __all__: list[str] = []
 
 PEERS_MS = {"task-master next": 1800.0, "Backlog.md task list --ready": 2800.0}
 EXE = str(Path(sys.executable).parent / "sprintboard")
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def queue_doc(n: int, seed: int = 23) -> dict[str, object]:
@@ -69,19 +71,8 @@ def queue_doc(n: int, seed: int = 23) -> dict[str, object]:
     return {"sprint": 1, "sprint_id": "SPRINT-SCALE", "status": "in_progress", "tasks": tasks}
 
 
-def run_cmd(argv: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall and CPU (user + sys of the child) milliseconds of one whole process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, check=True, capture_output=True, env=ENV)
-    wall = (time.perf_counter() - start) * 1000
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
-    return wall, cpu
-
-
-def has_show() -> bool:
-    out = subprocess.run([EXE, "--help"], capture_output=True, text=True, env=ENV)
+def has_show(exe: str) -> bool:
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, env=ENV)
     return " show " in out.stdout
 
 
@@ -95,24 +86,21 @@ def build(root: Path, n: int) -> tuple[Path, float, float]:
     return ws, wall, cpu
 
 
-def measure(ws: Path, n: int, rounds: int, show: bool) -> dict[str, tuple[float, float]]:
+def measure(
+    ws: Path, n: int, rounds: int, show: bool, before: str | None
+) -> dict[str, tuple[float, float]]:
     """Median wall and CPU ms per command, interleaved with the bare-import baseline."""
     commands: dict[str, list[str]] = {
         "import sprintboard": [sys.executable, "-P", "-c", "import sprintboard"],
-        "next --json": [EXE, "next", "--json"],
-        "status --json": [EXE, "status", "--json"],
     }
-    if show:
-        commands["show --json"] = [EXE, "show", "--json", f"T{n // 2:05d}"]
-    for argv in commands.values():  # warm the page cache, write .pyc files and the caches
-        run_cmd(argv, ws)
-    walls: dict[str, list[float]] = {name: [] for name in commands}
-    cpus: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(rounds):
-        for name, argv in commands.items():
-            wall, cpu = run_cmd(argv, ws)
-            walls[name].append(wall)
-            cpus[name].append(cpu)
+    for label, exe in (("", EXE), (" (before)", before)):
+        if exe is None:
+            continue
+        commands[f"next --json{label}"] = [exe, "next", "--json"]
+        commands[f"status --json{label}"] = [exe, "status", "--json"]
+        if show and has_show(exe):
+            commands[f"show --json{label}"] = [exe, "show", "--json", f"T{n // 2:05d}"]
+    walls, cpus = interleaved(commands, ws, rounds)
     out = {name: (statistics.median(walls[name]), statistics.median(cpus[name])) for name in walls}
     commit = [run_cmd([EXE, "add", f"B{i}", f"bench {i}"], ws) for i in range(max(3, rounds // 2))]
     out["one commit (add)"] = (
@@ -127,16 +115,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1k and 10k, 5 rounds (make bench)")
     parser.add_argument("--sizes", type=int, nargs="*", help="board sizes (default 1k 10k 40k)")
+    parser.add_argument("--before", type=Path, help="an older install's venv to compare with")
     args = parser.parse_args()
+    before = None if args.before is None else str(args.before.resolve() / "bin" / "sprintboard")
     sizes = args.sizes or ([1000, 10_000] if args.quick else [1000, 10_000, 40_000])
     rounds = 5 if args.quick else 7
-    show = has_show()
+    show = has_show(EXE)
     print(f"load before: {os.getloadavg()[0]:.2f} (1-min average, {os.cpu_count()} cores)")
     curve: dict[int, dict[str, tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         for n in sizes:
             ws, wall, cpu = build(Path(tmp), n)
-            curve[n] = {"import": (wall, cpu), **measure(ws, n, rounds, show)}
+            curve[n] = {"import": (wall, cpu), **measure(ws, n, rounds, show, before)}
             print(f"{n:>6,} tasks: imported in {wall:.0f} ms wall, {cpu:.0f} ms cpu", flush=True)
     print(f"load after: {os.getloadavg()[0]:.2f}")
     names = list(next(iter(curve.values())))
@@ -148,6 +138,14 @@ def main() -> None:
     for name in names:
         cells = "".join(f"{curve[n][name][0]:>7.0f} ({curve[n][name][1]:>4.0f})" for n in sizes)
         print(f"  {name:<24}{cells}")
+    for name in names:
+        if name.endswith(" (before)"):
+            ours = name.removesuffix(" (before)")
+            for n in sizes:
+                (bw, bc), (ow, oc) = curve[n][name], curve[n][ours]
+                print(
+                    f"  {ours} at {n:,}: {bw / ow:.2f}x faster wall, {bc / oc:.2f}x cpu than before"
+                )
     if 10_000 in curve:
         ten = curve[10_000]
         nxt = ten["next --json"][0]

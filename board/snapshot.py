@@ -14,7 +14,6 @@ drop state or the interchange file carry the board's internals.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ import msgspec
 import orjson
 
 from sprintboard.board.codec import decision_to_dict, task_to_dict
+from sprintboard.board.collector import collector_paused
 from sprintboard.board.journal import Head
 from sprintboard.board.models import STATUSES, Decision, Note, SprintInfo, SprintStatus, Task
 from sprintboard.board.state import BoardState
@@ -100,15 +100,8 @@ def parse_snapshot(data: bytes) -> tuple[BoardState, Head]:
     Raises:
         ValueError: not a sprintboard snapshot, or damaged (the caller replays the journal).
     """
-    # The parse allocates ~50 containers per task and none of them form cycles: with the
-    # collector on, its full passes over the growing heap cost more than the parse itself.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _parse_snapshot(data)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass(slots=True)
