@@ -4,9 +4,10 @@
 import and the models), most of a `sprintboard next`. The board owner, this folder's host
 name, the lock timeout and the scheduling policy are all those commands need, so once the
 file has been validated they are kept in `.sprintboard/config.json` (local, never synced)
-with the xxh3 of the bytes they came from: `sprintboard.toml`, `.sprintboard/host.toml` and
-the sprintboard version. A changed, missing or unreadable cache is never trusted: the file
-is validated again (errors name file and key as always) and the cache rewritten.
+with the xxh3 of what they came from: `sprintboard.toml`, `.sprintboard/host.toml`, the
+sprintboard version and the size and mtime of the modules that validate them. A changed,
+missing or unreadable cache is never trusted: the file is validated again (errors name
+file and key as always) and the cache rewritten.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import msgspec
 import xxhash
 
 from sprintboard import __version__
+from sprintboard.board import scheduling
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.files import CONFIG_FILE, LOCAL_FILE, atomic_write
 
@@ -53,9 +55,25 @@ class _Kept:
     settings: BoardSettings
 
 
+def _code_stamp() -> str:
+    """Size and mtime of the modules that turn the file into settings, so that an upgraded
+    or edited sprintboard (one version number all through development) never reads a cache
+    an older one wrote."""
+    here = Path(__file__)
+    modules = (here.with_name("config.py"), here.with_name("workspace.py"))
+    stamps = []
+    for path in (*modules, Path(scheduling.__file__)):
+        try:
+            st = path.stat()
+        except OSError:
+            return "unknown"
+        stamps.append(f"{st.st_size}:{st.st_mtime_ns}")
+    return ",".join(stamps)
+
+
 def _digest(root: Path) -> str:
     """xxh3-128 of everything `load_config` reads, and of the code that validates it."""
-    h = xxhash.xxh3_128(f"sprintboard {__version__} config/{_FORMAT}\0".encode())
+    h = xxhash.xxh3_128(f"sprintboard {__version__} config/{_FORMAT} {_code_stamp()}\0".encode())
     for name in (CONFIG_FILE, LOCAL_FILE):
         try:
             data = (root / name).read_bytes()

@@ -208,3 +208,26 @@ def test_a_snapshot_with_a_bad_value_is_replayed_not_trusted(
     assert "rebuilding it from the journal" in caplog.text
     assert again.snapshot().tasks == expected.tasks
     assert b"readyish" not in snap.read_bytes()
+
+
+def test_a_cache_written_by_other_code_is_not_read(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgrade keeps the version number during development: the validating modules'
+    size and mtime are part of the digest."""
+    from sprintboard import config, config_cache
+
+    board_settings(ws)
+    calls: list[Path] = []
+    real = config.load_config
+
+    def counting(root: Path) -> config.WorkspaceConfig:
+        calls.append(root)
+        return real(root)
+
+    monkeypatch.setattr(config, "load_config", counting)
+    board_settings(ws)
+    assert calls == []
+    monkeypatch.setattr(config_cache, "_code_stamp", lambda: "another build")
+    board_settings(ws)
+    assert calls == [ws]
