@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map errors to exit codes."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        from sprintboard.commands.quick import answer
+        from sprintboard.commands.quick import answer  # start-up: see the module docstring
 
         if answer(args):
             return
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _typer_main(args: list[str]) -> None:
-    import typer
+    import typer  # start-up: the quick path never gets here
 
     try:
         # Without standalone mode click returns an Exit's code instead of exiting with it.

@@ -110,7 +110,8 @@ def board_settings(root: Path) -> BoardSettings:
     settings = _kept(path, digest)
     if settings is not None:
         return settings
-    from sprintboard.config import load_config  # pydantic: paid only when the file changed
+    # pydantic (sprintboard.config): paid only when the file changed
+    from sprintboard.config import load_config
     from sprintboard.workspace import policy_from_config
 
     config = load_config(root)

@@ -60,7 +60,7 @@ _RENAME_EXCHANGE = 2
 def _renameat2() -> Any:
     if not sys.platform.startswith("linux"):
         return None
-    import ctypes
+    import ctypes  # start-up: only a KANBAN.md swap needs it (see the note at the top)
 
     try:
         func = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28+
@@ -87,7 +87,7 @@ def exchange(a: Path, b: Path) -> bool:
     done = func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     if done == 0:
         return True
-    import ctypes
+    import ctypes  # start-up, as in _renameat2
 
     code = ctypes.get_errno()
     if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
@@ -119,7 +119,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     `durable=False` skips both fsyncs: still atomic for readers, but after a power loss the
     file may be the old one or unreadable — only for files that can be rebuilt or checked.
     """
-    import tempfile
+    import tempfile  # start-up: a read-only command writes nothing
 
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -168,7 +168,7 @@ def append_durable(path: Path, data: bytes, expected_size: int) -> int:
 
 def file_digest(path: Path) -> tuple[str, int]:
     """sha256 (hex) and size in bytes of a file, read in 1 MiB chunks."""
-    import hashlib
+    import hashlib  # start-up: OpenSSL's loader, for artifacts only
 
     digest = hashlib.sha256()
     size = 0

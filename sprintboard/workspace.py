@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sprintboard.board.client import BoardObserver
-from sprintboard.board.clock import Clock, IdSource
+from sprintboard.board.clock import Clock, IdSource, SystemClock, format_ts
 from sprintboard.board.local import LocalBoard, board_paths
+from sprintboard.board.lock import BoardLock
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.errors import WorkspaceError
 from sprintboard.files import CONFIG_FILE
@@ -205,6 +206,7 @@ def open_board(
         NotOwner: this host is not the board owner.
         JournalCorrupt, JournalRolledBack: the journal cannot be trusted.
     """
+    # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
     from sprintboard.config import current_host, load_config
 
@@ -218,6 +220,7 @@ def open_board(
     )
     observers: list[BoardObserver] = [kanban]
     if config.kanban.auto_commit and (root / ".git").exists():
+        # start-up: the git code loads only with auto-commit on (tests/test_cli_lazy.py)
         from sprintboard.board.kanban.git import GitAutoCommit
 
         observers.append(GitAutoCommit(root, kanban))
@@ -238,6 +241,7 @@ def kanban_sync(board: LocalBoard) -> KanbanSync:
     Raises:
         WorkspaceError: the board was opened without one.
     """
+    # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
 
     for observer in board.observers:
@@ -252,7 +256,7 @@ def adopt_journal(workspace: Path | None = None) -> None:
     Raises:
         JournalCorrupt: the journal itself does not verify; nothing is adopted.
     """
-    from sprintboard.config import load_config
+    from sprintboard.config import load_config  # start-up: see the note at the top
 
     root = find_workspace(workspace)
     config = load_config(root)
@@ -266,8 +270,7 @@ def repair_workspace_journal(workspace: Path | None = None) -> RepairReport:
     Raises:
         WorkspaceError, ConfigError, LockTimeout.
     """
-    from sprintboard.board.clock import SystemClock, format_ts
-    from sprintboard.board.lock import BoardLock
+    # start-up: only `validate --repair` needs it
     from sprintboard.board.repair import repair_journal
     from sprintboard.config import load_config
 
