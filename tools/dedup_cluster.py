@@ -127,7 +127,9 @@ def _run(
     counted = flow.map_each(range_rows, scans)
     # The key shuffle: every range cut by key, one keeper decision per partition, and the
     # duplicates it finds sent back to their ranges.
-    key_cells = [flow.pieces(h, parts) for h in flow.map_each(split_keys, scans, parts)]
+    # Every stage's handles are held until the stage after it is done (see `_near_stages`).
+    key_split = flow.map_each(split_keys, scans, parts)
+    key_cells = [flow.pieces(h, parts) for h in key_split]
     decided = [
         flow.submit(decide_keepers, layout, *(cells[p] for cells in key_cells))
         for p in range(parts)
@@ -135,7 +137,7 @@ def _run(
     dup_cells = [flow.pieces(h, n_ranges) for h in decided]
     dups = [[cells[r] for cells in dup_cells] for r in range(n_ranges)]  # by range, then part
 
-    verified = None
+    verified, held = None, None
     if job.spec.minhash is not None:
         setup = VerifySetup(
             paths=tuple(str(p) for p in job.inputs),
@@ -146,16 +148,22 @@ def _run(
             threshold=job.threshold,
             params=job.spec.minhash,
         )
-        verified = _near_stages(flow, setup, scans, dups, parts)
-    rows = flow.fetch(counted)
+        verified, held = _near_stages(flow, setup, scans, dups, parts)
+    # Progress comes from the workers: the bar moves as each range's scan finishes.
+    rows = [0] * n_ranges
+    for r, count in flow.each_done(counted):
+        rows[r] = count
+        if on_bytes is not None:
+            span = jobs[r].range
+            end = span.end if span.end >= 0 else job.inputs[span.source].stat().st_size
+            on_bytes(end - span.start)
     first_lines = _first_lines(sources, rows)
-    if on_bytes is not None:
-        on_bytes(sum(p.stat().st_size for p in job.inputs))
     near_rows: dict[int, list[int]] = {}
     near_part = None
     if verified is not None and clusters is not None:
         named = WriteSetup("", tuple(job.names), (), sources, first_lines)
         found: list[PairsFound] = flow.fetch(verified)
+        del held
         near_part = _join_clusters(found, named, result, near_rows, part_dir, clusters)
     setup_h = flow.share(
         WriteSetup(
@@ -172,7 +180,7 @@ def _run(
             for r in range(n_ranges)
         ]
     )
-    del scans, key_cells, decided, dup_cells, dups  # the workers may drop the scans now
+    del scans, key_split, key_cells, decided, dup_cells, dups  # the workers may drop them now
     exact_examples: list[bytes] = []
     for part in written:
         result.rows[part.source] += part.rows
@@ -208,22 +216,29 @@ def _near_stages(
     scans: list[Handle],
     dups: list[list[Handle]],
     parts: int,
-) -> list[Handle]:
-    """Submit the band shuffle and the pair shuffle; handles to each partition's pairs."""
-    band_cells = [
-        flow.pieces(flow.submit(split_bands, scan, r, parts, *dups[r]), parts)
-        for r, scan in enumerate(scans)
+) -> tuple[list[Handle], list[object]]:
+    """Submit the band shuffle and the pair shuffle: handles to each partition's pairs, and
+    the stages before them, which the caller holds until those pairs are fetched.
+
+    Dask takes a submitted task's graph in the background: a handle dropped right after
+    the submit that uses it can be forgotten by the scheduler first, and the task then fails
+    with "lost dependencies" (seen when a worker was lost mid-run).
+    """
+    band_split = [
+        flow.submit(split_bands, scan, r, parts, *dups[r]) for r, scan in enumerate(scans)
     ]
+    band_cells = [flow.pieces(h, parts) for h in band_split]
     candidates = [
         flow.submit(band_candidates, parts, *(cells[p] for cells in band_cells))
         for p in range(parts)
     ]
     pair_cells = [flow.pieces(h, parts) for h in candidates]
     shared = flow.share(setup)
-    return [
+    verified = [
         flow.submit(verify_partition, shared, *(cells[q] for cells in pair_cells))
         for q in range(parts)
     ]
+    return verified, [band_split, band_cells, candidates, pair_cells, shared]
 
 
 def _join_clusters(
