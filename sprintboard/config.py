@@ -228,6 +228,7 @@ class AuditorConfig(_Table):
     @field_validator("allow_commands")
     @classmethod
     def _parses(cls, entries: list[str]) -> list[str]:
+        # start-up: only a config with an allow-list needs it
         from sprintboard.allowlist import AllowList
 
         AllowList.parse(entries)

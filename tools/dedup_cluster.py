@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sprintboard.files import FileRef, file_ref
+from sprintboard.tools.chat_rows import Format
 from sprintboard.tools.corpus_scan import plan_scan
 from sprintboard.tools.dedup_partitions import (
     EXAMPLES,
@@ -38,7 +39,8 @@ from sprintboard.tools.dedup_partitions import (
     write_range,
 )
 from sprintboard.tools.engine import Dataflow, Handle
-from sprintboard.tools.near_dup import cluster_pairs
+from sprintboard.tools.jsonl_stream import ByteRange
+from sprintboard.tools.near_dup import MinHashParams, cluster_pairs
 from sprintboard.tools.near_partitions import (
     PairsFound,
     VerifySetup,
@@ -139,24 +141,9 @@ def _run(
 
     verified, held = None, None
     if job.spec.minhash is not None:
-        setup = VerifySetup(
-            paths=tuple(str(p) for p in job.inputs),
-            formats=tuple(f for f, _ in formats),
-            sources=sources,
-            domains=tuple(job.domains),
-            within=job.within,
-            threshold=job.threshold,
-            params=job.spec.minhash,
-        )
+        setup = _verify_setup(job, job.spec.minhash, formats, sources)
         verified, held = _near_stages(flow, setup, scans, dups, parts)
-    # Progress comes from the workers: the bar moves as each range's scan finishes.
-    rows = [0] * n_ranges
-    for r, count in flow.each_done(counted):
-        rows[r] = count
-        if on_bytes is not None:
-            span = jobs[r].range
-            end = span.end if span.end >= 0 else job.inputs[span.source].stat().st_size
-            on_bytes(end - span.start)
+    rows = _rows_as_scanned(flow, counted, [j.range for j in jobs], job.inputs, on_bytes)
     first_lines = _first_lines(sources, rows)
     near_rows: dict[int, list[int]] = {}
     near_part = None
@@ -181,6 +168,19 @@ def _run(
         ]
     )
     del scans, key_split, key_cells, decided, dup_cells, dups  # the workers may drop them now
+    _tally_and_join(flow, job, result, written, near_part, input_refs)
+
+
+def _tally_and_join(
+    flow: Dataflow,
+    job: ClusterDedup,
+    result: ClusterResult,
+    written: list[RangeWritten],
+    near_part: str | None,
+    input_refs: list[Handle],
+) -> None:
+    """Add each range's counts and examples to `result`, then join the ranges' part files
+    into each output (on the workers); `result.refs` are the inputs', then the outputs'."""
     exact_examples: list[bytes] = []
     for part in written:
         result.rows[part.source] += part.rows
@@ -199,6 +199,25 @@ def _run(
     result.refs = flow.fetch([*input_refs, *joined])
 
 
+def _rows_as_scanned(
+    flow: Dataflow,
+    counted: list[Handle],
+    spans: Sequence[ByteRange],
+    inputs: Sequence[Path],
+    on_bytes: Callable[[int], None] | None,
+) -> list[int]:
+    """Each range's line count, taken as the workers finish scanning: progress comes from
+    the workers, range by range."""
+    rows = [0] * len(counted)
+    for r, count in flow.each_done(counted):
+        rows[r] = count
+        if on_bytes is not None:
+            span = spans[r]
+            end = span.end if span.end >= 0 else inputs[span.source].stat().st_size
+            on_bytes(end - span.start)
+    return rows
+
+
 def _first_lines(sources: Sequence[int], rows: Sequence[int]) -> tuple[int, ...]:
     """The first line number of each range: 1 plus the lines of the earlier ranges of its input."""
     next_line: dict[int, int] = {}
@@ -208,6 +227,24 @@ def _first_lines(sources: Sequence[int], rows: Sequence[int]) -> tuple[int, ...]
         first.append(line)
         next_line[source] = line + count
     return tuple(first)
+
+
+def _verify_setup(
+    job: ClusterDedup,
+    params: MinHashParams,
+    formats: Sequence[tuple[Format | None, int]],
+    sources: tuple[int, ...],
+) -> VerifySetup:
+    """What the workers need to re-read and verify a candidate pair."""
+    return VerifySetup(
+        paths=tuple(str(p) for p in job.inputs),
+        formats=tuple(f for f, _ in formats),
+        sources=sources,
+        domains=tuple(job.domains),
+        within=job.within,
+        threshold=job.threshold,
+        params=params,
+    )
 
 
 def _near_stages(
