@@ -132,6 +132,7 @@ class DaskEngine:
 
     def each_done(self, handles: Sequence[Handle]) -> Iterator[tuple[int, Any]]:
         """(index, result) per task in the order the workers finish them."""
+        # Dask is an optional extra, loaded only for --engine dask
         from distributed import as_completed
 
         where = {future.key: i for i, future in enumerate(handles)}
