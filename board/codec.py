@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import fields as dc_fields
 from functools import cache
-from typing import Any
-
-from pydantic import TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from sprintboard.board.models import (
     Artifact,
@@ -21,10 +19,14 @@ from sprintboard.board.models import (
     Event,
     Lease,
     Note,
+    Question,
     Step,
     Task,
 )
 from sprintboard.errors import BoardError
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 __all__ = [
     "TASK_FIELDS",
@@ -37,6 +39,7 @@ __all__ = [
     "event_to_dict",
     "lease_from_dict",
     "lease_to_dict",
+    "question_to_dict",
     "task_from_dict",
     "task_to_dict",
     "validate_task",
@@ -111,6 +114,7 @@ def task_to_dict(task: Task) -> dict[str, Any]:
         "created": task.created,
         "updated": task.updated,
         "done_at": task.done_at,
+        "origin": task.origin,
         "extra": dict(task.extra),
     }
 
@@ -160,6 +164,10 @@ def task_from_dict(data: dict[str, Any]) -> Task:
 
 @cache
 def _task_adapter() -> TypeAdapter[Task]:
+    # imported here, not at the top: reading a board (`next`, `status`) never validates
+    # outside input, and pydantic costs ~60 ms of start-up
+    from pydantic import TypeAdapter
+
     return TypeAdapter(Task)
 
 
@@ -173,6 +181,8 @@ def validate_task(data: dict[str, Any]) -> Task:
     extra = dict(data.get("extra") or {})
     extra.update({k: v for k, v in data.items() if k not in _KNOWN and k != "extra"})
     known["extra"] = extra
+    from pydantic import ValidationError  # see _task_adapter
+
     try:
         return _task_adapter().validate_python(known)
     except ValidationError as exc:
@@ -221,3 +231,16 @@ def decision_from_dict(data: dict[str, Any]) -> Decision:
 
 def note_from_dict(data: dict[str, Any]) -> Note:
     return Note(**data)
+
+
+def question_to_dict(q: Question) -> dict[str, Any]:
+    return {
+        "id": q.id,
+        "text": q.text,
+        "actor": q.actor,
+        "ts": q.ts,
+        "task": q.task,
+        "answer": q.answer,
+        "answered_by": q.answered_by,
+        "answered_at": q.answered_at,
+    }

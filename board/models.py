@@ -28,8 +28,10 @@ __all__ = [
     "Lease",
     "Note",
     "Op",
+    "Question",
     "Role",
     "SprintInfo",
+    "SprintStatus",
     "Status",
     "Step",
     "Task",
@@ -61,6 +63,8 @@ STATUSES: tuple[Status, ...] = get_args(Status)
 Column = Literal["Backlog", "Ready", "In Progress", "Review", "Blocked", "Done"]
 COLUMNS: tuple[Column, ...] = get_args(Column)
 
+SprintStatus = Literal["planned", "in_progress", "closed"]
+
 Role = Literal["planner", "negotiator", "builder", "auditor", "human"]
 
 Op = Literal[
@@ -76,6 +80,8 @@ Op = Literal[
     "metric.set",
     "decision.add",
     "note.add",
+    "question.ask",
+    "question.answer",
     "sprint.start",
     "sprint.close",
 ]
@@ -194,6 +200,8 @@ class Task:
     created: str | None = None
     updated: str | None = None
     done_at: str | None = None
+    origin: str | None = None
+    """Where the task came from: `path:line` of its heading in an imported backlog."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Fields of imported files that sprintboard does not model; exported again as they were."""
 
@@ -225,12 +233,30 @@ class Note:
 
 
 @dataclass(slots=True)
+class Question:
+    """A question an agent asked a person about a task; `id` is the asking event's id."""
+
+    id: str
+    text: str
+    actor: str
+    ts: str
+    task: str | None = None
+    answer: str | None = None
+    answered_by: str | None = None
+    answered_at: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.answer is None
+
+
+@dataclass(slots=True)
 class SprintInfo:
     """The current sprint."""
 
     id: str | None = None
     goal: str = ""
-    status: Literal["planned", "in_progress", "closed"] = "planned"
+    status: SprintStatus = "planned"
     started: str | None = None
     closed: str | None = None
     wip_limits: dict[str, int] = field(default_factory=dict)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
-from pydantic import ValidationError
 
 from sprintboard.board.client import BoardObserver
 from sprintboard.board.clock import Clock, IdSource, SystemClock, format_ts
@@ -21,18 +20,13 @@ from sprintboard.board.lock import BoardLock
 from sprintboard.board.pg.board import PgBoard, StoreClock
 from sprintboard.board.pg.store import PgStore
 from sprintboard.board.scheduling import BoardPolicy
-from sprintboard.config import (
-    CONFIG_FILE,
-    BoardConfig,
-    WorkspaceConfig,
-    current_host,
-    load_config,
-)
 from sprintboard.errors import ConfigError, WorkspaceError
+from sprintboard.files import CONFIG_FILE
 
 if TYPE_CHECKING:
     from sprintboard.board.kanban.sync import KanbanSync
     from sprintboard.board.repair import RepairReport
+    from sprintboard.config import WorkspaceConfig
 
 __all__ = [
     "adopt_journal",
@@ -45,6 +39,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# sprintboard.config is imported inside the functions that load it: it builds pydantic
+# models (~80 ms), and `find_workspace` on the read-only fast path (`next`) needs none.
 
 _GITIGNORE = """\
 # local to this machine, never synced: base copies, checkpoints, keys, locks
@@ -163,6 +160,11 @@ def init_workspace(
     if owner not in [h for h, _ in host_list]:
         host_list.insert(0, (owner, []))
     if store is not None:
+        # start-up: see the note at the top (pydantic models)
+        from pydantic import ValidationError
+
+        from sprintboard.config import BoardConfig
+
         try:
             BoardConfig(owner=owner, store=store)
         except ValidationError as exc:
@@ -258,6 +260,7 @@ def open_board(
     """
     # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
+    from sprintboard.config import current_host, load_config
 
     root = find_workspace(workspace)
     config = load_config(root)
@@ -297,6 +300,8 @@ def _open_store_board(
     observers: list[BoardObserver],
 ) -> LocalBoard:
     """The board in PostgreSQL (contract 13): any host opens it, no owner needed."""
+    from sprintboard.config import current_host  # loaded already by open_board
+
     store = PgStore(dsn, timeout=config.board.lock_timeout)
     try:
         return PgBoard(
@@ -334,6 +339,8 @@ def adopt_journal(workspace: Path | None = None) -> None:
     Raises:
         JournalCorrupt: the journal itself does not verify; nothing is adopted.
     """
+    from sprintboard.config import current_host, load_config  # start-up: see the top
+
     root = find_workspace(workspace)
     config = load_config(root)
     dsn = config.board.store_dsn()
@@ -355,6 +362,7 @@ def repair_workspace_journal(workspace: Path | None = None) -> RepairReport:
     """
     # start-up: only `validate --repair` needs it
     from sprintboard.board.repair import repair_journal
+    from sprintboard.config import load_config
 
     root = find_workspace(workspace)
     config = load_config(root)
