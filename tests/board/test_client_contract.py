@@ -331,9 +331,10 @@ def test_an_answer_wakes_the_side_that_asked(side: Side) -> None:
     side.client.ask("T1", "ok to go on?", side.agent, lease.fence)
     while side.client.wait_for_change(0):
         pass  # what happened so far is seen
-    # `sprintboard answer`, another process on the owner
-    person = LocalBoard(side.owner.root, host="alpha", policy=side.owner.policy, clock=side.clock)
+    # `sprintboard answer`, another process on the owner (on the store, for pg)
+    person = open_board(side.owner.root, host="alpha", clock=side.clock)
     person.answer("T1", "yes", "human:ana")
+    person.close()
     if side.handler is not None:
         assert side.handler.push_answers() == 1  # what the owner's daemon does each pass
     assert side.client.wait_for_change(2.0)
