@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sprintboard.files import FileRef, file_ref
 from sprintboard.tools.corpus_scan import plan_scan
 from sprintboard.tools.dedup_partitions import (
     EXAMPLES,
@@ -37,7 +38,6 @@ from sprintboard.tools.dedup_partitions import (
     write_range,
 )
 from sprintboard.tools.engine import Dataflow, Handle
-from sprintboard.tools.manifest import FileRef, file_ref
 from sprintboard.tools.near_dup import cluster_pairs
 from sprintboard.tools.near_partitions import (
     PairsFound,

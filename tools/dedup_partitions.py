@@ -17,8 +17,8 @@ from pathlib import Path
 
 import orjson
 
+from sprintboard.files import FileRef
 from sprintboard.tools.chat_rows import ERROR_REASONS
-from sprintboard.tools.manifest import FileRef
 from sprintboard.tools.output_files import HashingWriter, PartWriter, copy_rows
 from sprintboard.tools.row_scan import RangeScan, reject_record
 
