@@ -4,7 +4,9 @@ Each tick runs the Negotiator's pass, starts a Builder thread for every task its
 hold (resuming the ones a kill interrupted) and claims new work up to each Builder's WIP,
 and audits submitted tasks. Builders run in a thread pool; the loop wakes when the journal
 changes (`wait_for_change`: a person's KANBAN.md edit lands there as events), when a build
-ends, or on the timer. `once` stops when nothing is in flight and a tick changed nothing.
+ends, or on the timer. `once` stops when nothing is in flight (no build, no worker), a tick
+changed nothing (so nothing was claimable and nothing waited for this host's Auditor), and
+no task this host submitted still waits for an Auditor on another host.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from sprintboard.agents.builder import Builder, BuilderSettings
 from sprintboard.agents.negotiator import Negotiator
 from sprintboard.agents.planner import Planner, plan_thread_id
 from sprintboard.agents.runtime import run_thread, thread_config
+from sprintboard.agents.workers import worker_for
 from sprintboard.board.client import BoardClient
 from sprintboard.board.models import Task
 from sprintboard.board.values import clean_line
-from sprintboard.config import WorkspaceConfig
+from sprintboard.config import CONFIG_FILE, WorkspaceConfig
 from sprintboard.errors import BoardError
 from sprintboard.workspace import policy_from_config
 
@@ -51,7 +54,8 @@ class RunnerOptions:
 
     roles: tuple[str, ...] = ROLES
     once: bool = False
-    """Stop when nothing is in flight and a tick changed nothing."""
+    """Stop when nothing is claimable here, no build or worker runs, and nothing this host
+    submitted waits for the Auditor."""
     tick: float = 2.0
     """Seconds between timer wakes when the board does not change."""
     ttl: int | None = None
@@ -98,7 +102,15 @@ class Runner:
         self.policy = policy_from_config(config)
         self.ttl = self.options.ttl or config.board.default_ttl
         settings = self.options.builder or BuilderSettings(heartbeat_every=self.ttl / 3)
-        self.builder_graph = Builder(board, root, settings=settings, run_tool=run_tool).graph(saver)
+        config_path = self.root / CONFIG_FILE
+        worker_of = {
+            name: worker
+            for name, agent in self.builders.items()
+            if (worker := worker_for(agent, config_path)) is not None
+        }
+        self.builder_graph = Builder(
+            board, root, settings=settings, run_tool=run_tool, config=config, workers=worker_of
+        ).graph(saver)
         self.negotiator_graph = self.auditor_graph = self.planner_graph = None
         self.negotiator_agent = self.auditor_agent = self.planner_agent = ""
         # Planner, Negotiator and Auditor work on the owner host only (DESIGN.md).
@@ -166,8 +178,11 @@ class Runner:
                     )
                 elif changed:
                     continue  # our own writes may have unlocked more work: tick again now
-                elif self.options.once:
+                elif self.options.once and not self._awaiting_audit():
                     break
+                elif self.options.once:
+                    # an Auditor elsewhere may send our work back: wait for its verdict
+                    self.board.wait_for_change(self.options.tick)
                 else:
                     self.board.wait_for_change(self.options.tick)
         finally:
@@ -184,6 +199,18 @@ class Runner:
         if self.auditor_graph is not None:
             self._audit()
         return started
+
+    def _awaiting_audit(self) -> bool:
+        """Work this runner submitted still waits for an Auditor that runs elsewhere."""
+        if self.auditor_graph is not None or not any(
+            a.role == "auditor" for a in self.config.agents
+        ):
+            return False  # audited in our own tick, or by nobody
+        tasks = self.board.snapshot().tasks
+        return any(
+            (t := tasks.get(tid)) is not None and t.status in AUDITABLE
+            for tid in self.summary.submitted
+        )
 
     def _negotiate(self) -> None:
         seq = self.board.snapshot().seq
@@ -217,7 +244,7 @@ class Runner:
         for name in self.builders:
             # The board picks (the one scheduling rule) and leases in one step, until this
             # Builder's WIP is full or nothing fits it; work assigned to it comes first.
-            while (got := self.board.claim_next(name, ttl=self.ttl, with_steps=True)) is not None:
+            while (got := self.board.claim_next(name, ttl=self.ttl, by_worker=True)) is not None:
                 self.summary.claimed.append(got.id)
                 if self._start(got, name):
                     started += 1

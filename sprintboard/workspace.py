@@ -183,6 +183,7 @@ def policy_from_config(config: WorkspaceConfig) -> BoardPolicy:
         agent_roles={a.name: a.role for a in config.agents},
         agent_hosts={a.name: a.host for a in config.agents},
         agent_caps={a.name: frozenset(a.caps) for a in config.agents},
+        agent_workers={a.name: a.worker for a in config.agents if a.role == "builder"},
         host_caps={h.name: frozenset(h.caps) for h in config.hosts},
     )
 

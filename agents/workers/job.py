@@ -1,0 +1,82 @@
+"""The worker seam: the job a worker gets, the outcome it gives back, and the factory.
+
+`worker_for` maps an agent's `worker` kind to its implementation; an `llm` worker (a
+later issue) is one more branch there and one more module beside `command.py`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sprintboard.config import AgentConfig
+from sprintboard.errors import ConfigError
+
+__all__ = ["Worker", "WorkerJob", "WorkerOutcome", "worker_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerJob:
+    """One attempt of one task, ready to run."""
+
+    task: str
+    attempt: int
+    fence: int
+    agent: str
+    host: str
+    root: Path
+    """The workspace (absolute)."""
+    run_dir: Path
+    """`runs/<task>/<attempt>/` (absolute); PROMPT.md and task.json are in it."""
+    cwd: Path
+    """Where the worker runs: the run folder, or the attempt's git worktree (`repo`)."""
+    env: Mapping[str, str]
+    """The whole environment the worker sees (nothing else of the runner's reaches it)."""
+    lost: threading.Event = field(default_factory=threading.Event)
+    """Set when the lease was lost: the worker stops at once, its result is void."""
+
+    @property
+    def prompt_file(self) -> Path:
+        return self.run_dir / "PROMPT.md"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / "worker.log"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOutcome:
+    """How an attempt ended."""
+
+    ok: bool
+    reason: str = ""
+    """Why it failed (the log's tail), or what it did."""
+
+
+class Worker(Protocol):
+    """Does one attempt of a step-less task; never raises for the worker's own failure."""
+
+    def run(self, job: WorkerJob) -> WorkerOutcome: ...
+
+
+def worker_for(agent: AgentConfig, config_path: Path) -> Worker | None:
+    """The worker of a builder agent; None for `tools` (it runs tool steps only).
+
+    Raises:
+        ConfigError: the kind is not built yet (`llm`).
+    """
+    if agent.worker == "command":
+        from sprintboard.agents.workers.command import CommandWorker
+
+        return CommandWorker(agent)
+    if agent.worker == "llm":
+        raise ConfigError(
+            config_path,
+            "agents",
+            f'agent {agent.name!r}: worker = "llm" is not built yet (issue 22); use '
+            'worker = "command" with a coding agent\'s CLI for now',
+        )
+    return None
