@@ -21,6 +21,7 @@ from sprintboard.board.models import (
     Event,
     Lease,
     Note,
+    Question,
     Step,
     Task,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "event_to_dict",
     "lease_from_dict",
     "lease_to_dict",
+    "question_to_dict",
     "task_from_dict",
     "task_to_dict",
     "validate_task",
@@ -111,6 +113,7 @@ def task_to_dict(task: Task) -> dict[str, Any]:
         "created": task.created,
         "updated": task.updated,
         "done_at": task.done_at,
+        "origin": task.origin,
         "extra": dict(task.extra),
     }
 
@@ -221,3 +224,16 @@ def decision_from_dict(data: dict[str, Any]) -> Decision:
 
 def note_from_dict(data: dict[str, Any]) -> Note:
     return Note(**data)
+
+
+def question_to_dict(q: Question) -> dict[str, Any]:
+    return {
+        "id": q.id,
+        "text": q.text,
+        "actor": q.actor,
+        "ts": q.ts,
+        "task": q.task,
+        "answer": q.answer,
+        "answered_by": q.answered_by,
+        "answered_at": q.answered_at,
+    }

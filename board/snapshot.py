@@ -20,9 +20,14 @@ from typing import Any
 
 import orjson
 
-from sprintboard.board.codec import decision_to_dict, task_from_dict, task_to_dict
+from sprintboard.board.codec import (
+    decision_to_dict,
+    question_to_dict,
+    task_from_dict,
+    task_to_dict,
+)
 from sprintboard.board.journal import Head
-from sprintboard.board.models import STATUSES, Decision, Note, SprintInfo
+from sprintboard.board.models import STATUSES, Decision, Note, Question, SprintInfo
 from sprintboard.board.state import BoardState
 
 __all__ = ["SNAPSHOT_FORMAT", "counters", "first_difference", "parse_snapshot", "render_snapshot"]
@@ -52,6 +57,7 @@ def render_snapshot(state: BoardState, head: Head) -> bytes:
         "tasks": [task_to_dict(t) for t in state.tasks.values()],
         "decisions": [decision_to_dict(d) for d in state.decisions],
         "notes": [decision_to_dict(n) for n in state.notes],
+        "questions": [question_to_dict(q) for q in state.questions],
         "fence": state.fence,
         "metadata": {"updated": state.updated, **counters(state)},
         "journal": {"seq": head.seq, "head": head.hash, "offset": head.offset},
@@ -84,6 +90,7 @@ def first_difference(cached: BoardState, real: BoardState) -> str | None:
     for label, mine_list, theirs_list in (
         ("decision", cached.decisions, real.decisions),
         ("note", cached.notes, real.notes),
+        ("question", cached.questions, real.questions),
     ):
         if mine_list != theirs_list:
             return f"the {label}s differ ({len(mine_list)} in the snapshot, {len(theirs_list)} in the journal)"
@@ -129,6 +136,8 @@ def _parse_snapshot(data: bytes) -> tuple[BoardState, Head]:
             tasks=tasks,
             decisions=[Decision(**d) for d in doc["decisions"]],
             notes=[Note(**n) for n in doc["notes"]],
+            # snapshots written before questions existed have none: an older cache still loads
+            questions=[Question(**q) for q in doc.get("questions", [])],
             fence=doc["fence"],
             seq=doc["journal"]["seq"],
             head=doc["journal"]["head"],

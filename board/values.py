@@ -524,6 +524,7 @@ _TASK_RULES: dict[str, _Check] = {
     "created": _optional(_check_ts),
     "updated": _optional(_check_ts),
     "done_at": _optional(_check_ts),
+    "origin": _optional(_text_field(max_len=1000, line=True)),
     "extra": _check_json,
 }
 
@@ -616,6 +617,19 @@ def check_draft(state: BoardState, draft: EventDraft) -> None:
     elif op in ("decision.add", "note.add"):
         f = _fields(draft, frozenset({"text"}))
         text(f.get("text"), op.split(".")[0], empty=False, task=t)
+        _require_known(state, draft)
+    elif op == "question.ask":
+        f = _fields(draft, frozenset({"text"}))
+        if t is None:
+            raise InvalidValue("task", None, "a question is about a task; name it", None)
+        text(f.get("text"), "question", empty=False, task=t)
+        _require_known(state, draft)
+    elif op == "question.answer":
+        f = _fields(draft, frozenset({"text", "question"}))
+        if t is None:
+            raise InvalidValue("task", None, "an answer is about a task; name it", None)
+        text(f.get("text"), "answer", empty=False, task=t)
+        _match(_EVENT_ID, f.get("question"), "question id", "an id `ask` printed", t)
         _require_known(state, draft)
     elif op == "sprint.start":
         f = dict(draft.fields)
