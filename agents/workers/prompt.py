@@ -8,12 +8,11 @@ agent would. Only the "Earlier attempts" and "This run" sections are the runner'
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sprintboard.agents.workers.run_dir import load_outcome
-from sprintboard.board.codec import task_to_dict
-from sprintboard.board.criteria import render_criterion
+from sprintboard.board.document import render_task_page, task_document
+from sprintboard.board.primer import primer
 from sprintboard.board.state import BoardState
 from sprintboard.config import AgentConfig, WorkspaceConfig
 
@@ -22,30 +21,7 @@ __all__ = ["compose_prompt", "earlier_attempts", "task_json"]
 
 def task_json(state: BoardState, task_id: str) -> str:
     """task.json: the task as `show --json` prints it."""
-    # TODO(show): task_document(state, task_id).model_dump_json(indent=2) once merged
-    return json.dumps(task_to_dict(state.task(task_id)), indent=2, ensure_ascii=False) + "\n"
-
-
-def _task_page(state: BoardState, task_id: str) -> str:
-    # TODO(show): render_task_page(task_document(state, task_id)) once merged
-    task = state.task(task_id)
-    lines = [f"# {task.id}: {task.title}", "", f"Status: {task.status} · P{task.priority}"]
-    if task.caps:
-        lines.append(f"Capabilities: {', '.join(task.caps)}")
-    if task.description:
-        lines += ["", task.description]
-    if task.criteria:
-        lines += ["", "## Acceptance criteria"]
-        lines += [f"- [{'x' if c.done else ' '}] {render_criterion(c)}" for c in task.criteria]
-    return "\n".join(lines) + "\n"
-
-
-def _primer(state: BoardState, config: WorkspaceConfig, agent: str) -> str:
-    # TODO(show): primer(state, config, agent) once merged
-    return (
-        f"You are {agent}, working one task of the board {config.board.name!r}.\n"
-        "Use `sprintboard note $SPRINTBOARD_TASK TEXT` to tell the board what you found.\n"
-    )
+    return task_document(state, task_id).model_dump_json(indent=2) + "\n"
 
 
 def earlier_attempts(root: Path, state: BoardState, task_id: str) -> list[str]:
@@ -67,7 +43,8 @@ def compose_prompt(
 ) -> str:
     """PROMPT.md for the task's current attempt."""
     task = state.task(task_id)
-    parts = [_primer(state, config, agent.name), _task_page(state, task_id)]
+    page = render_task_page(task_document(state, task_id))
+    parts = [primer(state, config, agent.name), page]
     earlier = earlier_attempts(root, state, task_id)
     if earlier:
         parts.append("## Earlier attempts\n\n" + "\n".join(f"- {e}" for e in earlier) + "\n")

@@ -30,8 +30,9 @@ def main() -> int:
         (run / "report.md").write_text(f"# Report for {task}\n\n{len(prompt)} bytes read\n")
         (run / "notes").mkdir(exist_ok=True)
         (run / "notes" / "found.txt").write_text("found it\n", encoding="utf-8")
-        subprocess.run(["sprintboard", "note", task, f"fake coder wrote report.md for {task}"],
-                       check=True)  # fmt: skip
+        said = f"fake coder wrote report.md for {task}"
+        agent = os.environ["SPRINTBOARD_AGENT"]
+        subprocess.run(["sprintboard", "note", task, said, "--as", agent], check=True)
         print(f"done with {task}")
         return 0
     if mode == "fail":

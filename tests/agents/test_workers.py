@@ -257,3 +257,55 @@ def test_a_kill_nine_mid_worker_then_restart_does_the_task_once_without_the_kill
     submits = [e for e in board.events() if e.op == "task.move" and e.fields.get("to") == "done"]
     assert len(submits) == 1
     assert "cut off" in (ws / "runs" / "T100" / "1" / "outcome.json").read_text(encoding="utf-8")
+
+
+EXAMPLE = Path(__file__).parents[2].parent / "shared" / "examples" / "oodatcaa-SPRINT_BACKLOG.md"
+
+
+def _cli(ws: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    binary = str(Path(sys.executable).with_name("sprintboard"))
+    return subprocess.run(
+        [binary, *args, "-w", str(ws)], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.mark.slow
+def test_the_oodatcaa_backlog_plus_a_run_checked_task_is_worked_by_a_command_worker(
+    ws: Path,
+) -> None:
+    configure(ws, "ok")
+    assert _cli(ws, "import", str(EXAMPLE)).returncode == 0
+    added = _cli(
+        ws, "add", "T100", "Write the sprint report", "--priority", "0", "--caps", "code",
+        "-c", "Report written `check: file_exists {run}/report.md`",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    ran = _cli(ws, "agents", "run", "--host", "alpha", "--once", "--tick", "0.1", "--json")
+    assert ran.returncode == 0, ran.stderr
+    summary = json.loads(ran.stdout)
+    board = open_board(ws)
+    state = board.snapshot()
+    t100, t001 = state.tasks["T100"], state.tasks["T001"]
+    assert {"T100", "T001"} <= set(summary["claimed"]) and {"T100", "T001"} <= set(
+        summary["submitted"]
+    )
+    assert t100.status == "done" and t100.criteria[0].done
+    assert "runs/T100/1/report.md" in {a.path for a in t100.artifacts}
+    # text-only criteria: a person reviews it, with what the worker made
+    assert t001.status == "needs_manual"
+    assert {"runs/T001/1/report.md", "runs/T001/1/notes/found.txt"} <= {
+        a.path for a in t001.artifacts
+    }
+    shown = _cli(ws, "show", "T001")
+    assert shown.returncode == 0 and "runs/T001/1/report.md" in shown.stdout
+    notes = [(n.task, n.actor, n.text) for n in state.notes]
+    assert ("T100", "coder-1@alpha", "fake coder wrote report.md for T100") in notes
+    # what the worker read: the primer, the task as `show` renders it, and show --json
+    run = ws / "runs" / "T100" / "1"
+    prompt = (run / "PROMPT.md").read_text(encoding="utf-8")
+    assert "sprintboard note" in prompt and "Write the sprint report" in prompt
+    doc = json.loads((run / "task.json").read_text(encoding="utf-8"))
+    shown_json = json.loads(_cli(ws, "show", "T100", "--json").stdout)
+    assert doc["id"] == shown_json["id"] == "T100" and doc.keys() == shown_json.keys()
+    # T002 depends on T001, which waits for a person: nothing else was claimed for it
+    assert state.tasks["T002"].attempt == 0
