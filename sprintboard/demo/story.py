@@ -112,6 +112,16 @@ def tell_story(
     if evaluation is not None:
         names = ("test_loss", "test_ppl", "perplexity")
         lines.append(f"  eval:  {_metrics(evaluation.metrics, names)}")
+    card = next((t for t in state.tasks.values() if not t.steps and t.artifacts), None)
+    if card is not None:
+        said = [n.text for n in state.notes if n.task == card.id]
+        lines += [
+            "",
+            f"{card.id} had no tool steps: {who.get(card.id, '?')} ran its command worker in "
+            f"{workspace / 'runs' / card.id / str(card.attempt)} "
+            f"({len(card.artifacts)} files; the Auditor checked {{run}}/MODEL_CARD.md)",
+            *(f"  its note: {text}" for text in said[-1:]),
+        ]
     lines += [
         "",
         "where to look:",
