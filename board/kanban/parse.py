@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sprintboard.board.kanban.cards import loose_card, strict_card
 from sprintboard.board.kanban.model import (
+    ARTIFACT_MARK,
     COLUMN_KEYS,
     DEFAULT_HEADINGS,
     END_MARKER,
@@ -51,6 +52,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 _ITEM = re.compile(r"^[-*+]\s+(.*)$")
 _CHECKBOX = re.compile(r"^\[([ xX])\]\s*(.*)$")
 _CRITERION = re.compile(r"^\s{2,}[-*+]\s+\[([ xX])\]\s*(.*)$")
+_ARTIFACT = re.compile(r"^\s{2,}[-*+]\s+" + ARTIFACT_MARK + r"\s*`?([^`]*?)`?\s*$")
 _ENTRY_WHO = re.compile(r"^(?P<text>.*) _\((?P<actor>[^,()]+), (?P<date>\d{4}-\d\d-\d\d)\)_$")
 _SYNCED = re.compile(r"^_?Last synced:.*$", re.I)
 _MARKERS = ("<<<<<<<", ">>>>>>>", "|||||||")
@@ -308,6 +310,13 @@ class _Parser:
             done = criterion.group(1) != " "
             self.doc.cards[self.last_card] = replace(
                 card, criteria=(*card.criteria, (criterion.group(2).strip(), done))
+            )
+            return
+        artifact = _ARTIFACT.match(line)
+        if artifact and isinstance(self.block, CardRun) and self.last_card:
+            card = self.doc.cards[self.last_card]
+            self.doc.cards[self.last_card] = replace(
+                card, artifacts=(*card.artifacts, artifact.group(1).strip())
             )
             return
         if line.startswith("  ") and isinstance(self.block, EntryRun) and self.last_entry:
