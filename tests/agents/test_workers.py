@@ -298,6 +298,11 @@ def test_the_oodatcaa_backlog_plus_a_run_checked_task_is_worked_by_a_command_wor
     }
     shown = _cli(ws, "show", "T001")
     assert shown.returncode == 0 and "runs/T001/1/report.md" in shown.stdout
+    rows = {r["id"]: r for r in json.loads(_cli(ws, "status", "--json").stdout)["tasks"]}
+    assert "runs/T001/1/report.md" in rows["T001"]["artifacts"]  # the web board's rows
+    assert rows["T100"]["caps"] == ["code"]
+    kanban = (ws / "KANBAN.md").read_text(encoding="utf-8")
+    assert "📎 `runs/T001/1/report.md`" in kanban
     notes = [(n.task, n.actor, n.text) for n in state.notes]
     assert ("T100", "coder-1@alpha", "fake coder wrote report.md for T100") in notes
     # what the worker read: the primer, the task as `show` renders it, and show --json
