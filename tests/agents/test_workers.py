@@ -216,6 +216,7 @@ def test_llm_workers_are_not_built_yet_and_say_so(ws: Path) -> None:
         _once(ws)
 
 
+@pytest.mark.slow
 def test_a_kill_nine_mid_worker_then_restart_does_the_task_once_without_the_killed_files(
     ws: Path,
 ) -> None:
@@ -314,3 +315,48 @@ def test_the_oodatcaa_backlog_plus_a_run_checked_task_is_worked_by_a_command_wor
     assert doc["id"] == shown_json["id"] == "T100" and doc.keys() == shown_json.keys()
     # T002 depends on T001, which waits for a person: nothing else was claimed for it
     assert state.tasks["T002"].attempt == 0
+
+
+def test_a_fenced_out_attempt_is_stopped_and_its_files_never_recorded(ws: Path) -> None:
+    import threading
+
+    from sprintboard.agents.builder import BuilderSettings
+
+    flip = ws / "mode"
+    flip.write_text("hang", encoding="utf-8")
+    command = json.dumps(
+        [
+            "sh",
+            "-c",
+            f'exec "{sys.executable}" "{CODER}" "$(cat {flip})" "$1"',
+            "coder",
+            "{prompt_file}",
+        ]
+    )
+    text = CONFIG.format(command=command, timeout=60, ttl=900, attempts=3, extra="")
+    (ws / "sprintboard.toml").write_text(text, encoding="utf-8")
+    board = open_board(ws)
+    board.create_tasks([_task(criteria=[Criterion("env", check="file_exists {run}/env.json")])])
+    started = ws / "runs" / "T100" / "1" / "started.txt"
+
+    def take_the_lease_away() -> None:
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the worker process
+        flip.write_text("env", encoding="utf-8")
+        lease = board.snapshot().tasks["T100"].lease
+        assert lease is not None
+        board.release("T100", lease.fence, "a person took it back")
+
+    thief = threading.Thread(target=take_the_lease_away)
+    thief.start()
+    options = RunnerOptions(
+        once=True, tick=0.1, max_ticks=400, builder=BuilderSettings(heartbeat_every=0.2)
+    )
+    run_host(ws, "alpha", options)
+    thief.join()
+    task = board.snapshot().tasks["T100"]
+    assert task.status == "done" and task.attempt == 2
+    assert all(a.path.startswith("runs/T100/2/") for a in task.artifacts)
+    assert not _alive(int(started.read_text(encoding="utf-8")))
+    assert "lease was lost" in (ws / "runs/T100/1/outcome.json").read_text(encoding="utf-8")
