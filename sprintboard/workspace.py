@@ -73,7 +73,7 @@ def _config_text(name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]
         ]
     lines += [
         "# A builder that hands tasks without tool steps to a coding agent's CLI (see the",
-        "# README, \"Command workers\"; trusted code with your rights, only `env` reaches it):",
+        '# README, "Command workers"; trusted code with your rights, only `env` reaches it):',
         "# [[agents]]",
         '# name = "coder-1"',
         '# role = "builder"',
