@@ -44,7 +44,7 @@ class CriterionDoc(_Doc):
     result: str | None
     """The Auditor's last result: the pass detail, or the reason it failed."""
     failed: bool
-    """True when the last check failed (not done, with a result)."""
+    """The last machine check did not pass (`result` says why)."""
 
 
 class ArtifactDoc(_Doc):
@@ -140,6 +140,7 @@ class TaskDocument(_Doc):
     artifacts: list[ArtifactDoc]
     metrics: dict[str, float]
     notes: list[NoteDoc]
+    """Notes about the task, oldest first."""
     questions: list[QuestionDoc]
     decisions: list[DecisionDoc]
     blocked_reason: str | None
@@ -203,7 +204,7 @@ def task_document(state: BoardState, task_id: str) -> TaskDocument:
                 done=c.done,
                 check=c.check,
                 result=c.result,
-                failed=not c.done and c.result is not None,
+                failed=not c.done and c.check is not None and c.result is not None,
             )
             for i, c in enumerate(task.criteria)
         ],

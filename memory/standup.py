@@ -124,6 +124,14 @@ def render_facts(facts: StandupFacts, root: Path, problems: Sequence[str] = ()) 
         if m.open_criteria:
             line += "; to check: " + "; ".join(m.open_criteria)
         manual.append(line)
+    for q in facts.questions:
+        asked = f"**{q.task}** {q.title} — {q.asked_by} asked {format_minute(q.asked)}"
+        text = " ".join(q.text.split())
+        if q.answer is None:
+            manual.append(f"{asked} ({ago(q.asked)}): {text} (`sprintboard answer {q.task}`)")
+        else:
+            said = " ".join(q.answer.split())
+            manual.append(f"{asked}: {text} — answered by {q.answered_by}: {said}")
     out += _bullets(manual)
 
     out += ["", "### Decisions"]

@@ -34,6 +34,7 @@ CriticalPathFinder = Callable[[Sequence[Task]], list[str]]
 """Task ids of the remaining critical path, in the order work flows."""
 
 _REVIEW = frozenset({"awaiting_test", "testing", "ready_for_integrator"})
+_FINISHED = frozenset({"done", "cancelled"})
 _MOVING = frozenset({"In Progress", "Review", "Blocked"})
 
 
@@ -79,6 +80,21 @@ class BlockedItem:
     """Who can unblock it: holders of what it waits on, then a person."""
     open_criteria: tuple[str, ...] = ()
     """For `needs_manual`: criteria without a passing check."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionItem:
+    """A question an agent asked a person: open (waiting), or answered while its task is
+    still being worked (what the person said)."""
+
+    task: str
+    title: str
+    id: str
+    text: str
+    asked_by: str
+    asked: str
+    answer: str | None = None
+    answered_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +145,7 @@ class StandupFacts:
     in_progress: list[TaskLine] = field(default_factory=list)
     blocked: list[BlockedItem] = field(default_factory=list)
     manual: list[BlockedItem] = field(default_factory=list)
+    questions: list[QuestionItem] = field(default_factory=list)
     decisions: list[DecisionItem] = field(default_factory=list)
     critical_path: list[str] | None = None
     finished_on_path: list[str] = field(default_factory=list)
@@ -198,6 +215,22 @@ def gather_facts(
         stalled_days=stalled_days,
         note_blockers=list(notes),
     )
+    for q in state.questions:
+        asked_about = state.tasks.get(q.task or "")
+        if asked_about is None or (q.answer is not None and asked_about.status in _FINISHED):
+            continue
+        facts.questions.append(
+            QuestionItem(
+                asked_about.id,
+                asked_about.title,
+                q.id,
+                q.text,
+                q.actor,
+                q.ts,
+                q.answer,
+                q.answered_by,
+            )
+        )
     stale_before = as_of - timedelta(days=stalled_days)
     for task in state.tasks.values():
         trail = history.trails[task.id]

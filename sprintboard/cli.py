@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 a user error (one line on stderr naming what and where), 2 u
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -38,8 +39,22 @@ class _State:
     debug = False
 
 
+def _set_help_width() -> None:
+    """Lay help screens out at the terminal's width, or `NOT_A_TTY_WIDTH` in a pipe (typer
+    reads `TERMINAL_WIDTH` when it first builds a help screen)."""
+    from sprintboard.commands.output import text_width
+
+    width = text_width()
+    if width is not None and "TERMINAL_WIDTH" not in os.environ:
+        os.environ["TERMINAL_WIDTH"] = str(width)
+        rich_utils = sys.modules.get("typer.rich_utils")
+        if rich_utils is not None:  # already imported (tests run many commands in one process)
+            vars(rich_utils)["MAX_WIDTH"] = width
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map errors to exit codes."""
+    _set_help_width()
     try:
         # Without standalone mode click returns an Exit's code instead of exiting with it.
         code = app(args=argv, standalone_mode=False)

@@ -244,3 +244,14 @@ def test_validate_reports_the_snapshot_and_repairs_the_journal(
     assert code == 0 and "set aside line 4" in err, err
     code, out, _ = cli(capsys, "status", "--json", *w)
     assert [t["id"] for t in orjson.loads(out)["tasks"]] == ["T1", "T2", "T3"]
+
+
+def test_help_and_tables_in_a_pipe_use_120_columns(ws: Path) -> None:
+    title = "A fairly long task title that would wrap word by word in a narrow table"
+    assert run("add", "T1", title, "-w", str(ws)).returncode == 0
+    table = run("status", "-w", str(ws))
+    assert table.returncode == 0 and title in table.stdout  # on one line, not wrapped
+    assert max(len(line) for line in table.stdout.splitlines()) <= 120
+    helped = run("claim-next", "--help")
+    widths = [len(line) for line in helped.stdout.splitlines()]
+    assert 80 < max(widths) <= 120

@@ -93,6 +93,7 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
+    from sprintboard.commands.output import text_width
     from sprintboard.errors import OwnerUnreachable
     from sprintboard.status import StaleRow, board_status
 
@@ -112,13 +113,16 @@ def status(
     else:
         table = Table(title=f"{report.sprint.id or 'no sprint'} — {report.sprint.goal}".strip(" —"))
         for col in ("id", "title", "status", "prio", "owner", "deps"):
-            table.add_column(col)
+            # the title takes the wrapping; short columns stay whole in a narrow terminal
+            table.add_column(
+                col, no_wrap=col in ("id", "prio"), ratio=3 if col == "title" else None
+            )
         for t in report.tasks:
             owner = f"{t.agent}@{t.host}" if t.agent else ""
             status_text = t.status + (f" ({t.blocked_reason})" if t.blocked_reason else "")
             deps = ",".join(t.dependencies)
             table.add_row(t.id, t.title, status_text, str(t.priority), owner, deps)
-        console = Console()
+        console = Console(width=text_width())
         console.print(table)
         console.print(", ".join(f"{k}: {v}" for k, v in report.counters.items()))
     if unanswered is not None and report.stale is not None:

@@ -35,7 +35,9 @@ def show(
     try:
         doc = board.task(task_id)
     except OwnerUnreachable as exc:
-        cached = board.cached_snapshot()
+        from sprintboard.a2a.remote import RemoteBoard
+
+        cached = board.cached_snapshot() if isinstance(board, RemoteBoard) else None
         if cached is None:
             raise
         doc = task_document(cached.state, task_id)

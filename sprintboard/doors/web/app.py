@@ -67,6 +67,12 @@ class DecisionAction(_Action):
     text: str = Field(min_length=1)
 
 
+class AnswerAction(_Action):
+    text: str = Field(min_length=1)
+    question: str | None = None
+    """The question's id (default: the task's oldest open one)."""
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -201,6 +207,14 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
 
         return await act(request, DecisionAction, run)
 
+    async def answer(request: Request) -> Response:
+        task = request.path_params["task"]
+
+        def run(a: AnswerAction) -> None:
+            board.answer(task, entry_text(a.text, "answer"), a.actor, a.question)
+
+        return await act(request, AnswerAction, run)
+
     def guarded(endpoint: Callable[[Request], Awaitable[Response]]) -> Any:
         async def checked(request: Request) -> Response:
             return _foreign(request) or await endpoint(request)
@@ -215,6 +229,7 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
             Route("/api/tasks/{task}/move", guarded(move), methods=["POST"]),
             Route("/api/tasks/{task}/edit", guarded(edit), methods=["POST"]),
             Route("/api/decisions", guarded(decision), methods=["POST"]),
+            Route("/api/tasks/{task}/answer", guarded(answer), methods=["POST"]),
         ]
     )
     app.state.feed = feed
