@@ -216,26 +216,26 @@ def test_llm_workers_are_not_built_yet_and_say_so(ws: Path) -> None:
         _once(ws)
 
 
+def _hang_then_finish(ws: Path) -> Path:
+    """A T100 whose worker hangs until the returned file says `env` (then it finishes)."""
+    flip = ws / "mode"
+    flip.write_text("hang", encoding="utf-8")
+    run = f'exec "{sys.executable}" "{CODER}" "$(cat {flip})" "$1"'
+    command = json.dumps(["sh", "-c", run, "coder", "{prompt_file}"])
+    text = CONFIG.format(command=command, timeout=60, ttl=900, attempts=3, extra="")
+    (ws / "sprintboard.toml").write_text(text, encoding="utf-8")
+    board = open_board(ws)
+    board.create_tasks([_task(criteria=[Criterion("env", check="file_exists {run}/env.json")])])
+    return flip
+
+
 @pytest.mark.slow
 def test_a_kill_nine_mid_worker_then_restart_does_the_task_once_without_the_killed_files(
     ws: Path,
 ) -> None:
     # the first runner's worker hangs; the restart's worker (a new attempt) finishes
-    flip = ws / "mode"
-    flip.write_text("hang", encoding="utf-8")
-    command = json.dumps(
-        [
-            "sh",
-            "-c",
-            f'exec "{sys.executable}" "{CODER}" "$(cat {flip})" "$1"',
-            "coder",
-            "{prompt_file}",
-        ]
-    )
-    text = CONFIG.format(command=command, timeout=120, ttl=900, attempts=3, extra="")
-    (ws / "sprintboard.toml").write_text(text, encoding="utf-8")
+    flip = _hang_then_finish(ws)
     board = open_board(ws)
-    board.create_tasks([_task(criteria=[Criterion("env", check="file_exists {run}/env.json")])])
     cmd = [str(Path(sys.executable).with_name("sprintboard")), "agents", "run", "--host", "alpha",
            "--once", "--tick", "0.1", "-w", str(ws)]  # fmt: skip
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -322,21 +322,8 @@ def test_a_fenced_out_attempt_is_stopped_and_its_files_never_recorded(ws: Path) 
 
     from sprintboard.agents.builder import BuilderSettings
 
-    flip = ws / "mode"
-    flip.write_text("hang", encoding="utf-8")
-    command = json.dumps(
-        [
-            "sh",
-            "-c",
-            f'exec "{sys.executable}" "{CODER}" "$(cat {flip})" "$1"',
-            "coder",
-            "{prompt_file}",
-        ]
-    )
-    text = CONFIG.format(command=command, timeout=60, ttl=900, attempts=3, extra="")
-    (ws / "sprintboard.toml").write_text(text, encoding="utf-8")
+    flip = _hang_then_finish(ws)
     board = open_board(ws)
-    board.create_tasks([_task(criteria=[Criterion("env", check="file_exists {run}/env.json")])])
     started = ws / "runs" / "T100" / "1" / "started.txt"
 
     def take_the_lease_away() -> None:
