@@ -8,7 +8,7 @@ usage: fake_coder.py MODE PROMPT_FILE
 - `hang`: writes started.txt, starts a child that sleeps too, and sleeps (killed at the
   timeout, or by the test).
 - `commit`: commits a file in its cwd (a git worktree) and exits 0.
-- `env`: writes its environment to env.json and exits 0.
+- `env`: writes its environment to env.json, its stdin to stdin.txt, and exits 0.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def main() -> int:
         return 0
     if mode == "env":
         (run / "env.json").write_text(json.dumps(dict(os.environ)), encoding="utf-8")
+        (run / "stdin.txt").write_text(sys.stdin.read(), encoding="utf-8")
         (run / "cwd.txt").write_text(os.getcwd(), encoding="utf-8")
         return 0
     print(f"unknown mode {mode}", file=sys.stderr)

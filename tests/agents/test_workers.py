@@ -94,7 +94,7 @@ def ws(tmp_path: Path) -> Path:
 def test_a_step_less_task_runs_in_its_run_folder_with_only_the_listed_environment(
     ws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    configure(ws, "env", extra='env = ["PASS_ME"]')
+    configure(ws, "env", extra='env = ["PASS_ME"]\nstdin = true')
     monkeypatch.setenv("PASS_ME", "yes")
     monkeypatch.setenv("OPENAI_API_KEY", "secret")
     board = open_board(ws)
@@ -117,9 +117,25 @@ def test_a_step_less_task_runs_in_its_run_folder_with_only_the_listed_environmen
     prompt = (run / "PROMPT.md").read_text(encoding="utf-8")
     assert "T100" in prompt and "Write the report" in prompt and "$SPRINTBOARD_RUN_DIR" in prompt
     assert json.loads((run / "task.json").read_text(encoding="utf-8"))["id"] == "T100"
+    assert (run / "stdin.txt").read_text(encoding="utf-8") == prompt  # stdin = true
     recorded = sorted(a.path for a in task.artifacts)
     # the worker's files and its log; never the runner's own PROMPT.md, task.json, markers
-    assert recorded == [f"runs/T100/1/{n}" for n in ("cwd.txt", "env.json", "worker.log")]
+    names = ("cwd.txt", "env.json", "stdin.txt", "worker.log")
+    assert recorded == [f"runs/T100/1/{n}" for n in names]
+
+
+def test_a_failed_check_sends_it_back_and_the_next_prompt_says_why(ws: Path) -> None:
+    configure(ws, "env")
+    board = open_board(ws)
+    check = "file_exists {run}/report.md"
+    board.create_tasks([_task(criteria=[Criterion("Report written", check=check)])])
+    _once(ws)
+    task = board.snapshot().tasks["T100"]
+    # the Auditor sent it back twice, then blocked it (its own max_attempts)
+    assert task.status == "blocked" and task.attempt == 3
+    prompt = (ws / "runs" / "T100" / "2" / "PROMPT.md").read_text(encoding="utf-8")
+    assert "Criterion #1 (Report written) was checked and failed" in prompt
+    assert "runs/T100/1/report.md does not exist" in prompt
 
 
 def test_a_worker_that_exits_1_is_retried_then_blocked_with_the_log_tail(ws: Path) -> None:
