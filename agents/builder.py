@@ -27,7 +27,12 @@ from pydantic import BaseModel
 
 from sprintboard.agents.rundirs import absolute_paths, resolve_runs, run_dir, run_relpath
 from sprintboard.agents.workers import Worker
-from sprintboard.agents.workers.attempt import AttemptPlan, run_attempt, settled_outcome
+from sprintboard.agents.workers.attempt import (
+    AttemptPlan,
+    run_attempt,
+    settle_earlier,
+    settled_outcome,
+)
 from sprintboard.agents.workers.run_dir import worker_artifacts
 from sprintboard.board.client import BoardClient, EventDraft
 from sprintboard.board.models import Artifact, Task
@@ -267,6 +272,7 @@ class Builder:
             attempt=state["attempt"],
             fence=state["fence"],
         )
+        settle_earlier(plan)
         outcome = settled_outcome(plan)
         if outcome is None:
             if self._holds(state) is None:

@@ -10,7 +10,7 @@ runner was killed): the orphaned worker is stopped and the attempt fails unrecor
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sprintboard.agents.rundirs import run_dir as attempt_folder
@@ -30,7 +30,7 @@ from sprintboard.board.state import BoardState
 from sprintboard.config import AgentConfig, WorkspaceConfig
 from sprintboard.errors import SprintboardError
 
-__all__ = ["AttemptPlan", "run_attempt", "settled_outcome"]
+__all__ = ["AttemptPlan", "run_attempt", "settle_earlier", "settled_outcome"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,18 @@ def settled_outcome(plan: AttemptPlan) -> WorkerOutcome | None:
     )
     save_outcome(plan.run_dir, void)
     return void
+
+
+def settle_earlier(plan: AttemptPlan) -> list[int]:
+    """Void the task's earlier attempts that a kill cut off here (their lease expired while
+    the runner was down, so no thread resumes them); returns their numbers."""
+    cut = []
+    for attempt in range(1, plan.attempt):
+        earlier = replace(plan, attempt=attempt)
+        if load_outcome(earlier.run_dir) is None and started(earlier.run_dir):
+            settled_outcome(earlier)
+            cut.append(attempt)
+    return cut
 
 
 def run_attempt(

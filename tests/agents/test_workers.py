@@ -363,3 +363,32 @@ def test_a_fenced_out_attempt_is_stopped_and_its_files_never_recorded(ws: Path) 
     assert all(a.path.startswith("runs/T100/2/") for a in task.artifacts)
     assert not _alive(int(started.read_text(encoding="utf-8")))
     assert "lease was lost" in (ws / "runs/T100/1/outcome.json").read_text(encoding="utf-8")
+
+
+def test_an_earlier_attempt_cut_off_by_an_expired_lease_is_voided_and_its_worker_stopped(
+    ws: Path,
+) -> None:
+    from sprintboard.agents.workers.attempt import AttemptPlan, settle_earlier
+    from sprintboard.agents.workers.run_dir import load_outcome, mark_started
+    from sprintboard.config import load_config
+
+    configure(ws, "env")
+    config = load_config(ws)
+    orphan = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        first = ws / "runs" / "T100" / "1"
+        first.mkdir(parents=True)
+        mark_started(first, orphan.pid)
+        coder = next(a for a in config.agents if a.name == "coder-1")
+        plan = AttemptPlan(
+            root=ws, config=config, agent=coder, host="alpha", task="T100", attempt=3, fence=7
+        )
+        assert settle_earlier(plan) == [1]
+        assert orphan.wait(timeout=10) == -signal.SIGKILL
+        outcome = load_outcome(first)
+        assert outcome is not None and not outcome.ok and "cut off" in outcome.reason
+        assert settle_earlier(plan) == []  # said once
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()

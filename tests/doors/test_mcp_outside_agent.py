@@ -59,7 +59,7 @@ def test_an_mcp_only_agent_claims_reads_notes_asks_and_gets_the_answer(tmp_path:
 
     lease, question_id = asyncio.run(agent_until_the_question())
     kanban = (ws / "KANBAN.md").read_text(encoding="utf-8")
-    assert f"`T001` May I drop axolotl?" in kanban and f"`q:{question_id}`" in kanban
+    assert "`T001` May I drop axolotl?" in kanban and f"`q:{question_id}`" in kanban
     _sb("answer", "T001", "Yes, MLX only.", "--as", "human:ana", "-w", str(ws))
 
     async def agent_reads_the_answer() -> dict[str, Any]:
