@@ -64,6 +64,12 @@ REMOTE_OPS = frozenset({"note.add", "metric.set"})
 _SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}")
 
 
+def _progress(
+    task: str, context: str, text: str, data: Mapping[str, Any]
+) -> Callable[[str], dict[str, Any]]:
+    return lambda message_id: messages.progress(message_id, task, context, text, data)
+
+
 def error_value(exc: SprintboardError) -> dict[str, Any]:
     """An error as a reply value `RemoteBoard` turns back into the same exception."""
     out: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
@@ -102,6 +108,8 @@ class OwnerHandler:
         self.workspace = Path(workspace)
         self.agent_hosts = dict(agent_hosts or {})
         self.default_ttl = default_ttl
+        self._told_seq = board.snapshot().seq
+        """Journal seq up to which answers were pushed to the asking hosts."""
 
     @property
     def context(self) -> str:
@@ -127,6 +135,32 @@ class OwnerHandler:
             reply_to=reply_to,
             message_id=mid,
         )
+
+    def push_answers(self) -> int:
+        """Tell each host whose agent holds a task that a person answered a question about
+        it (a `progress` message with the answer), so its runner wakes now rather than at
+        its next tick; the answer itself is read with `show`. Returns how many were sent."""
+        state = self.board.snapshot()
+        if state.seq == self._told_seq:
+            return 0
+        sent = 0
+        for event in self.board.events(self._told_seq):
+            task = state.tasks.get(event.task or "")
+            lease = task.lease if task is not None else None
+            if event.op != "question.answer" or lease is None or lease.host == self.postbox.host:
+                continue
+            text = clean_line(f"answered by {event.actor}: {event.fields.get('text', '')}")
+            data = {"question": str(event.fields["question"])}
+            self.postbox.send(
+                lease.host,
+                "progress",
+                _progress(event.task or "", self.context, text, data),
+                task=event.task,
+                fence=lease.fence,
+            )
+            sent += 1
+        self._told_seq = state.seq
+        return sent
 
     def _reply(self, env: Envelope, value: Any = None, exc: SprintboardError | None = None) -> None:
         self.postbox.send(
@@ -497,18 +531,18 @@ class OwnerHandler:
         sender's own live lease and fence), once per message."""
         task_id = str(args.get("task", ""))
         lease = self._live_lease_of(env, task_id, env.fence)
-        (event,) = self.board.apply(
-            [
-                EventDraft(
-                    op,
-                    task_id,
-                    {"text": values.text(args.get("text"), op.split(".")[0], empty=False)},
-                    f"{lease.agent}@{lease.host}",  # the lease holder: a host speaks for itself
-                    lease.fence,
-                    id=f"{env.sender}:{env.id}.0",
-                )
-            ]
-        ) or self._already(env)
+        key = f"{env.sender}:{env.id}.0"
+        draft = EventDraft(
+            op,
+            task_id,
+            {"text": values.text(args.get("text"), op.split(".")[0], empty=False)},
+            f"{lease.agent}@{lease.host}",  # the lease holder: a host speaks for itself
+            lease.fence,
+            id=key,
+        )
+        # handled before (at-least-once delivery): the first time's event is the answer
+        committed = self.board.apply([draft]) or self._already(env)
+        event = next(e for e in committed if e.id == key)
         state = self.board.snapshot()
         said = state.questions if op == "question.ask" else state.notes
         item = next(x for x in said if x.id == event.id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from sprintboard.board.models import Task
+from sprintboard.board.models import Question, Task
 from sprintboard.board.state import BoardState
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "QuestionDoc",
     "StepDoc",
     "TaskDocument",
+    "question_doc",
     "render_task_page",
     "task_document",
 ]
@@ -155,6 +156,19 @@ def _artifacts(task: Task) -> list[ArtifactDoc]:
     return [ArtifactDoc(path=a.path, sha256=a.sha256, size=a.size) for a in task.artifacts]
 
 
+def question_doc(q: Question) -> QuestionDoc:
+    """A question as the document shows it."""
+    return QuestionDoc(
+        id=q.id,
+        text=q.text,
+        actor=q.actor,
+        ts=q.ts,
+        answer=q.answer,
+        answered_by=q.answered_by,
+        answered_at=q.answered_at,
+    )
+
+
 def task_document(state: BoardState, task_id: str) -> TaskDocument:
     """The whole task `task_id` as `show` prints it, from the board state alone.
 
@@ -173,19 +187,7 @@ def task_document(state: BoardState, task_id: str) -> TaskDocument:
             )
         )
     lease = task.lease
-    questions = [
-        QuestionDoc(
-            id=q.id,
-            text=q.text,
-            actor=q.actor,
-            ts=q.ts,
-            answer=q.answer,
-            answered_by=q.answered_by,
-            answered_at=q.answered_at,
-        )
-        for q in state.questions
-        if q.task == task.id
-    ]
+    questions = [question_doc(q) for q in state.questions if q.task == task.id]
     return TaskDocument(
         id=task.id,
         title=task.title,

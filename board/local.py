@@ -474,8 +474,11 @@ class LocalBoard:
             UnknownTask, InvalidValue, StaleFence, NotPermitted (an unlisted agent writes
                 only under its own lease).
         """
-        (event,) = self.apply(
-            [EventDraft("note.add", task, {"text": text}, self.actor_for(agent), fence)]
+        event = self._one(
+            "note.add",
+            self.apply(
+                [EventDraft("note.add", task, {"text": text}, self.actor_for(agent), fence)]
+            ),
         )
         return next(n for n in reversed(self._state.notes) if n.id == event.id)
 
@@ -486,10 +489,10 @@ class LocalBoard:
         Raises:
             UnknownTask, InvalidValue, StaleFence, NotPermitted.
         """
-        (event,) = self.apply(
-            [EventDraft("question.ask", task, {"text": question}, self.actor_for(agent), fence)]
-        )
-        return self._question(event.id)
+        drafts = [
+            EventDraft("question.ask", task, {"text": question}, self.actor_for(agent), fence)
+        ]
+        return self._question(self._one("question.ask", self.apply(drafts)).id)
 
     def answer(
         self, task: str, text: str, actor: str = "human:cli", question: str | None = None
@@ -507,8 +510,13 @@ class LocalBoard:
                 EventDraft("question.answer", task, {"text": text, "question": asked.id}, actor)
             ]
 
-        (event,) = self._write(build)
+        event = self._one("question.answer", self._write(build))
         return self._question(str(event.fields["question"]))
+
+    @staticmethod
+    def _one(op: str, events: list[Event]) -> Event:
+        """The event of `op` a write committed (expiries may come with it)."""
+        return next(e for e in events if e.op == op)
 
     def _question(self, question_id: str) -> Question:
         return next(q for q in self._state.questions if q.id == question_id)

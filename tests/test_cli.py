@@ -247,11 +247,22 @@ def test_validate_reports_the_snapshot_and_repairs_the_journal(
 
 
 def test_help_and_tables_in_a_pipe_use_120_columns(ws: Path) -> None:
+    import os
+
+    # os.environ as Python sees it: something under pytest puts COLUMNS=80 into the C
+    # environment (putenv) that children would inherit otherwise
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    exe = str(Path(sys.executable).with_name("sprintboard"))
+
+    def piped(*args: str) -> str:
+        done = subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     title = "A fairly long task title that would wrap word by word in a narrow table"
     assert run("add", "T1", title, "-w", str(ws)).returncode == 0
-    table = run("status", "-w", str(ws))
-    assert table.returncode == 0 and title in table.stdout  # on one line, not wrapped
-    assert max(len(line) for line in table.stdout.splitlines()) <= 120
-    helped = run("claim-next", "--help")
-    widths = [len(line) for line in helped.stdout.splitlines()]
+    table = piped("status", "-w", str(ws))
+    assert title in table  # on one line, not wrapped
+    assert max(len(line) for line in table.splitlines()) <= 120
+    widths = [len(line) for line in piped("claim-next", "--help").splitlines()]
     assert 80 < max(widths) <= 120

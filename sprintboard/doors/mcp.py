@@ -2,6 +2,9 @@
 
 Tools go through the same `BoardClient` API as the built-in agents, under the same leases
 and fencing; a refused call comes back as an MCP tool error with sprintboard's message.
+`get_task` is `show --json`; `note` and `ask` are the conversation with people; the
+`primer` prompt is `sprintboard prime`. The server is built from small parts, one per
+kind of tool (reading, leases, conversation, owner-only), the resources and the prompt.
 On a host that is not the owner the client is a `RemoteBoard` (every call a signed message
 to the owner): the same tools, answered by the owner; `add_task` and `standup` say they
 run on the owner, and the KANBAN.md resource is rendered from the owner's snapshot.

@@ -70,6 +70,8 @@ class Side:
     """A builder configured on another host."""
     folder: Path
     """Where the client's files live (its workspace or the host's own folder)."""
+    handler: OwnerHandler | None = None
+    """The owner's message handler, for a remote client (what the owner's daemon runs)."""
 
     @property
     def host(self) -> str:
@@ -100,10 +102,10 @@ def _open(kind: str, tmp: Path) -> Side:
         BlobStore(ws / ".a2a" / "blobs"),
         workspace=folder,
         timeout=5,
-        reader=False,
+        reader=True,  # the host's runner: it also takes what the owner pushes
         transport_name="memory",
     )
-    return Side(remote, owner.board, clock, "builder-beta", "builder-alpha", folder)
+    return Side(remote, owner.board, clock, "builder-beta", "builder-alpha", folder, owner)
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
@@ -305,3 +307,16 @@ def test_an_agent_does_not_answer_questions(side: Side) -> None:
     with pytest.raises(SprintboardError):
         side.owner.answer("T1", "yes", f"{side.agent}@{side.host}")
     assert side.client.task("T1").waiting_for_person
+
+
+def test_an_answer_wakes_the_side_that_asked(side: Side) -> None:
+    lease = side.client.claim("T1", side.agent, side.host, 60)
+    side.client.ask("T1", "ok to go on?", side.agent, lease.fence)
+    while side.client.wait_for_change(0):
+        pass  # what happened so far is seen
+    # `sprintboard answer`, another process on the owner
+    person = LocalBoard(side.owner.root, host="alpha", policy=side.owner.policy, clock=side.clock)
+    person.answer("T1", "yes", "human:ana")
+    if side.handler is not None:
+        assert side.handler.push_answers() == 1  # what the owner's daemon does each pass
+    assert side.client.wait_for_change(2.0)

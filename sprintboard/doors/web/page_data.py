@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from sprintboard.board.document import QuestionDoc, question_doc
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import STATUSES, Task
 from sprintboard.board.state import BoardState
@@ -43,16 +44,10 @@ class DecisionRow(BaseModel):
     task: str | None
 
 
-class QuestionRow(BaseModel):
-    """A question an agent asked (open until `answer` is set)."""
+class QuestionRow(QuestionDoc):
+    """A question an agent asked (open until `answer` is set), and the task it is about."""
 
-    id: str
     task: str
-    text: str
-    actor: str
-    ts: str
-    answer: str | None
-    answered_by: str | None
 
 
 class BoardPage(BaseModel):
@@ -103,18 +98,7 @@ def _decisions(state: BoardState) -> list[DecisionRow]:
 
 
 def _questions(state: BoardState) -> list[QuestionRow]:
-    return [
-        QuestionRow(
-            id=q.id,
-            task=q.task or "",
-            text=q.text,
-            actor=q.actor,
-            ts=q.ts,
-            answer=q.answer,
-            answered_by=q.answered_by,
-        )
-        for q in state.questions
-    ]
+    return [QuestionRow(task=q.task or "", **question_doc(q).model_dump()) for q in state.questions]
 
 
 def latest_standup(root: Path) -> str | None:
