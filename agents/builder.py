@@ -282,7 +282,40 @@ class Builder:
                 outcome = run_attempt(plan, self.workers[agent.name], self.board.snapshot(), lost)
         if outcome.ok:
             return {"detail": outcome.reason}
+        if outcome.paused:
+            return self._pause(state, agent, outcome.reason)
         return self._fail(state, agent, outcome.reason)
+
+    def _pause(self, state: BuildState, agent: AgentConfig, reason: str) -> dict[str, Any]:
+        """The worker cannot go on (its LLM key or bill was refused): say so in a decision
+        (the notifier tells people), hand the task back to ready, and stop this agent."""
+        task = self._holds(state)
+        if task is None:
+            return {"outcome": "lost", "detail": reason}
+        host = self.board.host
+        text = clean_line(
+            f"Paused worker {agent.name}@{host}: {reason}. It takes no tasks until the "
+            f"provider problem is fixed and its runner restarts; {task.id} is back to ready.",
+            4000,
+        )
+        key = f"{host}:builder.{task.id}.{state['attempt']}.paused"
+        try:
+            self.board.apply(
+                [
+                    EventDraft(
+                        "decision.add",
+                        task.id,
+                        {"text": text, "paused": agent.name},
+                        f"{agent.name}@{host}",
+                        None,
+                        key,
+                    )
+                ]
+            )
+            self.board.release(task.id, state["fence"], clean_line(f"worker paused: {reason}"))
+        except BoardError as exc:  # lost the lease meanwhile: the new holder decides
+            log.warning("%s: could not hand the task back: %s", task.id, exc)
+        return {"outcome": "paused", "detail": reason}
 
     def _fail(self, state: BuildState, agent: AgentConfig, reason: str) -> dict[str, Any]:
         """A worker attempt failed: back to ready with the reason, or blocked at the last."""

@@ -43,7 +43,9 @@ class PlanRequest:
     """What the Planner is asked to plan before the loop starts."""
 
     objective: str
-    recipe: str = "finetune"
+    recipe: str = ""
+    """A recipe name or .toml path; empty: one whose summary the objective matches, else
+    the LLM's draft (with `--llm`), else the plan is refused."""
     params: Mapping[str, Any] = field(default_factory=dict)
     sprint: str = "S1"
 
@@ -77,6 +79,8 @@ class RunSummary:
     planned: int = 0
     plan_source: str = ""
     errors: list[str] = field(default_factory=list)
+    paused: dict[str, str] = field(default_factory=dict)
+    """Builder agents whose worker paused -> the provider's reason."""
 
 
 class Runner:
@@ -93,6 +97,7 @@ class Runner:
         *,
         backend: Any = None,
         run_tool: Callable[[str, Any], Any] | None = None,
+        worker_backend: Any = None,
     ) -> None:
         self.root, self.host, self.board, self.config = Path(root), host, board, config
         self.saver, self.options = saver, options or RunnerOptions()
@@ -106,8 +111,16 @@ class Runner:
         worker_of = {
             name: worker
             for name, agent in self.builders.items()
-            if (worker := worker_for(agent, config_path)) is not None
+            if (
+                worker := worker_for(
+                    agent, config_path, config=config, board=board, backend=worker_backend
+                )
+            )
+            is not None
         }
+        self.paused: dict[str, str] = {}
+        """Builder agents whose worker paused (LLM key or bill refused) -> why; they claim
+        nothing more in this run."""
         self.builder_graph = Builder(
             board, root, settings=settings, run_tool=run_tool, config=config, workers=worker_of
         ).graph(saver)
@@ -242,6 +255,8 @@ class Runner:
                 if self._start(task, task.lease.agent):
                     started += 1
         for name in self.builders:
+            if name in self.paused:
+                continue
             # The board picks (the one scheduling rule) and leases in one step, until this
             # Builder's WIP is full or nothing fits it; work assigned to it comes first.
             while (got := self.board.claim_next(name, ttl=self.ttl, by_worker=True)) is not None:
@@ -272,6 +287,9 @@ class Runner:
                 continue
             if result.get("outcome") == "submitted":
                 self.summary.submitted.append(task_id)
+            if result.get("outcome") == "paused":
+                self.paused[str(result.get("agent"))] = str(result.get("detail"))
+                self.summary.paused[str(result.get("agent"))] = str(result.get("detail"))
             self._release_if_stuck(task_id, result)
 
     def _release_if_stuck(self, task_id: str, result: Mapping[str, Any]) -> None:

@@ -615,8 +615,12 @@ def check_draft(state: BoardState, draft: EventDraft) -> None:
         metric_name(f.get("name"))
         finite(f.get("value"), f"metric {str(f.get('name'))[:40]!r}", t, strict=True)
     elif op in ("decision.add", "note.add"):
-        f = _fields(draft, frozenset({"text"}))
+        # a decision may say which worker it paused (the notifier tells people)
+        keys = frozenset({"text", "paused"} if op == "decision.add" else {"text"})
+        f = _fields(draft, keys)
         text(f.get("text"), op.split(".")[0], empty=False, task=t)
+        if f.get("paused") is not None:
+            name(f.get("paused"), "paused worker", t)
         _require_known(state, draft)
     elif op == "question.ask":
         f = _fields(draft, frozenset({"text"}))

@@ -37,6 +37,7 @@ __all__ = [
     "LLMConfig",
     "LOCAL_FILE",
     "NotifyConfig",
+    "ToolsConfig",
     "WORKER_PLACEHOLDERS",
     "WorkerKind",
     "WorkersConfig",
@@ -85,7 +86,10 @@ WORKER_PLACEHOLDERS: tuple[str, ...] = ("prompt_file", "task", "run_dir", "works
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_WORKER_FIELDS = ("command", "stdin", "timeout", "max_attempts", "env", "repo")
+_WORKER_FIELDS = (
+    "command", "stdin", "timeout", "max_attempts", "env", "repo", "max_turns", "max_tokens"
+)  # fmt: skip
+_LLM_FIELDS = ("max_turns", "max_tokens")
 
 
 class AgentConfig(_Table):
@@ -114,6 +118,10 @@ class AgentConfig(_Table):
     repo: str | None = None
     """A git repository (relative to the workspace unless absolute); each attempt works in
     a worktree of it on branch `sprintboard/<task>-<attempt>`."""
+    max_turns: int = Field(30, ge=1)
+    """`llm` workers: model replies per attempt before it fails."""
+    max_tokens: int = Field(200_000, ge=1)
+    """`llm` workers: tokens (prompt + completion, summed over the turns) per attempt."""
 
     @model_validator(mode="after")
     def _worker_settings(self) -> AgentConfig:
@@ -134,6 +142,9 @@ class AgentConfig(_Table):
             )
         if self.worker != "command" and self.command:
             raise ValueError(f'{where}: command is used only with worker = "command"')
+        stray = [f for f in _LLM_FIELDS if f in self.model_fields_set]
+        if self.worker != "llm" and stray:
+            raise ValueError(f'{where}: {", ".join(stray)} only apply to worker = "llm"')
         if self.command and not self.command[0].strip():
             raise ValueError(f"{where}: the command's first word is the program to run")
         for arg in self.command:
@@ -317,6 +328,22 @@ class WorkersConfig(_Table):
         return entries
 
 
+class ToolsConfig(_Table):
+    """`[tools]`: the team's own tools, registered beside the built-ins."""
+
+    modules: list[str] = Field(default_factory=list)
+    """Importable modules (`mypkg.tools`) whose `@register` calls add tools; besides them,
+    every installed `sprintboard.tools` entry point is loaded."""
+
+    @field_validator("modules")
+    @classmethod
+    def _dotted(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
+                raise ValueError(f"{name!r} is not a module name like mypkg.tools")
+        return names
+
+
 class WorkspaceConfig(_Table):
     """The whole `sprintboard.toml`."""
 
@@ -331,6 +358,7 @@ class WorkspaceConfig(_Table):
     auditor: AuditorConfig = AuditorConfig()
     notify: NotifyConfig = NotifyConfig()
     workers: WorkersConfig = WorkersConfig()
+    tools: ToolsConfig = ToolsConfig()
     _local_host: str | None = PrivateAttr(None)
 
     @property

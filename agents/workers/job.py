@@ -1,7 +1,7 @@
 """The worker seam: the job a worker gets, the outcome it gives back, and the factory.
 
-`worker_for` maps an agent's `worker` kind to its implementation; an `llm` worker (a
-later issue) is one more branch there and one more module beside `command.py`.
+`worker_for` maps an agent's `worker` kind to its implementation: `command.py` or
+`llm.py` (which also needs the board, for `note`/`ask`, and the workspace config).
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from sprintboard.config import AgentConfig
+from sprintboard.board.client import BoardClient
+from sprintboard.config import AgentConfig, WorkspaceConfig
 from sprintboard.errors import ConfigError
+from sprintboard.llm import ChatBackend
 
 __all__ = ["Worker", "WorkerJob", "WorkerOutcome", "worker_for"]
 
@@ -54,6 +56,9 @@ class WorkerOutcome:
     ok: bool
     reason: str = ""
     """Why it failed (the log's tail), or what it did."""
+    paused: bool = False
+    """The worker cannot go on until a person acts (an LLM key refused, a bill unpaid):
+    the task goes back to ready for others and this worker takes no more tasks."""
 
 
 class Worker(Protocol):
@@ -62,21 +67,31 @@ class Worker(Protocol):
     def run(self, job: WorkerJob) -> WorkerOutcome: ...
 
 
-def worker_for(agent: AgentConfig, config_path: Path) -> Worker | None:
+def worker_for(
+    agent: AgentConfig,
+    config_path: Path,
+    *,
+    config: WorkspaceConfig | None = None,
+    board: BoardClient | None = None,
+    backend: ChatBackend | None = None,
+) -> Worker | None:
     """The worker of a builder agent; None for `tools` (it runs tool steps only).
 
+    `llm` needs the workspace `config` and the `board`; `backend` replaces `[llm]`'s.
+
     Raises:
-        ConfigError: the kind is not built yet (`llm`).
+        ConfigError: an `llm` worker without the config or board to run it.
     """
     if agent.worker == "command":
         from sprintboard.agents.workers.command import CommandWorker
 
         return CommandWorker(agent)
     if agent.worker == "llm":
-        raise ConfigError(
-            config_path,
-            "agents",
-            f'agent {agent.name!r}: worker = "llm" is not built yet (issue 22); use '
-            'worker = "command" with a coding agent\'s CLI for now',
-        )
+        if config is None or board is None:
+            raise ConfigError(
+                config_path, "agents", f"agent {agent.name!r}: an llm worker needs the board"
+            )
+        from sprintboard.agents.workers.llm import LLMWorker
+
+        return LLMWorker(agent, config, board, backend=backend)
     return None

@@ -60,6 +60,7 @@ class _Outcome(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     ok: bool
     reason: str = ""
+    paused: bool = False
 
 
 def sprintboard_bin() -> Path:
@@ -152,7 +153,9 @@ def stop_leftover(run_dir: Path) -> bool:
 def save_outcome(run_dir: Path, outcome: WorkerOutcome) -> None:
     atomic_write(
         run_dir / "outcome.json",
-        _Outcome(ok=outcome.ok, reason=outcome.reason).model_dump_json().encode("utf-8"),
+        _Outcome(ok=outcome.ok, reason=outcome.reason, paused=outcome.paused)
+        .model_dump_json()
+        .encode("utf-8"),
     )
 
 
@@ -163,7 +166,7 @@ def load_outcome(run_dir: Path) -> WorkerOutcome | None:
         saved = _Outcome.model_validate(raw)
     except (OSError, ValueError):
         return None
-    return WorkerOutcome(saved.ok, saved.reason)
+    return WorkerOutcome(saved.ok, saved.reason, saved.paused)
 
 
 def worker_artifacts(root: Path, run_dir: Path) -> list[Artifact]:
