@@ -126,6 +126,10 @@ class Builder:
         self.agents: dict[str, AgentConfig] = {
             a.name: a for a in (config.agents if config is not None else [])
         }
+        self.paused: set[str] = set()
+        """Builder agents whose worker paused (its LLM key or bill was refused): the runner
+        claims nothing more for them. Set before the task is handed back, so the runner
+        cannot hand it to the same paused agent in between."""
         if self.workers and config is None:
             raise TypeError("workers need the workspace config")
 
@@ -292,6 +296,7 @@ class Builder:
         task = self._holds(state)
         if task is None:
             return {"outcome": "lost", "detail": reason}
+        self.paused.add(agent.name)
         host = self.board.host
         text = clean_line(
             f"Paused worker {agent.name}@{host}: {reason}. It takes no tasks until the "

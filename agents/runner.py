@@ -118,12 +118,11 @@ class Runner:
             )
             is not None
         }
-        self.paused: dict[str, str] = {}
-        """Builder agents whose worker paused (LLM key or bill refused) -> why; they claim
-        nothing more in this run."""
-        self.builder_graph = Builder(
+
+        self.builder = Builder(
             board, root, settings=settings, run_tool=run_tool, config=config, workers=worker_of
-        ).graph(saver)
+        )
+        self.builder_graph = self.builder.graph(saver)
         self.negotiator_graph = self.auditor_graph = self.planner_graph = None
         self.negotiator_agent = self.auditor_agent = self.planner_agent = ""
         # Planner, Negotiator and Auditor work on the owner host only (DESIGN.md).
@@ -255,8 +254,8 @@ class Runner:
                 if self._start(task, task.lease.agent):
                     started += 1
         for name in self.builders:
-            if name in self.paused:
-                continue
+            if name in self.builder.paused:
+                continue  # its LLM key or bill was refused: it takes nothing more here
             # The board picks (the one scheduling rule) and leases in one step, until this
             # Builder's WIP is full or nothing fits it; work assigned to it comes first.
             while (got := self.board.claim_next(name, ttl=self.ttl, by_worker=True)) is not None:
@@ -288,7 +287,6 @@ class Runner:
             if result.get("outcome") == "submitted":
                 self.summary.submitted.append(task_id)
             if result.get("outcome") == "paused":
-                self.paused[str(result.get("agent"))] = str(result.get("detail"))
                 self.summary.paused[str(result.get("agent"))] = str(result.get("detail"))
             self._release_if_stuck(task_id, result)
 

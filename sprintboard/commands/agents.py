@@ -89,6 +89,7 @@ def run(
         "submitted": summary.submitted,
         "audited": summary.audited,
         "errors": summary.errors,
+        "paused": summary.paused,
     }
     if json:
         print_json(doc)
@@ -101,6 +102,8 @@ def run(
     )
     for verdict in sorted(summary.audited.items()):
         typer.echo(f"  {verdict[0]} -> {verdict[1]}")
+    for agent, why in sorted(summary.paused.items()):
+        typer.echo(f"  paused {agent}: {why}", err=True)
     for error in summary.errors:
         typer.echo(f"  error: {error}", err=True)
 

@@ -222,16 +222,6 @@ def test_repo_mode_records_the_commit_and_the_diff_and_keeps_the_branch(ws: Path
     assert len(main_log.stdout.splitlines()) == 1  # nothing merged
 
 
-def test_llm_workers_are_not_built_yet_and_say_so(ws: Path) -> None:
-    configure(ws, "env")
-    text = (ws / "sprintboard.toml").read_text(encoding="utf-8")
-    cut = text.index('worker = "command"')
-    text = text[:cut] + 'worker = "llm"\n'
-    (ws / "sprintboard.toml").write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError, match='worker = "llm" is not built yet'):
-        _once(ws)
-
-
 def _hang_then_finish(ws: Path) -> Path:
     """A T100 whose worker hangs until the returned file says `env` (then it finishes)."""
     flip = ws / "mode"
