@@ -69,6 +69,7 @@ def worker_for(agent: AgentConfig, config_path: Path) -> Worker | None:
         ConfigError: the kind is not built yet (`llm`).
     """
     if agent.worker == "command":
+        # a cycle otherwise: command.py imports this module for WorkerJob
         from sprintboard.agents.workers.command import CommandWorker
 
         return CommandWorker(agent)
