@@ -41,12 +41,15 @@ from sprintboard.a2a.agent_card import ENVELOPE_MEDIA, agent_card
 from sprintboard.a2a.envelope import MAX_MESSAGE_BYTES, Envelope, decode, encode, file_name, verify
 from sprintboard.a2a.ledger import LedgerLine
 from sprintboard.a2a.messages import parse
+from sprintboard.a2a.node import open_owner
 from sprintboard.a2a.owner import OwnerHandler
 from sprintboard.a2a.postbox import Handler, Outcome, Postbox, Received
 from sprintboard.a2a.seen import SeenIds
 from sprintboard.a2a.transport import Inbox, Transport
 from sprintboard.board.clock import format_ts
+from sprintboard.config import current_host, load_config
 from sprintboard.errors import MessageRejected, NotOwner, SprintboardError
+from sprintboard.workspace import find_workspace
 
 __all__ = [
     "ENVELOPE_MEDIA",
@@ -331,9 +334,6 @@ def open_http_endpoint(
         ConfigError, WorkspaceError: no workspace or a bad `sprintboard.toml`.
         OSError: the address is taken.
     """
-    from sprintboard.a2a.node import open_owner
-    from sprintboard.config import current_host, load_config
-    from sprintboard.workspace import find_workspace
 
     root = find_workspace(workspace)
     config = load_config(root)
@@ -350,6 +350,7 @@ def open_http_endpoint(
 
 def serve(endpoint: HttpEndpoint, *, log_level: str = "warning") -> None:
     """Serve with uvicorn until interrupted (or until `server.should_exit`)."""
+    # uvicorn loads only when a server starts (start-up time)
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(endpoint.app, log_level=log_level, lifespan="on"))

@@ -42,6 +42,7 @@ class _State:
 def _set_help_width() -> None:
     """Lay help screens out at the terminal's width, or `NOT_A_TTY_WIDTH` in a pipe (typer
     reads `TERMINAL_WIDTH` when it first builds a help screen)."""
+    # commands/ loads lazily, as every command does (tests/test_cli_lazy.py)
     from sprintboard.commands.output import text_width
 
     width = text_width()

@@ -306,6 +306,7 @@ class AuditorConfig(_Table):
     @field_validator("allow_commands")
     @classmethod
     def _parses(cls, entries: list[str]) -> list[str]:
+        # start-up: only a config with an allow-list needs it
         from sprintboard.allowlist import AllowList
 
         AllowList.parse(entries)
@@ -322,6 +323,7 @@ class WorkersConfig(_Table):
     @field_validator("allow_commands")
     @classmethod
     def _parses(cls, entries: list[str]) -> list[str]:
+        # start-up: only a config with an allow-list needs it
         from sprintboard.allowlist import AllowList
 
         AllowList.parse(entries)
@@ -380,6 +382,7 @@ class WorkspaceConfig(_Table):
                 raise ValueError(f"agent name {agent.name!r} is used twice")
             seen.add(agent.name)
         if self.workers.allow_commands:
+            # start-up: only a config with an allow-list needs it
             from sprintboard.allowlist import AllowList
 
             allow = AllowList.parse(self.workers.allow_commands)

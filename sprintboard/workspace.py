@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sprintboard.board.client import BoardObserver
-from sprintboard.board.clock import Clock, IdSource
+from sprintboard.board.clock import Clock, IdSource, SystemClock, format_ts
 from sprintboard.board.local import LocalBoard, board_paths
+from sprintboard.board.lock import BoardLock
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.config import CONFIG_FILE, WorkspaceConfig, current_host, load_config
 from sprintboard.errors import WorkspaceError
@@ -216,6 +217,7 @@ def open_board(
         NotOwner: this host is not the board owner.
         JournalCorrupt, JournalRolledBack: the journal cannot be trusted.
     """
+    # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
 
     root = find_workspace(workspace)
@@ -228,6 +230,7 @@ def open_board(
     )
     observers: list[BoardObserver] = [kanban]
     if config.kanban.auto_commit and (root / ".git").exists():
+        # start-up: the git code loads only with auto-commit on (tests/test_cli_lazy.py)
         from sprintboard.board.kanban.git import GitAutoCommit
 
         observers.append(GitAutoCommit(root, kanban))
@@ -248,6 +251,7 @@ def kanban_sync(board: LocalBoard) -> KanbanSync:
     Raises:
         WorkspaceError: the board was opened without one.
     """
+    # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
 
     for observer in board.observers:
@@ -274,8 +278,7 @@ def repair_workspace_journal(workspace: Path | None = None) -> RepairReport:
     Raises:
         WorkspaceError, ConfigError, LockTimeout.
     """
-    from sprintboard.board.clock import SystemClock, format_ts
-    from sprintboard.board.lock import BoardLock
+    # start-up: only `validate --repair` needs it
     from sprintboard.board.repair import repair_journal
 
     root = find_workspace(workspace)

@@ -83,6 +83,7 @@ def worker_for(
         ConfigError: an `llm` worker without the config or board to run it.
     """
     if agent.worker == "command":
+        # a cycle otherwise: command.py imports this module for WorkerJob
         from sprintboard.agents.workers.command import CommandWorker
 
         return CommandWorker(agent)
@@ -91,6 +92,7 @@ def worker_for(
             raise ConfigError(
                 config_path, "agents", f"agent {agent.name!r}: an llm worker needs the board"
             )
+        # a cycle otherwise: llm.py imports this module for WorkerJob
         from sprintboard.agents.workers.llm import LLMWorker
 
         return LLMWorker(agent, config, board, backend=backend)

@@ -23,6 +23,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict
 
+from sprintboard.agents.llm import OpenAIBackend
 from sprintboard.agents.workers.job import WorkerJob, WorkerOutcome
 from sprintboard.agents.workers.llm_tools import TRANSCRIPT, Toolbox
 from sprintboard.allowlist import AllowList
@@ -31,6 +32,7 @@ from sprintboard.board.document import TaskDocument
 from sprintboard.config import AgentConfig, WorkspaceConfig
 from sprintboard.errors import LLMUnavailable
 from sprintboard.llm import ChatBackend, ChatMessage, ChatRequest
+from sprintboard.tools.registry import get_tool, tool_names
 
 __all__ = ["PAUSING_STATUSES", "LLMWorker"]
 
@@ -79,16 +81,12 @@ class LLMWorker:
     def backend(self) -> ChatBackend:
         """The seam the loop talks to: the given one, else `[llm]` of sprintboard.toml."""
         if self._backend is None:
-            from sprintboard.agents.llm import OpenAIBackend
-
             self._backend = OpenAIBackend.from_config(self.config.llm)
         return self._backend
 
     def tools(self) -> list[str]:
         """Registered tools whose modules import here (once per worker)."""
         if self._tools is None:
-            from sprintboard.tools.registry import tool_names
-
             self._tools = [n for n in tool_names() if _loads(n)]
         return self._tools
 
@@ -167,8 +165,6 @@ class LLMWorker:
 
 def _loads(name: str) -> bool:
     """A registered tool whose module imports here (train needs mlx, which a host may lack)."""
-    from sprintboard.tools.registry import get_tool
-
     try:
         get_tool(name)
     except Exception:  # an optional extra is missing: the model just does not get this tool

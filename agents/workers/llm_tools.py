@@ -34,6 +34,7 @@ from sprintboard.allowlist import AllowList
 from sprintboard.board.client import BoardClient
 from sprintboard.errors import SprintboardError
 from sprintboard.llm import ToolCall, ToolDefinition
+from sprintboard.tools.registry import get_tool, validate_step
 
 __all__ = ["PINNED", "TRANSCRIPT", "ToolResult", "Toolbox"]
 
@@ -129,8 +130,6 @@ class Toolbox:
 
     def definitions(self) -> tuple[ToolDefinition, ...]:
         """The `tools` of every request: pinned first, then the registered tools."""
-        from sprintboard.tools.registry import get_tool
-
         out = [
             ToolDefinition(name=name, description=about, parameters=model.model_json_schema())
             for name, (model, about) in _PINNED_ARGS.items()
@@ -277,8 +276,6 @@ class Toolbox:
     # -- registered tools ------------------------------------------------------------------
 
     def _registered(self, name: str, raw: Mapping[str, Any]) -> ToolResult:
-        from sprintboard.tools.registry import get_tool, validate_step
-
         try:
             config = absolute_paths(validate_step(name, raw), self.job.root)
         except SprintboardError as exc:

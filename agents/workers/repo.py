@@ -37,7 +37,7 @@ class Worktree:
 
 
 def _repo(path: Path) -> object:
-    import git
+    import git  # gitpython costs ~100 ms to import; only repo mode needs it
 
     try:
         return git.Repo(path)
@@ -58,7 +58,7 @@ def open_worktree(repo: Path, root: Path, task: str, attempt: int) -> Worktree:
         ConfigError: `repo` is not a git repository.
         WorkspaceError: git refused (the branch exists, HEAD has no commit, ...).
     """
-    import git
+    import git  # gitpython costs ~100 ms to import; only repo mode needs it
 
     handle = _repo(repo)
     assert isinstance(handle, git.Repo)
@@ -77,7 +77,7 @@ def record_changes(tree: Worktree, run_dir: Path) -> int:
     """Write `commits.txt` and `diff.patch` (the branch against its base) into the run
     folder; returns how many commits the worker made. Uncommitted changes are listed in
     `uncommitted.txt`: the worktree goes away, so commit what should be kept."""
-    import git
+    import git  # gitpython costs ~100 ms to import; only repo mode needs it
 
     handle = git.Repo(tree.path)
     span = f"{tree.base}..{tree.branch}"
@@ -93,7 +93,7 @@ def record_changes(tree: Worktree, run_dir: Path) -> int:
 
 def remove_worktree(repo: Path, root: Path, task: str, attempt: int) -> None:
     """Remove the attempt's worktree if there is one; its branch is kept."""
-    import git
+    import git  # gitpython costs ~100 ms to import; only repo mode needs it
 
     path = _place(root, task, attempt)
     handle = _repo(repo)
