@@ -313,3 +313,20 @@ def test_a_model_told_no_still_finishes_inside_its_folder(tmp_path: Path) -> Non
     told = backend.requests[1].messages[-1]
     assert told.role == "tool" and told.content.startswith("refused:") and ".." in told.content
     assert any(n.text == "guide written" and n.actor == "writer-1@alpha" for n in state.notes)
+
+
+def test_llm_settings_and_tool_modules_are_checked_at_load(tmp_path: Path) -> None:
+    from sprintboard.config import load_config
+    from sprintboard.errors import ConfigError
+
+    ws = _workspace(tmp_path / "ws", "http://127.0.0.1:9/v1")
+    text = (ws / "sprintboard.toml").read_text(encoding="utf-8")
+    assert load_config(ws).agents[1].max_turns == 6
+    (ws / "sprintboard.toml").write_text(
+        text.replace('worker = "llm"', 'worker = "command"\ncommand = ["true"]'), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match='max_turns only apply to worker = "llm"'):
+        load_config(ws)
+    (ws / "sprintboard.toml").write_text(text + '\n[tools]\nmodules = ["my tools"]\n')
+    with pytest.raises(ConfigError, match="'my tools' is not a module name"):
+        load_config(ws)

@@ -16,7 +16,6 @@ import pytest
 from sprintboard.agents.hosting import run_host
 from sprintboard.agents.runner import RunnerOptions
 from sprintboard.board.models import Criterion, Step, Task
-from sprintboard.errors import ConfigError
 from sprintboard.workspace import open_board
 
 CODER = Path(__file__).with_name("fake_coder.py")
