@@ -135,6 +135,7 @@ class LLMWorker:
             if not reply.tool_calls:
                 malformed += 1
                 last_wrong = "answered in text without calling a tool"
+                log.say(f"turn {turn}: text, no tool call: {reply.content[:120]!r}")
                 nudge = ChatMessage(
                     role="user",
                     content="Use the tools: write your outputs with write_file, then call "
