@@ -19,6 +19,7 @@ from sprintboard.agents.runner import RunnerOptions
 from sprintboard.agents.workers.job import WorkerJob
 from sprintboard.agents.workers.llm_tools import Toolbox
 from sprintboard.allowlist import AllowList
+from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Criterion, Task
 from sprintboard.llm import ChatReply, ScriptedBackend, ToolCall
 from sprintboard.memory.notify import notices
@@ -126,12 +127,15 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Script]]:
     server.shutdown()
 
 
-def _workspace(root: Path, url: str, attempts: int = 3) -> Path:
+def _workspace(root: Path, url: str, attempts: int = 3) -> tuple[Path, LocalBoard]:
+    """A workspace with the LLM writer and one step-less task, T100 (write GUIDE.md)."""
     root.mkdir()
     (root / "sprintboard.toml").write_text(
         CONFIG.format(url=url, attempts=attempts), encoding="utf-8"
     )
-    return root
+    board = open_board(root)
+    board.create_tasks([_guide_task()])
+    return root, board
 
 
 def _guide_task() -> Task:
@@ -152,9 +156,7 @@ def test_an_llm_worker_writes_a_file_finishes_and_the_auditor_passes_it(
     tmp_path: Path, endpoint: tuple[str, Script]
 ) -> None:
     url, script = endpoint
-    ws = _workspace(tmp_path / "ws", url)
-    board = open_board(ws)
-    board.create_tasks([_guide_task()])
+    ws, board = _workspace(tmp_path / "ws", url)
     script.answers += [
         calls(("write_file", {"path": "GUIDE.md", "content": "# Training guide\n"})),
         calls(("finish", {"summary": "wrote GUIDE.md"})),
@@ -190,9 +192,7 @@ def test_a_402_pauses_the_worker_and_hands_the_task_back(
     tmp_path: Path, endpoint: tuple[str, Script]
 ) -> None:
     url, script = endpoint
-    ws = _workspace(tmp_path / "ws", url)
-    board = open_board(ws)
-    board.create_tasks([_guide_task()])
+    ws, board = _workspace(tmp_path / "ws", url)
     message = "Insufficient credits: add more at https://example.test/credits"
     script.answers.append((402, {"error": {"message": message, "code": 402}}))
 
@@ -214,9 +214,7 @@ def test_a_402_pauses_the_worker_and_hands_the_task_back(
 def test_garbage_tool_calls_are_fed_back_then_the_attempt_fails_with_the_reason(
     tmp_path: Path,
 ) -> None:
-    ws = _workspace(tmp_path / "ws", "http://127.0.0.1:9/v1", attempts=1)
-    board = open_board(ws)
-    board.create_tasks([_guide_task()])
+    ws, board = _workspace(tmp_path / "ws", "http://127.0.0.1:9/v1", attempts=1)
     garbage = ChatReply(
         content="",
         model="scripted",
@@ -283,9 +281,7 @@ def test_file_tools_stay_in_the_run_folder(tmp_path: Path) -> None:
 
 
 def test_a_model_told_no_still_finishes_inside_its_folder(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path / "ws", "http://127.0.0.1:9/v1")
-    board = open_board(ws)
-    board.create_tasks([_guide_task()])
+    ws, board = _workspace(tmp_path / "ws", "http://127.0.0.1:9/v1")
 
     def reply(*named: tuple[str, dict[str, Any]]) -> ChatReply:
         return ChatReply(
@@ -319,7 +315,7 @@ def test_llm_settings_and_tool_modules_are_checked_at_load(tmp_path: Path) -> No
     from sprintboard.config import load_config
     from sprintboard.errors import ConfigError
 
-    ws = _workspace(tmp_path / "ws", "http://127.0.0.1:9/v1")
+    ws, _ = _workspace(tmp_path / "ws", "http://127.0.0.1:9/v1")
     text = (ws / "sprintboard.toml").read_text(encoding="utf-8")
     assert load_config(ws).agents[1].max_turns == 6
     (ws / "sprintboard.toml").write_text(
