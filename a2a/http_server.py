@@ -296,8 +296,13 @@ def build_app(gate: EnvelopeGate, card: Any) -> Starlette:
 
 def listen(bind: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening TCP socket (port 0: any free one), so the card can name the real port
-    before the server starts and a client may connect at once."""
-    sock = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET, socket.SOCK_STREAM)
+    before the server starts and a client may connect at once.
+
+    The protocol is named (IPPROTO_TCP, not 0): asyncio turns Nagle off (TCP_NODELAY) only
+    on connections whose socket says TCP, and with Nagle on, each answer on a kept-alive
+    connection waited ~40 ms for the client's delayed ACK (benchmarks/bench_remote.py)."""
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((bind, port))
     sock.listen(128)

@@ -47,7 +47,9 @@ def _toml_list(items: Sequence[str]) -> str:
     return "[" + ", ".join(f'"{i}"' for i in items) + "]"
 
 
-def _config_text(name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]]]) -> str:
+def _config_text(
+    name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]]], shared: Sequence[str] = ()
+) -> str:
     lines = [
         "# sprintboard workspace configuration (DESIGN.md contract 9)",
         "[board]",
@@ -100,6 +102,9 @@ def _config_text(name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]
         'transport = "dir"',
         "ttl = 3600",
         "max_skew = 600",
+        f"shared = {_toml_list(shared)}"
+        if shared
+        else '# shared = ["data", "models"]   # folders every host sees; `join` links them',
         "",
         "[auditor]",
         "allow_commands = []",
@@ -120,8 +125,12 @@ def init_workspace(
     hosts: Sequence[tuple[str, Sequence[str]]] | None = None,
     git: bool = True,
     name: str | None = None,
+    shared: Sequence[str] = (),
 ) -> Path:
     """Create a workspace in `directory`: config, KANBAN.md, sprints/, memory/, .a2a/, git.
+
+    `shared` names folders every host sees at the same place (`[a2a] shared`: data,
+    models, runs on a mount); they are made here, and `sprintboard join` links them.
 
     Raises:
         WorkspaceError: the directory is already a workspace or is the sprintboard repo.
@@ -140,7 +149,8 @@ def init_workspace(
         host_list.insert(0, (owner, []))
     root.mkdir(parents=True, exist_ok=True)
     title = name or root.name
-    (root / CONFIG_FILE).write_text(_config_text(title, owner, host_list), encoding="utf-8")
+    text = _config_text(title, owner, host_list, shared)
+    (root / CONFIG_FILE).write_text(text, encoding="utf-8")
     for sub in ("sprints", "memory"):
         (root / sub).mkdir(exist_ok=True)
         (root / sub / ".gitkeep").touch()
@@ -152,7 +162,9 @@ def init_workspace(
         (a2a / sub).mkdir(parents=True, exist_ok=True)
         (a2a / sub / ".gitkeep").touch()
     (root / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
-    board = open_board(root, host=owner)
+    board = open_board(root, host=owner)  # reads the config back: `shared` names are checked
+    for folder in shared:
+        (root / folder).mkdir(parents=True, exist_ok=True)
     if not (root / "KANBAN.md").exists():  # one brought along is merged at the first sync
         kanban_sync(board).render(board.snapshot())
     if git:

@@ -1,7 +1,7 @@
 """`make demo`: the main job, end to end, in a fresh workspace under `demo/`.
 
 Two hosts: `alpha` owns the board (the workspace, a git repo), `beta` is the only one with
-`mlx` and has its own folder (its own `.sprintboard/`, no board files) that sees the data
+`mlx` and has its own folder (made by `join`: own `.sprintboard/`, no board files) that sees data
 folders and the A2A directory through a shared mount. Each host's agents run as their own
 process (`sprintboard agents run --host ...`) and the owner's daemon (`sprintboard a2a
 serve --host alpha`) answers beta's signed messages; beta's results travel back as blobs
@@ -39,6 +39,7 @@ from sprintboard.demo.data import SOURCES, DatasetSummary, write_dataset
 from sprintboard.demo.recipe import NEAR_DUP_TITLE, WRITER_CAPS, write_demo_recipe
 from sprintboard.demo.story import PersonEdit, tell_story
 from sprintboard.errors import SprintboardError
+from sprintboard.join import join_workspace
 from sprintboard.tools.tiny_model import build_tiny_model
 from sprintboard.workspace import init_workspace, kanban_sync, open_board
 
@@ -47,6 +48,7 @@ __all__ = ["OBJECTIVE", "PERSON", "DemoError", "DemoResult", "cli", "edit_kanban
 OBJECTIVE = "fine-tune a small model on the mixed dataset"
 PERSON = "human:dana"
 _CLI = "import sys; from sprintboard.cli import main; main(sys.argv[1:])"
+_SHARED = ("data", "models", "runs")
 
 
 class DemoError(SprintboardError):
@@ -221,9 +223,12 @@ def main(
 def _set_up_hosts(run: _Run) -> Path:
     """1. The workspace: alpha owns the board, beta has mlx; beta's own folder; keys paired."""
     ws = run.ws
-    init_workspace(ws, owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])])
-    _add_writer(ws)
-    beta = _beta_folder(ws, run.root / "beta")
+    # The data folders stand in for the mount both machines see; `join` links them into
+    # beta's own folder (its own `.sprintboard/`, no board files: every board call it
+    # makes is a signed message to alpha).
+    init_workspace(ws, owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])], shared=_SHARED)
+    _add_writer(ws)  # before the join: beta's folder gets the same agents
+    beta = Path(join_workspace(ws, run.root / "beta", "beta").folder)
     secret = keygen(ws / ".sprintboard" / "keys", "alpha", "beta")
     pair(beta / ".sprintboard" / "keys", "alpha", "beta", secret)
     run.step(f"workspace {ws} (owner alpha) and beta's folder {beta}; keys paired")
@@ -339,27 +344,6 @@ def _add_writer(ws: Path) -> None:
     ]
     with (ws / "sprintboard.toml").open("a", encoding="utf-8") as fh:
         fh.write("\n".join(lines))
-
-
-def _beta_folder(alpha: Path, beta: Path) -> Path:
-    """Beta's own folder: the same `sprintboard.toml`, its own `.sprintboard/` (checkpoints,
-    keys, seen ids: never shared), the shared A2A directory, and the data folders.
-
-    `data/`, `models/` and `runs/` are links into alpha's folder, standing in for the shared
-    mount both machines see. Beta has no `sprints/` or `KANBAN.md`: every board call it
-    makes is a signed message to alpha.
-    """
-    beta.mkdir(parents=True)
-    text = (alpha / "sprintboard.toml").read_text(encoding="utf-8")
-    shared = 'dir = ".a2a"'
-    if shared not in text:
-        raise DemoError(f"{alpha / 'sprintboard.toml'}: no `{shared}` line under [a2a]")
-    text = text.replace(shared, f"dir = {orjson.dumps(str(alpha / '.a2a')).decode()}")
-    (beta / "sprintboard.toml").write_text(text, encoding="utf-8")
-    for name in ("data", "models", "runs"):
-        (alpha / name).mkdir(exist_ok=True)
-        (beta / name).symlink_to(alpha / name, target_is_directory=True)
-    return beta
 
 
 def _granted(board: LocalBoard) -> bool:
