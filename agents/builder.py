@@ -130,6 +130,9 @@ class Builder:
         cannot hand it to the same paused agent in between."""
         if self.workers and config is None:
             raise TypeError("workers need the workspace config")
+        self._live: set[tuple[str, int]] = set()
+        """(task, attempt) of the workers running in this process now."""
+        self._live_lock = threading.Lock()
 
     # -- graph ------------------------------------------------------------------------------
 
@@ -273,14 +276,23 @@ class Builder:
             attempt=state["attempt"],
             fence=state["fence"],
         )
-        settle_earlier(plan)
-        outcome = settled_outcome(plan)
-        if outcome is None:
-            if self._holds(state) is None:
-                return {"outcome": "lost", "detail": "the lease was lost before the worker ran"}
-            # no board lock is held while the worker runs: it may call `sprintboard note`
-            with self._heartbeats(state) as lost:
-                outcome = run_attempt(plan, self.workers[agent.name], self.board.snapshot(), lost)
+        key = (plan.task, plan.attempt)
+        with self._live_lock:
+            # an earlier attempt still running here ends by itself (its lease is gone)
+            settle_earlier(plan, running=frozenset(self._live))
+            self._live.add(key)
+        try:
+            outcome = settled_outcome(plan)
+            if outcome is None:
+                if self._holds(state) is None:
+                    return {"outcome": "lost", "detail": "the lease was lost before it ran"}
+                # no board lock is held while the worker runs: it may call `sprintboard note`
+                with self._heartbeats(state) as lost:
+                    worker = self.workers[agent.name]
+                    outcome = run_attempt(plan, worker, self.board.snapshot(), lost)
+        finally:
+            with self._live_lock:
+                self._live.discard(key)
         if outcome.ok:
             return {"detail": outcome.reason}
         if outcome.paused:

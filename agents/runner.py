@@ -148,7 +148,9 @@ class Runner:
                 )
         workers = sum(a.wip or 1 for a in self.builders.values()) or 1
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="builder")
-        self.futures: dict[str, concurrent.futures.Future[dict[str, Any]]] = {}
+        # by (task, attempt): a released task claimed again may run beside its old thread,
+        # which must still be reaped
+        self.futures: dict[tuple[str, int], concurrent.futures.Future[dict[str, Any]]] = {}
         self.crashes: dict[str, int] = {}
 
     # -- planning ---------------------------------------------------------------------------
@@ -249,7 +251,7 @@ class Runner:
         started = 0
         snap = self.board.snapshot()
         for task in snap.tasks.values():  # resume what a kill interrupted
-            if self._held(task) and task.id not in self.futures:
+            if self._held(task) and (task.id, task.attempt) not in self.futures:
                 assert task.lease is not None
                 if self._start(task, task.lease.agent):
                     started += 1
@@ -269,14 +271,17 @@ class Runner:
             return False  # left to lease expiry and the Negotiator
         thread = f"builder:{task.id}:{task.attempt}"
         start = Builder.start(task, agent)
-        self.futures[task.id] = self.pool.submit(run_thread, self.builder_graph, thread, start)
+        self.futures[(task.id, task.attempt)] = self.pool.submit(
+            run_thread, self.builder_graph, thread, start
+        )
         return True
 
     def _reap(self) -> None:
-        for task_id, future in list(self.futures.items()):
+        for key, future in list(self.futures.items()):
             if not future.done():
                 continue
-            del self.futures[task_id]
+            del self.futures[key]
+            task_id = key[0]
             try:
                 result = future.result()
             except Exception as exc:  # a bug or a board outage: count it, retry a few times

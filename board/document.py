@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from sprintboard.board.models import Question, Task
+from sprintboard.board.models import Lease, Question, Task
 from sprintboard.board.state import BoardState
 
 __all__ = [
@@ -169,6 +169,46 @@ def question_doc(q: Question) -> QuestionDoc:
     )
 
 
+def _criteria(task: Task) -> list[CriterionDoc]:
+    return [
+        CriterionDoc(
+            index=i,
+            text=c.text,
+            done=c.done,
+            check=c.check,
+            result=c.result,
+            failed=not c.done and c.check is not None and c.result is not None,
+        )
+        for i, c in enumerate(task.criteria)
+    ]
+
+
+def _dependencies(state: BoardState, task: Task) -> list[DependencyDoc]:
+    out = []
+    for dep_id in task.dependencies:
+        dep = state.tasks.get(dep_id)
+        out.append(
+            DependencyDoc(id=dep_id, title="", status="unknown", artifacts=[])
+            if dep is None
+            else DependencyDoc(
+                id=dep.id, title=dep.title, status=dep.status, artifacts=_artifacts(dep)
+            )
+        )
+    return out
+
+
+def _lease(lease: Lease) -> LeaseDoc:
+    return LeaseDoc(
+        agent=lease.agent,
+        host=lease.host,
+        fence=lease.fence,
+        acquired=lease.acquired,
+        expires=lease.expires,
+        last_heartbeat=lease.last_heartbeat,
+        ttl=lease.ttl,
+    )
+
+
 def task_document(state: BoardState, task_id: str) -> TaskDocument:
     """The whole task `task_id` as `show` prints it, from the board state alone.
 
@@ -176,17 +216,6 @@ def task_document(state: BoardState, task_id: str) -> TaskDocument:
         UnknownTask: no such task on the board.
     """
     task = state.task(task_id)
-    deps = []
-    for dep_id in task.dependencies:
-        dep = state.tasks.get(dep_id)
-        deps.append(
-            DependencyDoc(id=dep_id, title="", status="unknown", artifacts=[])
-            if dep is None
-            else DependencyDoc(
-                id=dep.id, title=dep.title, status=dep.status, artifacts=_artifacts(dep)
-            )
-        )
-    lease = task.lease
     questions = [question_doc(q) for q in state.questions if q.task == task.id]
     return TaskDocument(
         id=task.id,
@@ -199,31 +228,11 @@ def task_document(state: BoardState, task_id: str) -> TaskDocument:
         role=task.role,
         caps=list(task.caps),
         estimate=None if task.estimate is None else str(task.estimate),
-        criteria=[
-            CriterionDoc(
-                index=i,
-                text=c.text,
-                done=c.done,
-                check=c.check,
-                result=c.result,
-                failed=not c.done and c.check is not None and c.result is not None,
-            )
-            for i, c in enumerate(task.criteria)
-        ],
-        dependencies=deps,
+        criteria=_criteria(task),
+        dependencies=_dependencies(state, task),
         steps=[StepDoc(tool=s.tool, config=dict(s.config)) for s in task.steps],
         agent=task.agent,
-        lease=None
-        if lease is None
-        else LeaseDoc(
-            agent=lease.agent,
-            host=lease.host,
-            fence=lease.fence,
-            acquired=lease.acquired,
-            expires=lease.expires,
-            last_heartbeat=lease.last_heartbeat,
-            ttl=lease.ttl,
-        ),
+        lease=None if task.lease is None else _lease(task.lease),
         attempt=task.attempt,
         artifacts=_artifacts(task),
         metrics=dict(task.metrics),
@@ -254,7 +263,15 @@ def _artifact_line(a: ArtifactDoc, indent: str = "") -> str:
 def render_task_page(doc: TaskDocument) -> str:
     """The task as a readable Markdown page (what `sprintboard show TASK` prints and a
     command worker's PROMPT.md carries), every section of the document in order."""
-    out = [f"# {doc.id}: {doc.title}", ""]
+    out = [f"# {doc.id}: {doc.title}", "", *_page_facts(doc)]
+    if doc.description.strip():
+        out += ["## Description", "", doc.description.strip(), ""]
+    for section in (_page_criteria, _page_dependencies, _page_work, _page_conversation):
+        out += section(doc)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _page_facts(doc: TaskDocument) -> list[str]:
     facts = [
         f"**Status:** {doc.status} ({doc.column})",
         f"**Priority:** P{doc.priority}",
@@ -266,7 +283,7 @@ def render_task_page(doc: TaskDocument) -> str:
     if doc.estimate:
         facts.append(f"**Estimate:** {doc.estimate}")
     facts.append(f"**Attempt:** {doc.attempt}")
-    out += [" · ".join(facts), ""]
+    out = [" · ".join(facts), ""]
     if doc.lease is not None:
         ls = doc.lease
         out += [
@@ -282,32 +299,44 @@ def render_task_page(doc: TaskDocument) -> str:
         out += ["**Waiting for a person:** an open question below needs an answer.", ""]
     if doc.origin:
         out += [f"**From:** {doc.origin}", ""]
-    if doc.description.strip():
-        out += ["## Description", "", doc.description.strip(), ""]
-    if doc.criteria:
-        out += ["## Acceptance criteria", ""]
-        for c in doc.criteria:
-            check = f" `check: {c.check}`" if c.check else " (a person decides)"
-            out.append(f"{c.index + 1}. [{'x' if c.done else ' '}] {c.text}{check}")
-            if c.result is not None:
-                word = "FAILED" if c.failed else "passed"
-                out.append(f"   - last check {word}: {c.result}")
-        out.append("")
-    if doc.dependencies:
-        out += ["## Dependencies", ""]
-        for d in doc.dependencies:
-            out.append(f"- {d.id} {d.title} ({d.status})".replace("  ", " "))
-            out += [_artifact_line(a, "  ") for a in d.artifacts]
-        out.append("")
+    return out
+
+
+def _page_criteria(doc: TaskDocument) -> list[str]:
+    if not doc.criteria:
+        return []
+    out = ["## Acceptance criteria", ""]
+    for c in doc.criteria:
+        check = f" `check: {c.check}`" if c.check else " (a person decides)"
+        out.append(f"{c.index + 1}. [{'x' if c.done else ' '}] {c.text}{check}")
+        if c.result is not None:
+            out.append(f"   - last check {'FAILED' if c.failed else 'passed'}: {c.result}")
+    return [*out, ""]
+
+
+def _page_dependencies(doc: TaskDocument) -> list[str]:
+    if not doc.dependencies:
+        return []
+    out = ["## Dependencies", ""]
+    for d in doc.dependencies:
+        out.append(f"- {d.id} {d.title} ({d.status})".replace("  ", " "))
+        out += [_artifact_line(a, "  ") for a in d.artifacts]
+    return [*out, ""]
+
+
+def _page_work(doc: TaskDocument) -> list[str]:
+    out: list[str] = []
     if doc.steps:
-        out += ["## Steps", ""]
-        out += [f"- `{s.tool}` {s.config}" for s in doc.steps]
-        out.append("")
+        out += ["## Steps", "", *(f"- `{s.tool}` {s.config}" for s in doc.steps), ""]
     if doc.artifacts or doc.metrics:
-        out += ["## Results", ""]
-        out += [_artifact_line(a) for a in doc.artifacts]
+        out += ["## Results", "", *(_artifact_line(a) for a in doc.artifacts)]
         out += [f"- {name} = {value:g}" for name, value in sorted(doc.metrics.items())]
         out.append("")
+    return out
+
+
+def _page_conversation(doc: TaskDocument) -> list[str]:
+    out: list[str] = []
     if doc.questions:
         out += ["## Questions", ""]
         for q in doc.questions:
@@ -327,7 +356,6 @@ def render_task_page(doc: TaskDocument) -> str:
             out += _indented("\n".join(rest))
         out.append("")
     if doc.decisions:
-        out += ["## Decisions", ""]
-        out += [f"- {d.text} _({d.actor}, {d.ts})_" for d in doc.decisions]
+        out += ["## Decisions", "", *(f"- {d.text} _({d.actor}, {d.ts})_" for d in doc.decisions)]
         out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    return out

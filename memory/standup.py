@@ -138,6 +138,14 @@ def _doing_line(t: TaskLine, ago: Callable[[str], str]) -> str:
     )
 
 
+def _question_line(q: QuestionItem, ago: Callable[[str], str]) -> str:
+    asked = f"**{q.task}** {q.title} — {q.asked_by} asked {format_minute(q.asked)}"
+    text = " ".join(q.text.split())
+    if q.answer is None:
+        return f"{asked} ({ago(q.asked)}): {text} (`sprintboard answer {q.task}`)"
+    return f"{asked}: {text} — answered by {q.answered_by}: {' '.join(q.answer.split())}"
+
+
 def _blocked_line(b: BlockedItem, ago: Callable[[str], str]) -> str:
     return (
         f"**{b.task}** {b.title} — {b.reason or b.status}; since {format_minute(b.since)} "
@@ -150,15 +158,6 @@ def _manual_line(m: BlockedItem, ago: Callable[[str], str]) -> str:
     if m.open_criteria:
         line += "; to check: " + "; ".join(m.open_criteria)
     return line
-
-
-def _question_line(q: QuestionItem, ago: Callable[[str], str]) -> str:
-    asked = f"**{q.task}** {q.title} — {q.asked_by} asked {format_minute(q.asked)}"
-    text = " ".join(q.text.split())
-    if q.answer is None:
-        return f"{asked} ({ago(q.asked)}): {text} (`sprintboard answer {q.task}`)"
-    said = " ".join(q.answer.split())
-    return f"{asked}: {text} — answered by {q.answered_by}: {said}"
 
 
 def _decision_line(d: DecisionItem) -> str:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sprintboard.board.clock import parse_ts
 from sprintboard.board.critical_path import critical_path
 from sprintboard.board.models import FINISHED_STATUSES, Artifact, Task
+from sprintboard.board.state import BoardState
 from sprintboard.memory.daily_notes import NoteBlocker
 from sprintboard.memory.history import History, TaskTrail
 
@@ -34,7 +35,6 @@ CriticalPathFinder = Callable[[Sequence[Task]], list[str]]
 """Task ids of the remaining critical path, in the order work flows."""
 
 _REVIEW = frozenset({"awaiting_test", "testing", "ready_for_integrator"})
-_FINISHED = frozenset({"done", "cancelled"})
 _MOVING = frozenset({"In Progress", "Review", "Blocked"})
 
 
@@ -246,6 +246,30 @@ def _manual_item(task: Task, trail: TaskTrail) -> BlockedItem:
     )
 
 
+def _questions(state: BoardState) -> list[QuestionItem]:
+    """Open questions, and answered ones of tasks still being worked."""
+    out = []
+    for q in state.questions:
+        asked_about = state.tasks.get(q.task or "")
+        if asked_about is None or (
+            q.answer is not None and asked_about.status in FINISHED_STATUSES
+        ):
+            continue
+        out.append(
+            QuestionItem(
+                asked_about.id,
+                asked_about.title,
+                q.id,
+                q.text,
+                q.actor,
+                q.ts,
+                q.answer,
+                q.answered_by,
+            )
+        )
+    return out
+
+
 def gather_facts(
     history: History,
     *,
@@ -270,22 +294,7 @@ def gather_facts(
         stalled_days=stalled_days,
         note_blockers=list(notes),
     )
-    for q in state.questions:
-        asked_about = state.tasks.get(q.task or "")
-        if asked_about is None or (q.answer is not None and asked_about.status in _FINISHED):
-            continue
-        facts.questions.append(
-            QuestionItem(
-                asked_about.id,
-                asked_about.title,
-                q.id,
-                q.text,
-                q.actor,
-                q.ts,
-                q.answer,
-                q.answered_by,
-            )
-        )
+    facts.questions = _questions(state)
     stale_before = as_of - timedelta(days=stalled_days)
     for task in state.tasks.values():
         trail = history.trails[task.id]

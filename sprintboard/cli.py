@@ -12,6 +12,7 @@ import sys
 import typer
 
 from sprintboard.commands.lazy_group import LazyGroup
+from sprintboard.commands.width import text_width
 from sprintboard.errors import SprintboardError
 
 __all__ = ["app", "main"]
@@ -42,9 +43,6 @@ class _State:
 def _set_help_width() -> None:
     """Lay help screens out at the terminal's width, or `NOT_A_TTY_WIDTH` in a pipe (typer
     reads `TERMINAL_WIDTH` when it first builds a help screen)."""
-    # commands/ loads lazily, as every command does (tests/test_cli_lazy.py)
-    from sprintboard.commands.output import text_width
-
     width = text_width()
     if width is not None and "TERMINAL_WIDTH" not in os.environ:
         os.environ["TERMINAL_WIDTH"] = str(width)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import format_ts, parse_ts
 from sprintboard.board.codec import task_to_dict
+from sprintboard.board.kanban.parse import heading_key
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import ACTIVE_STATUSES, SprintInfo, Task
 from sprintboard.board.state import BoardState
@@ -92,9 +93,6 @@ def read_sprint_file(
 def _refuse_empty_backlog(path: Path, text: str) -> None:
     """A backlog without one task would only replace the sprint: refuse it, and point a
     KANBAN.md (a board people edit, not a sprint backlog) to `board sync`."""
-    # KANBAN.md code stays off the import path until a backlog turns out empty
-    from sprintboard.board.kanban.parse import heading_key
-
     for number, line in enumerate(text.splitlines(), start=1):
         if line.startswith("## ") and heading_key(line[3:]) is not None:
             raise SprintFileError(

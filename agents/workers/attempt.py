@@ -79,12 +79,17 @@ def settled_outcome(plan: AttemptPlan) -> WorkerOutcome | None:
     return void
 
 
-def settle_earlier(plan: AttemptPlan) -> list[int]:
+def settle_earlier(
+    plan: AttemptPlan, running: frozenset[tuple[str, int]] = frozenset()
+) -> list[int]:
     """Void the task's earlier attempts that a kill cut off here (their lease expired while
-    the runner was down, so no thread resumes them); returns their numbers."""
+    the runner was down, so no thread resumes them); returns their numbers. `running`:
+    (task, attempt) pairs still being worked in this process, left to end by themselves."""
     cut = []
     for attempt in range(1, plan.attempt):
         earlier = replace(plan, attempt=attempt)
+        if (plan.task, attempt) in running:
+            continue
         if load_outcome(earlier.run_dir) is None and started(earlier.run_dir):
             settled_outcome(earlier)
             cut.append(attempt)

@@ -93,7 +93,7 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
-    from sprintboard.commands.output import text_width
+    from sprintboard.commands.width import text_width
     from sprintboard.errors import OwnerUnreachable
     from sprintboard.status import StaleRow, board_status
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -10,21 +9,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-__all__ = ["NOT_A_TTY_WIDTH", "print_json", "text_width"]
-
-NOT_A_TTY_WIDTH = 120
-"""Columns for help and tables written to a pipe or a file (rich assumes 80 and wraps)."""
-
-
-def text_width() -> int | None:
-    """Columns to lay text out in: `$COLUMNS` when set, None on a terminal (rich asks it
-    for its width), else `NOT_A_TTY_WIDTH`."""
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return int(columns)
-    if sys.stdout.isatty():
-        return None
-    return NOT_A_TTY_WIDTH
+__all__ = ["print_json"]
 
 
 def _plain(value: Any) -> Any:

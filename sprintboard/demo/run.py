@@ -227,7 +227,7 @@ def _set_up_hosts(run: _Run) -> Path:
     # beta's own folder (its own `.sprintboard/`, no board files: every board call it
     # makes is a signed message to alpha).
     init_workspace(ws, owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])], shared=_SHARED)
-    _add_writer(ws)
+    _add_writer(ws)  # before the join: beta's folder gets the same agents
     beta = Path(join_workspace(ws, run.root / "beta", "beta").folder)
     secret = keygen(ws / ".sprintboard" / "keys", "alpha", "beta")
     pair(beta / ".sprintboard" / "keys", "alpha", "beta", secret)

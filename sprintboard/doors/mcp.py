@@ -4,7 +4,8 @@ Tools go through the same `BoardClient` API as the built-in agents, under the sa
 and fencing; a refused call comes back as an MCP tool error with sprintboard's message.
 `get_task` is `show --json`; `note` and `ask` are the conversation with people; the
 `primer` prompt is `sprintboard prime`. The server is built from small parts, one per
-kind of tool (reading, leases, conversation, owner-only), the resources and the prompt.
+kind of tool (reading, leases, results, conversation, owner-only), the resources and the
+prompt.
 On a host that is not the owner the client is a `RemoteBoard` (every call a signed message
 to the owner): the same tools, answered by the owner; `add_task` and `standup` say they
 run on the owner, and the KANBAN.md resource is rendered from the owner's snapshot.
@@ -94,6 +95,7 @@ def build_mcp_server(board: BoardClient, *, default_ttl: int = 900) -> MCPServer
     server: MCPServer = MCPServer(name="sprintboard", instructions=_INSTRUCTIONS)
     _reading_tools(server, board)
     _lease_tools(server, board, default_ttl)
+    _result_tools(server, board)
     _conversation_tools(server, board)
     _owner_tools(server, board)
     _resources(server, board)
@@ -130,8 +132,6 @@ def _reading_tools(server: MCPServer, board: BoardClient) -> None:
 
 
 def _lease_tools(server: MCPServer, board: BoardClient, default_ttl: int) -> None:
-    root = board.root
-
     @server.tool()
     @_as_tool_errors
     def claim(task: str, agent: str, ttl: int = default_ttl) -> LeaseInfo:
@@ -168,6 +168,10 @@ def _lease_tools(server: MCPServer, board: BoardClient, default_ttl: int) -> Non
         """Give the lease back (the task returns to ready for someone else)."""
         board.release(task, fence, one_line(reason, "reason"))
         return _row(board, task)
+
+
+def _result_tools(server: MCPServer, board: BoardClient) -> None:
+    root = board.root
 
     @server.tool()
     @_as_tool_errors
