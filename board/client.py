@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sprintboard.board.document import TaskDocument
 from sprintboard.board.models import Artifact, Event, Lease, Note, Op, Question, Status, Task
 from sprintboard.board.scheduling import NextUp
 from sprintboard.board.state import BoardState
+
+if TYPE_CHECKING:  # pydantic: `next --json` answers without loading it
+    from sprintboard.board.document import TaskDocument
 
 __all__ = ["BoardClient", "BoardObserver", "EventDraft"]
 

@@ -12,13 +12,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sprintboard.board.authority import authorize
 from sprintboard.board.client import BoardObserver, EventDraft
 from sprintboard.board.clock import Clock, IdSource, SystemClock, UlidIds, format_ts
 from sprintboard.board.codec import task_to_dict, validate_task
-from sprintboard.board.document import TaskDocument, task_document
 from sprintboard.board.journal import Head, encode_event, line_hash
 from sprintboard.board.leases import (
     claim_drafts,
@@ -40,6 +39,9 @@ from sprintboard.board.state import BoardState, open_question, reduce
 from sprintboard.board.store import BoardStore, Verification, board_paths
 from sprintboard.board.values import check_draft
 from sprintboard.errors import BoardError, NotOwner, NotPermitted
+
+if TYPE_CHECKING:
+    from sprintboard.board.document import TaskDocument
 
 __all__ = ["LocalBoard", "Verification", "board_paths"]
 
@@ -458,6 +460,9 @@ class LocalBoard:
         Raises:
             UnknownTask.
         """
+        # pydantic, loaded only here: `next --json` answers without it
+        from sprintboard.board.document import task_document
+
         return task_document(self.refresh(), task_id)
 
     def actor_for(self, agent: str) -> str:
