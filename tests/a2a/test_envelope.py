@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from sprintboard.a2a.envelope import MAX_MESSAGE_BYTES, Envelope, decode, encode, seal, verify
+from sprintboard.a2a.envelope import (
+    MAX_MESSAGE_BYTES,
+    Envelope,
+    decode,
+    encode,
+    payload_hash,
+    seal,
+    verify,
+)
 from sprintboard.errors import MessageRejected
 
 KEY = b"k" * 32
@@ -89,3 +97,14 @@ def test_expiry_tolerates_the_skew_and_no_more() -> None:
 def test_malformed_envelopes_are_refused(doc: bytes, reason: str) -> None:
     with pytest.raises(MessageRejected, match=reason):
         decode(doc)
+
+
+def test_the_signature_covers_the_payload_hash() -> None:
+    """A forger who swaps the payload and recomputes its hash still fails: the hash is signed."""
+    env = make()
+    swapped = {"statusUpdate": {"taskId": "T2", "status": {"state": "TASK_STATE_COMPLETED"}}}
+    forged = replace(env, payload=swapped, payload_sha256=payload_hash(swapped))
+    with pytest.raises(MessageRejected, match="bad signature"):
+        check(forged)
+    with pytest.raises(MessageRejected, match="bad signature"):
+        check(decode(encode(forged)))

@@ -132,6 +132,58 @@ def test_moving_a_leased_task_names_its_real_status(open_local: Any, task: Any) 
     assert "allowed: adapting, awaiting_test, blocked" in str(err.value)
 
 
+TEAM = BoardPolicy(
+    owner="alpha",
+    open_claims=True,
+    agent_roles={**POLICY.agent_roles, "negotiator-1": "negotiator"},
+    agent_hosts={**POLICY.agent_hosts, "negotiator-1": "alpha"},
+)
+
+
+@pytest.mark.parametrize(
+    ("actor", "who"),
+    [
+        ("planner-1@alpha", "planner-1 is a planner"),
+        ("negotiator-1@alpha", "negotiator-1 is a negotiator"),
+        ("builder-1@alpha", "builder-1 is a builder"),
+        ("ghost@alpha", "ghost is not in sprintboard.toml"),
+    ],
+)
+def test_only_the_auditor_finishes_even_when_every_criterion_is_checked(
+    open_local: Any, task: Any, actor: str, who: str
+) -> None:
+    board = open_local(TEAM)
+    _submitted(board, task)
+    for index in range(len(CRITERIA)):
+        board.check_criterion("T1", index, True, "ok", "auditor-1@alpha")
+    seq = board.snapshot().seq
+    with pytest.raises(InvalidTransition, match=f"only the Auditor moves a task to done; {who}"):
+        board.move("T1", "done", actor)
+    with pytest.raises(InvalidTransition, match="only the Auditor"):
+        board.apply([EventDraft("task.move", "T1", {"to": "done"}, actor)])
+    assert board.snapshot().seq == seq and board.snapshot().tasks["T1"].status == "awaiting_test"
+    assert board.move("T1", "done", "auditor-1@alpha").status == "done"
+
+
+def test_an_unknown_agent_cannot_declare_itself_the_auditor(open_local: Any, task: Any) -> None:
+    board = open_local(TEAM)  # open claims: unnamed agents may build, nothing more
+    board.create_tasks([task("T1", role="auditor"), task("T2")])
+    with pytest.raises(NotPermitted, match="ghost is not in sprintboard.toml, so it takes only"):
+        board.claim_next("ghost", role="auditor")
+    with pytest.raises(LeaseConflict, match="is auditor work; ghost@alpha takes builder work"):
+        board.claim("T1", agent="ghost", host="alpha", ttl=60)
+    assert [t.id for t in board.ready(role="auditor")] == ["T1"]  # the work is there
+    assert TEAM.claimant("ghost", "alpha", role="auditor").refusal is not None
+    assert TEAM.claimant("ghost", "alpha").role == "builder"
+    for claimed in (None, "auditor"):
+        for fields in ({"to": "done"}, {"to": "done", "role": claimed}):
+            with pytest.raises(InvalidTransition):
+                board.apply([EventDraft("task.move", "T2", fields, "ghost@alpha")])
+    with pytest.raises(NotPermitted, match="is a builder in sprintboard.toml, not a auditor"):
+        board.claim_next("builder-1", role="auditor")
+    assert board.snapshot().tasks["T1"].lease is None
+
+
 def _cli(ws: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("sprintboard")
     where = ["-w", str(ws)] if ws else []

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from sprintboard.board.clock import CounterIds, FrozenClock
+from sprintboard.board.kanban.merge import merge_edit
+from sprintboard.board.kanban.model import KanbanCard, KanbanDocument, cards_of
 from sprintboard.board.kanban.sync import KanbanView
 from sprintboard.board.local import LocalBoard
+from sprintboard.board.models import Task
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.board.state import BoardState
 
@@ -265,3 +270,139 @@ def test_merging_the_same_edit_twice_adds_nothing(tmp_path: Path) -> None:
     second = view.sync(b)
     assert len(first.events) == 1 and second.events == []
     assert [n.text for n in b.snapshot().notes] == ["once"]
+
+
+# -- every merged field: the person wins where both touched it, the agent keeps the rest ----
+
+_PERSON = "human:ana"
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One field the merge carries: the person's edit of a card, an agent's change of the
+    same field, and how to read it back from the task."""
+
+    edit: Callable[[KanbanCard], KanbanCard]
+    agent: Callable[[LocalBoard], None]
+    read: Callable[[Task], object]
+    person_value: object
+    agent_value: object
+
+
+def _agent_update(**fields: object) -> Callable[[LocalBoard], None]:
+    return lambda b: b.update_task("T1", fields, actor="planner-1@alpha")
+
+
+_FIELDS: dict[str, _Field] = {
+    "title": _Field(
+        lambda c: replace(c, title="Person title"),
+        _agent_update(title="Agent title"),
+        lambda t: t.title,
+        "Person title",
+        "Agent title",
+    ),
+    "priority": _Field(
+        lambda c: replace(c, priority=0),
+        _agent_update(priority=2),
+        lambda t: t.priority,
+        0,
+        2,
+    ),
+    "owner": _Field(
+        lambda c: replace(c, owner="ana"),
+        _agent_update(agent="builder-1"),
+        lambda t: t.agent,
+        "ana",
+        "builder-1",
+    ),
+    "commits": _Field(
+        lambda c: replace(c, commits=("abc1234",)),
+        _agent_update(commits=["fff0000"]),
+        lambda t: t.commits,
+        ["abc1234"],
+        ["fff0000"],
+    ),
+    "criteria": _Field(
+        lambda c: replace(c, criteria=(("person's criterion", False),)),
+        _agent_update(criteria=[{"text": "agent's criterion"}]),
+        lambda t: [x.text for x in t.criteria],
+        ["person's criterion"],
+        ["agent's criterion"],
+    ),
+    "status": _Field(
+        lambda c: replace(c, status="cancelled", checked=True),
+        lambda b: b.move("T1", "ready", actor="planner-1@alpha"),
+        lambda t: t.status,
+        "cancelled",
+        "ready",
+    ),
+    "blocked_reason": _Field(
+        lambda c: replace(c, blocked_reason="the person's reason"),
+        _agent_update(blocked_reason="the agent's reason"),
+        lambda t: t.blocked_reason,
+        "the person's reason",
+        "the agent's reason",
+    ),
+}
+
+
+def _merge_board(tmp_path: Path) -> LocalBoard:
+    board = LocalBoard(tmp_path, host="alpha", policy=POLICY, clock=FrozenClock(), ids=CounterIds())
+    board.create_tasks(
+        [
+            {
+                "id": "T1",
+                "title": "Base title",
+                "status": "blocked",
+                "blocked_reason": "the base reason",
+                "priority": 1,
+                "criteria": [{"text": "base criterion"}],
+                "commits": ["0000000"],
+            },
+            {"id": "T2", "title": "Other", "status": "ready"},
+        ],
+        actor="planner-1@alpha",
+    )
+    return board
+
+
+def _merged(board: LocalBoard, base: KanbanDocument, edited: KanbanDocument) -> Task:
+    result = merge_edit(base, edited, board.snapshot(), _PERSON)
+    assert {d.actor for d in result.drafts} <= {_PERSON}
+    board.apply(result.drafts)
+    return board.snapshot().tasks["T1"]
+
+
+@pytest.mark.parametrize("name", list(_FIELDS))
+def test_on_every_merged_field_both_touched_the_person_wins(tmp_path: Path, name: str) -> None:
+    spec = _FIELDS[name]
+    board = _merge_board(tmp_path)
+    base = KanbanDocument(cards=cards_of(board.snapshot()))
+    edited = KanbanDocument(cards={**base.cards, "T1": spec.edit(base.cards["T1"])})
+    spec.agent(board)
+    assert spec.read(board.snapshot().tasks["T1"]) == spec.agent_value
+    assert spec.read(_merged(board, base, edited)) == spec.person_value
+
+
+@pytest.mark.parametrize("name", list(_FIELDS))
+def test_an_agent_change_the_person_did_not_touch_survives(tmp_path: Path, name: str) -> None:
+    spec = _FIELDS[name]
+    board = _merge_board(tmp_path)
+    base = KanbanDocument(cards=cards_of(board.snapshot()))
+    other = "title" if name != "title" else "priority"
+    edited_card = _FIELDS[other].edit(base.cards["T1"])
+    edited = KanbanDocument(cards={**base.cards, "T1": edited_card})
+    spec.agent(board)
+    task = _merged(board, base, edited)
+    assert spec.read(task) == spec.agent_value
+    assert _FIELDS[other].read(task) == _FIELDS[other].person_value
+
+
+def test_an_unchanged_file_merges_to_nothing(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    base = KanbanDocument(cards=cards_of(board.snapshot()))
+    for spec in _FIELDS.values():
+        if spec.read(board.snapshot().tasks["T1"]) != spec.agent_value:
+            spec.agent(board)
+    result = merge_edit(base, KanbanDocument(cards=dict(base.cards)), board.snapshot(), _PERSON)
+    assert (result.drafts, result.warnings) == ([], [])
