@@ -14,7 +14,7 @@ import pytest
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import FrozenClock
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.models import Event
+from sprintboard.board.models import Artifact, Event
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.board.state import BoardState, reduce
 from sprintboard.errors import BoardError, LeaseConflict, StaleFence
@@ -298,3 +298,109 @@ def test_a_waiting_task_is_claimable_once_its_dependencies_are_done(
         ("lease.grant", "b1@alpha"),
     ]
     assert drafts[0].fields == {"to": "ready", "from": "blocked", "reason": "dependencies done"}
+
+
+# -- what each lease operation writes -------------------------------------------------------
+
+
+def _ops(board: LocalBoard, since: int) -> list[tuple[Any, ...]]:
+    return [(e.op, e.actor, e.fence, e.fields) for e in board.events(since)]
+
+
+def test_a_submit_writes_artifacts_metrics_and_the_move_under_the_holders_fence(
+    open_local: Any, task: Any
+) -> None:
+    board = open_local()
+    board.create_tasks([task("T1")])
+    lease = board.claim("T1", agent="b1", host="beta", ttl=60)
+    seq = board.snapshot().seq
+    arts = [Artifact("runs/T1/1/a.jsonl", "a" * 64, 3), Artifact("runs/T1/1/b.png", "b" * 64, 4)]
+    board.submit("T1", lease.fence, arts, {"val_loss": 1, "acc": 0.5})
+    f = lease.fence
+    assert _ops(board, seq) == [
+        ("artifact.add", "b1@beta", f, {"path": arts[0].path, "sha256": "a" * 64, "size": 3}),
+        ("artifact.add", "b1@beta", f, {"path": arts[1].path, "sha256": "b" * 64, "size": 4}),
+        ("metric.set", "b1@beta", f, {"name": "acc", "value": 0.5}),
+        ("metric.set", "b1@beta", f, {"name": "val_loss", "value": 1.0}),
+        ("task.move", "b1@beta", f, {"to": "awaiting_test", "reason": "submitted"}),
+    ]
+    t1 = board.snapshot().tasks["T1"]
+    assert (t1.status, t1.lease, t1.metrics) == ("awaiting_test", None, {"acc": 0.5, "val_loss": 1})
+
+
+def test_release_and_heartbeat_are_written_as_the_holder(
+    open_local: Any, task: Any, clock: FrozenClock
+) -> None:
+    board = open_local()
+    board.create_tasks([task("T1")])
+    lease = board.claim("T1", agent="b1", host="beta", ttl=120)
+    seq = board.snapshot().seq
+    clock.advance(30)
+    board.heartbeat("T1", lease.fence)
+    board.release("T1", lease.fence, reason="out of memory")
+    board.claim("T1", agent="b2", host="alpha", ttl=60)
+    board.release("T1", lease.fence + 1)
+    assert _ops(board, seq) == [
+        ("lease.heartbeat", "b1@beta", 1, {"expires": "2026-01-01T00:02:30.000Z"}),
+        ("lease.release", "b1@beta", 1, {"reason": "out of memory"}),
+        ("lease.grant", "b2@alpha", None, {
+            "agent": "b2", "host": "alpha", "ttl": 60,
+            "expires": "2026-01-01T00:01:30.000Z", "fence": 2,
+        }),
+        ("lease.release", "b2@alpha", 2, {"reason": "released"}),
+    ]  # fmt: skip
+
+
+def test_drafts_for_a_task_nobody_holds(open_local: Any, task: Any) -> None:
+    from sprintboard.board.leases import heartbeat_drafts, holder, release_drafts
+
+    board = open_local()
+    board.create_tasks([task("T1")])
+    state = board.snapshot()
+    now = FrozenClock().now()
+    assert holder(state.tasks["T1"]) == "unknown"
+    (beat,) = heartbeat_drafts(state, "T1", 7, now)
+    assert (beat.actor, beat.fence, beat.fields) == (
+        "unknown",
+        7,
+        {"expires": "2026-01-01T00:00:00.000Z"},
+    )
+    (release,) = release_drafts(state, "T1", 7, "why")
+    assert (release.actor, release.fence, release.fields) == ("unknown", 7, {"reason": "why"})
+    with pytest.raises(StaleFence):
+        board.heartbeat("T1", 7)
+
+
+def test_a_claim_is_refused_while_leased_or_waiting(open_local: Any, task: Any) -> None:
+    board = open_local()
+    waiting = task("T2", status="blocked", dependencies=["T1", "T3"])
+    board.create_tasks([task("T1"), waiting, task("T3", status="done")])
+    board.move("T3", "ready", "human:ana", force=True)  # reopened: T2 waits on it again
+    board.claim("T1", agent="b1", host="alpha", ttl=60)
+    with pytest.raises(LeaseConflict) as err:
+        board.claim("T1", agent="b2", host="alpha", ttl=60)
+    assert str(err.value) == "T1: already leased to b1@alpha"
+    with pytest.raises(LeaseConflict) as err:
+        board.claim("T2", agent="b2", host="alpha", ttl=60)
+    assert str(err.value) == "T2: waits on T1, T3"
+
+
+def test_every_overdue_lease_expires_in_one_write(
+    open_local: Any, task: Any, clock: FrozenClock
+) -> None:
+    board = open_local()
+    board.create_tasks([task("T1"), task("T2"), task("T3")])
+    board.claim("T1", agent="b1", host="alpha", ttl=60)
+    board.claim("T2", agent="b2", host="beta", ttl=30)
+    board.claim("T3", agent="b3", host="alpha", ttl=3600)
+    clock.advance(60)
+    assert board.expire_leases() == ["T1", "T2"]
+    expiries = [
+        (e.task, e.actor, e.fence, e.fields["reason"])
+        for e in board.events()
+        if e.op == "lease.expire"
+    ]
+    assert expiries == [
+        ("T1", "system@alpha", 1, "lease of b1@alpha expired at 2026-01-01T00:01:00.000Z"),
+        ("T2", "system@alpha", 2, "lease of b2@beta expired at 2026-01-01T00:00:30.000Z"),
+    ]

@@ -197,3 +197,24 @@ def test_snapshots_handed_out_are_never_mutated(open_local: Any, task: Any) -> N
     board.claim("T1", agent="b1", host="alpha", ttl=60)
     assert before.tasks["T1"].status == "ready" and before.tasks["T1"].lease is None
     assert board.snapshot().tasks["T1"].status == "in_progress"
+
+
+def test_a_snapshot_is_never_changed_by_later_writes_to_its_tasks(
+    open_local: Any, task: Any, clock: FrozenClock
+) -> None:
+    import copy
+
+    board = open_local(BoardPolicy(owner="alpha", open_claims=True, agent_roles={"aud": "auditor"}))
+    board.create_tasks([task("T1", criteria=[{"text": "a"}])])
+    lease = board.claim("T1", agent="b1", host="alpha", ttl=60)
+    before = board.snapshot()
+    kept = copy.deepcopy(before)
+    clock.advance(10)
+    board.heartbeat("T1", lease.fence)
+    board.check_criterion("T1", 0, True, "ok", "aud@alpha")
+    board.submit("T1", lease.fence, [Artifact("a", "0" * 64, 1)], {"loss": 1.0})
+    board.add_decision("d", task="T1")
+    board.start_sprint("S1")
+    assert before == kept
+    after = board.snapshot().tasks["T1"]
+    assert after.criteria[0].done and after.artifacts and after.lease is None
