@@ -41,6 +41,7 @@ _BOARD = [
     f"tests/board/test_{name}.py"
     for name in (
         "reduce",
+        "moves",
         "leases",
         "local_board",
         "authority",

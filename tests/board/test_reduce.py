@@ -230,6 +230,7 @@ def test_artifacts_replace_by_path_and_metrics_are_numbers(j: Journal) -> None:
     j("artifact.add", token=1, path="a.jsonl", sha256="1" * 64, size="10")
     j("artifact.add", token=1, path="b.jsonl", sha256="2" * 64, size=20)
     j("artifact.add", token=None, path="a.jsonl", sha256="3" * 64, size=30)  # a person's
+    assert j.state.tasks["T1"].updated == j.ts(5)
     j("metric.set", token=1, name="loss", value="1.5")
     j("metric.set", token=None, name=7, value=2)
     t1 = j.state.tasks["T1"]
@@ -242,7 +243,7 @@ def test_artifacts_replace_by_path_and_metrics_are_numbers(j: Journal) -> None:
 def test_decisions_and_notes_keep_who_when_and_which_task(j: Journal) -> None:
     j.create()
     j("decision.add", "T1", text="use MLX", actor="negotiator-1@alpha")
-    j("note.add", None, text="GPU down")
+    j("note.add", "T1", text="GPU down")
     (decision,), (note,) = j.state.decisions, j.state.notes
     assert (decision.id, decision.text, decision.actor, decision.ts, decision.task) == (
         f"alpha:{2:026d}",
@@ -256,7 +257,7 @@ def test_decisions_and_notes_keep_who_when_and_which_task(j: Journal) -> None:
         "GPU down",
         "human:ana",
         j.ts(3),
-        None,
+        "T1",
     )
 
 
