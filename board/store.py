@@ -102,6 +102,12 @@ class BoardStore:
             raise JournalCorrupt(
                 self.journal_path, event.seq, f"event does not apply: {exc}"
             ) from None
+        except (KeyError, TypeError, ValueError) as exc:  # a hand-edited line lacks a field
+            raise JournalCorrupt(
+                self.journal_path,
+                event.seq,
+                f"event does not apply: missing or bad field ({exc!r})",
+            ) from None
 
     def catch_up(
         self, state: BoardState, head: Head, *, writer: bool, seen: set[str] | None = None
