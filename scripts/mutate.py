@@ -207,16 +207,15 @@ def run_module(module: str, tests: list[str], jobs: int) -> Score:
 
 
 def show(module: str, name: str) -> str:
-    """The survivor's diff, as mutmut shows it."""
-    mutmut = Path(sys.executable).with_name("mutmut")
-    proc = subprocess.run(
-        [str(mutmut), "show", name],
-        cwd=stage_dir(module),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return proc.stdout.strip()
+    """The survivor's diff, as `mutmut show NAME` prints it (read in this process: fast)."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    here = os.getcwd()
+    os.chdir(stage_dir(module))
+    try:
+        return get_diff_for_mutant(name, path=f"src/sprintboard/{_room_path(module)}").strip()
+    finally:
+        os.chdir(here)
 
 
 def main() -> int:

@@ -285,18 +285,22 @@ def test_a_waiting_task_is_claimable_once_its_dependencies_are_done(
     board.create_tasks([task("T3", status="blocked", dependencies=["T1"])])
     assert board.snapshot().tasks["T3"].status == "ready"  # promoted as it was created
     board.move("T3", "blocked", "human:ana", reason="parked")
-    with pytest.raises(LeaseConflict, match="cannot be claimed while blocked"):
+    with pytest.raises(LeaseConflict) as err:
         board.claim("T3", agent="b1", host="alpha", ttl=60)
+    assert str(err.value) == "T3: cannot be claimed while blocked"
     assert board.snapshot().tasks["T2"].status == "blocked"  # no dependencies: never promoted
     state = _replayed(board)
     state.tasks["T2"].blocked_reason = None
     from sprintboard.board.leases import claim_drafts
 
     drafts = claim_drafts(state, "T2", "b1", "alpha", 60, FrozenClock().now(), board="own")
-    assert [(d.op, d.actor) for d in drafts] == [
-        ("task.move", "system@own"),
-        ("lease.grant", "b1@alpha"),
+    assert [(d.op, d.task, d.actor) for d in drafts] == [
+        ("task.move", "T2", "system@own"),
+        ("lease.grant", "T2", "b1@alpha"),
     ]
+    board.claim("T2", agent="b1", host="alpha", ttl=60)  # on the board: moved, then leased
+    t2 = board.snapshot().tasks["T2"]
+    assert (t2.status, t2.lease and t2.lease.agent) == ("in_progress", "b1")
     assert drafts[0].fields == {"to": "ready", "from": "blocked", "reason": "dependencies done"}
 
 

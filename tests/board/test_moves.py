@@ -108,6 +108,7 @@ def test_the_board_promotes_a_waiting_task_whatever_made_its_dependencies_done(
     board.create_tasks([task("W1", status="blocked", dependencies=["T1"])])  # created ready
     board.create_tasks([task("W2", status="blocked", dependencies=["T2"])])
     board.update_task("W2", {"dependencies": ["T1"]})  # an update can free it too
+    assert board.snapshot().tasks["W2"].status == "ready"
     board.create_tasks([task("W3", status="blocked", dependencies=["T3"])])
     board.move("T3", "done", "human:ana", force=True)
     board.create_tasks([task("W4", status="blocked", blocked_reason="legal", dependencies=["T1"])])
