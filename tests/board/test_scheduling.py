@@ -310,3 +310,33 @@ def test_next_and_nothing_to_take_use_the_claimants_own_words(mk: Mk) -> None:
     assert nothing_to_take(busy, POLICY, agent="b-alpha").wip_limit == (
         "agent b-alpha holds 1 task(s), its WIP limit is 1"
     )
+
+
+def test_limits_count_only_what_they_limit(mk: Mk) -> None:
+    state = _state(
+        mk("L1", status="in_progress", lease=_lease("b-beta", "beta")),
+        mk("P1", agent="b-alpha"),
+        mk("P2"),
+        mk("P3"),
+        mk("A"),
+    )
+    assert held(state, agent="b-alpha", reserved=True) == 1  # its promise, not others' work
+    check_claim(state, POLICY, state.tasks["A"], "b-alpha", "alpha")  # b-beta's lease: not its
+    assert _ids(next_tasks(state, POLICY, agent="b-alpha")) == ["P1", "P2", "P3", "A"]
+
+
+def test_an_unnamed_agent_is_held_to_the_builder_limit_and_its_hosts_caps(mk: Mk) -> None:
+    opened = BoardPolicy(
+        open_claims=True,
+        wip_per_role={"builder": 1},
+        host_caps={"alpha": frozenset(), "beta": frozenset({"mlx"})},
+    )
+    free = _state(mk("G", caps=["mlx"]), mk("A"))
+    assert _ids(next_tasks(free, opened, agent="ghost", host="beta")) == ["G", "A"]
+    assert _ids(next_tasks(free, opened, agent="ghost", host="alpha")) == ["A"]
+    assert _ids(claimable(free, POLICY, agent="b-beta", host="alpha")) == []  # wrong host
+    busy = _state(mk("X", status="in_progress", lease=_lease("b0")), mk("A"))
+    assert next_tasks(busy, opened, agent="ghost", host="alpha") == []
+    assert nothing_to_take(free, CAPS, agent="b-beta", caps=["cuda", "mlx", "tpu"]).reason == (
+        "no ready task fits b-beta@beta (role builder, caps [cuda, mlx])"
+    )
