@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sprintboard.a2a.envelope import Kind
-from sprintboard.board.codec import lease_to_dict, task_to_dict
+from sprintboard.board.codec import lease_to_dict, task_from_dict, task_to_dict
 from sprintboard.board.models import Artifact, Lease, Task
+from sprintboard.board.scheduling import NextUp, NothingToTake
 from sprintboard.errors import MessageRejected
 
 __all__ = [
     "PAYLOAD_KIND",
     "Parsed",
     "accept",
+    "answer_id",
     "artifact_refs",
     "assignment",
     "blob_url",
@@ -30,6 +32,8 @@ __all__ = [
     "decline",
     "handoff",
     "heartbeat",
+    "next_up_from_value",
+    "next_up_value",
     "parse",
     "plain_numbers",
     "progress",
@@ -51,6 +55,37 @@ PAYLOAD_KIND: dict[Kind, str] = {
     "request": "message",
     "reply": "message",
 }
+
+
+def answer_id(owner: str, request_id: str, kind: Kind) -> str:
+    """The id of the owner's answer to a request: derived from the request's id, so the
+    asking process can wait for exactly its own answer among other processes' (and a
+    resent request gets the same answer id)."""
+    tag = "as" if kind == "assignment" else "re"
+    return f"{owner}-{tag}-{request_id}"[:128]
+
+
+def next_up_value(got: NextUp) -> dict[str, Any]:
+    """A `NextUp` as a reply value."""
+    why = None if got.why is None else {"reason": got.why.reason, "wip_limit": got.why.wip_limit}
+    return {"tasks": [task_to_dict(t) for t in got.tasks], "why": why}
+
+
+def next_up_from_value(value: Any) -> NextUp:
+    """The `NextUp` a reply value carries.
+
+    Raises:
+        MessageRejected: not the shape `next_up_value` makes.
+    """
+    if not isinstance(value, dict) or not isinstance(value.get("tasks"), list):
+        raise MessageRejected("?", "malformed: a next_up answer needs a list of tasks")
+    why = value.get("why")
+    return NextUp(
+        [task_from_dict(t) for t in value["tasks"]],
+        None
+        if not isinstance(why, dict)
+        else NothingToTake(str(why.get("reason", "")), why.get("wip_limit")),
+    )
 
 
 def blob_url(sha256: str) -> str:
@@ -197,7 +232,7 @@ def handoff(message_id: str, task: str, to_host: str, reason: str) -> dict[str, 
 
 
 def request(message_id: str, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
-    """Host -> owner: a board call (`claim`, `claim_next`, `ready`, `snapshot`, `move`, `apply`)."""
+    """Host -> owner: a board call (one of `owner.REQUESTS`: `claim`, `next_up`, ...)."""
     return _data_message(message_id, None, "ROLE_USER", {"op": op, "args": dict(args)})
 
 
@@ -279,5 +314,11 @@ def artifact_refs(parsed: Parsed) -> list[tuple[str, int, str]]:
     out = []
     for item in parsed.stream.task.artifacts:
         meta = plain_numbers(MessageToDict(item.metadata).get("sprintboard", {}))
-        out.append((str(item.artifact_id), int(meta.get("size", -1)), str(item.name)))
+        size = meta.get("size", -1) if isinstance(meta, dict) else -1
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise MessageRejected(
+                str(parsed.stream.task.id) or "?",
+                f"malformed: artifact {str(item.name)[:60]!r} has size {str(size)[:20]!r}",
+            )
+        out.append((str(item.artifact_id), size, str(item.name)))
     return out

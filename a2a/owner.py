@@ -10,12 +10,17 @@ A remote host writes about a task (metric, note, a block with its reason) only u
 own live lease and that lease's fence, and writes no decisions (DESIGN.md contract 11):
 anything else is refused, the sender is told why, and the message goes to quarantine
 with the reason.
+
+A `request` names a board call; `REQUESTS` maps each name to the method that answers it
+(a reply, or an assignment for a claim), so a new call a host may make is one entry there
+and one method on `RemoteBoard`. The answer's id is derived from the request's
+(`messages.answer_id`), so the asking process waits for exactly its own answer.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,6 +31,7 @@ from sprintboard.a2a import messages
 from sprintboard.a2a.blobs import BlobStore
 from sprintboard.a2a.envelope import Envelope
 from sprintboard.a2a.postbox import Outcome, Postbox, Received
+from sprintboard.board import values
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import format_ts, parse_ts
 from sprintboard.board.codec import event_to_dict, lease_to_dict, task_to_dict
@@ -33,15 +39,17 @@ from sprintboard.board.journal import Head
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Lease
 from sprintboard.board.snapshot import render_snapshot
+from sprintboard.board.values import MAX_TTL, clean_line
 from sprintboard.errors import (
     BoardError,
+    InvalidValue,
     LeaseConflict,
     MessageRejected,
     SprintboardError,
     StaleFence,
 )
 
-__all__ = ["REMOTE_OPS", "OwnerHandler", "error_value"]
+__all__ = ["REMOTE_OPS", "REQUESTS", "OwnerHandler", "RequestHandler", "error_value"]
 
 # Ops a remote host may `apply` itself, each under its own live lease and fence; status
 # changes go through claim/result/decline (and `move` to blocked, under the lease too).
@@ -102,7 +110,7 @@ class OwnerHandler:
 
     def _send_assignment(self, host: str, task: str, lease: Lease, reply_to: str | None) -> None:
         current = self.board.snapshot().task(task)
-        mid = f"{self.postbox.host}-as-{reply_to}" if reply_to else None
+        mid = messages.answer_id(self.postbox.host, reply_to, "assignment") if reply_to else None
         self.postbox.send(
             host,
             "assignment",
@@ -124,7 +132,7 @@ class OwnerHandler:
             ),
             task=env.task,
             reply_to=env.id,
-            message_id=f"{self.postbox.host}-re-{env.id}"[:128],
+            message_id=messages.answer_id(self.postbox.host, env.id, "reply"),
         )
 
     # -- handling ---------------------------------------------------------------------------
@@ -152,11 +160,11 @@ class OwnerHandler:
             self._reply(env, lease_to_dict(lease))
             return Outcome("heartbeat", f"{env.task} fence {env.fence} until {lease.expires}")
         if kind == "decline":
-            self._release(env, f"declined by {env.sender}: {parsed.text}")
-            return Outcome("decline", f"{env.task}: {parsed.text}")
+            self._release(env, clean_line(f"declined by {env.sender}: {parsed.text}"))
+            return Outcome("decline", f"{env.task}: {clean_line(parsed.text)}")
         if kind == "handoff":
-            data = parsed.data or {}
-            self._release(env, f"handed off by {env.sender}: {data.get('reason', '')}")
+            data = parsed.data if isinstance(parsed.data, Mapping) else {}
+            self._release(env, clean_line(f"handed off by {env.sender}: {data.get('reason', '')}"))
             return Outcome(
                 "handoff", f"{env.task} -> {self._hand_to(env, str(data.get('to') or ''))}"
             )
@@ -255,7 +263,10 @@ class OwnerHandler:
             base = Path(name).name
             base = base if _SAFE_FILE.fullmatch(base) else sha[:16]
             arts.append((sha, size, f"runs/{task_id}/{attempt}/{base}"))
-        metrics = {str(k): float(v) for k, v in (parsed.meta.get("metrics") or {}).items()}
+        sent = parsed.meta.get("metrics") or {}
+        if not isinstance(sent, Mapping):
+            raise InvalidValue("metrics", sent, "must be an object of NAME: NUMBER", task_id)
+        metrics = values.metrics(sent, task_id)
         drafts = [
             EventDraft(
                 "artifact.add",
@@ -300,41 +311,63 @@ class OwnerHandler:
 
     def _request(self, env: Envelope, data: Mapping[str, Any]) -> Outcome:
         op = str(data.get("op", ""))
-        args = dict(data.get("args") or {})
-        if op == "snapshot":
-            state = self.board.snapshot()
-            self._reply(env, orjson.loads(render_snapshot(state, Head(state.seq, state.head))))
-            return Outcome("snapshot", f"seq {state.seq}")
-        if op == "ready":
-            caps = args.get("caps")
-            tasks = self.board.ready(args.get("role"), None if caps is None else list(caps))
-            self._reply(env, [task_to_dict(t) for t in tasks])
-            return Outcome("ready", f"{len(tasks)} task(s)")
-        if op == "claim":
-            return self._claim(env, args)
-        if op == "claim_next":
-            return self._claim_next(env, args)
-        if op == "move":
-            return self._move(env, args)
-        if op == "apply":
-            try:
-                events = self._remote_drafts(env, args.get("events") or [])
-            except MessageRejected as exc:  # the sender hears why; the message is quarantined
-                self._reply(env, exc=exc)
-                raise
-            applied = self.board.apply(events)
-            self._reply(env, [event_to_dict(e) for e in applied])
-            return Outcome("apply", f"{len(applied)} event(s)")
-        raise MessageRejected(env.id, f"malformed: unknown request op {op!r}")
+        handle = REQUESTS.get(op)
+        if handle is None:
+            raise MessageRejected(env.id, f"malformed: unknown request op {op[:40]!r}")
+        return handle(self, env, dict(data.get("args") or {}))
+
+    # -- the requests a host may make (REQUESTS) --------------------------------------------
+
+    def _snapshot(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        state = self.board.snapshot()
+        self._reply(env, orjson.loads(render_snapshot(state, Head(state.seq, state.head))))
+        return Outcome("snapshot", f"seq {state.seq}")
+
+    def _ready(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        caps = args.get("caps")
+        tasks = self.board.ready(args.get("role"), None if caps is None else list(caps))
+        self._reply(env, [task_to_dict(t) for t in tasks])
+        return Outcome("ready", f"{len(tasks)} task(s)")
+
+    def _next_up(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        agent, role, caps, limit = (
+            args.get("agent"),
+            args.get("role"),
+            args.get("caps"),
+            args.get("limit"),
+        )
+        got = self.board.next_up(
+            None if agent is None else values.name(agent, "agent"),
+            None if role is None else values.host(role, "role"),
+            None if caps is None else [values.host(c, "capability") for c in caps],
+            host=env.sender if agent is not None else None,  # a host asks for its own agents
+            limit=None if limit is None else values.integer(limit, "limit", 1, 10_000),
+        )
+        self._reply(env, messages.next_up_value(got))
+        return Outcome("next_up", f"{len(got.tasks)} task(s) for {agent or 'a builder'}")
+
+    def _release_lease(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        reason = clean_line(f"released by {env.sender}: {args.get('reason') or 'released'}")
+        self._release(env, reason)
+        self._reply(env, None)
+        return Outcome("release", f"{env.task} fence {env.fence}")
+
+    def _apply(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        try:
+            events = self._remote_drafts(env, args.get("events") or [])
+        except MessageRejected as exc:  # the sender hears why; the message is quarantined
+            self._reply(env, exc=exc)
+            raise
+        applied = self.board.apply(events)
+        self._reply(env, [event_to_dict(e) for e in applied])
+        return Outcome("apply", f"{len(applied)} event(s)")
 
     def _claim(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
         # Whether this agent may claim from this host is the board's rule (authority).
         task_id, agent = str(args.get("task", "")), str(args.get("agent", ""))
-        ttl = int(args.get("ttl") or self.default_ttl)
-        current = self.board.snapshot().task(task_id)
-        lease = current.lease
-        if not (lease and lease.agent == agent and lease.host == env.sender):
-            lease = self.board.claim(task_id, agent=agent, host=env.sender, ttl=ttl)
+        sent = args.get("ttl")
+        ttl = self.default_ttl if sent is None else values.integer(sent, "ttl", 1, MAX_TTL)
+        lease = self.board.claim(task_id, agent=agent, host=env.sender, ttl=ttl)
         self._send_assignment(env.sender, task_id, lease, reply_to=env.id)
         return Outcome("delegate", f"{task_id} -> {agent}@{env.sender} fence {lease.fence}")
 
@@ -380,7 +413,7 @@ class OwnerHandler:
 
     def _refuse(self, env: Envelope, task: str, reason: str) -> NoReturn:
         """Tell the sender why, then quarantine the message (a write it may not make)."""
-        exc = MessageRejected(env.id, f"{task}: {reason}")
+        exc = MessageRejected(env.id, clean_line(f"{task}: {reason}"))  # a peer's id: one line
         self._reply(env, exc=exc)
         raise exc
 
@@ -423,14 +456,34 @@ class OwnerHandler:
                 )
             fence = item.get("fence")
             lease = self._live_lease_of(env, task, fence if isinstance(fence, int) else None)
+            fields = item.get("fields") or {}
+            if not isinstance(fields, Mapping):
+                raise InvalidValue("fields", fields, "must be an object", task or None)
             drafts.append(
                 EventDraft(
                     op,
                     task,
-                    dict(item.get("fields") or {}),
+                    dict(fields),
                     f"{lease.agent}@{lease.host}",  # the lease holder: a host speaks for itself
                     lease.fence,
                     id=f"{env.sender}:{env.id}.{i}",
                 )
             )
         return drafts
+
+
+RequestHandler = Callable[[OwnerHandler, Envelope, Mapping[str, Any]], Outcome]
+
+REQUESTS: dict[str, RequestHandler] = {
+    "snapshot": OwnerHandler._snapshot,
+    "ready": OwnerHandler._ready,
+    "next_up": OwnerHandler._next_up,
+    "claim": OwnerHandler._claim,
+    "claim_next": OwnerHandler._claim_next,
+    "release": OwnerHandler._release_lease,
+    "move": OwnerHandler._move,
+    "apply": OwnerHandler._apply,
+}
+"""The board calls a host may ask of the owner, by name. Each answers with a reply (or an
+assignment, for a claim); a write about a task is made only under the sender's own live
+lease and fence (`_live_lease_of`). Issue 19 adds `task` (show), `note` and `ask`."""

@@ -178,13 +178,24 @@ class Postbox:
         )
         return Received(env, parse(env.kind, env.payload, env.id))
 
-    def process(self, handler: Handler, limit: int | None = None) -> int:
-        """Handle what is in the inbox (left-overs from a crash first); returns how many."""
+    def process(
+        self,
+        handler: Handler,
+        limit: int | None = None,
+        *,
+        only: Callable[[str], bool] | None = None,
+    ) -> int:
+        """Handle what is in the inbox (left-overs from a crash first); returns how many.
+
+        `only` picks the file names this process takes (the others stay for the process
+        they belong to: several processes of one host share its inbox)."""
         inbox = self.transport.inbox(self.host)
         done: list[str] = []
         handled = 0
         now = self.clock.now()
         batch = [(n, True) for n in inbox.left_over()] + [(n, False) for n in inbox.pending()]
+        if only is not None:
+            batch = [(n, recovering) for n, recovering in batch if only(n)]
         if limit is not None:
             batch = batch[:limit]
         for name, recovering in batch:

@@ -1,9 +1,18 @@
 """`RemoteBoard`: the `BoardClient` on a host that is not the owner, spoken over A2A.
 
 Every call is a signed message to the owner and, where the protocol has one, a wait for
-its answer (the reply names the request in `reply_to`). Assignments the owner pushes on
-its own are kept and offered by `ready`/`claim`. The process that uses a RemoteBoard is
-the reader of its host's inbox: run one per host.
+its answer (the reply names the request in `reply_to`; its id is derived from the
+request's, `messages.answer_id`). A call waits at most `timeout` seconds, then raises
+`OwnerUnreachable` naming the owner, the transport and the time waited: it never hangs.
+
+Several processes of one host may each hold a RemoteBoard (the runner, a one-shot
+`sprintboard claim-next`, `sprintboard mcp`): each takes from the host's inbox only the
+answers to its own requests. Assignments and cancels the owner pushes on its own go to
+the host's reader (`reader=True`, the runner: one per host), kept and offered by
+`ready`/`claim`; other processes leave them in the inbox.
+
+Each snapshot the owner sends is kept in `.sprintboard/remote/snapshot.json`, so a read
+can be served from it (`cached_snapshot`, saying how old it is) when the owner is away.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +31,10 @@ from sprintboard.a2a.blobs import BlobStore
 from sprintboard.a2a.envelope import Kind
 from sprintboard.a2a.postbox import Outcome, Postbox, Received
 from sprintboard.board.client import EventDraft
+from sprintboard.board.clock import format_ts, parse_ts
 from sprintboard.board.codec import event_from_dict, lease_from_dict, task_from_dict
 from sprintboard.board.models import Artifact, Event, Lease, Status, Task
+from sprintboard.board.scheduling import NextUp
 from sprintboard.board.snapshot import parse_snapshot
 from sprintboard.board.state import BoardState
 from sprintboard.errors import (
@@ -30,12 +42,17 @@ from sprintboard.errors import (
     LeaseConflict,
     MessageRejected,
     NotPermitted,
+    OwnerUnreachable,
+    SprintboardError,
     StaleFence,
     UnknownTask,
     WipLimitReached,
 )
+from sprintboard.files import atomic_write
 
-__all__ = ["RemoteBoard", "raise_remote_error"]
+__all__ = ["CachedSnapshot", "RemoteBoard", "raise_remote_error"]
+
+SNAPSHOT_CACHE = Path(".sprintboard") / "remote" / "snapshot.json"
 
 
 def raise_remote_error(value: Any) -> None:
@@ -68,6 +85,17 @@ def raise_remote_error(value: Any) -> None:
     raise BoardError(f"the owner refused: {msg}")
 
 
+@dataclass(frozen=True, slots=True)
+class CachedSnapshot:
+    """The last snapshot the owner sent this host, and when it arrived."""
+
+    state: BoardState
+    received: str
+    """ISO UTC time it arrived."""
+    age: float
+    """Seconds since then."""
+
+
 class RemoteBoard:
     """The board as seen from a non-owner host.
 
@@ -88,6 +116,8 @@ class RemoteBoard:
         timeout: float = 30.0,
         poll: float = 0.005,
         sync_every: float = 0.5,
+        reader: bool = True,
+        transport_name: str = "the A2A transport",
     ) -> None:
         self.postbox = postbox
         self.owner = owner
@@ -96,8 +126,14 @@ class RemoteBoard:
         self.timeout = timeout
         self.poll = poll
         self.sync_every = sync_every
+        self.reader = reader
+        """Whether this process handles what the owner pushes (the host's runner), or only
+        the answers to its own requests (a one-shot command, `sprintboard mcp`)."""
+        self.transport_name = transport_name
+        """How the owner is reached, in words (for errors): `dir /shared/.a2a`, ..."""
         self.context = "board"
         self._answers: dict[str, Received] = {}
+        self._waiting: set[str] = set()
         self._assigned: dict[str, tuple[Task, Lease]] = {}
         self.cancelled: set[str] = set()
         self._changed = False
@@ -109,6 +145,11 @@ class RemoteBoard:
     @property
     def host(self) -> str:
         return self.postbox.host
+
+    @property
+    def root(self) -> Path:
+        """This host's folder (no board files in it: those live on the owner)."""
+        return self.workspace
 
     # -- the message loop -------------------------------------------------------------------
 
@@ -131,14 +172,24 @@ class RemoteBoard:
             return Outcome("cancel", f"{env.task}: {got.parsed.text}")
         return Outcome("ignore", env.kind)
 
+    def _mine(self, name: str) -> bool:
+        """Whether this process takes the inbox file `name`: an answer to one of its own
+        requests, or (the host's reader only) anything that is no answer."""
+        stem = name.removesuffix(".json")
+        for kind in ("reply", "assignment"):
+            prefix = messages.answer_id(self.owner, "", kind)
+            if stem.startswith(prefix):
+                return stem[len(prefix) :] in self._waiting
+        return self.reader
+
     def pump(self) -> int:
-        """Handle what is in the inbox (syncing the transport now and then)."""
+        """Handle what is in the inbox for this process (syncing the transport now and then)."""
         with self._pump_lock:
             now = time.monotonic()
             if now - self._last_sync >= self.sync_every:
                 self._last_sync = now
                 self.postbox.transport.sync()
-            return self.postbox.process(self._on)
+            return self.postbox.process(self._on, only=self._mine)
 
     def _call(
         self,
@@ -147,23 +198,29 @@ class RemoteBoard:
         *,
         task: str | None = None,
         fence: int | None = None,
+        what: str = "",
     ) -> Received:
-        env = self.postbox.send(self.owner, kind, build, task=task, fence=fence)
-        self._last_sync = 0.0  # the request must go out (git: push) before waiting
-        self.postbox.transport.sync()
-        deadline = time.monotonic() + self.timeout
-        while True:
-            self.pump()
-            got = self._answers.pop(env.id, None)
-            if got is not None:
-                return got
-            if time.monotonic() >= deadline:
-                raise BoardError(
-                    f"no answer from the owner {self.owner} within {self.timeout:g}s to "
-                    f"{kind} {env.id} (task {task}); is `sprintboard a2a serve --host "
-                    f"{self.owner}` running?"
-                )
-            time.sleep(self.poll)
+        started = time.monotonic()
+        env = self.postbox.seal(self.owner, kind, build, task=task, fence=fence)
+        self._waiting.add(env.id)
+        try:
+            self.postbox.post([env])  # the http transport raises OwnerUnreachable itself
+            self._last_sync = 0.0  # the request must go out (git: push) before waiting
+            self.postbox.transport.sync()
+            deadline = started + self.timeout
+            while True:
+                self.pump()
+                got = self._answers.pop(env.id, None)
+                if got is not None:
+                    return got
+                if time.monotonic() >= deadline:
+                    raise self._unreachable(started, f"{what or kind} {env.id}, task {task or '-'}")
+                time.sleep(self.poll)
+        finally:
+            self._waiting.discard(env.id)
+
+    def _unreachable(self, started: float, detail: str) -> OwnerUnreachable:
+        return OwnerUnreachable(self.owner, self.transport_name, time.monotonic() - started, detail)
 
     def _value(self, got: Received) -> Any:
         data = got.parsed.data if isinstance(got.parsed.data, dict) else {}
@@ -171,18 +228,42 @@ class RemoteBoard:
             raise_remote_error(data.get("value") or data.get("error"))
         return data.get("value")
 
-    def _request(self, op: str, **args: Any) -> Any:
-        return self._value(
-            self._call("request", lambda m: messages.request(m, op, args), task=args.get("task"))
+    def _request(
+        self, op: str, *, task: str | None = None, fence: int | None = None, **args: Any
+    ) -> Any:
+        """Ask the owner for one of `owner.REQUESTS` and return its answer's value."""
+        if task is not None:
+            args["task"] = task
+        got = self._call(
+            "request", lambda m: messages.request(m, op, args), task=task, fence=fence, what=op
         )
+        return self._value(got)
 
     # -- BoardClient ------------------------------------------------------------------------
 
     def snapshot(self) -> BoardState:
-        """The owner's current state (one round trip)."""
-        state, _ = parse_snapshot(orjson.dumps(self._request("snapshot")))
+        """The owner's current state (one round trip); kept as this host's last snapshot."""
+        value = self._request("snapshot")
+        raw = orjson.dumps(value)
+        state, _ = parse_snapshot(raw)
         self.context = state.sprint.id or "board"
+        received = format_ts(self.postbox.clock.now())
+        doc = orjson.dumps({"owner": self.owner, "received": received, "snapshot": value})
+        cache = self.workspace / SNAPSHOT_CACHE
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(cache, doc, durable=False)
         return state
+
+    def cached_snapshot(self) -> CachedSnapshot | None:
+        """The last snapshot the owner sent this host (None if none, or unreadable)."""
+        try:
+            doc = orjson.loads((self.workspace / SNAPSHOT_CACHE).read_bytes())
+            state, _ = parse_snapshot(orjson.dumps(doc["snapshot"]))
+            received = str(doc["received"])
+            age = (self.postbox.clock.now() - parse_ts(received)).total_seconds()
+        except (OSError, ValueError, KeyError, TypeError, SprintboardError):
+            return None
+        return CachedSnapshot(state, received, max(0.0, age))
 
     def ready(self, role: str | None = None, caps: Sequence[str] | None = None) -> list[Task]:
         """Tasks pushed to this host first, then what the owner says is claimable."""
@@ -190,14 +271,41 @@ class RemoteBoard:
         args: dict[str, Any] = {"role": role, "caps": None if caps is None else list(caps)}
         return pushed + [task_from_dict(d) for d in self._request("ready", **args)]
 
+    def next_up(
+        self,
+        agent: str | None = None,
+        role: str | None = None,
+        caps: Sequence[str] | None = None,
+        *,
+        host: str | None = None,
+        limit: int | None = None,
+    ) -> NextUp:
+        """The owner's ranking for `agent` on this host (what `claim_next` would take).
+
+        Raises:
+            LeaseConflict: `host` is another host (a host asks only for itself).
+        """
+        self._only_here(host)
+        value = self._request(
+            "next_up",
+            agent=agent,
+            role=role,
+            caps=None if caps is None else list(caps),
+            limit=limit,
+        )
+        return messages.next_up_from_value(value)
+
+    def _only_here(self, host: str | None, task: str = "board") -> None:
+        if host is not None and host != self.host:
+            raise LeaseConflict(task, f"a RemoteBoard on {self.host} acts only for {self.host}")
+
     def claim(self, task: str, agent: str, host: str, ttl: int) -> Lease:
         """Take a pushed assignment, or ask the owner for a lease; then accept it.
 
         Raises:
             LeaseConflict, WipLimitReached, UnknownTask: refused by the owner.
         """
-        if host != self.host:
-            raise LeaseConflict(task, f"a RemoteBoard on {self.host} claims only for itself")
+        self._only_here(host, task)
         held = self._assigned.pop(task, None)
         if held is not None:
             lease = held[1]
@@ -206,6 +314,7 @@ class RemoteBoard:
                 "request",
                 lambda m: messages.request(m, "claim", {"task": task, "agent": agent, "ttl": ttl}),
                 task=task,
+                what="claim",
             )
             if got.env.kind != "assignment":
                 self._value(got)
@@ -231,6 +340,7 @@ class RemoteBoard:
         caps: Sequence[str] | None = None,
         ttl: int = 900,
         *,
+        host: str | None = None,
         with_steps: bool = False,
     ) -> Task | None:
         """Take a task pushed to `agent`, or ask the owner to pick and lease the best one
@@ -238,6 +348,7 @@ class RemoteBoard:
 
         Returns None when nothing is claimable for `agent` here.
         """
+        self._only_here(host)
         pushed = [tid for tid, (_, lease) in self._assigned.items() if lease.agent == agent]
         if pushed:
             task, lease = self._assigned.pop(pushed[0])
@@ -249,7 +360,9 @@ class RemoteBoard:
                 "ttl": ttl,
                 "with_steps": with_steps,
             }
-            got = self._call("request", lambda m: messages.request(m, "claim_next", args))
+            got = self._call(
+                "request", lambda m: messages.request(m, "claim_next", args), what="claim_next"
+            )
             if got.env.kind != "assignment":
                 if self._value(got) is None:
                     return None
@@ -281,16 +394,12 @@ class RemoteBoard:
         if force:
             raise NotPermitted(actor, "task.move", task, "only a person forces a move")
         args = {
-            "task": task,
             "to": to,
             "reason": reason,
             "expected": expected,
             "key": key,
         }
-        got = self._call(
-            "request", lambda m: messages.request(m, "move", args), task=task, fence=fence
-        )
-        return task_from_dict(self._value(got))
+        return task_from_dict(self._request("move", task=task, fence=fence, **args))
 
     def assign(
         self,
@@ -321,7 +430,11 @@ class RemoteBoard:
             StaleFence: the lease was lost (expired, released or re-granted).
         """
         got = self._call(
-            "heartbeat", lambda m: messages.heartbeat(m, task, self.context), task=task, fence=fence
+            "heartbeat",
+            lambda m: messages.heartbeat(m, task, self.context),
+            task=task,
+            fence=fence,
+            what="heartbeat",
         )
         return lease_from_dict(self._value(got))
 
@@ -358,12 +471,21 @@ class RemoteBoard:
             lambda m: messages.result(m, task, self.context, sent, metrics),
             task=task,
             fence=fence,
+            what="result",
         )
         return task_from_dict(self._value(got))
 
     def release(self, task: str, fence: int, reason: str = "released") -> None:
-        """Give the lease back: a `decline` the owner turns into a fenced release (no answer
-        is awaited; a stale fence is refused there and logged in its ledger)."""
+        """Give the lease back; the task returns to ready.
+
+        Raises:
+            StaleFence: `fence` is not the current lease's (nothing changes).
+        """
+        self._request("release", task=task, fence=fence, reason=reason)
+
+    def decline(self, task: str, fence: int, reason: str) -> None:
+        """Refuse a pushed assignment without waiting: the owner turns the `decline` into a
+        fenced release (a stale fence is refused there and logged in its ledger)."""
         ctx = self.context
         self.postbox.send(
             self.owner,

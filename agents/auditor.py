@@ -19,10 +19,12 @@ from typing import Any, Literal, TypedDict
 
 from sprintboard.agents.rundirs import resolve_runs
 from sprintboard.agents.runtime import linear_graph
+from sprintboard.allowlist import AllowList
 from sprintboard.board.client import BoardClient, EventDraft
 from sprintboard.board.criteria import Check, parse_check
 from sprintboard.board.models import Status, Task
 from sprintboard.board.state import BoardState
+from sprintboard.board.values import clean_line
 from sprintboard.errors import InvalidTransition, SprintboardError
 
 __all__ = ["AUDITABLE", "AuditState", "Auditor", "AuditorSettings", "CheckResult"]
@@ -66,7 +68,8 @@ class AuditorSettings:
     """What the Auditor may run and how often a task may come back."""
 
     allow_commands: tuple[str, ...] = ()
-    """`[auditor] allow_commands`: argv prefixes a `check: command` may start with."""
+    """`[auditor] allow_commands`: whole argv a `check: command` may run, matched as
+    written before placeholders are filled in (`sprintboard.allowlist`)."""
     command_timeout: float = 300.0
     """Seconds a check command may run."""
     max_attempts: int = 3
@@ -81,6 +84,7 @@ class Auditor:
     ) -> None:
         self.board, self.root = board, Path(root)
         self.settings = settings or AuditorSettings()
+        self.allow = AllowList.parse(self.settings.allow_commands)
 
     def graph(self, saver: Any) -> Any:
         """The compiled graph: check -> decide."""
@@ -147,6 +151,7 @@ class Auditor:
             to, reason = "needs_manual", f"needs a person: {listed(manual)}"
         else:
             to, reason = "done", f"all {len(state['results'])} checks passed"
+        reason = clean_line(reason, 4000)
         try:
             self.board.move(
                 task.id,
@@ -167,12 +172,31 @@ class Auditor:
         criterion = task.criteria[index]
         if not criterion.check:
             return CheckResult(index=index, verdict="manual", detail="no machine check")
+        verdict: Verdict
+        detail: str
         try:
-            check = parse_check(resolve_runs(criterion.check, state, {task.id: task.attempt}))
-            verdict, detail = self._run(check, state, task, index)
+            written = parse_check(criterion.check)
+            if written.kind == "command" and not self.allow.permits(written.argv):
+                verdict, detail = (
+                    "manual",
+                    (
+                        f"`{shlex.join(written.argv)}` is not in [auditor] allow_commands of "
+                        "sprintboard.toml; a person must run it or allow it"
+                    ),
+                )
+            else:
+                own = {task.id: task.attempt}
+                if written.kind == "command":
+                    # placeholders are filled in token by token, after the match: a filled-in
+                    # value can never become another argument
+                    argv = tuple(resolve_runs(list(written.argv), state, own))
+                    check = Check("command", argv=argv)
+                else:
+                    check = parse_check(resolve_runs(criterion.check, state, own))
+                verdict, detail = self._run(check, state, task, index)
         except (ValueError, SprintboardError) as exc:
             verdict, detail = "fail", str(exc)
-        return CheckResult(index=index, verdict=verdict, detail=detail)
+        return CheckResult(index=index, verdict=verdict, detail=clean_line(detail))
 
     def _path(self, text: str | None) -> Path:
         path = Path(text or "")
@@ -216,25 +240,17 @@ class Auditor:
 
     def _command(self, check: Check) -> tuple[Verdict, str]:
         argv = list(check.argv)
-        allowed = any(
-            argv[: len(prefix)] == prefix
-            for prefix in (shlex.split(p) for p in self.settings.allow_commands)
-            if prefix
-        )
         shown = shlex.join(argv)
-        if not allowed:
-            return "manual", (
-                f"`{shown}` is not in [auditor] allow_commands of sprintboard.toml; "
-                "a person must run it or allow it"
-            )
         try:
-            done = subprocess.run(
+            done = subprocess.run(  # never through a shell: an argument stays one argument
                 argv,
                 cwd=self.root,
                 capture_output=True,
                 text=True,
+                errors="replace",
                 timeout=self.settings.command_timeout,
                 check=False,
+                shell=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return "fail", f"`{shown}`: {exc}"

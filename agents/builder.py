@@ -23,8 +23,9 @@ from pydantic import BaseModel
 from sprintboard.agents.rundirs import absolute_paths, resolve_runs, run_dir, run_relpath
 from sprintboard.board.client import BoardClient
 from sprintboard.board.models import Artifact, Task
+from sprintboard.board.values import clean_line
 from sprintboard.errors import BoardError, SprintboardError, StaleFence
-from sprintboard.files import atomic_write, sha256_file
+from sprintboard.files import atomic_write, workspace_file_ref
 
 __all__ = ["BuildState", "Builder", "BuilderSettings", "collect_artifacts"]
 
@@ -61,11 +62,7 @@ class BuilderSettings:
 
 def collect_artifacts(root: Path, folder: Path) -> list[Artifact]:
     """Every file under `folder` as a content-addressed artifact, paths relative to `root`."""
-    return [
-        Artifact(path=p.relative_to(root).as_posix(), sha256=sha256_file(p), size=p.stat().st_size)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    ]
+    return [workspace_file_ref(root, p) for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
 def _ssh_addresses(config: dict[str, Any], root: Path) -> dict[str, Any]:
@@ -237,7 +234,7 @@ class Builder:
                 state["task"],
                 "blocked",
                 f"{state['agent']}@{host}",
-                reason=reason,
+                reason=clean_line(reason),
                 expected="in_progress",
                 fence=state["fence"],
                 key=f"{host}:builder.{state['task']}.{state['attempt']}.blocked",

@@ -17,7 +17,7 @@ from sprintboard.board.client import BoardClient
 from sprintboard.board.clock import Clock, IdSource
 from sprintboard.board.local import LocalBoard
 from sprintboard.config import WorkspaceConfig, load_config
-from sprintboard.workspace import find_workspace, open_board
+from sprintboard.workspace import find_workspace
 
 __all__ = ["board_for_host", "run_host"]
 
@@ -36,15 +36,10 @@ def board_for_host(
         ConfigError: off the owner, the `[a2a]` transport is misconfigured (git without
             `remote`, keys inside the shared directory).
     """
-    root = find_workspace(workspace)
-    config = load_config(root)
-    owner = config.board.owner
-    if host == owner:
-        return open_board(root, host=host, clock=clock, ids=ids)
-    from sprintboard.a2a.node import open_remote_board  # A2A (protobuf) only off the owner
+    from sprintboard.a2a.node import open_client
 
-    # other hosts never read the board files: every call is a signed message to the owner
-    return open_remote_board(root, host, clock=clock, ids=ids)
+    # the runner is its host's reader: it also takes what the owner pushes (assignments)
+    return open_client(workspace, host, reader=True, clock=clock, ids=ids)
 
 
 def run_host(
@@ -89,12 +84,12 @@ def run_host(
 
 def _kanban_watcher(board: LocalBoard, config: WorkspaceConfig) -> Any:
     from sprintboard.board.kanban.watcher import KanbanWatcher
-    from sprintboard.workspace import kanban_view
+    from sprintboard.workspace import kanban_sync
 
     cfg = config.kanban
     return KanbanWatcher(
         board,
-        kanban_view(board),
+        kanban_sync(board),
         polling=cfg.polling,
         debounce=cfg.debounce,
         rescan=cfg.rescan,

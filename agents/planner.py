@@ -27,8 +27,9 @@ from sprintboard.board.codec import task_from_dict, task_to_dict
 from sprintboard.board.criteria import parse_check
 from sprintboard.board.models import Task
 from sprintboard.board.state import BoardState
+from sprintboard.board.values import check_task, clean_line
 from sprintboard.config import LLMConfig
-from sprintboard.errors import BoardError, ConfigError, LLMUnavailable, ToolError
+from sprintboard.errors import BoardError, ConfigError, InvalidValue, LLMUnavailable, ToolError
 from sprintboard.files import atomic_write
 from sprintboard.sprints.backlog import render_backlog
 from sprintboard.sprints.graph import validate_graph
@@ -87,6 +88,10 @@ def validate_plan(tasks: Sequence[Task], board: BoardState) -> None:
     problems: list[str] = []
     known = {t.id for t in tasks} | set(board.tasks)
     for task in tasks:
+        try:
+            check_task(task_to_dict(task))
+        except InvalidValue as exc:
+            problems.append(str(exc))
         for n, step in enumerate(task.steps, 1):
             try:
                 validate_step(step.tool, step.config)
@@ -218,7 +223,7 @@ class Planner:
                     None,
                     {
                         "text": f"Planner fell back to recipe {state['recipe']}: "
-                        f"{state['llm_error']}"
+                        f"{clean_line(str(state['llm_error']))}"
                     },
                     actor=self.actor,
                     id=f"{host}:planner.{sprint}.{state['recipe']}.llm-fallback",

@@ -23,6 +23,7 @@ from sprintboard.agents.planner import Planner, plan_thread_id
 from sprintboard.agents.runtime import run_thread, thread_config
 from sprintboard.board.client import BoardClient
 from sprintboard.board.models import Task
+from sprintboard.board.values import clean_line
 from sprintboard.config import WorkspaceConfig
 from sprintboard.errors import BoardError
 from sprintboard.workspace import policy_from_config
@@ -251,7 +252,7 @@ class Runner:
         task = self.board.snapshot().tasks.get(task_id)
         if task is None or task.lease is None or task.lease.fence != result.get("fence"):
             return
-        reason = f"build ended ({result.get('outcome')}): {result.get('detail')}"
+        reason = clean_line(f"build ended ({result.get('outcome')}): {result.get('detail')}")
         try:
             self.board.release(task_id, task.lease.fence, reason)
         except BoardError as exc:  # released meanwhile (a re-run, an expiry): nothing to do

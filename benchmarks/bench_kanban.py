@@ -1,6 +1,6 @@
 """KANBAN.md speed: a person's save -> events in the journal -> the file rendered back.
 
-- baseline: the same edit merged by calling `KanbanView.sync` right after the save (merge,
+- baseline: the same edit merged by calling `KanbanSync.sync` right after the save (merge,
   commit, render; no watcher).
 - watcher: the save is noticed by the watchdog observer (inotify), debounced, checked for
   stability, merged and rendered; timed until the re-rendered file is on disk.
@@ -26,7 +26,7 @@ from result_line import result
 
 from sprintboard.board.kanban.parse import parse_kanban
 from sprintboard.board.kanban.render import render_kanban
-from sprintboard.board.kanban.sync import KanbanView
+from sprintboard.board.kanban.sync import KanbanSync
 from sprintboard.board.kanban.watcher import KanbanWatcher
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.scheduling import BoardPolicy
@@ -38,13 +38,13 @@ def _save(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _edit(view: KanbanView, i: int) -> tuple[str, bytes]:
+def _edit(view: KanbanSync, i: int) -> tuple[str, bytes]:
     text = view.path.read_text(encoding="utf-8")
     marker = f"edit-{i} "
     return text.replace("## 📝 Notes\n", f"## 📝 Notes\n- {marker}\n", 1), f"- {marker}_(".encode()
 
 
-def _wait_rendered(view: KanbanView, needle: bytes, timeout: float = 10.0) -> None:
+def _wait_rendered(view: KanbanSync, needle: bytes, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         data = view.path.read_bytes()
@@ -69,9 +69,12 @@ def main() -> None:
     tasks, edits = (500, 400) if args.full else (60, 60 if args.quick else 200)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        view = KanbanView(root, actor="human:bench")
+        view = KanbanSync(root, actor="human:bench")
         board = LocalBoard(
-            root, host="alpha", policy=BoardPolicy(owner="alpha", open_claims=True), views=[view]
+            root,
+            host="alpha",
+            policy=BoardPolicy(owner="alpha", open_claims=True),
+            observers=[view],
         )
         board.create_tasks(
             [

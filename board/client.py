@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from sprintboard.board.models import Artifact, Event, Lease, Op, Status, Task
+from sprintboard.board.scheduling import NextUp
 from sprintboard.board.state import BoardState
 
-__all__ = ["BoardClient", "BoardView", "EventDraft"]
+__all__ = ["BoardClient", "BoardObserver", "EventDraft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +37,30 @@ class BoardClient(Protocol):
     @property
     def host(self) -> str: ...
 
+    @property
+    def root(self) -> Path:
+        """This host's folder: the workspace on the owner, the `join`ed folder elsewhere."""
+        ...
+
     def snapshot(self) -> BoardState:
         """The current state (read-only: never mutate it)."""
         ...
 
     def ready(self, role: str | None = None, caps: Sequence[str] | None = None) -> list[Task]:
         """Tasks a `role` agent with capabilities `caps` could claim now, most urgent first."""
+        ...
+
+    def next_up(
+        self,
+        agent: str | None = None,
+        role: str | None = None,
+        caps: Sequence[str] | None = None,
+        *,
+        host: str | None = None,
+        limit: int | None = None,
+    ) -> NextUp:
+        """What `agent` should take next, best first, or why nothing (the one ranking);
+        without `agent`, for a `role` agent (default builder) with `caps` (default none)."""
         ...
 
     def claim(self, task: str, agent: str, host: str, ttl: int) -> Lease:
@@ -54,11 +74,13 @@ class BoardClient(Protocol):
         caps: Sequence[str] | None = None,
         ttl: int = 900,
         *,
+        host: str | None = None,
         with_steps: bool = False,
     ) -> Task | None:
-        """Lease the task the scheduling rule ranks first for `agent` (chosen and claimed at
-        once) and return it, lease included; None when nothing is claimable. `with_steps`:
-        only tasks with tool steps."""
+        """Lease the task the scheduling rule ranks first for `agent` on `host` (chosen and
+        claimed at once) and return it, lease included; None when nothing is claimable.
+        `host`: the owner may name any (default: the agent's host in the config); another
+        host claims only for itself. `with_steps`: only tasks with tool steps."""
         ...
 
     def move(
@@ -114,7 +136,8 @@ class BoardClient(Protocol):
         ...
 
 
-class BoardView(Protocol):
-    """Something rendered from the state after each commit (KANBAN.md, for one)."""
+class BoardObserver(Protocol):
+    """Told the new state after each commit, under the board lock, to render what is derived
+    from it (KANBAN.md, for one; a git auto-commit, for another)."""
 
     def render(self, state: BoardState) -> None: ...

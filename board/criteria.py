@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sprintboard.board.models import Criterion
+from sprintboard.errors import InvalidValue
 
 __all__ = ["CHECK_KINDS", "Check", "parse_check", "parse_criterion", "render_criterion"]
 
@@ -42,8 +43,16 @@ def parse_check(text: str) -> Check:
     """Parse `KIND ARGS` (without the `check:` prefix).
 
     Raises:
-        ValueError: unknown kind or malformed arguments (the message shows the grammar).
+        InvalidValue: unknown kind or malformed arguments (the message shows the grammar);
+            it is a `ValueError` too.
     """
+    try:
+        return _parse_check(text)
+    except ValueError as exc:
+        raise InvalidValue("check", text, str(exc)) from None
+
+
+def _parse_check(text: str) -> Check:
     kind, _, rest = text.strip().partition(" ")
     rest = rest.strip()
     if kind in ("file_exists", "audit_clean"):
@@ -70,12 +79,17 @@ def parse_check(text: str) -> Check:
 def parse_criterion(text: str, done: bool = False) -> Criterion:
     """Split a criterion line into its text and optional trailing `check:` span.
 
+    Whitespace is made canonical (one line, single spaces), as KANBAN.md shows it.
+
     Raises:
-        ValueError: the check span does not parse.
+        InvalidValue: the check span does not parse, or the text holds a control character.
     """
+    from sprintboard.board.values import one_line
+
+    text = one_line(text, "criterion", empty=True)
     m = _CHECK_SPAN.search(text)
     if not m:
-        return Criterion(text=text.strip(), done=done)
+        return Criterion(text=text, done=done)
     check = m.group(1).strip()
     parse_check(check)
     return Criterion(text=text[: m.start()].strip(), done=done, check=check)

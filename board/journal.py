@@ -2,7 +2,13 @@
 
 Line N holds `seq` N and `prev` = xxh3 of line N-1, so a truncated, edited or
 reverted journal is detected. The head this host last committed is kept in
-`.sprintboard/head.json` (never synced) and checked on every load.
+`.sprintboard/head.json` (never synced) and checked on every load, together with a hash
+of every byte up to it (so an edit of a middle line that keeps its length is seen on
+open, not only by `validate`) and a digest of the snapshot written with it.
+
+The chain is not keyed: it proves the lines are the ones this host wrote up to its head,
+in order; it cannot tell a line forged after the head by someone who can write the file
+from one a process on this host appended (README, "Trust model").
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 import xxhash
@@ -21,7 +28,16 @@ from sprintboard.board.models import OPS, Event
 from sprintboard.errors import JournalCorrupt, JournalRolledBack
 from sprintboard.files import append_durable, atomic_write, fsync_dir
 
-__all__ = ["Head", "Journal", "JournalLine", "JournalRead", "encode_event", "line_hash"]
+__all__ = [
+    "Head",
+    "Journal",
+    "JournalLine",
+    "JournalRead",
+    "content_digest",
+    "encode_event",
+    "header_problem",
+    "line_hash",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +53,43 @@ def encode_event(event: Event) -> bytes:
     return orjson.dumps(event_to_dict(event))
 
 
+_HEADER_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "ts": (str,),
+    "actor": (str,),
+    "task": (str, type(None)),
+    "fields": (dict,),
+    "fence": (int, type(None)),
+}
+
+
+def header_problem(data: dict[str, Any]) -> str | None:
+    """What is wrong with the types of a journal line's keys (contract 3), or None."""
+    for key, types in _HEADER_TYPES.items():
+        value = data.get(key)
+        if not isinstance(value, types) or isinstance(value, bool):
+            return f"{key} is {str(value)[:40]!r}, of the wrong type"
+    return None
+
+
+def content_digest(data: bytes) -> str:
+    """xxh3-128 of `data` as 32 hex digits (the snapshot's digest in the recorded head)."""
+    return xxhash.xxh3_128_hexdigest(data)
+
+
 @dataclass(frozen=True, slots=True)
 class Head:
-    """Where the journal ended at the last commit this host saw: seq, line hash, byte offset."""
+    """Where the journal ended at the last commit this host saw: seq, line hash, byte offset.
+
+    A recorded head also carries `prefix`, the xxh3-128 of the journal's first `offset`
+    bytes, and `snapshot`, the digest of the snapshot written with it.
+    """
 
     seq: int = 0
     hash: str | None = None
     offset: int = 0
+    prefix: str | None = field(default=None, compare=False)
+    snapshot: str | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -69,6 +115,12 @@ class Journal:
     def __init__(self, path: Path, head_path: Path) -> None:
         self.path = path
         self.head_path = head_path
+        # xxh3-128 of the first `_prefix_end` bytes, extended as lines are read or appended
+        # in order, so recording the head costs only the new bytes.
+        self._prefix = xxhash.xxh3_128()
+        self._prefix_end = 0
+        self._stamp: tuple[int, int, int] | None = None
+        """(inode, size, mtime) after this process last read to the end or appended."""
 
     def size(self) -> int:
         try:
@@ -80,19 +132,108 @@ class Journal:
 
     def load_head(self) -> Head | None:
         try:
-            data = orjson.loads(self.head_path.read_bytes())
+            data: Any = orjson.loads(self.head_path.read_bytes())
+            head = Head(
+                seq=data["seq"],
+                hash=data["hash"],
+                offset=data["offset"],
+                prefix=data.get("prefix"),
+                snapshot=data.get("snapshot"),
+            )
+            if not (isinstance(head.seq, int) and isinstance(head.offset, int)):
+                raise TypeError("seq and offset must be numbers")
         except FileNotFoundError:
             return None
-        except orjson.JSONDecodeError:
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
             log.warning("%s is unreadable; verifying the whole journal instead", self.head_path)
             return None
-        return Head(seq=data["seq"], hash=data["hash"], offset=data["offset"])
+        return head
 
-    def store_head(self, head: Head) -> None:
+    def store_head(self, head: Head, snapshot: str | None = None) -> None:
+        """Record `head` with the hash of the journal up to it and the snapshot's digest."""
         # Not fsynced: a head lost in a crash is older than the journal (lines past it are
         # verified and accepted) or unreadable (the whole journal is verified instead).
-        data = orjson.dumps({"seq": head.seq, "hash": head.hash, "offset": head.offset})
+        data = orjson.dumps(
+            {
+                "seq": head.seq,
+                "hash": head.hash,
+                "offset": head.offset,
+                "prefix": self.prefix_digest(head.offset),
+                "snapshot": snapshot,
+            }
+        )
         atomic_write(self.head_path, data, durable=False)
+
+    # -- the hash of every byte up to the head ----------------------------------------------
+
+    def _feed(self, data: bytes, start: int) -> None:
+        if start == self._prefix_end and data:
+            self._prefix.update(data)
+            self._prefix_end += len(data)
+
+    def prefix_digest(self, offset: int, *, reread: bool = False) -> str:
+        """xxh3-128 of the journal's first `offset` bytes (streamed from the file when not
+        tracked, or when `reread`)."""
+        if reread or offset != self._prefix_end:
+            hasher, done = xxhash.xxh3_128(), 0
+            try:
+                with self.path.open("rb") as fh:
+                    while done < offset:
+                        chunk = fh.read(min(1 << 20, offset - done))
+                        if not chunk:
+                            break
+                        hasher.update(chunk)
+                        done += len(chunk)
+            except FileNotFoundError:
+                pass
+            self._prefix, self._prefix_end = hasher, done
+        return self._prefix.hexdigest()
+
+    def _note_stamp(self, st: os.stat_result | None = None) -> None:
+        try:
+            st = st or self.path.stat()
+        except FileNotFoundError:
+            self._stamp = None
+            return
+        self._stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def rewritten(self) -> bool:
+        """The file was replaced or rewritten in place since this process last saw it.
+
+        Appends (here or by another process) make it longer, so a file of the same size
+        with a new modification time, or another inode, was edited, not appended to.
+        """
+        if self._stamp is None:
+            return False
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return True
+        ino, size, mtime = self._stamp
+        return st.st_ino != ino or (st.st_size == size and st.st_mtime_ns != mtime)
+
+    def tracked_prefix(self, offset: int) -> str | None:
+        """The hash of the first `offset` bytes as this process read them, if it tracked them."""
+        return self._prefix.hexdigest() if offset == self._prefix_end else None
+
+    def check_prefix(self, head: Head) -> None:
+        """Refuse a journal whose bytes before the recorded head changed (a middle edit).
+
+        Raises:
+            JournalCorrupt: naming the first line where the hash chain breaks.
+            JournalRolledBack: the chain holds but the lines were rewritten consistently.
+        """
+        if head.prefix is None or head.offset == 0:
+            return
+        if self.prefix_digest(head.offset, reread=True) == head.prefix:
+            return
+        self._prefix, self._prefix_end = xxhash.xxh3_128(), 0
+        self.read()  # raises JournalCorrupt at the first line that no longer fits the chain
+        raise JournalRolledBack(
+            self.path,
+            f"seq {head.seq} ({head.hash}) after the lines this host wrote",
+            "lines before it rewritten",
+        )
 
     def check_head(self, head: Head) -> None:
         """Refuse a journal that no longer contains the head this host committed.
@@ -147,8 +288,16 @@ class Journal:
             with self.path.open("rb") as fh:
                 fh.seek(offset)
                 data = fh.read()
+                self._note_stamp(os.fstat(fh.fileno()))
         except FileNotFoundError:
             return result
+        self._read_lines(data, offset, seq, prev, result)
+        self._feed(data[: result.torn_at - offset], offset)
+        return result
+
+    def _read_lines(
+        self, data: bytes, offset: int, seq: int, prev: str | None, result: JournalRead
+    ) -> None:
         pos = 0
         while pos < len(data):
             nl = data.find(b"\n", pos)
@@ -165,7 +314,6 @@ class Journal:
             pos = nl + 1
         else:
             result.torn_at = offset + pos
-        return result
 
     def _parse(self, raw: bytes, seq: int, prev: str | None) -> Event:
         try:
@@ -180,10 +328,14 @@ class Journal:
             raise JournalCorrupt(
                 self.path,
                 seq,
-                f"hash chain broken: prev is {data.get('prev')!r}, expected {prev!r}",
+                f"hash chain broken: prev is {data.get('prev')!r}, but line {seq - 1} hashes "
+                f"to {prev!r} (line {seq - 1} was changed, or this line was not written after it)",
             )
         if data.get("op") not in OPS:
             raise JournalCorrupt(self.path, seq, f"unknown op {data.get('op')!r}")
+        problem = header_problem(data)
+        if problem:
+            raise JournalCorrupt(self.path, seq, problem)
         try:
             return event_from_dict(data)
         except (KeyError, TypeError) as exc:
@@ -208,9 +360,12 @@ class Journal:
     def append(self, lines: Sequence[bytes], at: int) -> int:
         """Append encoded lines at byte offset `at` (the current end) and fsync."""
         created = not self.path.exists()
-        end = append_durable(self.path, b"".join(line + b"\n" for line in lines), at)
+        data = b"".join(line + b"\n" for line in lines)
+        end = append_durable(self.path, data, at)
         if created:
             fsync_dir(self.path.parent)
+        self._feed(data, at)
+        self._note_stamp()
         return end
 
     def set_aside(self, torn: bytes, torn_at: int, into: Path) -> Path:
@@ -222,6 +377,7 @@ class Journal:
             fh.truncate(torn_at)
             fh.flush()
             os.fsync(fh.fileno())
+        self._note_stamp()
         log.warning(
             "%s: a torn last line (%d bytes, crash mid-append) was set aside in %s",
             self.path,

@@ -13,6 +13,7 @@ from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import format_ts, parse_ts
 from sprintboard.board.models import Artifact, Task
 from sprintboard.board.state import BoardState
+from sprintboard.board.values import MAX_TTL, integer
 from sprintboard.errors import LeaseConflict
 
 __all__ = [
@@ -27,9 +28,9 @@ __all__ = [
 
 
 def holder(task: Task) -> str:
-    """The actor string of the task's lease holder (`agent@host`), or `unknown`."""
+    """The actor string of the task's lease holder (`agent@host`), or `unknown@unknown`."""
     lease = task.lease
-    return f"{lease.agent}@{lease.host}" if lease else "unknown"
+    return f"{lease.agent}@{lease.host}" if lease else "unknown@unknown"
 
 
 def pending_dependencies(state: BoardState, task: Task) -> list[str]:
@@ -58,6 +59,7 @@ def claim_drafts(
     """
     actor = f"{agent}@{host}"
     task = state.task(task_id)
+    ttl = integer(ttl, "ttl", 1, MAX_TTL, task_id)  # before it becomes a time: 1e12 overflows
     if task.lease is not None:
         raise LeaseConflict(task_id, f"already leased to {holder(task)}")
     pending = pending_dependencies(state, task)

@@ -3,7 +3,7 @@
 Every write: take the file lock, catch up with what other processes appended, expire
 overdue leases, validate and fold the new events into a fork of the state, append +
 fsync the journal, then atomically replace the snapshot and the recorded head, then
-render views (KANBAN.md). A refused event writes nothing.
+tell the observers (KANBAN.md is rendered by one). A refused event writes nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sprintboard.board.authority import authorize
-from sprintboard.board.client import BoardView, EventDraft
+from sprintboard.board.client import BoardObserver, EventDraft
 from sprintboard.board.clock import Clock, IdSource, SystemClock, UlidIds, format_ts
 from sprintboard.board.codec import task_to_dict, validate_task
 from sprintboard.board.journal import Head, encode_event, line_hash
@@ -28,13 +28,19 @@ from sprintboard.board.leases import (
 )
 from sprintboard.board.lock import BoardLock
 from sprintboard.board.models import Artifact, Event, Lease, Status, Task
-from sprintboard.board.moves import check_dependencies, move_drafts, promotion_drafts
-from sprintboard.board.scheduling import BoardPolicy, claimable, next_tasks, rank
+from sprintboard.board.moves import (
+    check_dependencies,
+    is_noop_move,
+    move_drafts,
+    promotion_drafts,
+)
+from sprintboard.board.scheduling import BoardPolicy, NextUp, claimable, next_tasks, next_up, rank
 from sprintboard.board.state import BoardState, reduce
-from sprintboard.board.store import BoardStore, board_paths
+from sprintboard.board.store import BoardStore, Verification, board_paths
+from sprintboard.board.values import check_draft
 from sprintboard.errors import BoardError, NotOwner, NotPermitted
 
-__all__ = ["BoardView", "LocalBoard", "board_paths"]
+__all__ = ["LocalBoard", "Verification", "board_paths"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +70,7 @@ class LocalBoard:
         clock: Clock | None = None,
         ids: IdSource | None = None,
         lock_timeout: float = 30.0,
-        views: Sequence[BoardView] = (),
+        observers: Sequence[BoardObserver] = (),
     ) -> None:
         self.root = Path(root)
         self.policy = policy or BoardPolicy()
@@ -73,7 +79,7 @@ class LocalBoard:
         self._host = host
         self.clock: Clock = clock or SystemClock()
         self._ids: IdSource = ids or UlidIds(self.clock)
-        self.views: list[BoardView] = list(views)
+        self.observers: list[BoardObserver] = list(observers)
         paths = board_paths(self.root)
         self._store = BoardStore(paths, host, check_writers=self.policy.owner is not None)
         self.journal_path, self.snapshot_path = paths["journal"], paths["snapshot"]
@@ -134,6 +140,9 @@ class LocalBoard:
                 for draft in drafts:
                     if draft.id is not None and draft.id in self._ids_seen():
                         continue
+                    check_draft(state, draft)
+                    if is_noop_move(state, draft):
+                        continue
                     draft = authorize(state, draft, self.policy)
                     event = Event(
                         seq=state.seq + 1,
@@ -158,7 +167,7 @@ class LocalBoard:
             commit_drafts(promotion_drafts(state, events, self._host))
             if not events:
                 if render:
-                    self._render_views()
+                    self._notify_observers()
                 return []
             end = self._journal.append(lines, self._head.offset)
             state.head = prev
@@ -166,15 +175,15 @@ class LocalBoard:
             if self._seen_ids is not None:
                 self._seen_ids.update(e.id for e in events)
             self._persist()
-            self._render_views()
+            self._notify_observers()
             return events
 
-    def _render_views(self) -> None:
-        for view in self.views:
+    def _notify_observers(self) -> None:
+        for observer in self.observers:
             try:
-                view.render(self._state)
-            except Exception:  # a view is derived: the commit stands, the failure is reported
-                log.exception("view %r failed to render after seq %d", view, self._state.seq)
+                observer.render(self._state)
+            except Exception:  # what an observer renders is derived: the commit stands
+                log.exception("%r failed to render after seq %d", observer, self._state.seq)
 
     def _ids_seen(self) -> set[str]:
         if self._seen_ids is None:
@@ -192,6 +201,24 @@ class LocalBoard:
         scheduling rule's order (priority, then least slack on the critical path)."""
         state = self.refresh()
         return rank(state, claimable(state, self.policy, role=role, caps=caps))
+
+    def next_up(
+        self,
+        agent: str | None = None,
+        role: str | None = None,
+        caps: Sequence[str] | None = None,
+        *,
+        host: str | None = None,
+        limit: int | None = None,
+    ) -> NextUp:
+        """What `agent` (on `host`: default its host in the config) should take next, best
+        first, or why nothing; without `agent`, for a `role` agent (default builder) with
+        `caps` (default none). The one ranking (`scheduling.next_up`)."""
+        state = self.refresh()
+        where = None if agent is None else self.policy.host_for(agent, host, self._host)
+        return next_up(
+            state, self.policy, agent=agent, role=role, caps=caps, host=where, limit=limit
+        )
 
     def claim(self, task: str, agent: str, host: str, ttl: int) -> Lease:
         """Lease `task`; refused if leased, not ready, over WIP, or lacking capabilities.
@@ -286,7 +313,7 @@ class LocalBoard:
         """Commit the drafts `build` makes from the current state, all under the board lock.
 
         `build` runs with the lock held, so what it reads (KANBAN.md, for a merge) cannot
-        change under it; `render=True` renders the views even when nothing was committed.
+        change under it; `render=True` tells the observers even when nothing was committed.
         """
         return self._write(build, render=render)
 
@@ -454,15 +481,27 @@ class LocalBoard:
         with self._lock.hold(shared=True):
             return [line.event for line in self._journal.read().lines if line.event.seq > since]
 
-    def verify(self) -> int:
-        """Re-read the whole journal, checking every line and the hash chain; returns the event count.
+    def validate(self) -> Verification:
+        """Re-read the whole journal, checking every line, the hash chain and the bytes up
+        to the recorded head, and say whether the snapshot found at open agreed with it.
 
         Raises:
             JournalCorrupt, JournalRolledBack.
         """
         with self._lock.hold(shared=True):
-            recorded = self._journal.load_head()
-            if recorded is not None:
-                self._journal.check_head(recorded)
-            _, head = self._store.replay()
-        return head.seq
+            return self._store.verify()
+
+    def verify(self) -> int:
+        """`validate`, returning only the number of events.
+
+        Raises:
+            JournalCorrupt, JournalRolledBack.
+        """
+        return self.validate().events
+
+    def state_at(self, seq: int) -> BoardState:
+        """The board as it was after journal event `seq` (a replay; for merging old copies).
+
+        Reads only lines that are never rewritten, so it needs no lock.
+        """
+        return self._store.replay(until=seq)[0]

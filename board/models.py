@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, NewType, assert_never, get_args
 
+from sprintboard.files import FileRef
+
 __all__ = [
     "ACTIVE_STATUSES",
     "COLUMNS",
@@ -138,13 +140,8 @@ class Step:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class Artifact:
-    """A content-addressed output of a task (contract 8)."""
-
-    path: str
-    sha256: str
-    size: int
+Artifact = FileRef
+"""A content-addressed output of a task (contract 8); its path is relative to the workspace."""
 
 
 @dataclass(slots=True)

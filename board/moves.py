@@ -15,7 +15,7 @@ from sprintboard.board.state import BoardState
 from sprintboard.board.transitions import allowed_moves
 from sprintboard.errors import BoardError, InvalidTransition
 
-__all__ = ["check_dependencies", "move_drafts", "promotion_drafts"]
+__all__ = ["check_dependencies", "is_noop_move", "move_drafts", "promotion_drafts"]
 
 
 def move_drafts(
@@ -39,6 +39,10 @@ def move_drafts(
         InvalidTransition: the task is no longer `expected`, or a block gives no reason.
     """
     task = state.task(task_id)
+    if to == task.status:  # contract 11: a move to the status it has changes nothing
+        if to == "blocked" and reason and reason != task.blocked_reason:
+            return [EventDraft("task.update", task_id, {"blocked_reason": reason}, actor, id=key)]
+        return []
     if expected is not None and task.status != expected:
         raise InvalidTransition(
             task_id,
@@ -57,6 +61,16 @@ def move_drafts(
     if force:
         fields["force"] = True
     return [EventDraft("task.move", task_id, fields, actor, fence, id=key)]
+
+
+def is_noop_move(state: BoardState, draft: EventDraft) -> bool:
+    """A `task.move` to the status the task already has: committed as nothing at all.
+
+    A fenced move is not: its token is still checked (a stale result is refused, not lost).
+    """
+    if draft.op != "task.move" or draft.fence is not None or draft.task not in state.tasks:
+        return False
+    return state.tasks[draft.task].status == draft.fields.get("to")
 
 
 def check_dependencies(state: BoardState, events: Sequence[Event]) -> None:

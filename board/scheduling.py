@@ -26,12 +26,14 @@ from sprintboard.errors import LeaseConflict, WipLimitReached
 __all__ = [
     "BoardPolicy",
     "Claimant",
+    "NextUp",
     "NothingToTake",
     "check_claim",
     "claimable",
     "held",
     "is_open",
     "next_tasks",
+    "next_up",
     "nothing_to_take",
     "rank",
     "wip_room",
@@ -330,3 +332,37 @@ def nothing_to_take(
     if who.caps is not None:
         what += f", caps [{', '.join(sorted(who.caps))}]"
     return NothingToTake(f"no ready task fits {who.who} ({what})")
+
+
+@dataclass(frozen=True, slots=True)
+class NextUp:
+    """The answer to `sprintboard next`: what to take, best first, or why there is nothing."""
+
+    tasks: list[Task]
+    why: NothingToTake | None = None
+    """Set when `tasks` is empty."""
+
+
+def next_up(
+    state: BoardState,
+    policy: BoardPolicy,
+    *,
+    agent: str | None = None,
+    role: str | None = None,
+    caps: Sequence[str] | None = None,
+    host: str | None = None,
+    limit: int | None = None,
+) -> NextUp:
+    """`next_tasks` as every door asks it: for `agent` on `host` (its role, capabilities and
+    WIP room from the config), or, without an agent, for an agent of `role` (default
+    builder) with `caps` (default none)."""
+    if agent is None:
+        role, caps, host = role or OPEN_CLAIMS_ROLE, list(caps or []), None
+    else:
+        caps = caps or None
+    tasks = next_tasks(state, policy, role=role, caps=caps, agent=agent, host=host)
+    if limit is not None:
+        tasks = tasks[:limit]
+    if tasks:
+        return NextUp(tasks)
+    return NextUp([], nothing_to_take(state, policy, role=role, caps=caps, agent=agent, host=host))

@@ -1,8 +1,15 @@
 """`sprints/SPRINT_QUEUE.json`: the board state rendered from the journal.
 
-The snapshot is a cache and a view, never the truth: it records the journal position
-it was rendered at, and a missing, damaged or stale snapshot is rebuilt from the
-journal. Rendering is deterministic, so a replay gives the same bytes.
+The snapshot is a cache, never the truth: it records the journal position it was
+rendered at, and a missing, damaged or stale snapshot is rebuilt from the journal.
+Rendering is deterministic, so a replay gives the same bytes.
+
+Why a second codec beside `sprints/queue_format.py`: this one is the cache, so it is
+lossless (every task field through `board/codec.py`, the fencing counter, the journal
+head; `format: sprintboard.queue/1`) and only this package reads it. The other is the
+interchange shape other agent systems kept (`examples/SPRINT_QUEUE.example.json`):
+lossy by design and lenient on reading. One encoding for both would make the cache
+drop state or the interchange file carry the board's internals.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from sprintboard.board.journal import Head
 from sprintboard.board.models import STATUSES, Decision, Note, SprintInfo
 from sprintboard.board.state import BoardState
 
-__all__ = ["SNAPSHOT_FORMAT", "counters", "parse_snapshot", "render_snapshot"]
+__all__ = ["SNAPSHOT_FORMAT", "counters", "first_difference", "parse_snapshot", "render_snapshot"]
 
 SNAPSHOT_FORMAT = "sprintboard.queue/1"
 
@@ -50,6 +57,39 @@ def render_snapshot(state: BoardState, head: Head) -> bytes:
         "journal": {"seq": head.seq, "head": head.hash, "offset": head.offset},
     }
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def first_difference(cached: BoardState, real: BoardState) -> str | None:
+    """The first task and field where `cached` (a snapshot) differs from `real` (the
+    journal), as `T1.status is 'done' in the snapshot, 'ready' in the journal`; None if alike."""
+
+    def say(where: str, mine: Any, theirs: Any) -> str:
+        return f"{where} is {mine!r} in the snapshot, {theirs!r} in the journal"
+
+    for tid, task in real.tasks.items():
+        other = cached.tasks.get(tid)
+        if other is None:
+            return f"task {tid} is missing from the snapshot"
+        mine, theirs = task_to_dict(other), task_to_dict(task)
+        for key, value in theirs.items():
+            if mine.get(key) != value:
+                return say(f"{tid}.{key}", mine.get(key), value)
+    extra = [tid for tid in cached.tasks if tid not in real.tasks]
+    if extra:
+        return f"task {extra[0]} is in the snapshot but not in the journal"
+    if list(cached.tasks) != list(real.tasks):
+        return "the tasks are in another order than the journal created them"
+    if cached.sprint != real.sprint:
+        return say("the sprint", cached.sprint, real.sprint)
+    for label, mine_list, theirs_list in (
+        ("decision", cached.decisions, real.decisions),
+        ("note", cached.notes, real.notes),
+    ):
+        if mine_list != theirs_list:
+            return f"the {label}s differ ({len(mine_list)} in the snapshot, {len(theirs_list)} in the journal)"
+    if cached.fence != real.fence:
+        return say("the fencing counter", cached.fence, real.fence)
+    return None
 
 
 def parse_snapshot(data: bytes) -> tuple[BoardState, Head]:

@@ -177,8 +177,7 @@ def reduce(state: BoardState, event: Event) -> None:
         fence = int(f["fence"])
         if fence <= state.fence:
             raise BoardError(f"{task.id}: fencing token {fence} is not above {state.fence}")
-        state.fence = fence
-        task.lease = Lease(
+        lease = Lease(
             agent=f["agent"],
             host=f["host"],
             fence=fence,
@@ -187,6 +186,8 @@ def reduce(state: BoardState, event: Event) -> None:
             expires=f["expires"],
             last_heartbeat=event.ts,
         )
+        state.fence = fence
+        task.lease = lease
         task.status, task.agent, task.host = "in_progress", f["agent"], f["host"]
         task.attempt += 1
         task.updated = event.ts

@@ -43,7 +43,7 @@ from sprintboard.memory.standup_facts import (
     CriticalPathFinder,
     StandupFacts,
     gather_facts,
-    graph_critical_path,
+    remaining_critical_path,
 )
 
 if TYPE_CHECKING:
@@ -336,7 +336,7 @@ def render_standup(
     day: date | None = None,
     since: str | None = None,
     stalled_days: int = 3,
-    critical_path: CriticalPathFinder | None = graph_critical_path,
+    critical_path: CriticalPathFinder | None = remaining_critical_path,
 ) -> str:
     """The standup `write_standup` would append now (facts only), without writing anything.
 
@@ -355,7 +355,7 @@ def write_standup(
     since: str | None = None,
     llm: ChatBackend | None = None,
     stalled_days: int = 3,
-    critical_path: CriticalPathFinder | None = graph_critical_path,
+    critical_path: CriticalPathFinder | None = remaining_critical_path,
 ) -> StandupResult:
     """Build the standup for `day` (default: today by the board's clock) and append it.
 

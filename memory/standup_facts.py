@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sprintboard.board.clock import parse_ts
+from sprintboard.board.critical_path import critical_path
 from sprintboard.board.models import FINISHED_STATUSES, Artifact, Task
 from sprintboard.memory.daily_notes import NoteBlocker
 from sprintboard.memory.history import History
@@ -26,7 +27,7 @@ __all__ = [
     "StandupFacts",
     "TaskLine",
     "gather_facts",
-    "graph_critical_path",
+    "remaining_critical_path",
 ]
 
 CriticalPathFinder = Callable[[Sequence[Task]], list[str]]
@@ -139,15 +140,9 @@ class StandupFacts:
     actors: list[ActorStat] = field(default_factory=list)
 
 
-def graph_critical_path(tasks: Sequence[Task]) -> list[str]:
-    """The remaining critical path from `sprintboard.sprints.graph` (imported on first use).
-
-    Raises:
-        ImportError: the graph module is not available.
-    """
-    from sprintboard.sprints.graph import analyze  # sprints/ is optional for memory/
-
-    return list(analyze(tasks, remaining=True).critical_path)
+def remaining_critical_path(tasks: Sequence[Task]) -> list[str]:
+    """The critical path of what is left of the sprint (finished tasks count zero minutes)."""
+    return critical_path(tasks, remaining=True).path
 
 
 def _split_actor(actor: str, writer_host: str) -> tuple[str, str]:
@@ -188,7 +183,7 @@ def gather_facts(
     previous_day: str | None,
     notes: Sequence[NoteBlocker] = (),
     stalled_days: int = 3,
-    critical_path: CriticalPathFinder | None = graph_critical_path,
+    critical_path: CriticalPathFinder | None = remaining_critical_path,
 ) -> StandupFacts:
     """Collect the facts of a standup from `history` as of `as_of`."""
     state = history.state

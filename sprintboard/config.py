@@ -10,9 +10,17 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sprintboard.errors import ConfigError
 
@@ -26,12 +34,17 @@ __all__ = [
     "KanbanConfig",
     "DEFAULT_LLM_BASE_URL",
     "LLMConfig",
+    "LOCAL_FILE",
+    "NotifyConfig",
     "WorkspaceConfig",
     "current_host",
     "load_config",
 ]
 
 CONFIG_FILE = "sprintboard.toml"
+LOCAL_FILE = ".sprintboard/host.toml"
+"""This folder's own settings (never synced; `sprintboard join` writes it): `host = NAME`
+and an optional `[a2a]` table whose keys replace those of sprintboard.toml here."""
 
 
 class _Table(BaseModel):
@@ -101,13 +114,75 @@ class LLMConfig(_Table):
 
 class A2AConfig(_Table):
     dir: str = ".a2a"
-    transport: Literal["dir", "git"] = "dir"
+    """The A2A directory (inboxes, ledgers, blobs), relative to the workspace unless absolute."""
+    transport: Literal["dir", "git", "http"] = "dir"
+    """How this host reaches the others: a shared `dir`, a `git` remote, or the owner's
+    A2A `http` endpoint (`url`; answers land in this host's own `dir`)."""
     ttl: int = Field(3600, gt=0)
     """Seconds a message stays valid."""
     max_skew: int = Field(600, ge=0)
     """Seconds of clock difference tolerated between hosts."""
     remote: str | None = None
     """Git remote URL, for `transport = "git"`."""
+    url: str | None = None
+    """The owner's A2A endpoint (`sprintboard a2a http`), for `transport = "http"`."""
+    shared: list[str] = Field(default_factory=list)
+    """Workspace folders every host sees at the same place (a synced or network mount:
+    data, models, runs); `sprintboard join` links them into a host's folder."""
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return url
+
+    @field_validator("shared")
+    @classmethod
+    def _relative(cls, names: list[str]) -> list[str]:
+        for name in names:
+            parts = Path(name).parts
+            if not parts or Path(name).is_absolute() or ".." in parts or name.startswith("."):
+                raise ValueError(f"{name!r}: name a folder inside the workspace, like data")
+        return names
+
+    @model_validator(mode="after")
+    def _complete(self) -> A2AConfig:
+        if self.transport == "http" and not self.url:
+            raise ValueError('transport = "http" needs url = "http://OWNER:PORT/"')
+        return self
+
+
+class NotifyConfig(_Table):
+    """`[notify]`: tell people when the board needs them (sent by the owner, once per event).
+
+    `command` comes from the owner's own sprintboard.toml, like `[auditor] allow_commands`:
+    it is trusted as the owner's choice, run as an argv (never through a shell) with the
+    event as JSON on stdin.
+    """
+
+    command: list[str] = Field(default_factory=list)
+    """An argv to run for each event, e.g. `["notify-send", "sprintboard"]`; empty: none."""
+    webhook: str | None = None
+    """A URL that gets each event as a JSON POST."""
+    timeout: float = Field(10.0, gt=0)
+    """Seconds one delivery may take."""
+    max_attempts: int = Field(12, ge=1)
+    """Tries per event and target before it is given up (logged), backing off up to 5 min."""
+
+    @field_validator("webhook")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return url
+
+    @field_validator("command")
+    @classmethod
+    def _argv(cls, argv: list[str]) -> list[str]:
+        if argv and not argv[0].strip():
+            raise ValueError("the command's first word is the program to run")
+        return argv
 
 
 _KANBAN_SECTIONS = (
@@ -147,7 +222,16 @@ class KanbanConfig(_Table):
 
 class AuditorConfig(_Table):
     allow_commands: list[str] = Field(default_factory=list)
-    """Commands a `check: command ...` may run (exact argv prefixes, space-separated)."""
+    """Commands a `check: command ...` may run: whole argv, matched token for token;
+    `*` stands for one data argument and a last `...` for any number (sprintboard.allowlist)."""
+
+    @field_validator("allow_commands")
+    @classmethod
+    def _parses(cls, entries: list[str]) -> list[str]:
+        from sprintboard.allowlist import AllowList
+
+        AllowList.parse(entries)
+        return entries
 
 
 class WorkspaceConfig(_Table):
@@ -156,12 +240,19 @@ class WorkspaceConfig(_Table):
     board: BoardConfig
     hosts: list[HostConfig] = Field(default_factory=list)
     agents: list[AgentConfig] = Field(default_factory=list)
-    wip: dict[str, int] = Field(default_factory=dict)
+    wip: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     """Role -> tasks that role may hold at once across the board."""
     llm: LLMConfig = LLMConfig()
     a2a: A2AConfig = A2AConfig()
     kanban: KanbanConfig = KanbanConfig()
     auditor: AuditorConfig = AuditorConfig()
+    notify: NotifyConfig = NotifyConfig()
+    _local_host: str | None = PrivateAttr(None)
+
+    @property
+    def local_host(self) -> str | None:
+        """The host this folder belongs to (`.sprintboard/host.toml`), if it says."""
+        return self._local_host
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkspaceConfig:
@@ -182,30 +273,66 @@ class WorkspaceConfig(_Table):
         return next((h for h in self.hosts if h.name == name), None)
 
 
-def load_config(workspace: Path) -> WorkspaceConfig:
-    """Read and validate `<workspace>/sprintboard.toml`.
-
-    Raises:
-        ConfigError: the file is missing, not TOML, or a key is wrong (file and key named).
-    """
-    path = Path(workspace) / CONFIG_FILE
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             path, None, "not found; run `sprintboard init` to make a workspace"
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, None, f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            path, None, f"not UTF-8 (byte {exc.start}); save the file as UTF-8"
+        ) from None
+
+
+def _local_settings(root: Path) -> tuple[str | None, dict[str, Any]]:
+    """`host` and the `[a2a]` overrides of `.sprintboard/host.toml` (none when absent)."""
+    path = root / LOCAL_FILE
+    if not path.is_file():
+        return None, {}
+    raw = _read_toml(path)
+    unknown = sorted(set(raw) - {"host", "a2a"})
+    if unknown:
+        raise ConfigError(path, unknown[0], "only `host` and an [a2a] table belong here")
+    host, a2a = raw.get("host"), raw.get("a2a", {})
+    if host is not None and not isinstance(host, str):
+        raise ConfigError(path, "host", "must be a host name in quotes")
+    if not isinstance(a2a, dict):
+        raise ConfigError(path, "a2a", "must be a table")
+    return host, a2a
+
+
+def load_config(workspace: Path) -> WorkspaceConfig:
+    """Read and validate `<workspace>/sprintboard.toml`, with this folder's own settings
+    (`.sprintboard/host.toml`: its host name, `[a2a]` keys that replace the shared file's).
+
+    Raises:
+        ConfigError: the file is missing, not TOML, or a key is wrong (file and key named).
+    """
+    root = Path(workspace)
+    path = root / CONFIG_FILE
+    raw = _read_toml(path)
+    host, a2a = _local_settings(root)
+    if a2a:
+        shared = raw.get("a2a", {})
+        raw["a2a"] = {**(shared if isinstance(shared, dict) else {}), **a2a}
     try:
-        return WorkspaceConfig.model_validate(raw)
+        config = WorkspaceConfig.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or None
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(path, key, f"{err['msg']}{more}") from None
+        where = root / LOCAL_FILE if a2a and key and key.startswith("a2a") else path
+        raise ConfigError(where, key, f"{err['msg']}{more}") from None
+    if host is not None:
+        config._local_host = host
+    return config
 
 
 def current_host(config: WorkspaceConfig, override: str | None = None) -> str:
-    """This process's host name: `--host`, else `$SPRINTBOARD_HOST`, else the board owner."""
-    return override or os.environ.get("SPRINTBOARD_HOST") or config.board.owner
+    """This process's host name: `--host`, else `$SPRINTBOARD_HOST`, else the folder's own
+    `.sprintboard/host.toml` (a folder made by `join`), else the board owner."""
+    return override or os.environ.get("SPRINTBOARD_HOST") or config.local_host or config.board.owner

@@ -13,6 +13,7 @@ SprintboardError
 │   ├── JournalRolledBack   file, expected head, found head
 │   ├── KanbanParseError    file, line, reason        (last good state kept)
 │   ├── SprintFileError     file, line, reason        (backlog/queue import refused)
+│   ├── InvalidValue        what, value, rule, task   (a door or the write path refused it)
 │   ├── InvalidTransition   task, from, to, allowed
 │   ├── UnknownTask         task
 │   ├── LeaseConflict       task, holder
@@ -21,10 +22,12 @@ SprintboardError
 │   ├── WipLimitReached     scope (role or agent), limit
 │   ├── NotOwner            host, owner
 │   │   └── SecondOwner     file, line, event id, writer (another host wrote as owner)
+│   ├── OwnerUnreachable    owner, transport, waited  (a remote host got no answer in time)
 │   └── LockTimeout         path, seconds
 ├── MemoryFileError         file, line, reason        (a memory/ note left untouched)
 ├── ToolError               tool, reason
 ├── MessageRejected         message id, reason        (goes to quarantine/)
+├── NotifyFailed            target, reason            (logged, retried with backoff)
 └── LLMUnavailable          endpoint, status, retry_after  (task -> blocked, not a crash)
     └── LLMOutputInvalid    model, attempts, reason   (answers never matched the schema)
 ```
@@ -38,6 +41,7 @@ __all__ = [
     "BoardError",
     "ConfigError",
     "InvalidTransition",
+    "InvalidValue",
     "JournalCorrupt",
     "JournalRolledBack",
     "KanbanParseError",
@@ -49,6 +53,8 @@ __all__ = [
     "MessageRejected",
     "NotOwner",
     "NotPermitted",
+    "NotifyFailed",
+    "OwnerUnreachable",
     "SecondOwner",
     "SprintFileError",
     "SprintboardError",
@@ -91,9 +97,26 @@ class JournalCorrupt(BoardError):
     def __init__(self, path: Path, line: int, reason: str) -> None:
         self.path, self.line, self.reason = path, line, reason
         super().__init__(
-            f"{path}:{line}: {reason}. Nothing was written; "
-            "restore the file from version control and run again."
+            f"{path}:{line}: {reason}. Nothing was written. To keep every later event, "
+            f"restore the changed line from version control (`git diff -- {path}` shows it), "
+            "or run `sprintboard validate --repair` to set aside the lines that "
+            "cannot be applied and re-chain the rest (the old journal is kept as a backup)."
         )
+
+
+class InvalidValue(BoardError, ValueError):
+    """A value a door or the board's write path refuses (DESIGN.md contract 11).
+
+    Also a `ValueError`, so callers that parse text (`parse_check`) keep catching it as one.
+    """
+
+    def __init__(self, what: str, value: object, rule: str, task: str | None = None) -> None:
+        self.what, self.value, self.rule, self.task = what, value, rule, task
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:60] + f"... ({len(str(value))} characters)"
+        where = f"{task}: " if task else ""
+        super().__init__(f"{where}{what} {shown}: {rule}")
 
 
 class JournalRolledBack(BoardError):
@@ -211,6 +234,18 @@ class SecondOwner(NotOwner):
         self.host, self.owner = writer, owner
 
 
+class OwnerUnreachable(BoardError):
+    """A host that is not the owner sent a board call and got no answer in time."""
+
+    def __init__(self, owner: str, transport: str, waited: float, detail: str) -> None:
+        self.owner, self.transport, self.waited, self.detail = owner, transport, waited, detail
+        serve = "a2a http" if transport.startswith("http") else "a2a serve"
+        super().__init__(
+            f"no answer from the board owner {owner} over {transport} after {waited:.1f}s "
+            f"({detail}); is `sprintboard {serve}` running on {owner}? (--timeout waits longer)"
+        )
+
+
 class LockTimeout(BoardError):
     """The board lock was not acquired in time."""
 
@@ -247,6 +282,14 @@ class MessageRejected(SprintboardError):
     def __init__(self, message_id: str, reason: str) -> None:
         self.message_id, self.reason = message_id, reason
         super().__init__(f"message {message_id}: {reason}")
+
+
+class NotifyFailed(SprintboardError):
+    """A notification did not reach its target (the command failed, the webhook refused)."""
+
+    def __init__(self, target: str, reason: str) -> None:
+        self.target, self.reason = target, reason
+        super().__init__(f"notification to {target} failed: {reason}")
 
 
 class LLMUnavailable(SprintboardError):

@@ -1,5 +1,5 @@
-"""File primitives every room may use: atomic replace, fsynced append, fsync of a
-directory, and a file's sha256.
+"""File primitives every room may use: atomic replace, atomic exchange, fsynced append,
+fsync of a directory, a file's sha256, and `FileRef`, a file named by its content.
 
 A reader sees either the old file or the new one, never a mix, and after a crash the
 file is one or the other. This is the one home of these rules (board, a2a, agents and
@@ -8,18 +8,30 @@ tools all write through it), so a durability fix lands everywhere at once.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
+import sys
 import tempfile
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
+
+from sprintboard.errors import WorkspaceError
 
 __all__ = [
+    "FileRef",
     "append_durable",
     "atomic_write",
+    "exchange",
     "file_digest",
+    "file_ref",
     "fsync_dir",
     "fsync_path",
     "sha256_file",
+    "workspace_file_ref",
 ]
 
 _CHUNK = 1 << 20
@@ -30,6 +42,45 @@ def _named(exc: OSError, path: Path) -> OSError:
     if exc.filename is not None or exc.errno is None:
         return exc
     return type(exc)(exc.errno, exc.strerror, str(path))
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@cache
+def _renameat2() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        func = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28+
+    except (AttributeError, OSError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the files at `a` and `b` in one atomic step (Linux `renameat2` with
+    `RENAME_EXCHANGE`); False where the system or file system cannot, and nothing moved.
+
+    Unlike a rename over `b`, nothing that was at `b` is lost: whatever someone renamed
+    there a moment before is now at `a`, to be looked at.
+
+    Raises:
+        OSError: either path is missing, or another failure of the swap itself.
+    """
+    func = _renameat2()
+    if func is None:
+        return False
+    done = func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def fsync_dir(path: Path) -> None:
@@ -115,3 +166,43 @@ def file_digest(path: Path) -> tuple[str, int]:
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file."""
     return file_digest(path)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file by content (contract 8): where it is, its sha256 (hex) and size in bytes.
+
+    The board calls it an `Artifact`; there the path is relative to the workspace root
+    (`workspace_file_ref`). Tool manifests record paths as the tool was given them, since
+    a tool knows no workspace. Pydantic models hold it as they hold their own fields.
+    """
+
+    path: str
+    sha256: str
+    size: int
+
+
+def file_ref(path: Path) -> FileRef:
+    """Describe `path` by content; the recorded path is `path` as given."""
+    sha, size = file_digest(path)
+    return FileRef(path=str(path), sha256=sha, size=size)
+
+
+def workspace_file_ref(root: Path, path: Path) -> FileRef:
+    """Describe `path` by content, its path recorded relative to the workspace `root`
+    (posix separators): the one rule for artifacts, whichever door hands them in.
+
+    A relative `path` is taken from the current directory, as a shell would.
+
+    Raises:
+        WorkspaceError: `path` is not inside `root`.
+    """
+    # normpath, not resolve: a link inside the workspace is recorded where it is
+    full = Path(os.path.normpath(Path(path).absolute()))
+    base = Path(os.path.normpath(Path(root).absolute()))
+    if not full.is_relative_to(base):
+        raise WorkspaceError(
+            path, f"not inside the workspace {base}; artifacts are recorded relative to it"
+        )
+    sha, size = file_digest(full)
+    return FileRef(path=full.relative_to(base).as_posix(), sha256=sha, size=size)

@@ -9,19 +9,26 @@ Shape (version 1):
             "lease": {"agent", "host", "fence", "acquired", "expires", "last_heartbeat"} | null}],
  "journal": {"seq": int, "head": str | null}}
 ```
+plus `"stale": {"received", "age_s", "reason"}` only on a host that is not the owner, when
+the owner did not answer and the report is the last snapshot it sent (`received` ISO
+time, `age_s` seconds old).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Protocol
+
 from pydantic import BaseModel, ConfigDict
 
-from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Event, Task
 from sprintboard.board.snapshot import counters
+from sprintboard.board.state import BoardState
 
 __all__ = [
     "EventRow",
     "LeaseRow",
+    "StaleRow",
     "StatusReport",
     "TaskRow",
     "board_status",
@@ -69,6 +76,14 @@ class JournalRow(_Out):
     head: str | None
 
 
+class StaleRow(_Out):
+    """The report is the owner's last snapshot, not a fresh answer."""
+
+    received: str
+    age_s: float
+    reason: str
+
+
 class StatusReport(_Out):
     """`sprintboard status --json`."""
 
@@ -79,6 +94,7 @@ class StatusReport(_Out):
     counters: dict[str, int]
     tasks: list[TaskRow]
     journal: JournalRow
+    stale: StaleRow | None = None
 
 
 class EventRow(_Out):
@@ -121,9 +137,22 @@ def task_row(task: Task) -> TaskRow:
     )
 
 
-def board_status(board: LocalBoard) -> StatusReport:
-    """Summarise the board for people and scripts."""
-    state = board.snapshot()
+class _Seen(Protocol):
+    """What a status report needs of a board client (`LocalBoard` and `RemoteBoard` have it)."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def root(self) -> Path: ...
+
+    def snapshot(self) -> BoardState: ...
+
+
+def board_status(board: _Seen, state: BoardState | None = None) -> StatusReport:
+    """Summarise the board for people and scripts (`state`: one already read, e.g. the last
+    snapshot a remote host got from the owner)."""
+    state = board.snapshot() if state is None else state
     return StatusReport(
         workspace=str(board.root),
         host=board.host,

@@ -11,22 +11,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sprintboard.board.client import BoardObserver
 from sprintboard.board.clock import Clock, IdSource
-from sprintboard.board.local import BoardView, LocalBoard, board_paths
+from sprintboard.board.local import LocalBoard, board_paths
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.config import CONFIG_FILE, WorkspaceConfig, current_host, load_config
 from sprintboard.errors import WorkspaceError
 
 if TYPE_CHECKING:
-    from sprintboard.board.kanban.sync import KanbanView
+    from sprintboard.board.kanban.sync import KanbanSync
+    from sprintboard.board.repair import RepairReport
 
 __all__ = [
     "adopt_journal",
     "find_workspace",
     "init_workspace",
-    "kanban_view",
+    "kanban_sync",
     "open_board",
     "policy_from_config",
+    "repair_workspace_journal",
 ]
 
 log = logging.getLogger(__name__)
@@ -136,7 +139,7 @@ def init_workspace(
     (root / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
     board = open_board(root, host=owner)
     if not (root / "KANBAN.md").exists():  # one brought along is merged at the first sync
-        kanban_view(board).render(board.snapshot())
+        kanban_sync(board).render(board.snapshot())
     if git:
         _git_init(root)
     return root
@@ -198,21 +201,21 @@ def open_board(
         NotOwner: this host is not the board owner.
         JournalCorrupt, JournalRolledBack: the journal cannot be trusted.
     """
-    from sprintboard.board.kanban.sync import KanbanView
+    from sprintboard.board.kanban.sync import KanbanSync
 
     root = find_workspace(workspace)
     config = load_config(root)
     board_paths(root)["local"].mkdir(exist_ok=True)
-    view = KanbanView(
+    kanban = KanbanSync(
         root,
         headings=config.kanban.headings(),  # type: ignore[arg-type]  # keys checked by KanbanConfig
         title=f"KANBAN.md — {config.board.name}",
     )
-    views: list[BoardView] = [view]
+    observers: list[BoardObserver] = [kanban]
     if config.kanban.auto_commit and (root / ".git").exists():
-        from sprintboard.board.kanban.git import GitCommitView
+        from sprintboard.board.kanban.git import GitAutoCommit
 
-        views.append(GitCommitView(root, view))
+        observers.append(GitAutoCommit(root, kanban))
     return LocalBoard(
         root,
         host=current_host(config, host),
@@ -220,21 +223,21 @@ def open_board(
         clock=clock,
         ids=ids,
         lock_timeout=config.board.lock_timeout,
-        views=views,
+        observers=observers,
     )
 
 
-def kanban_view(board: LocalBoard) -> KanbanView:
-    """The KANBAN.md view `open_board` attached to `board`.
+def kanban_sync(board: LocalBoard) -> KanbanSync:
+    """The `KanbanSync` (KANBAN.md render and merge) `open_board` attached to `board`.
 
     Raises:
         WorkspaceError: the board was opened without one.
     """
-    from sprintboard.board.kanban.sync import KanbanView
+    from sprintboard.board.kanban.sync import KanbanSync
 
-    for view in board.views:
-        if isinstance(view, KanbanView):
-            return view
+    for observer in board.observers:
+        if isinstance(observer, KanbanSync):
+            return observer
     raise WorkspaceError(board.root, "this board has no KANBAN.md view; open it with open_board")
 
 
@@ -247,3 +250,25 @@ def adopt_journal(workspace: Path | None = None) -> None:
     root = find_workspace(workspace)
     config = load_config(root)
     LocalBoard.adopt(root, host=config.board.owner, policy=policy_from_config(config))
+
+
+def repair_workspace_journal(workspace: Path | None = None) -> RepairReport:
+    """Set aside the journal lines that cannot be applied and re-chain the rest (see
+    `sprintboard.board.repair`); the old journal is kept under `.sprintboard/repair/`.
+
+    Raises:
+        WorkspaceError, ConfigError, LockTimeout.
+    """
+    from sprintboard.board.clock import SystemClock, format_ts
+    from sprintboard.board.lock import BoardLock
+    from sprintboard.board.repair import repair_journal
+
+    root = find_workspace(workspace)
+    config = load_config(root)
+    paths = board_paths(root)
+    paths["local"].mkdir(exist_ok=True)
+    label = format_ts(SystemClock().now()).replace(":", "").replace(".", "")
+    with BoardLock(paths["lock"], config.board.lock_timeout).hold():
+        return repair_journal(
+            paths["journal"], paths["head"], paths["snapshot"], paths["local"] / "repair", label
+        )

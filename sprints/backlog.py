@@ -23,13 +23,13 @@ from sprintboard.board.criteria import parse_criterion, render_criterion
 from sprintboard.board.models import Criterion, Estimate, SprintInfo, Step, Task
 from sprintboard.errors import SprintFileError
 from sprintboard.sprints.conflicts import refuse_conflicts
-from sprintboard.sprints.graph import analyze, format_path
-from sprintboard.sprints.values import (
+from sprintboard.sprints.field_words import (
     parse_estimate,
     parse_ids,
     parse_priority,
     parse_status,
 )
+from sprintboard.sprints.graph import analyze, format_path
 
 __all__ = ["Backlog", "parse_backlog", "render_backlog"]
 

@@ -20,7 +20,8 @@ from sprintboard.board.codec import task_to_dict
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import ACTIVE_STATUSES, SprintInfo, Task
 from sprintboard.board.state import BoardState
-from sprintboard.errors import BoardError, SprintFileError
+from sprintboard.board.values import MAX_TTL, check_task, clean_line, integer
+from sprintboard.errors import BoardError, InvalidValue, SprintFileError
 from sprintboard.sprints.backlog import parse_backlog, render_backlog
 from sprintboard.sprints.graph import validate_graph
 from sprintboard.sprints.queue_format import ImportedLease, parse_queue, render_queue
@@ -104,6 +105,24 @@ def _check_graph(path: Path, tasks: list[Task], lines: dict[str, int], board: Bo
         raise SprintFileError(path, first, str(exc)) from None
 
 
+def _check_values(
+    path: Path, tasks: list[Task], leases: list[ImportedLease], lines: dict[str, int]
+) -> None:
+    """Refuse, with the file's line, what the board's write path would refuse later."""
+    for task in tasks:
+        if task.blocked_reason:  # shown on one line in KANBAN.md: store it as shown
+            task.blocked_reason = clean_line(task.blocked_reason)
+        try:
+            check_task(task_to_dict(task))
+        except InvalidValue as exc:
+            raise SprintFileError(path, lines.get(task.id, 0), str(exc)) from None
+    for lease in leases:
+        try:
+            integer(lease.ttl, "lease ttl", 1, MAX_TTL, lease.task)
+        except InvalidValue as exc:
+            raise SprintFileError(path, lines.get(lease.task, 0), str(exc)) from None
+
+
 def import_file(board: LocalBoard, path: Path) -> ImportReport:
     """Import a backlog (.md) or a SPRINT_QUEUE.json (.json) into `board`, atomically.
 
@@ -113,6 +132,7 @@ def import_file(board: LocalBoard, path: Path) -> ImportReport:
     path = Path(path)
     kind, sprint, tasks, warnings, leases, lines = read_sprint_file(path)
     state = board.snapshot()
+    _check_values(path, tasks, leases, lines)
     _check_graph(path, tasks, lines, state)
     drafts: list[EventDraft] = []
     if sprint.id is not None and state.sprint.id != sprint.id:

@@ -1,7 +1,10 @@
 """`SPRINT_QUEUE.json` as other agent systems kept it (the shape of
 `examples/SPRINT_QUEUE.example.json` and its real variants), read and written.
 
-Not the board's own snapshot (that is `board/snapshot.py`, `sprintboard.queue/1`). Read:
+Not the board's own snapshot (`board/snapshot.py`, `sprintboard.queue/1`): that one is a
+lossless cache only sprintboard reads; this one is an interchange format, so it keeps the
+foreign shape, drops what the shape has no place for (fences, criteria, the journal
+head) and reads every variant leniently. Hence two codecs, on purpose. Read:
 `assigned_to` or `agent`, inline leases, nested `subtasks` with `parent_task`/`parent`,
 `lease_ttls`, `heartbeat_interval`, `lock_timeout`; every field sprintboard does not model
 is kept in `extra` and written again. Counters that disagree with the tasks are recomputed
@@ -20,7 +23,7 @@ from typing import Any
 from sprintboard.board.models import FINISHED_STATUSES, SprintInfo, Task
 from sprintboard.errors import SprintFileError
 from sprintboard.sprints.conflicts import refuse_conflicts
-from sprintboard.sprints.values import parse_estimate, parse_priority, parse_status
+from sprintboard.sprints.field_words import parse_estimate, parse_priority, parse_status
 
 __all__ = ["ImportedLease", "QueueDoc", "parse_queue", "render_queue"]
 
@@ -87,7 +90,10 @@ def parse_queue(text: str, path: Path) -> QueueDoc:
     if not isinstance(doc, dict) or not isinstance(doc.get("tasks"), list):
         raise SprintFileError(path, 1, "not a sprint queue: expected an object with a `tasks` list")
     warnings: list[str] = []
-    sprint = _sprint(doc)
+    try:
+        sprint = _sprint(doc)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise SprintFileError(path, 1, f"a bad sprint value ({exc})") from None
     tasks: list[Task] = []
     leases: list[ImportedLease] = []
     lines: dict[str, int] = {}
@@ -108,7 +114,10 @@ def parse_queue(text: str, path: Path) -> QueueDoc:
                 f"duplicate task id {tid} (first at line {lines[tid]}); ids must be unique",
             )
         lines[tid] = line
-        task, lease = _task(raw, parent, ttls, path, line, warnings)
+        try:
+            task, lease = _task(raw, parent, ttls, path, line, warnings)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise SprintFileError(path, line, f"{tid}: a bad value ({exc})") from None
         tasks.append(task)
         if lease is not None:
             leases.append(lease)

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from sprintboard.board.journal import line_hash
 from sprintboard.cli import main
 
 
@@ -129,3 +130,117 @@ def test_init_makes_a_git_workspace_with_the_layout(tmp_path: Path) -> None:
     repo = git.Repo(root)
     assert not repo.is_dirty(untracked_files=True)
     assert ".sprintboard/" in (root / ".gitignore").read_text(encoding="utf-8")
+
+
+# -- issue 16: bad input is one line and exit 1, never a traceback or a bricked board -----
+
+
+@pytest.fixture
+def board_ws(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    main(["init", str(root), "--no-git"])  # returns on success, exits on failure
+    return root
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; (exit code, stdout, the `error:` lines of stderr)."""
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    errors = "\n".join(line for line in out.err.splitlines() if not line.startswith("WARNING"))
+    return code, out.out, errors
+
+
+def test_bad_values_are_one_line_and_nothing_is_written(
+    board_ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = ("-w", str(board_ws))
+    assert cli(capsys, "add", "T1", "Audit", *w)[0] == 0
+    assert cli(capsys, "claim", "T1", "--agent", "builder-alpha", *w)[0] == 0
+    journal = (board_ws / "sprints" / "events.jsonl").read_bytes()
+    for args, says in (
+        (("submit", "T1", "--fence", "1", "-m", "loss=nan"), "finite"),
+        (("submit", "T1", "--fence", "1", "-m", "loss=1e400"), "finite"),
+        (("submit", "T1", "--fence", "1", "-m", "loss"), "NAME=NUMBER"),
+        (("add", "T2", "x", "-c", "x `check: make check`"), "unknown check kind 'make'"),
+        (("edit", "T1", "-p", "100000000000000000000000"), "priority"),
+        (("add", "A\nB", "x"), "task id"),
+        (("add", "", "x"), "task id"),
+        (("add", "../../etc", "x"), "task id"),
+        (("add", "T3", "two\nlines"), "title"),
+        (("edit", "T1", "--owner", "ana\n- [ ] `T9` P0 **x**"), "agent"),
+        (("claim", "T1", "--agent", "b", "--ttl", "-5"), "ttl"),
+    ):
+        code, _, err = cli(capsys, *args, *w)
+        assert code in (1, 2) and says in err and "Traceback" not in err, (args, err)
+        assert err.count("\n") <= 1 or code == 2, err
+    assert (board_ws / "sprints" / "events.jsonl").read_bytes() == journal
+    assert cli(capsys, "validate", *w)[0] == 0
+
+
+def test_ttl_zero_is_refused_not_made_900(
+    board_ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = ("-w", str(board_ws))
+    cli(capsys, "add", "T1", "Audit", *w)
+    code, _, err = cli(capsys, "claim", "T1", "--agent", "b", "--ttl", "0", *w)
+    assert code == 1 and "ttl 0: must be between 1" in err
+
+
+def test_done_twice_is_recorded_once(board_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    w = ("-w", str(board_ws))
+    cli(capsys, "add", "T1", "Audit", *w)
+    outs = [cli(capsys, "move", "T1", "done", "--force", *w)[1] for _ in range(5)]
+    assert outs[0] == "T1 -> done\n" and outs[1] == "T1 is already done; nothing changed\n"
+    code, out, _ = cli(capsys, "log", "--json", *w)
+    assert [e["fields"].get("to") for e in orjson.loads(out)].count("done") == 1
+
+
+def test_a_broken_config_is_one_line(board_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = board_ws / "sprintboard.toml"
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_bytes(text.encode("utf-8") + b"# caf\xe9\n")  # saved as Latin-1 by an editor
+    code, _, err = cli(capsys, "status", "-w", str(board_ws))
+    assert code == 1 and "not UTF-8" in err
+    cfg.write_text(text.replace("builder = 3", "builder = -1"), encoding="utf-8")
+    code, _, err = cli(capsys, "status", "-w", str(board_ws))
+    assert code == 1 and "wip.builder" in err
+
+
+def test_validate_reports_the_snapshot_and_repairs_the_journal(
+    board_ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = ("-w", str(board_ws))
+    cli(capsys, "add", "T1", "Audit", *w)
+    cli(capsys, "add", "T2", "Dedup", "-d", "T1", "--status", "blocked", *w)
+    snapshot = board_ws / "sprints" / "SPRINT_QUEUE.json"
+    doc = orjson.loads(snapshot.read_bytes())
+    doc["tasks"][0]["status"] = "done"
+    snapshot.write_bytes(orjson.dumps(doc))
+    code, _, err = cli(capsys, "validate", *w)
+    assert code == 1 and "T1.status is 'done' in the snapshot, 'ready' in the journal" in err
+    snapshot.unlink()
+    code, out, _ = cli(capsys, "validate", *w)
+    assert code == 0 and "was missing; rebuilt" in out
+    # a journal an older version wrote with a NaN metric (stored as null): named, then repaired
+    cli(capsys, "claim", "T1", "--agent", "builder-alpha", *w)
+    cli(capsys, "submit", "T1", "--fence", "1", "-m", "loss=0.5", *w)
+    cli(capsys, "add", "T3", "Later work", *w)
+    journal = board_ws / "sprints" / "events.jsonl"
+    prev, lines = None, []
+    for raw in journal.read_bytes().splitlines():
+        doc = orjson.loads(raw.replace(b'"value":0.5', b'"value":null'))
+        doc["prev"] = prev
+        lines.append(orjson.dumps(doc))
+        prev = line_hash(lines[-1])
+    journal.write_bytes(b"".join(line + b"\n" for line in lines))
+    (board_ws / ".sprintboard" / "head.json").unlink()  # as the older version left it
+    code, _, err = cli(capsys, "status", *w)
+    assert code == 1 and "events.jsonl:" in err and "--repair" in err and "Traceback" not in err
+    code, out, err = cli(capsys, "validate", "--repair", *w)
+    assert code == 0 and "set aside line 4" in err, err
+    code, out, _ = cli(capsys, "status", "--json", *w)
+    assert [t["id"] for t in orjson.loads(out)["tasks"]] == ["T1", "T2", "T3"]

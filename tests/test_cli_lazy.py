@@ -39,8 +39,8 @@ def test_next_loads_only_its_own_room(tmp_path: Path) -> None:
         assert f"sprintboard.commands.{room}" not in mods, room
     assert "sprintboard.commands.tools_mlx" not in mods
     # a board opened only to read never renders KANBAN.md, so neither parser nor renderer loads
-    for module in ("kanban_parse", "kanban_render", "kanban_merge", "kanban_git"):
-        assert f"sprintboard.board.{module}" not in mods, module
+    for module in ("parse", "render", "merge", "git"):
+        assert f"sprintboard.board.kanban.{module}" not in mods, module
 
 
 def test_the_table_names_every_command_of_every_room() -> None:

@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sprintboard.files import FileRef, file_ref
 from sprintboard.tools.chat_rows import Format
 from sprintboard.tools.engine import Engine
 from sprintboard.tools.jsonl_stream import plan_ranges
-from sprintboard.tools.manifest import FileRef, file_ref
 from sprintboard.tools.row_scan import RangeScan, ScanJob, ScanSpec, detect_file_format, scan_range
 
-__all__ = ["ScannedRange", "range_bytes", "scan_inputs"]
+__all__ = ["ScannedRange", "plan_scan", "range_bytes", "scan_inputs"]
 
 _MIN_RANGE = 1 << 20
 _MAX_RANGE = 16 << 20
@@ -67,20 +67,15 @@ class InputScan:
         return list(self._refs)
 
 
-def scan_inputs(
-    paths: Sequence[Path],
-    spec: ScanSpec,
-    engine: Engine,
-    *,
-    on_bytes: Callable[[int], None] | None = None,
-) -> InputScan:
-    """Start scanning `paths` with `spec` (its format forced when set) on `engine`."""
-    path_list = list(paths)
+def plan_scan(
+    paths: Sequence[Path], spec: ScanSpec, workers: int, range_size: int | None = None
+) -> tuple[list[tuple[Format | None, int]], list[ScanJob]]:
+    """Each file's format (and where it starts), and the scan jobs: ranges of whole lines."""
     formats: list[tuple[Format | None, int]] = [
-        (spec.format, 0) if spec.format is not None else detect_file_format(p) for p in path_list
+        (spec.format, 0) if spec.format is not None else detect_file_format(p) for p in paths
     ]
-    total = sum(p.stat().st_size for p in path_list)
-    ranges = plan_ranges(path_list, engine.range_bytes or range_bytes(total, engine.workers))
+    total = sum(p.stat().st_size for p in paths)
+    ranges = plan_ranges(paths, range_size or range_bytes(total, workers))
     jobs = [
         ScanJob(
             r,
@@ -90,5 +85,18 @@ def scan_inputs(
         )
         for r in ranges
     ]
+    return formats, jobs
+
+
+def scan_inputs(
+    paths: Sequence[Path],
+    spec: ScanSpec,
+    engine: Engine,
+    *,
+    on_bytes: Callable[[int], None] | None = None,
+) -> InputScan:
+    """Start scanning `paths` with `spec` (its format forced when set) on `engine`."""
+    path_list = list(paths)
+    formats, jobs = plan_scan(path_list, spec, engine.workers, engine.range_bytes)
     refs = engine.map(file_ref, path_list)  # submitted first: hashing overlaps the scan
     return InputScan(path_list, formats, engine.map(scan_range, jobs), refs, on_bytes)

@@ -8,20 +8,27 @@ started here; with it, an existing cluster is used (its workers must see the inp
 on a shared file system, and have sprintboard installed). This module is the only importer
 of dask; it is an optional extra (`sprintboard[dask]`).
 
-A worker that dies is replaced and its jobs run again (Dask's own retries); a job that keeps
-killing workers fails the run with Dask's reason. Errors raised by a job on a worker (an
-unreadable input, say) come back as the same exception.
+It is also a `Dataflow`: dedup runs on it as stages of tasks whose results stay on the
+workers (scans, key and band partitions, per-range writes) and move from worker to worker;
+the client only gets small summaries back.
+
+A worker that dies is replaced and its jobs run again (Dask's own retries, from the lineage
+of the lost results); a job that keeps killing workers fails the run with Dask's reason.
+Errors raised by a job on a worker (an unreadable input, say) come back as the same exception.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import operator
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
 from sprintboard.errors import ToolError
+from sprintboard.tools.engine import Handle
 
 __all__ = ["INSTALL_HINT", "DaskEngine"]
 
@@ -56,6 +63,7 @@ class DaskEngine:
         from sprintboard.tools.engine import available_cores
 
         self.range_bytes = range_bytes
+        self.partitions: int | None = None
         self._cluster: Any = None
         if scheduler is None:
             self._cluster = LocalCluster(
@@ -77,7 +85,8 @@ class DaskEngine:
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
         # Each worker imports the scan code now, so the engine is ready when made and the
         # first job is not charged a second of imports.
-        self._client.run(importlib.import_module, "sprintboard.tools.row_scan")
+        for module in ("sprintboard.tools.row_scan", "sprintboard.tools.dedup_partitions"):
+            self._client.run(importlib.import_module, module)
 
     def map(self, fn: Callable[[J], R], jobs: Sequence[J]) -> Iterator[R]:
         """`fn(job)` per job on the cluster; results in job order, each as soon as it is ready."""
@@ -86,26 +95,40 @@ class DaskEngine:
 
     @staticmethod
     def _results(futures: list[Any]) -> Iterator[R]:
-        from distributed import CancelledError
-        from distributed.scheduler import KilledWorker
-
         try:
-            for i, future in enumerate(futures):
-                value: R = future.result()
-                futures[i] = None  # the worker may drop it now: memory stays bounded
-                yield value
-        except KilledWorker as exc:
-            raise ToolError(
-                "engine",
-                f"Dask workers died running a job ({exc}); retried and gave up. Nothing was "
-                "written; see the workers' logs (out of memory?)",
-            ) from None
-        except CancelledError as exc:
-            raise ToolError("engine", f"the Dask cluster cancelled a job ({exc})") from None
+            with _worker_failures():
+                for i, future in enumerate(futures):
+                    value: R = future.result()
+                    futures[i] = None  # the worker may drop it now: memory stays bounded
+                    yield value
         finally:
             for future in futures:
                 if future is not None:
                     future.cancel()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Handle:
+        """Run `fn(*args)` on a worker; futures among `args` are resolved there."""
+        return self._client.submit(fn, *args, pure=False)
+
+    def map_each(self, fn: Callable[..., Any], items: Sequence[Any], *shared: Any) -> list[Handle]:
+        """`fn(item, *shared)` per item, on the workers (tasks go to the data they read)."""
+        n = len(items)
+        return list(self._client.map(fn, list(items), *([s] * n for s in shared), pure=False))
+
+    def pieces(self, handle: Handle, count: int) -> list[Handle]:
+        """One task per piece: a shuffle moves each piece alone, never the whole result."""
+        return list(self._client.map(operator.getitem, [handle] * count, range(count), pure=False))
+
+    def share(self, value: Any) -> Handle:
+        """Scatter `value` to every worker once (wrapped: a list would be scattered per item)."""
+        # A key of its own (not a hash of the value): an equal value shared by an earlier
+        # run would share its key, and that run releasing it would cancel this run's tasks.
+        return self._client.scatter([value], broadcast=True, hash=False)[0]
+
+    def fetch(self, handles: Sequence[Handle]) -> list[Any]:
+        """Gather results to the client, in order; worker losses become ToolError."""
+        with _worker_failures():
+            return list(self._client.gather(list(handles)))
 
     def close(self) -> None:
         """Disconnect; stop the cluster if this engine started it."""
@@ -124,3 +147,21 @@ class DaskEngine:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@contextmanager
+def _worker_failures() -> Iterator[None]:
+    """Turn Dask's lost-worker and cancellation errors into a ToolError with the reason."""
+    from distributed import CancelledError
+    from distributed.scheduler import KilledWorker
+
+    try:
+        yield
+    except KilledWorker as exc:
+        raise ToolError(
+            "engine",
+            f"Dask workers died running a job ({exc}); retried and gave up. Nothing was "
+            "written; see the workers' logs (out of memory?)",
+        ) from None
+    except CancelledError as exc:
+        raise ToolError("engine", f"the Dask cluster cancelled a job ({exc})") from None

@@ -16,14 +16,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import orjson
 from pydantic import BaseModel, Field
 
 from sprintboard.errors import ToolError
+from sprintboard.files import FileRef
 from sprintboard.tools.chat_rows import ERROR_REASONS, Format
 from sprintboard.tools.corpus_scan import scan_inputs
-from sprintboard.tools.engine import Engine, engine_scope
-from sprintboard.tools.manifest import FileRef, Manifest, write_manifest
+from sprintboard.tools.dedup_partitions import EXAMPLES, cluster_record, drop_record
+from sprintboard.tools.engine import Dataflow, Engine, engine_scope
+from sprintboard.tools.manifest import Manifest, write_manifest
 from sprintboard.tools.output_files import HashingWriter, copy_rows, dataset_stem
 from sprintboard.tools.progress import input_bytes, progress
 from sprintboard.tools.registry import register
@@ -163,11 +164,20 @@ class DedupPolicy:
                 dups.append((row, hit))
         return dups
 
+    @property
+    def within(self) -> bool:
+        """Whether duplicates inside one source are dropped."""
+        return self._within
+
+    def domains(self) -> list[int]:
+        """Per source, its domain: sources deduplicated against each other share one."""
+        numbers: dict[int, int] = {}
+        return [numbers.setdefault(id(t), len(numbers)) for t in self._tables]
+
     def _domains(self) -> npt.NDArray[np.int64]:
         import numpy as np
 
-        numbers: dict[int, int] = {}
-        return np.array([numbers.setdefault(id(t), len(numbers)) for t in self._tables])
+        return np.array(self.domains())
 
     def first_copies(self, src: npt.NDArray[np.int32], hi: U64, lo: U64) -> npt.NDArray[np.int64]:
         """For rows in input order, the row each duplicates, or -1: `seen` for a whole array.
@@ -208,9 +218,10 @@ class _Run:
         self.rows, self.rejected = [0] * n, [0] * n
         self.exact, self.near = [0] * n, [0] * n
         self.examples: list[DroppedRow] = []
-        self.rejects = HashingWriter(config.out_dir / "rejects.jsonl")
-        self.dropped = HashingWriter(config.out_dir / "dropped.jsonl")
-        self.clusters = HashingWriter(config.out_dir / "near_clusters.jsonl")
+        # The record files of a local pass (a cluster pass writes its own on the workers).
+        self.rejects: HashingWriter
+        self.dropped: HashingWriter
+        self.clusters: HashingWriter
 
     def output_path(self, source: int) -> Path:
         return self.config.out_dir / f"{self.names[source]}.dedup.jsonl"
@@ -219,23 +230,72 @@ class _Run:
         self, kind: Literal["exact", "near"], source: int, line: int, kept: int, sim: float | None
     ) -> None:
         kept_src, kept_line = kept >> _LINE_BITS, kept & ((1 << _LINE_BITS) - 1)
-        fields = {
-            "kind": kind,
-            "source": self.names[source],
-            "line": line,
-            "kept_source": self.names[kept_src],
-            "kept_line": kept_line,
-            "similarity": sim,
-        }
+        names = self.names
+        record = drop_record(kind, names[source], line, names[kept_src], kept_line, sim)
         (self.exact if kind == "exact" else self.near)[source] += 1
-        # A plain dict per line: building a model for every dropped row would cost more than the dedup.
-        self.dropped.write_line(orjson.dumps(fields))
-        if len(self.examples) < 20:
-            self.examples.append(DroppedRow.model_validate(fields))
+        self.dropped.write_line(record)
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(DroppedRow.model_validate_json(record))
 
     def key_spec(self) -> KeySpec:
         cfg = self.config
         return KeySpec(tuple(cfg.keys) if cfg.keys else None, cfg.normalize_whitespace)
+
+    def local_pass(
+        self, engine: Engine, bar_advance: Callable[[float], None]
+    ) -> tuple[list[FileRef], int, int]:
+        """Decide here, in input order, on results streamed from `engine`; write as they come."""
+        out_dir = self.config.out_dir
+        self.rejects = HashingWriter(out_dir / "rejects.jsonl")
+        self.dropped = HashingWriter(out_dir / "dropped.jsonl")
+        self.clusters = HashingWriter(out_dir / "near_clusters.jsonl")
+        try:
+            if self.config.near:
+                refs, clusters, pairs = self.near_pass(engine, bar_advance)
+            else:
+                refs, clusters, pairs = self.exact_pass(engine, bar_advance), 0, 0
+        except BaseException:
+            for writer in (self.rejects, self.dropped, self.clusters):
+                writer.abort()
+            raise
+        refs += [self.rejects.commit(), self.dropped.commit()]
+        if self.config.near:
+            refs.append(self.clusters.commit())
+        else:
+            self.clusters.abort()
+        return refs, clusters, pairs
+
+    def cluster_pass(
+        self, flow: Dataflow, bar_advance: Callable[[float], None]
+    ) -> tuple[list[FileRef], int, int]:
+        """Decide on `flow`'s workers, partition by partition (a shuffle); the same outputs."""
+        # The cluster path (and numpy) load only for cluster runs.
+        from sprintboard.tools.dedup_cluster import ClusterDedup, dedup_on_cluster
+        from sprintboard.tools.near_dup import MinHashParams
+
+        cfg = self.config
+        params = MinHashParams(cfg.bands, cfg.band_rows, cfg.shingle, cfg.seed)
+        job = ClusterDedup(
+            inputs=list(cfg.inputs),
+            names=self.names,
+            outputs=[self.output_path(s) for s in range(len(cfg.inputs))],
+            out_dir=cfg.out_dir,
+            spec=ScanSpec(
+                format=cfg.format, key=self.key_spec(), minhash=params if cfg.near else None
+            ),
+            domains=self.policy.domains(),
+            within=self.policy.within,
+            threshold=cfg.near_threshold if cfg.verify else None,
+        )
+        done = dedup_on_cluster(flow, job, bar_advance)
+        self.rows, self.rejected, self.exact, self.near = (
+            done.rows,
+            done.rejected,
+            done.exact,
+            done.near,
+        )
+        self.examples = [DroppedRow.model_validate_json(r) for r in done.examples]
+        return done.refs, done.clusters, done.pairs
 
     def exact_pass(self, engine: Engine, bar_advance: Callable[[float], None]) -> list[FileRef]:
         """One streaming pass: reject, drop exact duplicates, write survivors as they come."""
@@ -309,24 +369,9 @@ class _Run:
                 alive[member] = False
                 sim = sims.get((root, member))
                 self.drop("near", int(fps.src[member]), int(fps.line[member]), kept, sim)
-                listed.append(
-                    {
-                        "source": self.names[int(fps.src[member])],
-                        "line": int(fps.line[member]),
-                        "similarity": sim,
-                    }
-                )
-            self.clusters.write_line(
-                orjson.dumps(
-                    {
-                        "kept": {
-                            "source": self.names[int(fps.src[root])],
-                            "line": int(fps.line[root]),
-                        },
-                        "members": listed,
-                    }
-                )
-            )
+                listed.append((self.names[int(fps.src[member])], int(fps.line[member]), sim))
+            root_name = self.names[int(fps.src[root])]
+            self.clusters.write_line(cluster_record(root_name, int(fps.line[root]), listed))
         refs = list(fps.inputs)
         outs = [HashingWriter(self.output_path(s)) for s in range(len(cfg.inputs))]
         try:
@@ -367,25 +412,14 @@ def dedup(
     config.out_dir.mkdir(parents=True, exist_ok=True)
     run = _Run(config)
     total = input_bytes(config.inputs)
-    clusters = pairs = 0
-    try:
-        with (
-            engine_scope(engine, total) as eng,
-            progress("dedup", total, enabled=show_progress) as bar,
-        ):
-            if config.near:
-                refs, clusters, pairs = run.near_pass(eng, bar.advance)
-            else:
-                refs = run.exact_pass(eng, bar.advance)
-    except BaseException:
-        for writer in (run.rejects, run.dropped, run.clusters):
-            writer.abort()
-        raise
-    refs += [run.rejects.commit(), run.dropped.commit()]
-    if config.near:
-        refs.append(run.clusters.commit())
-    else:
-        run.clusters.abort()
+    with (
+        engine_scope(engine, total) as eng,
+        progress("dedup", total, enabled=show_progress) as bar,
+    ):
+        if isinstance(eng, Dataflow):
+            refs, clusters, pairs = run.cluster_pass(eng, bar.advance)
+        else:
+            refs, clusters, pairs = run.local_pass(eng, bar.advance)
     n_in = len(config.inputs)
     sources = [
         SourceCounts(

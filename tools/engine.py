@@ -17,13 +17,15 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from sprintboard.errors import ToolError
 
 __all__ = [
+    "Dataflow",
     "Engine",
     "EngineName",
+    "Handle",
     "LocalEngine",
     "available_cores",
     "engine_scope",
@@ -34,6 +36,9 @@ _POOL_MIN_BYTES = 8 << 20
 J = TypeVar("J")
 R = TypeVar("R")
 EngineName = Literal["local", "dask"]
+Handle = Any
+"""A result left on the worker that computed it (a Dask future); only `Dataflow.fetch` brings
+it to the caller."""
 
 
 def available_cores() -> int:
@@ -57,6 +62,43 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Stop the workers this engine started."""
+        ...
+
+
+@runtime_checkable
+class Dataflow(Protocol):
+    """An engine that leaves results on its workers and moves them only where asked.
+
+    A tool that holds too much for one machine (dedup's key table) runs as stages of tasks:
+    each task's arguments may be handles to earlier results, which the engine resolves on the
+    worker that runs it, so data goes from worker to worker and never through the caller.
+    """
+
+    name: str
+    workers: int
+    range_bytes: int | None
+    """Bytes of input per scan job; None: chosen from the input size and the workers."""
+    partitions: int | None
+    """How many partitions a shuffle makes; None: one per worker."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Handle:
+        """Run `fn(*args)` on a worker (handles among `args` become their results there)."""
+        ...
+
+    def map_each(self, fn: Callable[..., Any], items: Sequence[Any], *shared: Any) -> list[Handle]:
+        """`fn(item, *shared)` for each item (a value or a handle), on the workers."""
+        ...
+
+    def pieces(self, handle: Handle, count: int) -> list[Handle]:
+        """Handles to `result[0] .. result[count - 1]` of a sequence-valued result."""
+        ...
+
+    def share(self, value: Any) -> Handle:
+        """Put `value` on the workers once, for many tasks to use."""
+        ...
+
+    def fetch(self, handles: Sequence[Handle]) -> list[Any]:
+        """The results, in order; a task's failure is raised here (a lost worker as ToolError)."""
         ...
 
 

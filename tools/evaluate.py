@@ -10,7 +10,8 @@ import math
 import time
 from pathlib import Path
 
-from sprintboard.tools.manifest import Manifest, file_ref, write_manifest
+from sprintboard.files import file_ref
+from sprintboard.tools.manifest import Manifest, write_manifest
 from sprintboard.tools.registry import register
 from sprintboard.tools.train_config import EvalConfig, EvalReport
 

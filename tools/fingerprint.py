@@ -10,7 +10,7 @@ are read back from disk by byte offset.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +18,12 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from sprintboard.files import FileRef
 from sprintboard.tools.chat_rows import ERROR_REASONS, Format, Problem, check_row
 from sprintboard.tools.chat_rows import joined_text as _joined
 from sprintboard.tools.corpus_scan import ScannedRange, scan_inputs
 from sprintboard.tools.engine import Engine
 from sprintboard.tools.jsonl_stream import open_binary, read_line_at
-from sprintboard.tools.manifest import FileRef
 from sprintboard.tools.near_dup import U64, MinHasher, candidate_pairs, jaccard
 from sprintboard.tools.row_scan import BATCH_ROWS, ScanSpec
 
@@ -31,6 +31,7 @@ __all__ = [
     "Fingerprints",
     "fingerprint_inputs",
     "near_pairs",
+    "verify_located",
     "verify_pairs",
 ]
 
@@ -124,10 +125,10 @@ def fingerprint_inputs(
 
 
 def _read_shingle_sets(
-    paths: list[Path],
+    paths: Sequence[Path],
     where: list[tuple[int, int, int]],
     hasher: MinHasher,
-    fmt: list[Format | None],
+    fmt: Sequence[Format | None],
 ) -> dict[int, U64]:
     """Shingle sets of rows given as (row id, source, offset), reading each file in offset order."""
     by_src: dict[int, list[tuple[int, int]]] = {}
@@ -157,7 +158,25 @@ def verify_pairs(
     pairs: npt.NDArray[np.int64],
     threshold: float | None,
 ) -> list[tuple[int, int, float | None]]:
-    """Pairs whose exact shingle Jaccard is at least `threshold` (None: keep all, unmeasured).
+    """Pairs of fingerprinted rows whose exact shingle Jaccard is at least `threshold`
+    (None: keep all, unmeasured)."""
+
+    def locate(row: int) -> tuple[int, int]:
+        return int(fps.src[row]), int(fps.offset[row])
+
+    return verify_located(fps.paths, fps.formats, hasher, pairs, locate, threshold)
+
+
+def verify_located(
+    paths: Sequence[Path],
+    formats: Sequence[Format | None],
+    hasher: MinHasher,
+    pairs: npt.NDArray[np.int64],
+    locate: Callable[[int], tuple[int, int]],
+    threshold: float | None,
+) -> list[tuple[int, int, float | None]]:
+    """Pairs of row ids whose exact shingle Jaccard is at least `threshold` (None: keep all,
+    unmeasured); `locate(id)` says where a row is: (input, byte offset).
 
     Pairs are checked in blocks, so only one block's rows are ever read back into memory.
     """
@@ -166,9 +185,8 @@ def verify_pairs(
     out: list[tuple[int, int, float | None]] = []
     for start in range(0, len(pairs), _VERIFY_BLOCK):
         block = pairs[start : start + _VERIFY_BLOCK]
-        ids = np.unique(block)
-        where = [(int(r), int(fps.src[r]), int(fps.offset[r])) for r in ids]
-        sets = _read_shingle_sets(fps.paths, where, hasher, fps.formats)
+        where = [(row, *locate(row)) for row in np.unique(block).tolist()]
+        sets = _read_shingle_sets(paths, where, hasher, formats)
         for i, j in block.tolist():
             sim = jaccard(sets[i], sets[j])
             if sim >= threshold:

@@ -12,7 +12,8 @@ import sys
 import time
 
 from sprintboard.errors import ToolError
-from sprintboard.tools.manifest import Manifest, file_ref, write_manifest
+from sprintboard.files import file_ref
+from sprintboard.tools.manifest import Manifest, write_manifest
 from sprintboard.tools.registry import register
 from sprintboard.tools.train_config import FuseConfig, FuseReport
 

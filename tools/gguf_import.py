@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import BaseModel, Field
 
 from sprintboard.errors import ToolError
-from sprintboard.tools.manifest import Manifest, file_ref, write_manifest
+from sprintboard.files import file_ref
+from sprintboard.tools.manifest import Manifest, write_manifest
 
 if TYPE_CHECKING:
     import mlx.core as mx

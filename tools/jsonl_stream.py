@@ -39,7 +39,7 @@ _PROBE = 64 << 10
 class Digest(Protocol):
     """A running hash (hashlib object) fed with the raw bytes as they are read."""
 
-    def update(self, data: bytes, /) -> None:
+    def update(self, data: bytes | memoryview, /) -> None:
         """Add `data` to the hash."""
 
 

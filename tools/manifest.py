@@ -8,22 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sprintboard.files import atomic_write, sha256_file
+from sprintboard.files import FileRef, atomic_write
 
-__all__ = ["FileRef", "Manifest", "file_ref", "sha256_file", "write_manifest"]
-
-
-class FileRef(BaseModel, frozen=True):
-    """A file by content: where it was, its sha256 and size in bytes."""
-
-    path: str
-    sha256: str
-    size: int
-
-
-def file_ref(path: Path) -> FileRef:
-    """Describe `path` by content."""
-    return FileRef(path=str(path), sha256=sha256_file(path), size=path.stat().st_size)
+__all__ = ["Manifest", "write_manifest"]
 
 
 class Manifest(BaseModel):

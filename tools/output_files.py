@@ -3,22 +3,26 @@
 A tool writes to a temporary file beside the target and renames it into place only on
 success, so a crash never leaves a half-written dataset under the real name; the sha256 for
 the manifest is computed from the bytes as they go out, not by reading the file again.
+Parts of an output written elsewhere (by workers, one per byte range) are joined in order by
+`append_file`: the kernel copies them and the hash reads them from a mapping.
 """
 
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
-from sprintboard.tools.jsonl_stream import iter_batches, read_range
-from sprintboard.tools.manifest import FileRef
+from sprintboard.files import FileRef
+from sprintboard.tools.jsonl_stream import Digest, iter_batches, read_range
 from sprintboard.tools.row_scan import RangeScan
 
-__all__ = ["HashingWriter", "copy_rows", "dataset_stem"]
+__all__ = ["HashingWriter", "PartWriter", "RowSink", "copy_rows", "dataset_stem"]
 
 _FLUSH_BYTES = 1 << 20
 _IOV_MAX = 512
@@ -43,27 +47,17 @@ def dataset_stem(path: Path) -> str:
     return name
 
 
-class HashingWriter:
-    """Collect lines, write them to a temp file in ~1 MiB blocks, rename into place on commit.
+class _Blocks:
+    """Lines and blocks queued for one file descriptor, written ~1 MiB per writev."""
 
-    Use as a context manager: leaving the block normally commits, an exception removes the
-    temp file and leaves any earlier file at `path` untouched.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        self._tmp = Path(tmp)
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a dataset is meant to be read by others
+    def __init__(self, fd: int, digest: Digest | None) -> None:
         self._fd = fd
-        self._sha = hashlib.sha256()
+        self._sha = digest
         self._pending: list[bytes] = []
         self._blocks: list[bytes | memoryview] = []
         self._pending_bytes = 0
         self.size = 0
         self.lines = 0
-        self.ref: FileRef | None = None
 
     def write_line(self, line: bytes) -> None:
         """Queue one line (without its newline)."""
@@ -94,13 +88,64 @@ class HashingWriter:
         # One writev per ~1 MiB of blocks: thousands of small writes cost more, and joining
         # them first would copy every byte once more.
         blocks = self._blocks
-        for block in blocks:
-            self._sha.update(block)
+        if self._sha is not None:
+            for block in blocks:
+                self._sha.update(block)
         for start in range(0, len(blocks), _IOV_MAX):
             _write_all(self._fd, blocks[start : start + _IOV_MAX])
         self.size += self._pending_bytes
         blocks.clear()
         self._pending_bytes = 0
+
+
+class PartWriter(_Blocks):
+    """One piece of a later output (written by a worker, joined in order by `append_file`):
+    no hash, no rename, as few copies as the rows allow."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), None)
+
+    def close(self) -> int:
+        """Write what is queued and close; the part's size in bytes."""
+        self._flush()
+        os.close(self._fd)
+        self._fd = -1
+        return self.size
+
+
+class HashingWriter(_Blocks):
+    """Collect lines, write them to a temp file in ~1 MiB blocks, rename into place on commit.
+
+    Use as a context manager: leaving the block normally commits, an exception removes the
+    temp file and leaves any earlier file at `path` untouched.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        self._tmp = Path(tmp)
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a dataset is meant to be read by others
+        self._hash = hashlib.sha256()
+        super().__init__(fd, self._hash)
+        self.ref: FileRef | None = None
+
+    def append_file(self, part: Path) -> None:
+        """Append a whole file's bytes (a part written elsewhere), hashing them on the way.
+
+        The bytes are hashed from a read-only mapping and copied by the kernel
+        (copy_file_range), so they never pass through a Python buffer.
+        """
+        self._flush()
+        with part.open("rb") as src:
+            size = os.fstat(src.fileno()).st_size
+            if not size:
+                return
+            with mmap.mmap(src.fileno(), size, access=mmap.ACCESS_READ) as mapped:
+                self._hash.update(mapped)
+                _copy_file(src.fileno(), self._fd, size, mapped)
+        self.size += size
 
     def commit(self) -> FileRef:
         """Flush, fsync, rename into place; return the file's content reference."""
@@ -109,7 +154,7 @@ class HashingWriter:
         os.close(self._fd)
         self._fd = -1
         os.replace(self._tmp, self.path)
-        self.ref = FileRef(path=str(self.path), sha256=self._sha.hexdigest(), size=self.size)
+        self.ref = FileRef(path=str(self.path), sha256=self._hash.hexdigest(), size=self.size)
         return self.ref
 
     def abort(self) -> None:
@@ -134,10 +179,39 @@ class HashingWriter:
             self.abort()
 
 
+def _copy_file(src: int, dst: int, size: int, mapped: mmap.mmap) -> None:
+    """Copy `size` bytes from the start of `src` to the end of `dst`, in the kernel where it can."""
+    offset = 0
+    try:
+        while offset < size:
+            done = os.copy_file_range(src, dst, size - offset, offset)
+            if not done:
+                break
+            offset += done
+    except (AttributeError, OSError):
+        pass  # no copy_file_range here (or not between these file systems): write the rest
+    data = memoryview(mapped)[offset:]
+    try:
+        while data:
+            data = data[os.write(dst, data) :]
+    finally:
+        data.release()
+
+
+class RowSink(Protocol):
+    """Where `copy_rows` puts rows: a `HashingWriter` or a `PartWriter`."""
+
+    def write_line(self, line: bytes) -> None:
+        """Queue one line (without its newline)."""
+
+    def write_block(self, data: bytes | memoryview) -> None:
+        """Queue whole lines as they are."""
+
+
 def copy_rows(
     scan: RangeScan,
     dest: Sequence[int],
-    writers: Sequence[HashingWriter],
+    writers: Sequence[RowSink],
     replace: Mapping[int, bytes] | None = None,
 ) -> None:
     """Copy the rows of a scanned range to `writers[dest[i]]` (-1: left out), in order.

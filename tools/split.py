@@ -16,11 +16,12 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field, field_validator
 
 from sprintboard.errors import ToolError
+from sprintboard.files import FileRef
 from sprintboard.tools.chat_rows import Format
 from sprintboard.tools.engine import Engine, engine_scope
 from sprintboard.tools.fingerprint import Fingerprints, fingerprint_inputs, near_pairs
 from sprintboard.tools.jsonl_stream import iter_batches
-from sprintboard.tools.manifest import FileRef, Manifest, write_manifest
+from sprintboard.tools.manifest import Manifest, write_manifest
 from sprintboard.tools.near_dup import MinHashParams, cluster_pairs, min_hasher
 from sprintboard.tools.output_files import HashingWriter
 from sprintboard.tools.progress import input_bytes, progress

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from sprintboard.errors import ToolError
-from sprintboard.tools.manifest import FileRef, Manifest, file_ref, write_manifest
+from sprintboard.files import FileRef, file_ref
+from sprintboard.tools.manifest import Manifest, write_manifest
 from sprintboard.tools.registry import register
 from sprintboard.tools.train_config import MemoryEstimate, TrainConfig, TrainReport
 from sprintboard.tools.train_resume import Checkpoint, RunTotals

@@ -20,7 +20,7 @@ from sprintboard.board.kanban.merge import merge_edit
 from sprintboard.board.kanban.model import KanbanDocument
 from sprintboard.board.kanban.parse import parse_kanban
 from sprintboard.board.kanban.render import render_kanban
-from sprintboard.board.kanban.sync import KanbanView
+from sprintboard.board.kanban.sync import KanbanSync
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.state import BoardState
 from sprintboard.errors import BoardError, KanbanParseError
@@ -28,7 +28,7 @@ from sprintboard.files import atomic_write
 
 __all__ = [
     "DRIVER_NAME",
-    "GitCommitView",
+    "GitAutoCommit",
     "PushResult",
     "commit_board",
     "describe_changes",
@@ -75,7 +75,7 @@ def describe_changes(before: BoardState | None, after: BoardState) -> str:
     return head + ("\n\n" + "\n".join(f"- {c}" for c in changes) if len(changes) > 1 else "")
 
 
-def commit_board(root: Path, message: str, view: KanbanView | None = None) -> str | None:
+def commit_board(root: Path, message: str, kanban: KanbanSync | None = None) -> str | None:
     """Commit the board files that changed; returns the commit sha, or None if nothing did.
 
     KANBAN.md is committed only when it parses (a person's half-done or broken edit stays
@@ -83,12 +83,12 @@ def commit_board(root: Path, message: str, view: KanbanView | None = None) -> st
     """
     repo = _repo(root)
     paths = [p for p in _BOARD_FILES if (root / p).exists()]
-    kanban = root / "KANBAN.md"
-    if kanban.exists():
+    kanban_file = root / "KANBAN.md"
+    if kanban_file.exists():
         try:
-            data = kanban.read_bytes()
-            if view is None or not view.is_rendered(data):
-                parse_kanban(data, kanban)
+            data = kanban_file.read_bytes()
+            if kanban is None or not kanban.is_rendered(data):
+                parse_kanban(data, kanban_file)
             paths.append("KANBAN.md")
         except KanbanParseError as exc:
             log.warning("not committing KANBAN.md: %s", exc)
@@ -100,20 +100,20 @@ def commit_board(root: Path, message: str, view: KanbanView | None = None) -> st
     return str(repo.index.commit(message).hexsha)
 
 
-class GitCommitView:
-    """A `BoardView` that commits the board files after each change (`[kanban] auto_commit`).
+class GitAutoCommit:
+    """A `BoardObserver` that commits the board files after each change (`[kanban] auto_commit`).
 
-    Put it after the `KanbanView` in `LocalBoard.views`, so the commit holds the new KANBAN.md.
+    Put it after the `KanbanSync` in `LocalBoard.observers`, so the commit holds the new KANBAN.md.
     """
 
-    def __init__(self, root: Path, view: KanbanView | None = None) -> None:
-        self.root, self.view = Path(root), view
+    def __init__(self, root: Path, kanban: KanbanSync | None = None) -> None:
+        self.root, self.kanban = Path(root), kanban
         self._last: BoardState | None = None
 
     def render(self, state: BoardState) -> None:
         if self._last is not None and state.seq == self._last.seq:
             return
-        commit_board(self.root, describe_changes(self._last, state), self.view)
+        commit_board(self.root, describe_changes(self._last, state), self.kanban)
         self._last = state
 
 
@@ -135,7 +135,7 @@ def install_merge_driver(root: Path, command: str | None = None) -> None:
 
 
 def merge_kanban_files(
-    board: LocalBoard, view: KanbanView, ancestor: Path, ours: Path, theirs: Path, actor: str
+    board: LocalBoard, kanban: KanbanSync, ancestor: Path, ours: Path, theirs: Path, actor: str
 ) -> list[str]:
     """The merge driver: take `theirs` as a person's edit of `ancestor`, apply it to the
     board as events, and write the re-rendered file to `ours` (git's result file).
@@ -158,15 +158,15 @@ def merge_kanban_files(
         accepted.append((state, edited))
         return list(result.drafts)
 
-    views, board.views = board.views, []  # git owns the working tree until the merge ends
+    observers, board.observers = board.observers, []  # git owns the tree until the merge ends
     try:
         board.transact(build)
     finally:
-        board.views = views
+        board.observers = observers
     layout = accepted[-1][1]
-    text = render_kanban(board.snapshot(), layout, view.headings).encode("utf-8")
+    text = render_kanban(board.snapshot(), layout, kanban.headings).encode("utf-8")
     atomic_write(ours, text)
-    view.accept_rendered(text)
+    kanban.accept_rendered(text)
     return warnings
 
 

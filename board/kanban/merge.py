@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sprintboard.board.client import EventDraft
-from sprintboard.board.kanban.model import KanbanCard, KanbanDocument, KanbanEntry, cards_of
+from sprintboard.board.kanban.model import (
+    KanbanCard,
+    KanbanDocument,
+    KanbanEntry,
+    cards_of,
+    entries_of,
+    shown_text,
+)
 from sprintboard.board.models import Op, Status, Task
 from sprintboard.board.state import BoardState
 from sprintboard.board.transitions import ALLOWED_MOVES
@@ -31,7 +38,7 @@ class MergeResult:
 
 
 def merge_edit(
-    base: KanbanDocument,
+    base: KanbanDocument | None,
     edited: KanbanDocument,
     state: BoardState,
     actor: str,
@@ -40,28 +47,49 @@ def merge_edit(
 ) -> MergeResult:
     """Turn `base` -> `edited` into drafts by `actor` (`human:<name>`), against `state`.
 
+    With no `base` (the copy the person started from is unknown) only what the person
+    added is merged: new cards, decisions and notes; a change to an existing card could
+    as well be an agent's later change that the person's older copy lacks, so it is left
+    alone and a warning says so.
+
     `id_prefix` makes the draft ids stable (`<prefix>-<n>`), so merging the same edit
     twice (a crash between commit and re-render) adds nothing the second time.
     """
     out = MergeResult()
     now = cards_of(state)
+    untouched = []
     for card in edited.cards.values():
         task = state.tasks.get(card.id)
         if task is None:
             out.drafts.append(_create(card, actor))
             continue
+        if base is None:
+            if _card_changes(now[card.id], card, task, actor):
+                untouched.append(card.id)
+            continue
         ref = base.cards.get(card.id) or now[card.id]
         out.drafts += _card_changes(ref, card, task, actor)
+    if untouched:
+        out.warnings.append(
+            "KANBAN.md does not say which rendered copy it was edited from (its `_Last synced: "
+            "... (journal seq N)_` line is missing), so only new cards, decisions and notes "
+            f"were merged; changes to {', '.join(untouched[:10])} were not. Make them again "
+            "in the file as it is now."
+        )
+    if base is None:  # the entries the board has stand for the base: new lines are added
+        decisions, notes = entries_of(state)
+        base = KanbanDocument(decisions=decisions, notes=notes)
     for card_id, card in base.cards.items():
         if card_id not in edited.cards and card_id in state.tasks:
             out.warnings.append(
                 f"{card_id} ({card.title}) was deleted from KANBAN.md; deleting a line does not "
                 "delete a task, so it is shown again. To drop it, mark it `cancelled`."
             )
+    shown_decisions, shown_notes = entries_of(state)
     entry_ops: tuple[tuple[str, Op, list[KanbanEntry], list[KanbanEntry], list[str]], ...] = (
         ("decision", "decision.add", base.decisions, edited.decisions,
-         [d.text for d in state.decisions]),
-        ("note", "note.add", base.notes, edited.notes, [n.text for n in state.notes]),
+         [d.text for d in shown_decisions]),
+        ("note", "note.add", base.notes, edited.notes, [n.text for n in shown_notes]),
     )  # fmt: skip
     for kind, op, before, after, now_texts in entry_ops:
         added, removed = _entry_diff(before, after)
@@ -74,7 +102,7 @@ def merge_edit(
                 both[entry.text] -= 1
             else:
                 fresh.append(entry)
-        out.drafts += [EventDraft(op, None, {"text": e.text}, actor) for e in fresh]
+        out.drafts += [EventDraft(op, None, {"text": shown_text(e.text)}, actor) for e in fresh]
         out.warnings += [
             f"a {kind} was deleted from KANBAN.md ({e.text[:60]!r}); the journal keeps every "
             f"{kind}, so it is shown again"

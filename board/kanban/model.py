@@ -31,6 +31,7 @@ __all__ = [
     "column_key",
     "default_status",
     "entries_of",
+    "shown_text",
 ]
 
 SectionKey = Literal[
@@ -177,7 +178,7 @@ def cards_of(state: BoardState) -> dict[str, KanbanCard]:
             status=task.status,
             priority=task.priority,
             owner=task.agent,
-            blocked_reason=task.blocked_reason,
+            blocked_reason=" ".join(task.blocked_reason.split()) if task.blocked_reason else None,
             commits=tuple(task.commits),
             done=task.done_at[:10] if task.done_at else None,
             criteria=tuple((c.text, c.done) for c in task.criteria),
@@ -188,6 +189,12 @@ def cards_of(state: BoardState) -> dict[str, KanbanCard]:
 
 def entries_of(state: BoardState) -> tuple[list[KanbanEntry], list[KanbanEntry]]:
     """The decisions and notes the renderer shows for `state`."""
-    decisions = [KanbanEntry(d.text, d.actor, d.ts[:10]) for d in state.decisions]
-    notes = [KanbanEntry(n.text, n.actor, n.ts[:10]) for n in state.notes]
+    decisions = [KanbanEntry(shown_text(d.text), d.actor, d.ts[:10]) for d in state.decisions]
+    notes = [KanbanEntry(shown_text(n.text), n.actor, n.ts[:10]) for n in state.notes]
     return decisions, notes
+
+
+def shown_text(text: str) -> str:
+    """A decision or note as KANBAN.md shows it: its non-blank lines, each with single
+    spaces (what the parser gives back, so no text can forge a heading or a card)."""
+    return "\n".join(" ".join(line.split()) for line in text.split("\n") if line.strip())

@@ -1,4 +1,4 @@
-"""`KanbanView`: KANBAN.md as a view of the board, and the way people's edits come back in.
+"""`KanbanSync`: KANBAN.md rendered from the board, and the way people's edits come back in.
 
 After each commit the board calls `render(state)` (under the board lock). The file is
 rewritten only when it is one of the copies sprintboard rendered itself (kept in
@@ -14,6 +14,7 @@ import difflib
 import getpass
 import logging
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -28,26 +29,31 @@ from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Event
 from sprintboard.board.state import BoardState
 from sprintboard.errors import BoardError, KanbanParseError
-from sprintboard.files import atomic_write, fsync_dir
+from sprintboard.files import atomic_write, exchange, fsync_dir
 
 # The KANBAN.md parser, renderer and merge are imported where used: every open board has
-# this view, and a command that only reads (`sprintboard next`) should not load them.
+# this observer, and a command that only reads (`sprintboard next`) should not load them.
 if TYPE_CHECKING:
     from sprintboard.board.kanban.model import KanbanDocument, SectionKey
 
-__all__ = ["KanbanView", "SyncReport", "default_actor"]
+__all__ = ["KanbanSync", "SyncReport", "default_actor", "rendered_seq"]
 
 log = logging.getLogger(__name__)
 
 KANBAN_FILE = "KANBAN.md"
+# The line `synced_line` renders: `_Last synced: 2025-10-05 09:12 UTC (journal seq 42)_`.
+_SYNCED_SEQ = re.compile(rb"^_Last synced: (?:.* \(journal seq (\d{1,15})\)|never)_$", re.M)
 
 
 def default_actor() -> str:
     """`human:<login name>`: who edited KANBAN.md when nobody said."""
     try:
-        return f"human:{getpass.getuser()}"
+        login = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (containers)
         return "human:unknown"
+    # the board takes `human:NAME` with NAME of letters, digits and `_ . @ + -` only
+    name = re.sub(r"[^\w.@+-]", "-", login).strip("-_.@+")[:64]
+    return f"human:{name}" if name else "human:unknown"
 
 
 @dataclass(slots=True)
@@ -63,13 +69,13 @@ class SyncReport:
     """The file does not parse: nothing was merged or written."""
 
 
-class KanbanView:
+class KanbanSync:
     """KANBAN.md of one workspace, rendered from the board and merged back from people.
 
     ```python
-    view = KanbanView(root)
-    board = LocalBoard(root, host="alpha", views=[view])
-    view.sync(board)            # merge a person's edit, if any, then re-render
+    kanban = KanbanSync(root)
+    board = LocalBoard(root, host="alpha", observers=[kanban])
+    kanban.sync(board)          # merge a person's edit, if any, then re-render
     ```
     """
 
@@ -127,20 +133,48 @@ class KanbanView:
         """Record `data` as a rendered copy (the merge driver wrote it for git to put in place)."""
         self._remember(data)
 
-    def base_for(self, edited: bytes) -> bytes | None:
-        """The rendered copy a person most likely started from: the most similar one.
+    def base_for(
+        self, edited: bytes, board: LocalBoard | None = None, state: BoardState | None = None
+    ) -> bytes | None:
+        """The rendered copy a person started from, or None when it cannot be known.
 
-        An agent's commit may have re-rendered the file while the person's editor still
-        held the older copy; diffing against that older copy keeps the agent's changes.
+        The file names it: the `journal seq N` of its "last synced" line. An agent's commit
+        may have re-rendered the file many times while the person's editor held that copy,
+        so the copy is looked up among the kept ones and, when they are all newer, rebuilt
+        from the journal as it was at seq N (`board` given). Diffing against that copy keeps
+        every agent change made since. A file without the line (or naming a seq the
+        journal never had) has no known base.
         """
-        best: tuple[float, bytes] | None = None
-        lines = edited.splitlines()
+        seq = rendered_seq(edited)
+        if seq is None or (state is not None and seq > state.seq):
+            return None
+        same = [data for data in self._copy_bytes() if rendered_seq(data) == seq]
+        if same:
+            # copies of one seq differ only in layout (a person's reorder re-rendered)
+            lines = edited.splitlines()
+            return max(
+                same,
+                key=lambda data: difflib.SequenceMatcher(
+                    a=data.splitlines(), b=lines, autojunk=False
+                ).ratio(),
+            )
+        if board is None:
+            return None
+        from sprintboard.board.kanban.render import render_kanban
+
+        past = board.state_at(seq) if seq else BoardState()
+        last = self.last_rendered()
+        layout = self._layout(last, past) if last else None
+        return render_kanban(past, layout, self.headings, self.title).encode("utf-8")
+
+    def _copy_bytes(self) -> list[bytes]:
+        out = []
         for copy in self._copies():
-            data = copy.read_bytes()
-            ratio = difflib.SequenceMatcher(a=data.splitlines(), b=lines, autojunk=False).ratio()
-            if best is None or ratio > best[0]:
-                best = (ratio, data)
-        return best[1] if best else None
+            try:
+                out.append(copy.read_bytes())
+            except FileNotFoundError:  # pruned by another process meanwhile
+                continue
+        return out
 
     def last_rendered(self) -> bytes | None:
         """The newest rendered copy."""
@@ -163,7 +197,7 @@ class KanbanView:
                 return None
         return self._layouts[key]
 
-    # -- BoardView ----------------------------------------------------------------------------
+    # -- BoardObserver ------------------------------------------------------------------------
 
     def render(self, state: BoardState) -> None:
         """Re-render KANBAN.md from `state`, unless it holds a person's unmerged edit."""
@@ -202,9 +236,12 @@ class KanbanView:
     def _replace_if_unchanged(self, text: bytes, current: bytes) -> bool:
         """Put `text` in place only if the file still holds `current`; False if a person saved.
 
-        The new copy is written and fsynced before the check, so only microseconds pass
-        between the check and the rename; a person writing in place in that instant is
-        seen through the old file's descriptor and their bytes are put back.
+        Where two files can be swapped atomically (Linux), the new copy is swapped in and
+        the file it displaced is compared with `current`: a person's save that landed at
+        any moment before the swap, by rename or in place, is swapped back, never lost.
+        Elsewhere the new copy is written and fsynced before the check, so only
+        microseconds pass between the check and the rename; a person writing in place in
+        that instant is seen through the old file's descriptor and their bytes are put back.
         """
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{self.path.name}.", suffix=".tmp")
         try:
@@ -213,6 +250,9 @@ class KanbanView:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())
+            swapped = self._swap_in(Path(tmp), text, current) if current else None
+            if swapped is not None:
+                return swapped
             with contextlib.ExitStack() as stack:
                 try:
                     old: BinaryIO | None = stack.enter_context(self.path.open("rb"))
@@ -232,6 +272,23 @@ class KanbanView:
         finally:
             Path(tmp).unlink(missing_ok=True)
 
+    def _swap_in(self, tmp: Path, text: bytes, current: bytes) -> bool | None:
+        """Swap `tmp` (holding `text`) with the file; None where swapping is not possible."""
+        try:
+            if not exchange(tmp, self.path):
+                return None
+        except FileNotFoundError:  # deleted meanwhile (an editor about to save): no swap
+            return None
+        if tmp.read_bytes() == current:
+            fsync_dir(self.root)
+            return True
+        # a person saved after `current` was read: their file goes back in place
+        exchange(tmp, self.path)
+        if tmp.read_bytes() != text:  # and saved again between the two swaps: the newest wins
+            exchange(tmp, self.path)
+        fsync_dir(self.root)
+        return False
+
     # -- merging people's edits -----------------------------------------------------------------
 
     def check(self, data: bytes | None = None, state: BoardState | None = None) -> KanbanDocument:
@@ -244,7 +301,7 @@ class KanbanView:
 
         if data is None:
             data = self.path.read_bytes()
-        base = self.base_for(data)
+        base = self.base_for(data) or self.last_rendered()
         base_doc = self._layout(base, state or BoardState()) if base else None
         return parse_kanban(
             data,
@@ -261,7 +318,6 @@ class KanbanView:
         the board keeps its state.
         """
         from sprintboard.board.kanban.merge import merge_edit
-        from sprintboard.board.kanban.model import KanbanDocument
         from sprintboard.board.kanban.parse import parse_kanban
 
         actor = actor or self.actor
@@ -277,17 +333,19 @@ class KanbanView:
                 return []
             if self.is_rendered(edited):
                 return []
-            base = self.base_for(edited)
+            base = self.base_for(edited, board, state)
             base_doc = self._layout(base, state) if base else None
+            # any rendered copy tells whether the file must end like one
+            last = base or self.last_rendered()
             doc = parse_kanban(
                 edited,
                 self.path,
                 headings=self.headings,
                 taken=list(state.tasks),
-                require_end=_descends(base_doc, edited),
+                require_end=_descends(self._layout(last, state) if last else None, edited),
             )
             result = merge_edit(
-                base_doc or KanbanDocument(),
+                base_doc,
                 doc,
                 state,
                 actor,
@@ -321,6 +379,15 @@ class KanbanView:
         finally:
             self._merging.edit = None
         return report
+
+
+def rendered_seq(data: bytes) -> int | None:
+    """The journal seq a rendered KANBAN.md names in its "last synced" line (0 for "never"),
+    or None when the file has no such line."""
+    found = _SYNCED_SEQ.search(data, 0, 4096)
+    if found is None:
+        return None
+    return int(found.group(1)) if found.group(1) else 0
 
 
 def _descends(base: KanbanDocument | None, edited: bytes) -> bool:

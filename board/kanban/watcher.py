@@ -21,7 +21,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from sprintboard.board.kanban.sync import KanbanView, SyncReport
+from sprintboard.board.kanban.sync import KanbanSync, SyncReport
 from sprintboard.board.local import LocalBoard
 
 __all__ = ["KanbanWatcher"]
@@ -47,7 +47,7 @@ class KanbanWatcher:
     """Watch a workspace's KANBAN.md and `sync` each saved edit into the board.
 
     ```python
-    with KanbanWatcher(board, view) as watcher:
+    with KanbanWatcher(board, kanban) as watcher:
         ...                      # people edit KANBAN.md; watcher.reports grows
     ```
     `debounce`: seconds without a new event before acting; `rescan`: seconds between
@@ -57,7 +57,7 @@ class KanbanWatcher:
     def __init__(
         self,
         board: LocalBoard,
-        view: KanbanView,
+        kanban: KanbanSync,
         *,
         polling: bool = False,
         debounce: float = 0.05,
@@ -66,7 +66,7 @@ class KanbanWatcher:
         poll_interval: float = 0.5,
         on_sync: Callable[[SyncReport], None] | None = None,
     ) -> None:
-        self.board, self.view = board, view
+        self.board, self.kanban = board, kanban
         self.polling, self.debounce, self.rescan, self.settle = polling, debounce, rescan, settle
         self.poll_interval = poll_interval
         self.on_sync = on_sync
@@ -92,7 +92,7 @@ class KanbanWatcher:
     def start(self) -> None:
         """Start the observer and the worker thread; an edit saved before start is merged too."""
         observer = PollingObserver(timeout=self.poll_interval) if self.polling else Observer()
-        observer.schedule(_Handler(self.view.path.name, self._poke), str(self.view.root))
+        observer.schedule(_Handler(self.kanban.path.name, self._poke), str(self.kanban.root))
         observer.daemon = True
         observer.start()
         self._observer = observer
@@ -132,7 +132,7 @@ class KanbanWatcher:
             try:
                 self.check_once()
             except Exception:  # the watcher must outlive one bad round; the error is logged
-                log.exception("merging %s failed; will retry on the next change", self.view.path)
+                log.exception("merging %s failed; will retry on the next change", self.kanban.path)
 
     def _quiet(self) -> None:
         """Wait until no event came for `debounce` seconds."""
@@ -145,9 +145,9 @@ class KanbanWatcher:
     def _stable(self) -> tuple[int, int] | None:
         """(size, mtime) once the file holds still, or None if it is missing or moving."""
         try:
-            first = self.view.path.stat()
+            first = self.kanban.path.stat()
             self._stop.wait(self.settle)
-            second = self.view.path.stat()
+            second = self.kanban.path.stat()
         except FileNotFoundError:
             return None
         a = (first.st_size, first.st_mtime_ns)
@@ -160,15 +160,15 @@ class KanbanWatcher:
     def check_once(self) -> SyncReport | None:
         """Merge the file if it holds an edit; None when there was nothing to do."""
         try:
-            data = self.view.path.read_bytes()
+            data = self.kanban.path.read_bytes()
         except FileNotFoundError:
             return None
-        if self.view.is_rendered(data):
+        if self.kanban.is_rendered(data):
             return None
         stamp = self._stable()
         if stamp is None or stamp == self._failed:
             return None  # moving, or the same broken file we already reported
-        report = self.view.sync(self.board)
+        report = self.kanban.sync(self.board)
         self._failed = stamp if report.error is not None else None
         if report.error is not None:
             log.error("%s", report.error)

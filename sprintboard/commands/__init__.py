@@ -7,7 +7,7 @@ so a new command needs a line here as well as the `register` call in its room.
 
 from __future__ import annotations
 
-__all__ = ["COMMANDS"]
+__all__ = ["AGENT_COMMANDS", "COMMANDS"]
 
 COMMANDS: dict[str, str] = {
     # commands
@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "standup": "memory",
     "report": "memory",
     "watch": "board",
+    "join": "a2a",
     # groups
     "board": "board",
     "tools": "tools",
@@ -39,3 +40,11 @@ COMMANDS: dict[str, str] = {
     "agents": "agents",
     "a2a": "a2a",
 }
+
+AGENT_COMMANDS: frozenset[str] = frozenset(
+    {"status", "next", "claim", "claim-next", "heartbeat", "submit", "release", "mcp"}
+)
+"""The commands an agent runs, which work from any host: on one that is not the owner they
+open a `RemoteBoard` (`a2a.node.open_client`) and wait `--timeout` for the owner. Issue 19
+adds `show`, `note` and `ask` here (tests/a2a/test_join_remote.py runs each from a host
+whose owner is away)."""

@@ -1,11 +1,14 @@
-"""`sprintboard a2a ...` commands: serve, http, send, inbox, quarantine, keygen, pair.
+"""`sprintboard a2a ...` commands: serve, http, send, inbox, quarantine, keygen, pair; and
+`sprintboard join`, which makes a folder for a host that is not the owner.
 
 The A2A modules are imported inside each command, so `import sprintboard.cli` stays light.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -37,6 +40,16 @@ def _where(workspace: Path, host: str | None, keys: Path | None) -> tuple[Path, 
     return root, current_host(config, host), shared, key_dir(root, keys, shared)
 
 
+def _stop_on_sigterm() -> None:
+    """A stop request (SIGTERM) ends the loop like Ctrl-C: the current message and the
+    notification being sent finish first."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 @app.command()
 def serve(
     workspace: Path = _WS,
@@ -50,12 +63,20 @@ def serve(
         None, "--for", help="Stop after this many seconds (default: until Ctrl-C)."
     ),
 ) -> None:
-    """Run this host's daemon: watch the inbox, rescan, expire leases (owner), sync (git)."""
+    """Run this host's daemon: watch the inbox, rescan, expire leases (owner), sync (git);
+    on the owner, also send the [notify] notifications."""
     from sprintboard.a2a.daemon import serve as run_serve
+    from sprintboard.config import load_config
+    from sprintboard.memory.notify import running
 
     root, name, _, key_path = _where(workspace, host, keys)
     typer.echo(f"a2a serve: host {name} in {root} (Ctrl-C stops)", err=True)
-    stats = run_serve(root, name, polling=polling, rescan=rescan, keys=key_path, until=for_seconds)
+    _stop_on_sigterm()
+    owner = name == load_config(root).board.owner
+    with running(root) if owner else nullcontext():
+        stats = run_serve(
+            root, name, polling=polling, rescan=rescan, keys=key_path, until=for_seconds
+        )
     typer.echo(
         f"a2a serve: handled {stats.handled}, expired {len(stats.expired)}, "
         f"observer restarts {stats.observer_restarts}",
@@ -217,6 +238,42 @@ def pair(
     typer.echo(f"paired {name} with {peer}: {path}")
 
 
+def join(
+    source: str = typer.Argument(
+        ..., help="The owner's workspace folder (as this machine sees it) or its git remote."
+    ),
+    directory: Path = typer.Argument(..., help="The new folder for this host."),
+    host: str = typer.Option(..., "--host", help="This host's name (not the owner's)."),
+    url: str | None = typer.Option(
+        None,
+        "--url",
+        help="Reach the owner's A2A endpoint (`sprintboard a2a http`) at this URL instead "
+        "of its shared folder or git remote.",
+    ),
+    as_json: bool = options.JSON,
+) -> None:
+    """Make DIRECTORY the folder of host HOST for the board owned at SOURCE: a
+    sprintboard.toml whose [a2a] reaches the owner, its own .sprintboard/, the shared data
+    folders; then say how to pair the keys."""
+    from sprintboard.join import join_workspace
+
+    report = join_workspace(source, directory, host, url=url)
+    if as_json:
+        print_json(report)
+        return
+    typer.echo(
+        f"joined: {report.folder} is host {report.host}; the owner {report.owner} is "
+        f"reached by {report.transport}"
+        + (f"; linked {', '.join(report.linked)}" if report.linked else "")
+    )
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo("next:")
+    for n, step in enumerate(report.next_steps, start=1):
+        typer.echo(f"  {n}. {step}")
+
+
 def register(root: typer.Typer) -> None:
-    """Add the `a2a` group to the root app."""
+    """Add the `a2a` group and `join` to the root app."""
     root.add_typer(app, name="a2a")
+    root.command("join")(join)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -64,9 +65,15 @@ def run(
         if objective is not None
         else None
     )
-    summary = run_host(
-        root, name, RunnerOptions(roles=chosen, once=once, tick=tick), plan=plan, llm=llm
-    )
+    from sprintboard.config import load_config
+    from sprintboard.memory.notify import running
+
+    # on the owner a long run also sends [notify] (unless `a2a serve` does already)
+    notify = name == load_config(root).board.owner and not once
+    with running(root) if notify else nullcontext():
+        summary = run_host(
+            root, name, RunnerOptions(roles=chosen, once=once, tick=tick), plan=plan, llm=llm
+        )
     doc = {
         "host": name,
         "ticks": summary.ticks,

@@ -19,10 +19,10 @@ _AS = typer.Option(None, "--as", help="Who edited KANBAN.md: `human:NAME` (defau
 
 
 def _open(workspace: Path | None) -> tuple[Any, Any]:
-    from sprintboard.workspace import kanban_view, open_board
+    from sprintboard.workspace import kanban_sync, open_board
 
     board = open_board(workspace)
-    return board, kanban_view(board)
+    return board, kanban_sync(board)
 
 
 @app.command()
@@ -33,25 +33,25 @@ def render(
     """Render KANBAN.md from the board (refused while it holds an unmerged edit)."""
     from sprintboard.board.kanban.render import render_kanban
 
-    board, view = _open(workspace)
+    board, kanban = _open(workspace)
     state = board.snapshot()
     if file is not None:
-        text = render_kanban(state, None, view.headings, view.title)
+        text = render_kanban(state, None, kanban.headings, kanban.title)
         if str(file) == "-":
             sys.stdout.write(text)
         else:
             file.write_text(text, encoding="utf-8")
             typer.echo(f"rendered {file}")
         return
-    view.render(state)
-    if view.pending:
+    kanban.render(state)
+    if kanban.pending:
         typer.echo(
-            f"{view.path} holds an edit that is not merged yet; left as it is. "
+            f"{kanban.path} holds an edit that is not merged yet; left as it is. "
             "Run `sprintboard board sync` first.",
             err=True,
         )
         raise SystemExit(1)  # typer.Exit is swallowed by the root's standalone_mode=False
-    typer.echo(f"rendered {view.path}")
+    typer.echo(f"rendered {kanban.path}")
 
 
 @app.command()
@@ -62,14 +62,14 @@ def sync(
     json: bool = options.JSON,
 ) -> None:
     """Merge a person's KANBAN.md edit into the board as events, then re-render it."""
-    board, view = _open(workspace)
-    report = view.sync(board, actor)
+    board, kanban = _open(workspace)
+    report = kanban.sync(board, actor)
     pushed = None
     if push and report.error is None:
         from sprintboard.board.kanban.git import commit_board, push_with_retry
         from sprintboard.config import load_config
 
-        commit_board(board.root, f"board: KANBAN.md edit by {actor or view.actor}", view)
+        commit_board(board.root, f"board: KANBAN.md edit by {actor or kanban.actor}", kanban)
         pushed = push_with_retry(board.root, load_config(board.root).kanban.remote)
     if json:
         print_json(
@@ -109,17 +109,17 @@ def check(
     from sprintboard.board.kanban.parse import parse_kanban
     from sprintboard.errors import KanbanParseError
 
-    view: Any = None
+    kanban: Any = None
     board: Any = None
     if file is None:
-        board, view = _open(workspace)
-        path = view.path
+        board, kanban = _open(workspace)
+        path = kanban.path
     else:
         path = file
     data = path.read_bytes()
     try:
         # The workspace's own file is read as `sync` would: its ids taken, its last copy known.
-        doc = view.check(data, board.snapshot()) if view else parse_kanban(data, path)
+        doc = kanban.check(data, board.snapshot()) if kanban else parse_kanban(data, path)
     except KanbanParseError as exc:
         text = data.decode("utf-8", "replace")
         if not find_mojibake(text):
@@ -178,8 +178,8 @@ def merge_driver(
     """git merge driver for KANBAN.md (installed by `install_merge_driver`)."""
     from sprintboard.board.kanban.git import merge_kanban_files
 
-    board, view = _open(None)
-    for warning in merge_kanban_files(board, view, ancestor, ours, theirs, "human:git-merge"):
+    board, kanban = _open(None)
+    for warning in merge_kanban_files(board, kanban, ancestor, ours, theirs, "human:git-merge"):
         typer.echo(f"warning: {name}: {warning}", err=True)
 
 
@@ -199,7 +199,7 @@ def watch(
     from sprintboard.board.kanban.watcher import KanbanWatcher
     from sprintboard.config import load_config
 
-    board, view = _open(workspace)
+    board, kanban = _open(workspace)
     cfg = load_config(board.root).kanban
 
     def on_sync(report: SyncReport) -> None:
@@ -215,13 +215,13 @@ def watch(
 
     watcher = KanbanWatcher(
         board,
-        view,
+        kanban,
         polling=cfg.polling if polling is None else polling,
         debounce=cfg.debounce,
         rescan=cfg.rescan,
         on_sync=on_sync,
     )
-    typer.echo(f"watching {view.path} (Ctrl-C stops)", err=True)
+    typer.echo(f"watching {kanban.path} (Ctrl-C stops)", err=True)
     if for_seconds is None:
         watcher.run_forever()
         return

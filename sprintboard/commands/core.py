@@ -25,9 +25,24 @@ ActorOpt = typer.Option(
 
 
 def _board(workspace: Path | None, host: str | None = None) -> Any:
+    """The owner's board, for the commands only the owner runs (NotOwner elsewhere)."""
     from sprintboard.workspace import open_board
 
     return open_board(workspace, host=host)
+
+
+def _client(workspace: Path | None, host: str | None, timeout: float) -> Any:
+    """The board for an agent-facing command on any host (`AGENT_COMMANDS`): the owner's
+    `LocalBoard`, or a `RemoteBoard` that asks the owner and waits `timeout` seconds."""
+    from sprintboard.a2a.node import open_client
+
+    return open_client(workspace, host, timeout=timeout)
+
+
+def _default_ttl(board: Any) -> int:
+    from sprintboard.config import load_config
+
+    return load_config(board.root).board.default_ttl
 
 
 def _parse_estimate(text: str | None) -> dict[str, int] | None:
@@ -69,28 +84,50 @@ def init(
 def status(
     workspace: Path | None = options.WORKSPACE,
     host: str | None = options.HOST,
+    timeout: float = options.TIMEOUT,
     json: bool = options.JSON,
 ) -> None:
-    """Show the board: tasks by status, owners, leases."""
+    """Show the board: tasks by status, owners, leases. On a host that is not the owner,
+    when the owner does not answer, the last snapshot it sent is shown (with its age) and
+    the exit code is 1."""
     from rich.console import Console
     from rich.table import Table
 
-    from sprintboard.status import board_status
+    from sprintboard.errors import OwnerUnreachable
+    from sprintboard.status import StaleRow, board_status
 
-    report = board_status(_board(workspace, host))
-    if json:
-        print_json(report)
-        return
-    table = Table(title=f"{report.sprint.id or 'no sprint'} — {report.sprint.goal}".strip(" —"))
-    for col in ("id", "title", "status", "prio", "owner", "deps"):
-        table.add_column(col)
-    for t in report.tasks:
-        owner = f"{t.agent}@{t.host}" if t.agent else ""
-        status_text = t.status + (f" ({t.blocked_reason})" if t.blocked_reason else "")
-        table.add_row(t.id, t.title, status_text, str(t.priority), owner, ",".join(t.dependencies))
-    console = Console()
-    console.print(table)
-    console.print(", ".join(f"{k}: {v}" for k, v in report.counters.items()))
+    board = _client(workspace, host, timeout)
+    unanswered: OwnerUnreachable | None = None
+    try:
+        report = board_status(board)
+    except OwnerUnreachable as exc:
+        cached = board.cached_snapshot()
+        if cached is None:
+            raise
+        unanswered = exc
+        stale = StaleRow(received=cached.received, age_s=round(cached.age, 1), reason=str(exc))
+        report = board_status(board, cached.state).model_copy(update={"stale": stale})
+    if json:  # `stale` appears only when the report is the owner's last snapshot
+        print_json(report.model_dump(mode="json", exclude=None if report.stale else {"stale"}))
+    else:
+        table = Table(title=f"{report.sprint.id or 'no sprint'} — {report.sprint.goal}".strip(" —"))
+        for col in ("id", "title", "status", "prio", "owner", "deps"):
+            table.add_column(col)
+        for t in report.tasks:
+            owner = f"{t.agent}@{t.host}" if t.agent else ""
+            status_text = t.status + (f" ({t.blocked_reason})" if t.blocked_reason else "")
+            deps = ",".join(t.dependencies)
+            table.add_row(t.id, t.title, status_text, str(t.priority), owner, deps)
+        console = Console()
+        console.print(table)
+        console.print(", ".join(f"{k}: {v}" for k, v in report.counters.items()))
+    if unanswered is not None and report.stale is not None:
+        typer.echo(
+            f"error: {unanswered}. Shown: the owner's last snapshot, received "
+            f"{report.stale.received} ({report.stale.age_s:g}s ago, seq {report.journal.seq}).",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 def add(
@@ -113,11 +150,12 @@ def add(
 ) -> None:
     """Add a task."""
     from sprintboard.board.criteria import parse_criterion
+    from sprintboard.board.values import one_line
 
     board = _board(workspace)
     data: dict[str, Any] = {
         "id": task_id,
-        "title": title,
+        "title": one_line(title, "title"),
         "status": status_,
         "priority": priority,
         "dependencies": _split(deps),
@@ -145,9 +183,11 @@ def edit(
     actor: str = ActorOpt,
 ) -> None:
     """Change fields of a task."""
+    from sprintboard.board.values import one_line
+
     fields: dict[str, Any] = {}
     for name, value in (
-        ("title", title),
+        ("title", None if title is None else one_line(title, "title")),
         ("priority", priority),
         ("role", role),
         ("description", description),
@@ -183,8 +223,21 @@ def move(
 
     if to not in STATUSES:
         raise typer.BadParameter(f"{to!r} is not a status; one of: {', '.join(STATUSES)}")
-    task = _board(workspace).move(task_id, to, actor, reason=reason, force=force)
-    typer.echo(f"{task.id} -> {task.status}")
+    from sprintboard.board.values import one_line
+
+    if reason is not None:
+        reason = one_line(reason, "reason", empty=True) or None
+    board = _board(workspace)
+    before = board.snapshot().task(task_id)
+    unchanged = before.status == to and (
+        to != "blocked" or not reason or reason == before.blocked_reason
+    )
+    task = board.move(task_id, to, actor, reason=reason, force=force)
+    typer.echo(
+        f"{task.id} is already {to}; nothing changed"
+        if unchanged
+        else f"{task.id} -> {task.status}"
+    )
 
 
 def claim(
@@ -193,13 +246,12 @@ def claim(
     host: str | None = options.HOST,
     ttl: int | None = typer.Option(None, help="Lease seconds (default: [board] default_ttl)."),
     workspace: Path | None = options.WORKSPACE,
+    timeout: float = options.TIMEOUT,
     json: bool = options.JSON,
 ) -> None:
     """Claim a task for AGENT on this host; prints the fencing token."""
-    from sprintboard.config import load_config
-
-    board = _board(workspace)
-    seconds = ttl or load_config(board.root).board.default_ttl
+    board = _client(workspace, None, timeout)  # --host names the lease's host
+    seconds = _default_ttl(board) if ttl is None else ttl
     lease = board.claim(task_id, agent=agent, host=host or board.host, ttl=seconds)
     _print_lease(task_id, lease, json)
 
@@ -236,25 +288,22 @@ def claim_next(
     host: str | None = options.HOST,
     ttl: int | None = typer.Option(None, help="Lease seconds (default: [board] default_ttl)."),
     workspace: Path | None = options.WORKSPACE,
+    timeout: float = options.TIMEOUT,
     json: bool = options.JSON,
 ) -> None:
     """Claim the task `next --agent AGENT` ranks first; exit 1 with the reason if none fits."""
-    from sprintboard.board.scheduling import nothing_to_take
-    from sprintboard.config import load_config
-
-    board = _board(workspace)
-    seconds = ttl or load_config(board.root).board.default_ttl
+    board = _client(workspace, None, timeout)  # --host names the lease's host
+    seconds = ttl or _default_ttl(board)
     cap_list = _split(caps) or None
     task = board.claim_next(agent, role, cap_list, seconds, host=host)
     if task is None or task.lease is None:
-        where = board.policy.host_for(agent, host, board.host)
-        empty = nothing_to_take(
-            board.snapshot(), board.policy, role=role, caps=cap_list, agent=agent, host=where
-        )
+        empty = board.next_up(agent, role, cap_list, host=host, limit=1).why
+        reason = empty.reason if empty else "the task it ranked first was just taken"
         if json:
-            print_json({"task": None, "reason": empty.reason, "wip_limit": empty.wip_limit})
+            limit = empty.wip_limit if empty else None
+            print_json({"task": None, "reason": reason, "wip_limit": limit})
         else:
-            typer.echo(f"nothing to claim: {empty.reason}", err=True)
+            typer.echo(f"nothing to claim: {reason}", err=True)
         raise SystemExit(1)
     _print_lease(task.id, task.lease, json)
 
@@ -263,9 +312,11 @@ def heartbeat(
     task_id: str,
     fence: int = typer.Option(..., "--fence"),
     workspace: Path | None = options.WORKSPACE,
+    host: str | None = options.HOST,
+    timeout: float = options.TIMEOUT,
 ) -> None:
     """Extend a lease (the fencing token must be current)."""
-    lease = _board(workspace).heartbeat(task_id, fence)
+    lease = _client(workspace, host, timeout).heartbeat(task_id, fence)
     typer.echo(f"{task_id} lease extended to {lease.expires}")
 
 
@@ -274,9 +325,11 @@ def release(
     fence: int = typer.Option(..., "--fence"),
     reason: str = typer.Option("released", "--reason", "-r"),
     workspace: Path | None = options.WORKSPACE,
+    host: str | None = options.HOST,
+    timeout: float = options.TIMEOUT,
 ) -> None:
     """Give a lease back; the task returns to ready."""
-    _board(workspace).release(task_id, fence, reason)
+    _client(workspace, host, timeout).release(task_id, fence, reason)
     typer.echo(f"{task_id} released")
 
 
@@ -286,30 +339,35 @@ def submit(
     artifact: list[Path] = typer.Option([], "--artifact", help="Output file (hashed; repeatable)."),
     metric: list[str] = typer.Option([], "--metric", "-m", help="NAME=VALUE (repeatable)."),
     workspace: Path | None = options.WORKSPACE,
+    host: str | None = options.HOST,
+    timeout: float = options.TIMEOUT,
 ) -> None:
-    """Hand in a result for the Auditor: artifacts and metrics, with the fencing token."""
-    from sprintboard.board.models import Artifact
-    from sprintboard.files import sha256_file
+    """Hand in a result for the Auditor: artifacts and metrics, with the fencing token.
 
+    Artifact paths are recorded relative to the workspace root, as every door records them;
+    a remote host sends the file itself (a blob), named wherever this runs from.
+    """
+    from sprintboard.board.local import LocalBoard
+    from sprintboard.board.values import metrics as checked_metrics
+    from sprintboard.files import FileRef, file_digest, workspace_file_ref
+
+    board = _client(workspace, host, timeout)
     arts = []
     for path in artifact:
         if not path.is_file():
             raise typer.BadParameter(f"{path}: no such file")
-        arts.append(
-            Artifact(
-                path=str(path),
-                sha256=sha256_file(path),
-                size=path.stat().st_size,
-            )
-        )
-    metrics: dict[str, float] = {}
+        if isinstance(board, LocalBoard):
+            arts.append(workspace_file_ref(board.root, path))
+        else:
+            sha, size = file_digest(path)
+            arts.append(FileRef(path=str(path.resolve()), sha256=sha, size=size))
+    metrics: dict[str, str] = {}
     for item in metric:
         name, sep, value = item.partition("=")
-        try:
-            metrics[name] = float(value) if sep else float("nan")
-        except ValueError:
-            raise typer.BadParameter(f"{item!r}: write NAME=NUMBER") from None
-    task = _board(workspace).submit(task_id, fence, arts, metrics)
+        if not sep:
+            raise typer.BadParameter(f"{item!r}: write NAME=NUMBER")
+        metrics[name] = value
+    task = board.submit(task_id, fence, arts, checked_metrics(metrics, task_id))
     typer.echo(f"{task.id} submitted -> {task.status}")
 
 
@@ -339,19 +397,57 @@ def validate(
     adopt: bool = typer.Option(
         False, "--adopt", help="Accept a journal that was deliberately restored from an older copy."
     ),
+    repair: bool = typer.Option(
+        False,
+        "--repair",
+        help="Set aside journal lines that cannot be applied and re-chain the rest "
+        "(later events are kept; the old journal is backed up).",
+    ),
     json: bool = options.JSON,
 ) -> None:
-    """Check the whole journal (every line, the hash chain, the recorded head) and the config."""
+    """Check the whole journal (every line, the hash chain, the recorded head), the
+    snapshot against it, and the config. Exit 1 when the snapshot disagreed."""
     if adopt:
         from sprintboard.workspace import adopt_journal
 
         adopt_journal(workspace)
+    if repair:
+        from sprintboard.workspace import repair_workspace_journal
+
+        fixed = repair_workspace_journal(workspace)
+        for line, why in fixed.set_aside:
+            typer.echo(f"set aside line {line}: {why}", err=True)
+        typer.echo(
+            f"repaired: {fixed.kept} events kept ({fixed.rechained} re-chained), "
+            f"{len(fixed.set_aside)} line(s) set aside"
+            + (f" in {fixed.aside_file}" if fixed.aside_file else "")
+            + f"; the old journal is {fixed.backup}",
+            err=True,
+        )
     board = _board(workspace)
-    count = board.verify()
+    found = board.validate()
+    ok = found.snapshot != "differs"
     if json:
-        print_json({"ok": True, "events": count, "workspace": str(board.root)})
+        print_json(
+            {
+                "ok": ok,
+                "events": found.events,
+                "snapshot": found.snapshot,
+                "detail": found.detail,
+                "workspace": str(board.root),
+            }
+        )
+    elif ok:
+        snapshot = "snapshot in step" if found.snapshot == "in step" else found.detail
+        typer.echo(f"ok: {found.events} events, hash chain intact, {snapshot}")
     else:
-        typer.echo(f"ok: {count} events, hash chain intact, snapshot in step")
+        typer.echo(
+            f"error: {board.snapshot_path} disagreed with the journal: {found.detail}. It was "
+            "rebuilt from the journal (the truth); find out who edited it by hand.",
+            err=True,
+        )
+    if not ok:
+        raise typer.Exit(1)
 
 
 def register(root: typer.Typer) -> None:

@@ -6,16 +6,21 @@ from pathlib import Path
 
 import typer
 
+from sprintboard.commands import options
+
 __all__ = ["register"]
 
 
 def mcp(
     workspace: Path | None = typer.Option(None, "--workspace", "-w", help="Workspace directory."),
+    host: str | None = options.HOST,
+    timeout: float = options.TIMEOUT,
 ) -> None:
-    """Serve the board over MCP on stdin/stdout (tools: list_tasks, next_task, claim, ...)."""
+    """Serve the board over MCP on stdin/stdout (tools: list_tasks, next_task, claim, ...);
+    on a host that is not the owner, every tool call is answered by the owner."""
     from sprintboard.doors.mcp import serve_stdio
 
-    serve_stdio(workspace)
+    serve_stdio(workspace, host, timeout=timeout)
 
 
 def serve(

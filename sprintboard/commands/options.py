@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-__all__ = ["HOST", "JSON", "WORKSPACE"]
+__all__ = ["HOST", "JSON", "TIMEOUT", "WORKSPACE"]
 
 WORKSPACE = typer.Option(
     None, "--workspace", "-w", help="Workspace directory (default: find upward from cwd)."
@@ -14,4 +14,10 @@ HOST = typer.Option(
 )
 JSON = typer.Option(
     False, "--json", help="Print one JSON document on stdout (stable shape, for scripts)."
+)
+TIMEOUT = typer.Option(
+    5.0,
+    "--timeout",
+    help="On a host that is not the owner: seconds to wait for the owner's answer before "
+    "giving up (exit 1, saying which owner, transport and wait).",
 )

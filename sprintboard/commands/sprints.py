@@ -122,38 +122,33 @@ def next_(
     limit: int = typer.Option(5, "--limit", "-n", help="How many to list."),
     host: str | None = options.HOST,
     workspace: Path | None = options.WORKSPACE,
+    timeout: float = options.TIMEOUT,
     json: bool = options.JSON,
 ) -> None:
-    """What to take next: ready tasks by priority, then least slack (critical path first)."""
-    from sprintboard.board.scheduling import next_tasks, nothing_to_take
+    """What to take next: ready tasks by priority, then least slack (critical path first).
+    Works on any host: elsewhere than the owner, the owner answers (within --timeout)."""
+    from sprintboard.a2a.node import open_client
 
     _read_only_process()
-    board = _board(workspace)
-    state, policy = board.snapshot(), board.policy
+    board = open_client(workspace, None, timeout=timeout)  # --host is the agent's host
     cap_list = [c.strip() for item in caps for c in item.split(",") if c.strip()]
-    if agent is None:  # a builder with no capabilities unless told otherwise
-        ask: dict[str, Any] = {"role": role or "builder", "caps": cap_list}
-    else:
-        where = policy.host_for(agent, host, board.host)
-        ask = {"role": role, "caps": cap_list or None, "agent": agent, "host": where}
-    tasks = next_tasks(state, policy, **ask)[:limit]
-    empty = None if tasks else nothing_to_take(state, policy, **ask)
+    got = board.next_up(agent, role, cap_list or None, host=host, limit=limit)
     if json:
         rows = [
             {"id": t.id, "title": t.title, "priority": t.priority, "role": t.role, "caps": t.caps}
-            for t in tasks
+            for t in got.tasks
         ]
         print_json(
             {
                 "tasks": rows,
-                "wip_limit": empty.wip_limit if empty else None,
-                "why": empty.reason if empty else None,
+                "wip_limit": got.why.wip_limit if got.why else None,
+                "why": got.why.reason if got.why else None,
             }
         )
         return
-    if empty is not None:
-        typer.echo(f"nothing to take: {empty.reason}")
-    for t in tasks:
+    if got.why is not None:
+        typer.echo(f"nothing to take: {got.why.reason}")
+    for t in got.tasks:
         typer.echo(f"{t.id}  P{t.priority}  {t.title}")
 
 

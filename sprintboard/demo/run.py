@@ -38,7 +38,7 @@ from sprintboard.demo.recipe import NEAR_DUP_TITLE, write_demo_recipe
 from sprintboard.demo.story import PersonEdit, tell_story
 from sprintboard.errors import SprintboardError
 from sprintboard.tools.tiny_model import build_tiny_model
-from sprintboard.workspace import init_workspace, kanban_view, open_board
+from sprintboard.workspace import init_workspace, kanban_sync, open_board
 
 __all__ = ["OBJECTIVE", "PERSON", "DemoError", "DemoResult", "cli", "edit_kanban", "main"]
 
@@ -247,7 +247,7 @@ def main(
             reason=person.reason,
             decision=person.decision,
         )
-        kanban_view(board).sync(board, actor=PERSON)
+        kanban_sync(board).sync(board, actor=PERSON)
         person.at_seq = board.snapshot().seq
         timings["person"] = time.monotonic() - started
         step(f"a person raised {person.raised}, blocked {person.blocked}, added a decision")

@@ -1,12 +1,14 @@
 """`sprintboard mcp`: the board as an MCP server, so any MCP-capable coding agent can take work.
 
-Tools go through the same `LocalBoard` API as the built-in agents, under the same leases
+Tools go through the same `BoardClient` API as the built-in agents, under the same leases
 and fencing; a refused call comes back as an MCP tool error with sprintboard's message.
+On a host that is not the owner the client is a `RemoteBoard` (every call a signed message
+to the owner): the same tools, answered by the owner; `add_task` and `standup` say they
+run on the owner, and the KANBAN.md resource is rendered from the owner's snapshot.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -16,10 +18,12 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
+from sprintboard.board.client import BoardClient
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.models import Artifact, Lease, Task
-from sprintboard.board.scheduling import next_tasks
+from sprintboard.board.models import Lease
+from sprintboard.board.values import one_line
 from sprintboard.errors import SprintboardError
+from sprintboard.files import workspace_file_ref
 from sprintboard.status import TaskRow, board_status
 
 __all__ = ["LeaseInfo", "build_mcp_server"]
@@ -54,23 +58,26 @@ def _as_tool_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _row(board: LocalBoard, task_id: str) -> TaskRow:
+def _row(board: Any, task_id: str) -> TaskRow:
     return next(r for r in board_status(board).tasks if r.id == task_id)
 
 
-def _next(
-    board: LocalBoard, role: str | None, caps: list[str] | None, agent: str | None
-) -> list[Task]:
-    # The one scheduling rule, as `sprintboard next` and `claim-next` use it.
-    state = board.snapshot()
-    if agent is None:  # a builder with no capabilities unless told otherwise
-        return next_tasks(state, board.policy, role=role or "builder", caps=caps or [])
-    host = board.policy.host_for(agent, None, board.host)
-    return next_tasks(state, board.policy, role=role, caps=caps, agent=agent, host=host)
+def _owner_board(board: BoardClient, what: str) -> LocalBoard:
+    """The owner's `LocalBoard`, for what only the owner does (it writes the journal).
+
+    Raises:
+        ToolError: this server runs on another host.
+    """
+    if isinstance(board, LocalBoard):
+        return board
+    owner = getattr(board, "owner", "the owner")
+    raise ToolError(f"{what} runs on the board owner {owner}; this server is on {board.host}")
 
 
-def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
-    """An MCP server over `board` with tools and the KANBAN.md / backlog resources."""
+def build_mcp_server(board: BoardClient, *, default_ttl: int = 900) -> MCPServer:
+    """An MCP server over `board` (the owner's `LocalBoard` or a host's `RemoteBoard`) with
+    tools and the KANBAN.md / backlog resources."""
+    root = board.root
     server: MCPServer = MCPServer(
         name="sprintboard",
         instructions=(
@@ -95,7 +102,7 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
         """The task to take next. With `agent`, ranked for that agent (its role, host,
         capabilities and WIP from sprintboard.toml: what claim_next takes); without, for
         an agent of `role` (default builder) with these capabilities (default none)."""
-        ranked = _next(board, role, caps, agent)
+        ranked = board.next_up(agent, role, caps, limit=1).tasks
         return _row(board, ranked[0].id) if ranked else None
 
     @server.tool()
@@ -136,19 +143,23 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
         """Hand in a result (files relative to the workspace, and metrics) for the Auditor."""
         arts = []
         for rel in artifacts or []:
-            path = (board.root / rel).resolve()
-            if not path.is_relative_to(board.root.resolve()) or not path.is_file():
+            path = root / one_line(rel, "artifact path")
+            # resolved: a link must not lead a remote caller out of the workspace
+            resolved = path.resolve()
+            if not resolved.is_relative_to(root.resolve()) or not resolved.is_file():
                 raise ToolError(f"{rel}: not a file inside the workspace")
-            data = path.read_bytes()
-            arts.append(Artifact(path=rel, sha256=hashlib.sha256(data).hexdigest(), size=len(data)))
+            arts.append(workspace_file_ref(root, path))
         board.submit(task, fence, arts, dict(metrics or {}))
         return _row(board, task)
 
     @server.tool()
     @_as_tool_errors
-    def block(task: str, reason: str, actor: str = "human:mcp") -> TaskRow:
-        """Block a task with a reason a person can act on."""
-        board.move(task, "blocked", actor, reason=reason)
+    def block(
+        task: str, reason: str, actor: str = "human:mcp", fence: int | None = None
+    ) -> TaskRow:
+        """Block a task with a reason a person can act on (`fence`: as its lease holder,
+        which a host that is not the owner must be)."""
+        board.move(task, "blocked", actor, reason=one_line(reason, "reason"), fence=fence)
         return _row(board, task)
 
     @server.tool()
@@ -166,39 +177,45 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
         from sprintboard.board.codec import criterion_to_dict
         from sprintboard.board.criteria import parse_criterion
 
+        owner = _owner_board(board, "add_task")
         deps = list(dependencies or [])
         data = {
             "id": id,
-            "title": title,
+            "title": one_line(title, "title"),
             "priority": priority,
             "dependencies": deps,
             "description": description,
             "status": "blocked" if deps else "ready",
             "criteria": [criterion_to_dict(parse_criterion(c)) for c in criteria or []],
         }
-        board.create_tasks([data], actor=actor)
-        return _row(board, id)
+        owner.create_tasks([data], actor=actor)
+        return _row(owner, id)
 
     @server.tool()
     @_as_tool_errors
     def standup() -> str:
         """Today's standup, built from the journal (facts only)."""
+        owner = _owner_board(board, "standup")
         try:
             from sprintboard.memory.standup import render_standup
         except ImportError:
             raise ToolError("standups are not available in this installation") from None
-        return str(render_standup(board))
+        return str(render_standup(owner))
 
     @server.resource("sprintboard://kanban", mime_type="text/markdown")
     def kanban() -> str:
-        """KANBAN.md as people see it."""
-        return (board.root / "KANBAN.md").read_text(encoding="utf-8")
+        """KANBAN.md as people see it (off the owner: rendered from the owner's snapshot)."""
+        if isinstance(board, LocalBoard):
+            return (root / "KANBAN.md").read_text(encoding="utf-8")
+        from sprintboard.board.kanban.render import render_kanban
+
+        return render_kanban(board.snapshot())
 
     @server.resource("sprintboard://backlog", mime_type="text/markdown")
     def backlog() -> str:
         """The current sprint's BACKLOG.md."""
         sprint = board.snapshot().sprint.id
-        path = board.root / "sprints" / str(sprint) / "BACKLOG.md"
+        path = root / "sprints" / str(sprint) / "BACKLOG.md"
         if sprint is None or not path.is_file():
             return "(no sprint backlog yet)"
         return path.read_text(encoding="utf-8")
@@ -206,10 +223,15 @@ def build_mcp_server(board: LocalBoard, *, default_ttl: int = 900) -> MCPServer:
     return server
 
 
-def serve_stdio(workspace: Path | None = None) -> None:
-    """Run the MCP server on stdin/stdout for the workspace's board."""
+def serve_stdio(
+    workspace: Path | None = None, host: str | None = None, *, timeout: float = 30.0
+) -> None:
+    """Run the MCP server on stdin/stdout for the workspace's board, from any host (off the
+    owner each call waits up to `timeout` seconds for the owner's answer)."""
+    from sprintboard.a2a.node import open_client
     from sprintboard.config import load_config
-    from sprintboard.workspace import open_board
+    from sprintboard.workspace import find_workspace
 
-    board = open_board(workspace)
-    build_mcp_server(board, default_ttl=load_config(board.root).board.default_ttl).run("stdio")
+    root = find_workspace(workspace)
+    board = open_client(root, host, timeout=timeout)
+    build_mcp_server(board, default_ttl=load_config(root).board.default_ttl).run("stdio")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -210,6 +211,69 @@ def test_a_poison_message_is_quarantined_and_the_queue_goes_on(side: Any) -> Non
     assert sorted(calls) == ["accept", "progress"]
     (reason,) = [r for _, r in side.owner.postbox.transport.inbox("alpha").quarantined()]
     assert reason.startswith("handler error: KeyError")
+
+
+def _request(side: Any, op: str, args: dict[str, Any]) -> Envelope:
+    env = side.beta.seal("alpha", "request", lambda m: messages.request(m, op, args))
+    side.beta.post([env])
+    return env
+
+
+def test_hostile_values_from_a_peer_are_refused_in_one_line(
+    side: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16: no traceback in the daemon log, nothing written, the sender hears why."""
+    caplog.set_level(logging.WARNING)
+    journal = (side.ws / "sprints/events.jsonl").read_bytes()
+    sent = [
+        _request(side, "claim", {"task": "T2", "agent": "builder-beta", "ttl": "abc"}),
+        _request(side, "claim", {"task": "T2", "agent": "builder-beta", "ttl": 1e12}),
+        _request(side, "claim", {"task": "T2", "agent": "builder-beta", "ttl": -60}),
+        _request(
+            side,
+            "apply",
+            {"events": [{"op": "note.add", "task": "T2", "fields": {"text": "x"}, "fence": "zz"}]},
+        ),
+        _request(
+            side, "apply", {"events": [{"op": "note.add", "task": "T404", "fields": {"text": "x"}}]}
+        ),
+        _request(side, "apply", {"events": [{"op": "note.add", "task": "T2", "fields": "text"}]}),
+        _request(
+            side,
+            "apply",
+            {"events": [{"op": "metric.set", "task": "T2", "fields": {"name": "l", "value": "x"}}]},
+        ),
+    ]
+    side.owner.postbox.process(side.owner)
+    got = side.answers()
+    for env in sent:
+        data = got[env.id].parsed.data
+        assert data["ok"] is False and "\n" not in data["error"], data
+    assert "ttl" in got[sent[0].id].parsed.data["error"]
+    assert "no such task" in got[sent[4].id].parsed.data["error"]
+    assert (side.ws / "sprints/events.jsonl").read_bytes() == journal
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_a_result_with_a_non_numeric_metric_records_nothing(
+    side: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    fence = _claim(side)
+    journal = (side.ws / "sprints/events.jsonl").read_bytes()
+
+    def payload(mid: str) -> dict[str, Any]:
+        doc = messages.result(mid, "T2", "S1", [], {"loss": 0.5})
+        doc["task"]["metadata"]["sprintboard"]["metrics"] = {"loss": "abc", "rows": "NaN"}
+        return doc
+
+    env = side.beta.seal("alpha", "result", payload, task="T2", fence=fence)
+    side.beta.post([env])
+    side.owner.postbox.process(side.owner)
+    answer = side.answers()[env.id].parsed.data
+    assert answer["ok"] is False and "must be a" in answer["error"]
+    assert (side.ws / "sprints/events.jsonl").read_bytes() == journal
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 def _ask(side: Any, op: str, args: dict[str, Any], fence: int | None = None) -> Received:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ RunAs = Callable[..., Runner]
 
 @pytest.fixture
 def run_as(workspace: Path, configure: Callable[..., None]) -> Iterator[RunAs]:
-    configure(workspace, allow=["true", "python -c"])
+    configure(workspace, allow=["true", "python -c *"])
     board = board_for_host(workspace, "alpha", clock=FrozenClock(), ids=CounterIds())
     runners: list[Runner] = []
     with open_checkpointer(workspace) as saver:
@@ -168,3 +169,47 @@ def test_a_task_without_criteria_needs_a_person(run_as: RunAs) -> None:
     _submitted(board, [], {})
     runner.tick()
     assert board.snapshot().tasks["T001"].status == "needs_manual"
+
+
+def test_an_allow_list_matches_whole_commands_as_written(tmp_path: Path) -> None:
+    """Issue 16: `make check` allowed never runs `make check "--eval=$(shell ...)"`, and a
+    filled-in placeholder cannot add arguments."""
+    from sprintboard.agents.auditor import Auditor, AuditorSettings
+    from sprintboard.board.scheduling import BoardPolicy
+
+    board = LocalBoard(
+        tmp_path, host="alpha", policy=BoardPolicy(owner="alpha"), clock=FrozenClock()
+    )
+    marker = tmp_path / "PWNED"
+    hostile = f"--eval=$(shell touch {marker})"
+    board.create_tasks(
+        [
+            Task(
+                id="T001",
+                title="t",
+                status="ready",
+                criteria=[
+                    Criterion("make", check=f"command make check {shlex.quote(hostile)}"),
+                    Criterion(
+                        "python", check=f"command python -c {shlex.quote(_touch(marker))} -x"
+                    ),
+                    Criterion("ok", check="command python -c 'import sys; sys.exit(0)'"),
+                    Criterion(
+                        "run", check="command python -c 'import sys; sys.exit(0)' {run:T001}"
+                    ),
+                ],
+            )
+        ]
+    )
+    auditor = Auditor(
+        board, tmp_path, settings=AuditorSettings(allow_commands=("make check", "python -c * ..."))
+    )
+    state = board.snapshot()
+    verdicts = [auditor.run_check(state, state.tasks["T001"], i) for i in range(4)]
+    assert [v["verdict"] for v in verdicts] == ["manual", "manual", "pass", "pass"]
+    assert "not in [auditor] allow_commands" in verdicts[0]["detail"]
+    assert not marker.exists()
+
+
+def _touch(path: Path) -> str:
+    return f"open({str(path)!r}, 'w')"

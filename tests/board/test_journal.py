@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from sprintboard.board.client import EventDraft
+from sprintboard.board.repair import RepairReport, repair_journal
 from sprintboard.errors import JournalCorrupt, JournalRolledBack
 
 
@@ -139,7 +140,117 @@ def test_same_length_rewrite_is_refused(tmp_path: Path, open_local: Any, task: A
         open_local()
 
 
-def _rewrite_line(root: Path, index: int, change: Any) -> None:
+# -- issue 16: a bad line never bricks the board; the snapshot and the prefix are checked ---
+
+
+def _rewrite_line(root: Path, index: int, old: bytes, new: bytes) -> None:
+    assert len(old) == len(new)  # same length: the recorded head's offset still fits
+    lines = _journal(root).read_bytes().splitlines(keepends=True)
+    assert old in lines[index]
+    lines[index] = lines[index].replace(old, new, 1)
+    _journal(root).write_bytes(b"".join(lines))
+
+
+def _repair(root: Path) -> RepairReport:
+    local = root / ".sprintboard"
+    return repair_journal(
+        _journal(root), local / "head.json", _snapshot(root), local / "repair", "t"
+    )
+
+
+def _rechain(root: Path) -> None:
+    """Recompute every `prev`, as if the journal had been written this way."""
+    from sprintboard.board.journal import line_hash
+
+    out, prev = [], None
+    for raw in _journal(root).read_bytes().splitlines():
+        doc = orjson.loads(raw)
+        doc["prev"] = prev
+        out.append(orjson.dumps(doc))
+        prev = line_hash(out[-1])
+    _journal(root).write_bytes(b"".join(line + b"\n" for line in out))
+
+
+def test_a_line_the_reducer_cannot_fold_is_named_and_repairable(
+    tmp_path: Path, open_local: Any, task: Any
+) -> None:
+    _busy_board(open_local, task)
+    board = open_local(ids_start=50)
+    board.add_decision("after the bad line")
+    # what an older version wrote for `-m loss=nan`: orjson stores NaN as null
+    _rewrite_line(tmp_path, 4, b'"value":1.25', b'"value":null')
+    _rechain(tmp_path)
+    (tmp_path / ".sprintboard" / "head.json").unlink()
+    _snapshot(tmp_path).unlink()
+    with pytest.raises(JournalCorrupt) as err:
+        open_local(ids_start=60)
+    assert err.value.line == 5 and "metric.set has a bad value" in err.value.reason
+    assert "--repair" in str(err.value)  # the way out that keeps newer events
+    report = _repair(tmp_path)
+    assert [line for line, _ in report.set_aside] == [5]
+    assert report.backup is not None and report.backup.exists()
+    state = open_local(ids_start=70).snapshot()
+    assert state.tasks["T1"].status == "awaiting_test" and state.tasks["T1"].metrics == {}
+    assert [d.text for d in state.decisions] == ["ship it", "after the bad line"]
+
+
+def test_a_line_with_a_hostile_header_is_refused_on_load(
+    tmp_path: Path, open_local: Any, task: Any
+) -> None:
+    board = open_local()
+    board.create_tasks([task("T1")])
+    board.add_note("hello", task="T1")
+    _rewrite_line(tmp_path, 1, b'"fence":null', b'"fence":"zz"')
+    (tmp_path / ".sprintboard" / "head.json").unlink()
+    with pytest.raises(JournalCorrupt, match=r"events.jsonl:2: fence is 'zz', of the wrong type"):
+        open_local()
+
+
+def test_a_hand_edited_snapshot_is_not_trusted(tmp_path: Path, open_local: Any, task: Any) -> None:
+    board = open_local()
+    board.create_tasks([task("T1"), task("T2", dependencies=["T1"], status="blocked")])
+    data = orjson.loads(_snapshot(tmp_path).read_bytes())
+    data["tasks"][0]["status"] = "done"  # same recorded head, so it still "matches"
+    _snapshot(tmp_path).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    reopened = open_local(ids_start=10)
+    assert reopened.snapshot().tasks["T1"].status == "ready"
+    assert reopened.ready() == [reopened.snapshot().tasks["T1"]]  # T2 still waits on T1
+    found = reopened.validate()
+    assert found.snapshot == "differs"
+    assert found.detail == "T1.status is 'done' in the snapshot, 'ready' in the journal"
+    assert orjson.loads(_snapshot(tmp_path).read_bytes())["tasks"][0]["status"] == "ready"
+    assert open_local(ids_start=20).validate().snapshot == "in step"  # it was rebuilt
+
+
+def test_a_missing_snapshot_is_rebuilt_and_validates(
+    tmp_path: Path, open_local: Any, task: Any
+) -> None:
+    _busy_board(open_local, task)
+    _snapshot(tmp_path).unlink()
+    found = open_local(ids_start=10).validate()
+    assert (found.snapshot, found.events) == ("rebuilt", 7) and "missing" in found.detail
+    assert _snapshot(tmp_path).exists()
+
+
+def test_a_same_length_edit_of_a_middle_line_is_refused_on_open(
+    tmp_path: Path, open_local: Any, task: Any
+) -> None:
+    _busy_board(open_local, task)
+    board = open_local(ids_start=50)
+    board.add_decision("newer work")
+    _rewrite_line(tmp_path, 2, b'"ttl":60', b'"ttl":61')  # head.json is still there
+    with pytest.raises(JournalCorrupt) as err:
+        open_local(ids_start=60)
+    assert err.value.line == 4 and "line 3 was changed" in err.value.reason
+    with pytest.raises(JournalCorrupt):
+        board.add_decision("an open board does not append after it either")
+    report = _repair(tmp_path)
+    assert report.set_aside == [] and report.rechained == 5
+    state = open_local(ids_start=70).snapshot()
+    assert state.tasks["T1"].lease is None and state.decisions[-1].text == "newer work"
+
+
+def _replace_line(root: Path, index: int, change: Any) -> None:
     """Replace line `index` (0-based) with `change(parsed)`, re-chaining nothing."""
     lines = _journal(root).read_bytes().splitlines(keepends=True)
     lines[index] = orjson.dumps(change(orjson.loads(lines[index]))) + b"\n"
@@ -155,11 +266,14 @@ def _rewrite_line(root: Path, index: int, change: Any) -> None:
         (lambda d: {**d, "seq": 7}, "seq is 7, expected 1"),
         (lambda d: {k: v for k, v in d.items() if k != "seq"}, "seq is None, expected 1"),
         (lambda d: {**d, "prev": "0" * 16}, "hash chain broken: prev is '0000000000000000', "
-                                            "expected None"),
+                                            "but line 0 hashes to None"),
         (lambda d: {**d, "op": "task.delete"}, "unknown op 'task.delete'"),
-        (lambda d: {k: v for k, v in d.items() if k != "actor"}, "missing or bad field ("),
+        (lambda d: {k: v for k, v in d.items() if k != "actor"},
+         "actor is 'None', of the wrong type"),
         (lambda d: {k: v for k, v in d.items() if k != "fields"},
-         "event does not apply: missing or bad field (KeyError('task'))"),
+         "fields is 'None', of the wrong type"),
+        (lambda d: {**d, "fields": {}},
+         "event does not apply: task.create has a bad value (KeyError: 'task')"),
         (lambda d: {**d, "fields": {"task": {"id": "T1", "title": "t", "status": "nope"}}},
          "event does not apply: T1: unknown status 'nope'"),
     ],
@@ -168,7 +282,7 @@ def test_a_bad_first_line_is_named_with_its_reason(
     tmp_path: Path, open_local: Any, task: Any, change: Any, reason: str
 ) -> None:
     open_local().create_tasks([task("T1")])
-    _rewrite_line(tmp_path, 0, change)
+    _replace_line(tmp_path, 0, change)
     with pytest.raises(JournalCorrupt) as err:
         open_local()
     assert (err.value.line, err.value.path) == (1, _journal(tmp_path))

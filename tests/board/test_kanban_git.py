@@ -19,7 +19,7 @@ from sprintboard.board.kanban.git import (
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Decision, Task
 from sprintboard.board.state import BoardState
-from sprintboard.workspace import init_workspace, kanban_view, open_board
+from sprintboard.workspace import init_workspace, kanban_sync, open_board
 
 
 def test_commit_messages_say_what_changed() -> None:
@@ -125,7 +125,7 @@ def test_a_pulled_edit_is_merged_as_a_person_and_the_push_retried(
     merged = (board.root / "KANBAN.md").read_text("utf-8")
     assert "<<<<<<<" not in merged and ">>>>>>>" not in merged
     assert "Keep the 402 fallback" in merged and "Mix ratio" in merged
-    assert kanban_view(board).is_rendered(merged.encode())
+    assert kanban_sync(board).is_rendered(merged.encode())
     # The person's clone gets the merged board back, journal included.
     ana.remote("origin").pull()
     theirs = kanban.read_text("utf-8")

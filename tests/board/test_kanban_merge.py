@@ -18,7 +18,7 @@ from sprintboard.board.kanban.model import (
     cards_of,
     entries_of,
 )
-from sprintboard.board.kanban.sync import KanbanView
+from sprintboard.board.kanban.sync import KanbanSync
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Task
 from sprintboard.board.scheduling import BoardPolicy
@@ -28,10 +28,10 @@ ROLES = ("planner", "negotiator", "builder", "auditor")
 POLICY = BoardPolicy(owner="alpha", agent_roles={f"{r}-1": r for r in ROLES})
 
 
-def _open(root: Path) -> tuple[LocalBoard, KanbanView]:
-    view = KanbanView(root, actor="human:ana")
+def _open(root: Path) -> tuple[LocalBoard, KanbanSync]:
+    view = KanbanSync(root, actor="human:ana")
     board = LocalBoard(
-        root, host="alpha", policy=POLICY, clock=FrozenClock(), ids=CounterIds(), views=[view]
+        root, host="alpha", policy=POLICY, clock=FrozenClock(), ids=CounterIds(), observers=[view]
     )
     return board, view
 
@@ -77,14 +77,14 @@ def _section_of(text: str, needle: str) -> str:
 
 
 @pytest.fixture
-def board(tmp_path: Path) -> tuple[LocalBoard, KanbanView]:
+def board(tmp_path: Path) -> tuple[LocalBoard, KanbanSync]:
     board, view = _open(tmp_path)
     _seed(board)
     return board, view
 
 
 def test_each_kind_of_edit_becomes_an_event_by_the_person(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     b, view = board
     text = view.path.read_text(encoding="utf-8")
@@ -133,7 +133,7 @@ def test_each_kind_of_edit_becomes_an_event_by_the_person(
 
 
 def test_person_and_agent_changing_different_fields_both_survive(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     b, view = board
     # The person raises T002's priority in an editor (not saved yet)...
@@ -148,7 +148,7 @@ def test_person_and_agent_changing_different_fields_both_survive(
     assert t2.lease is not None  # the agent's lease survives a person's edit of other fields
 
 
-def test_on_a_field_both_touched_the_person_wins(board: tuple[LocalBoard, KanbanView]) -> None:
+def test_on_a_field_both_touched_the_person_wins(board: tuple[LocalBoard, KanbanSync]) -> None:
     b, view = board
     edited = _edit(view.path, "`T001` P1 **Audit the TOEFL set**", "`T001` P1 **Audit TOEFL v2**")
     b.update_task("T001", {"title": "Audit the TOEFL set (agent)"}, actor="planner-1@alpha")
@@ -157,7 +157,7 @@ def test_on_a_field_both_touched_the_person_wins(board: tuple[LocalBoard, Kanban
     assert b.snapshot().tasks["T001"].title == "Audit TOEFL v2"
 
 
-def _the_real_failure(b: LocalBoard, view: KanbanView, order: str) -> BoardState:
+def _the_real_failure(b: LocalBoard, view: KanbanSync, order: str) -> BoardState:
     """DESIGN.md's lost decisions: a person adds a decision while an agent moves two cards
     and adds its own decision."""
     edited = _edit(
@@ -189,7 +189,7 @@ def _the_real_failure(b: LocalBoard, view: KanbanView, order: str) -> BoardState
 
 @pytest.mark.parametrize("order", ["person-merged-first", "person-saved-first", "agent-first"])
 def test_a_decision_added_while_an_agent_works_is_never_dropped(
-    board: tuple[LocalBoard, KanbanView], order: str
+    board: tuple[LocalBoard, KanbanSync], order: str
 ) -> None:
     b, view = board
     state = _the_real_failure(b, view, order)
@@ -210,7 +210,7 @@ def test_a_decision_added_while_an_agent_works_is_never_dropped(
 
 
 def test_a_broken_file_is_never_overwritten_and_the_board_keeps_working(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     b, view = board
     good = view.path.read_text("utf-8")
@@ -233,7 +233,7 @@ def test_a_broken_file_is_never_overwritten_and_the_board_keeps_working(
 
 
 def test_a_half_saved_file_is_refused_then_merged_when_whole(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     b, view = board
     whole = _edit(view.path, "`T002` P2", "`T002` P1")
@@ -246,7 +246,7 @@ def test_a_half_saved_file_is_refused_then_merged_when_whole(
     assert b.snapshot().tasks["T002"].priority == 1
 
 
-def test_deleting_a_line_deletes_nothing(board: tuple[LocalBoard, KanbanView]) -> None:
+def test_deleting_a_line_deletes_nothing(board: tuple[LocalBoard, KanbanSync]) -> None:
     b, view = board
     _save(view.path, _edit(view.path, "- [ ] `T002` P2 **Dedup stage 1**\n", ""))
     report = view.sync(b)
@@ -255,7 +255,7 @@ def test_deleting_a_line_deletes_nothing(board: tuple[LocalBoard, KanbanView]) -
 
 
 def test_ticking_a_card_finishes_it_as_a_forcing_person(
-    board: tuple[LocalBoard, KanbanView],
+    board: tuple[LocalBoard, KanbanSync],
 ) -> None:
     b, view = board
     _save(view.path, _edit(view.path, "- [ ] `T001` P1", "- [x] `T001` P1"))
@@ -276,6 +276,46 @@ def test_merging_the_same_edit_twice_adds_nothing(tmp_path: Path) -> None:
     second = view.sync(b)
     assert len(first.events) == 1 and second.events == []
     assert [n.text for n in b.snapshot().notes] == ["once"]
+
+
+def test_a_copy_older_than_every_kept_render_reverts_nothing(
+    board: tuple[LocalBoard, KanbanSync],
+) -> None:
+    """The base is the copy the file names (`journal seq N`), rebuilt from the journal when
+    more agent writes than the kept copies (20) happened since (issue 16)."""
+    b, view = board
+    old = view.path.read_text(encoding="utf-8")  # a person opens the file...
+    b.claim("T001", agent="builder-1", host="alpha", ttl=600)  # ...agents keep working
+    b.update_task("T002", {"title": "Dedup stage 1 and 2"}, actor="planner-1@alpha")
+    for priority in range(25):
+        b.update_task("T003", {"priority": priority % 9}, actor="planner-1@alpha")
+    assert len(list(view.store.glob("*.md"))) <= 20
+    _save(view.path, _edit(view.path, "## 🧭 Decisions\n", "## 🧭 Decisions\n- Ship Friday\n", old))
+    report = view.sync(b)
+    assert report.error is None and report.merged
+    state = b.snapshot()
+    assert state.tasks["T001"].status == "in_progress" and state.tasks["T001"].lease is not None
+    assert state.tasks["T002"].title == "Dedup stage 1 and 2"
+    assert state.tasks["T003"].priority == 24 % 9
+    assert [d.text for d in state.decisions][-1] == "Ship Friday"
+    assert {e.op for e in report.events} == {"decision.add"}
+
+
+def test_a_file_that_names_no_copy_merges_only_what_was_added(
+    board: tuple[LocalBoard, KanbanSync],
+) -> None:
+    b, view = board
+    text = view.path.read_text(encoding="utf-8")
+    synced = next(line for line in text.splitlines() if line.startswith("_Last synced"))
+    text = _edit(view.path, synced + "\n", "", text)
+    text = _edit(view.path, "`T002` P2", "`T002` P0", text)  # not taken: the base is unknown
+    text = _edit(view.path, "## 📝 Notes\n", "## 📝 Notes\n- Backups run nightly\n", text)
+    _save(view.path, text)
+    report = view.sync(b)
+    assert report.error is None
+    assert b.snapshot().tasks["T002"].priority == 2
+    assert [n.text for n in b.snapshot().notes] == ["Backups run nightly"]
+    assert any("only new cards, decisions and notes" in w for w in report.warnings)
 
 
 # -- every merged field: the person wins where both touched it, the agent keeps the rest ----

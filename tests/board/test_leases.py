@@ -125,7 +125,8 @@ def test_an_expiry_needs_a_lease_but_no_fence(open_local: Any, clock: FrozenCloc
 
 def test_a_grant_reusing_the_last_fence_is_refused(open_local: Any, task: Any) -> None:
     board = open_local()
-    board.create_tasks([task("T1"), task("T2")])
+    board.create_tasks([task("T1"), task("T2"), task("T3")])
+    board.claim("T3", agent="b3", host="alpha", ttl=60)
     first = board.claim("T1", agent="b1", host="alpha", ttl=60)
     reused = {
         "agent": "b2",
@@ -137,7 +138,9 @@ def test_a_grant_reusing_the_last_fence_is_refused(open_local: Any, task: Any) -
     with pytest.raises(BoardError, match=f"fencing token {first.fence} is not above"):
         board.apply([EventDraft("lease.grant", "T2", reused, "human:ana")])
     with pytest.raises(BoardError, match="is not above"):
-        board.apply([EventDraft("lease.grant", "T2", {**reused, "fence": 0}, "human:ana")])
+        board.apply(
+            [EventDraft("lease.grant", "T2", {**reused, "fence": first.fence - 1}, "human:ana")]
+        )
     assert board.snapshot().tasks["T2"].lease is None
     board.apply([EventDraft("lease.grant", "T2", {**reused, "fence": first.fence + 1}, "human:a")])
     assert board.snapshot().fence == first.fence + 1
@@ -362,15 +365,19 @@ def test_drafts_for_a_task_nobody_holds(open_local: Any, task: Any) -> None:
     board.create_tasks([task("T1")])
     state = board.snapshot()
     now = FrozenClock().now()
-    assert holder(state.tasks["T1"]) == "unknown"
+    assert holder(state.tasks["T1"]) == "unknown@unknown"
     (beat,) = heartbeat_drafts(state, "T1", 7, now)
     assert (beat.actor, beat.fence, beat.fields) == (
-        "unknown",
+        "unknown@unknown",
         7,
         {"expires": "2026-01-01T00:00:00.000Z"},
     )
     (release,) = release_drafts(state, "T1", 7, "why")
-    assert (release.actor, release.fence, release.fields) == ("unknown", 7, {"reason": "why"})
+    assert (release.actor, release.fence, release.fields) == (
+        "unknown@unknown",
+        7,
+        {"reason": "why"},
+    )
     with pytest.raises(StaleFence):
         board.heartbeat("T1", 7)
 

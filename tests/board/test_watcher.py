@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sprintboard.board.clock import CounterIds, FrozenClock
-from sprintboard.board.kanban.sync import KanbanView
+from sprintboard.board.kanban.sync import KanbanSync
 from sprintboard.board.kanban.watcher import KanbanWatcher
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.scheduling import BoardPolicy
@@ -32,15 +32,15 @@ def _save(path: Path, text: str) -> None:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> tuple[LocalBoard, KanbanView]:
-    view = KanbanView(tmp_path, actor="human:ana")
+def workspace(tmp_path: Path) -> tuple[LocalBoard, KanbanSync]:
+    view = KanbanSync(tmp_path, actor="human:ana")
     board = LocalBoard(
         tmp_path,
         host="alpha",
         policy=BoardPolicy(owner="alpha", open_claims=True),
         clock=FrozenClock(),
         ids=CounterIds(),
-        views=[view],
+        observers=[view],
     )
     board.create_tasks([{"id": "T001", "title": "Audit", "status": "ready"}])
     return board, view
@@ -48,7 +48,7 @@ def workspace(tmp_path: Path) -> tuple[LocalBoard, KanbanView]:
 
 @pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
 def test_a_saved_edit_is_merged_and_rendered_back(
-    workspace: tuple[LocalBoard, KanbanView], polling: bool
+    workspace: tuple[LocalBoard, KanbanSync], polling: bool
 ) -> None:
     board, view = workspace
     with KanbanWatcher(board, view, polling=polling, poll_interval=0.05, rescan=30) as watcher:
@@ -61,7 +61,7 @@ def test_a_saved_edit_is_merged_and_rendered_back(
 
 
 def test_the_rescan_catches_an_edit_no_event_announced(
-    workspace: tuple[LocalBoard, KanbanView],
+    workspace: tuple[LocalBoard, KanbanSync],
 ) -> None:
     board, view = workspace
     with KanbanWatcher(board, view, rescan=0.1) as watcher:
@@ -73,7 +73,7 @@ def test_the_rescan_catches_an_edit_no_event_announced(
 
 
 def test_a_broken_save_is_reported_once_and_merged_when_fixed(
-    workspace: tuple[LocalBoard, KanbanView],
+    workspace: tuple[LocalBoard, KanbanSync],
 ) -> None:
     board, view = workspace
     good = view.path.read_text("utf-8")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import uvicorn
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
 from sprintboard.board.local import LocalBoard
-from sprintboard.doors.web.app import build_app
+from sprintboard.doors.web.app import TOKEN_HEADER, build_app
 from sprintboard.workspace import init_workspace, open_board
 
 
@@ -44,3 +46,16 @@ def live_url(web_board: LocalBoard) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+PageClient = Callable[[Starlette], TestClient]
+
+
+@pytest.fixture
+def page_client() -> PageClient:
+    """A test client acting as the board's own page: it sends the page's token."""
+
+    def make(app: Starlette) -> TestClient:
+        return TestClient(app, headers={TOKEN_HEADER: app.state.token})
+
+    return make

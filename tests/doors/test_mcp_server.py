@@ -108,3 +108,44 @@ def test_sprintboard_mcp_speaks_stdio(tmp_path: Path) -> None:
             return [r["id"] for r in rows]
 
     assert asyncio.run(scenario()) == ["T1"]
+
+
+def test_bad_values_from_an_mcp_agent_are_tool_errors_naming_the_field(tmp_path: Path) -> None:
+    board = _board(tmp_path)
+    (tmp_path / "KANBAN.md").write_text("# KANBAN.md\n", encoding="utf-8")
+
+    async def scenario() -> list[str]:
+        texts = []
+        async with Client(build_mcp_server(board)) as client:
+            for args in (
+                {"id": "T1", "title": "Audit", "priority": 10**30},
+                {"id": "T1", "title": "Audit", "criteria": ["x `check: make check`"]},
+                {"id": "A\nB", "title": "Audit"},
+                {"id": "T1", "title": "two\nlines"},
+                {"id": "T1", "title": "Audit", "actor": "evil\x1b]0;pwned\x07"},
+            ):
+                result = await client.call_tool("add_task", args)
+                assert result.is_error, args
+                texts.append(result.content[0].text)
+            await client.call_tool("add_task", {"id": "T1", "title": "Audit"})
+            lease = _payload(await client.call_tool("claim", {"task": "T1", "agent": "cc"}))
+            for bad in ({"loss": "nan"}, {"loss": "inf"}):
+                result = await client.call_tool(
+                    "complete", {"task": "T1", "fence": lease["fence"], "metrics": bad}
+                )
+                assert result.is_error
+                texts.append(result.content[0].text)
+            for ttl in (0, -5, 10**12):
+                result = await client.call_tool("claim", {"task": "T1", "agent": "x", "ttl": ttl})
+                assert result.is_error
+        return texts
+
+    texts = asyncio.run(scenario())
+    assert "priority" in texts[0] and "between 0 and 99" in texts[0]
+    assert "unknown check kind 'make'" in texts[1]
+    assert "task id 'A\\nB'" in texts[2] and "title" in texts[3] and "actor" in texts[4]
+    assert all("finite" in t for t in texts[5:7])
+    assert not any("Traceback" in t or "TypeError" in t for t in texts)
+    assert (
+        board.snapshot().tasks["T1"].metrics == {} and board.snapshot().tasks["T1"].title == "Audit"
+    )

@@ -6,19 +6,24 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from sprintboard.board.local import LocalBoard
 from sprintboard.doors.web.app import build_app
 from sprintboard.doors.web.feed import Subscription, sse
-from sprintboard.doors.web.views import BoardDelta
+from sprintboard.doors.web.page_data import BoardDelta
+
+PageClient = Callable[[Starlette], TestClient]
 
 
-def test_board_view_has_columns_graph_and_statuses(web_board: LocalBoard) -> None:
-    client = TestClient(build_app(web_board))
+def test_board_page_has_columns_graph_and_statuses(
+    web_board: LocalBoard, page_client: PageClient
+) -> None:
+    client = page_client(build_app(web_board))
     assert "EventSource" in client.get("/").text
     view = client.get("/api/board").json()
     assert [t["id"] for t in view["board"]["tasks"]] == ["T1", "T2"]
@@ -26,8 +31,10 @@ def test_board_view_has_columns_graph_and_statuses(web_board: LocalBoard) -> Non
     assert "blocked" in view["statuses"] and set(view["graph"]) == {"critical_path", "phases"}
 
 
-def test_move_block_and_decide_land_as_events(web_board: LocalBoard) -> None:
-    client = TestClient(build_app(web_board))
+def test_move_block_and_decide_land_as_events(
+    web_board: LocalBoard, page_client: PageClient
+) -> None:
+    client = page_client(build_app(web_board))
     r = client.post(
         "/api/tasks/T1/move",
         json={
@@ -50,8 +57,10 @@ def test_move_block_and_decide_land_as_events(web_board: LocalBoard) -> None:
     assert web_board.snapshot().decisions[-1].text == "Mix 40/25/20/10/5"
 
 
-def test_a_stale_page_gets_a_conflict_not_an_overwrite(web_board: LocalBoard) -> None:
-    client = TestClient(build_app(web_board))
+def test_a_stale_page_gets_a_conflict_not_an_overwrite(
+    web_board: LocalBoard, page_client: PageClient
+) -> None:
+    client = page_client(build_app(web_board))
     seen = client.get("/api/board").json()["board"]["tasks"][0]
     web_board.claim("T1", agent="builder-alpha", host="alpha", ttl=600)  # someone else acted since
     r = client.post(
@@ -63,8 +72,10 @@ def test_a_stale_page_gets_a_conflict_not_an_overwrite(web_board: LocalBoard) ->
     assert web_board.snapshot().tasks["T1"].priority == 1
 
 
-def test_bad_requests_are_400_and_unknown_tasks_404(web_board: LocalBoard) -> None:
-    client = TestClient(build_app(web_board))
+def test_bad_requests_are_400_and_unknown_tasks_404(
+    web_board: LocalBoard, page_client: PageClient
+) -> None:
+    client = page_client(build_app(web_board))
     assert (
         client.post("/api/tasks/T1/move", json={"to": "sideways", "expected": "ready"}).status_code
         == 400
@@ -90,9 +101,10 @@ def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
 
 def test_the_stream_starts_at_a_seq_then_sends_only_the_changed_cards(
     web_board: LocalBoard,
+    page_client: PageClient,
 ) -> None:
     app = build_app(web_board, wait_seconds=0.05)
-    client = TestClient(app)
+    client = page_client(app)
     page = client.get("/api/board").json()
     with client.stream("GET", "/api/stream") as stream:
         events = _events(stream.iter_lines())
@@ -131,8 +143,8 @@ def test_the_stream_starts_at_a_seq_then_sends_only_the_changed_cards(
         assert decided["tasks"] == [] and decided["decisions"][-1]["text"] == "Ship it"
 
 
-def test_a_new_sprint_asks_pages_to_refetch(web_board: LocalBoard) -> None:
-    client = TestClient(build_app(web_board, wait_seconds=0.05))
+def test_a_new_sprint_asks_pages_to_refetch(web_board: LocalBoard, page_client: PageClient) -> None:
+    client = page_client(build_app(web_board, wait_seconds=0.05))
     with client.stream("GET", "/api/stream") as stream:
         events = _events(stream.iter_lines())
         hello = next(events)
@@ -141,10 +153,12 @@ def test_a_new_sprint_asks_pages_to_refetch(web_board: LocalBoard) -> None:
         assert reset["since"] is None and reset["seq"] > hello["seq"] and reset["tasks"] == []
 
 
-def test_the_watcher_runs_only_while_a_page_listens(web_board: LocalBoard) -> None:
+def test_the_watcher_runs_only_while_a_page_listens(
+    web_board: LocalBoard, page_client: PageClient
+) -> None:
     app = build_app(web_board, wait_seconds=0.05)
     feed = app.state.feed
-    client = TestClient(app)
+    client = page_client(app)
     for _ in range(2):  # a page that comes back gets a watcher again
         with client.stream("GET", "/api/stream") as stream:
             next(_events(stream.iter_lines()))

@@ -57,7 +57,7 @@ def test_move_a_card_in_the_browser_and_see_it_everywhere(
             browser.close()
     moves = [e for e in web_board.events() if e.op == "task.move" and e.actor == "human:web"]
     assert len(moves) == 1 and moves[0].fields["reason"] == "waiting on data"
-    if web_board.views:  # KANBAN.md is rendered from the journal when the kanban view is attached
+    if web_board.observers:  # KANBAN.md is rendered from the journal when KanbanSync is attached
         kanban_after = (web_board.root / "KANBAN.md").read_text(encoding="utf-8")
         assert kanban_after != kanban_before and "waiting on data" in kanban_after
 

@@ -136,3 +136,35 @@ def test_export_both_formats_read_back(
         (t.id, t.status, t.estimate) for t in state.tasks.values()
     ]
     assert queue.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("task", "says"),
+    [
+        ({"id": "T1", "title": "x", "cost": float("nan")}, "finite"),
+        ({"id": "T1", "title": "x", "budget": float("inf")}, "finite"),
+        ({"id": "T1", "title": "x", "big": 10**30}, "between"),
+        ({"id": "A\nB", "title": "x"}, "task id"),
+        ({"id": "T1", "title": "two\nlines"}, "title"),
+        ({"id": "T1", "title": "x", "agent": "ana\x1b[2J"}, "agent"),
+        (
+            {"id": "T1", "title": "x", "status": "in_progress", "lease": {"ttl": "NaN"}},
+            "bad value",
+        ),
+        (
+            {"id": "T1", "title": "x", "status": "in_progress", "lease": {"ttl": 10**12}},
+            "ttl",
+        ),
+    ],
+)
+def test_a_queue_with_a_bad_value_is_refused_with_its_line(
+    open_local: OpenBoard, tmp_path: Path, task: dict[str, object], says: str
+) -> None:
+    """Issue 16: python's json reads NaN and Infinity; the board must never store them."""
+    board = open_local()
+    path = tmp_path / "SPRINT_QUEUE.json"
+    path.write_text(json.dumps({"sprint_id": "S1", "tasks": [task]}, indent=2), encoding="utf-8")
+    with pytest.raises(SprintFileError, match=says) as err:
+        import_file(board, path)
+    assert err.value.line >= 1
+    assert board.snapshot().tasks == {}

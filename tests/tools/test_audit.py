@@ -12,8 +12,8 @@ import pytest
 
 from sprintboard.cli import main
 from sprintboard.errors import ToolError
+from sprintboard.files import sha256_file
 from sprintboard.tools.audit import AuditConfig, audit
-from sprintboard.tools.manifest import sha256_file
 from sprintboard.tools.registry import run_step, validate_step
 
 Chat = Callable[..., dict[str, Any]]

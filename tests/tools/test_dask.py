@@ -2,8 +2,9 @@
 
 One 2-worker LocalCluster serves the whole module (it takes about a second to start);
 hypothesis draws corpus shapes with faults, exact duplicates written other ways and near
-duplicates, and every output must equal the local engine's, manifests apart from timings
-and the engine's name.
+duplicates, range sizes, shuffle partitions and dedup policies, and every output must equal
+the local engine's, manifests apart from timings and the engine's name. Dedup on Dask is a
+shuffle (keys by hash, bands by value) decided on the workers: it never gathers a range.
 """
 
 from __future__ import annotations
@@ -43,14 +44,16 @@ def cluster() -> Iterator[DaskEngine]:
         yield engine
 
 
-def _run_all(paths: list[Path], out: Path, engine: Engine, seed: int) -> list[object]:
+def _run_all(
+    paths: list[Path], out: Path, engine: Engine, seed: int, policy: dict[str, Any]
+) -> list[object]:
     sources = [MixSource(name=p.stem, path=p, ratio=i + 1) for i, p in enumerate(paths)]
     return [
         audit(
             AuditConfig(inputs=paths, out_dir=out / "audit", fix=True, plot=False), engine=engine
         ),
-        dedup(DedupConfig(inputs=paths, out_dir=out / "exact"), engine=engine),
-        dedup(DedupConfig(inputs=paths, out_dir=out / "near", near=True), engine=engine),
+        dedup(DedupConfig(inputs=paths, out_dir=out / "exact", **policy), engine=engine),
+        dedup(DedupConfig(inputs=paths, out_dir=out / "near", near=True, **policy), engine=engine),
         mix(MixConfig(sources=sources, output=out / "mix.jsonl", seed=seed), engine=engine),
         split(
             SplitConfig(inputs=paths, out_dir=out / "split", seed=seed, batch_size=1), engine=engine
@@ -72,21 +75,61 @@ def test_dask_gives_the_local_bytes_for_every_tool(
     ds_outputs: Outputs,
     data: Any,
 ) -> None:
-    files = [ds_corpus(data.draw) for _ in range(data.draw(st.integers(1, 2)))]
+    files = [ds_corpus(data.draw) for _ in range(data.draw(st.integers(1, 3)))]
     cluster.range_bytes = data.draw(st.integers(1, 2000))
+    cluster.partitions = data.draw(st.integers(1, 4))
     seed = data.draw(st.integers(0, 3))
     folder = tmp_path_factory.mktemp("corpus")
     paths = ds_write_corpus(folder, files)
+    cross = data.draw(st.sampled_from(["all", "none", "first"]))
+    policy = {
+        "within_source": data.draw(st.booleans()),
+        "cross_source": [paths[0].stem] if cross == "first" else cross,
+        "verify": data.draw(st.booleans()),
+    }
     out = folder / "out"
     found = []
     for engine in (LocalEngine(1), cluster):
         try:
-            reports = _run_all(paths, out, engine, seed)
+            reports = _run_all(paths, out, engine, seed, policy)
         except ToolError as exc:  # too few rows for a split: both engines must say so
             reports = [str(exc)]
         found.append((reports, ds_outputs(out)))
         shutil.rmtree(out, ignore_errors=True)
     assert found[0] == found[1]
+
+
+def test_dedup_on_dask_decides_on_the_workers_without_gathering_a_range(
+    tmp_path: Path,
+    cluster: DaskEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    ds_chat: Callable[..., dict[str, Any]],
+    ds_near: Callable[[dict[str, Any], int], dict[str, Any]],
+    ds_write: Any,
+    ds_outputs: Outputs,
+) -> None:
+    rows: list[Any] = [ds_chat(i % 7) for i in range(20)]
+    rows += [ds_near(ds_chat(3), 1), b"{bad", ds_near(ds_chat(5), 2), ds_chat(2)]
+    a = ds_write(tmp_path / "a.jsonl", rows)
+    b = ds_write(tmp_path / "b.jsonl", [ds_chat(1), ds_near(ds_chat(6), 3), ds_chat(9)])
+    configs = [
+        DedupConfig(inputs=[a, b], out_dir=tmp_path / "out" / "exact"),
+        DedupConfig(inputs=[a, b], out_dir=tmp_path / "out" / "near", near=True),
+    ]
+    local = [dedup(c, engine=LocalEngine(1)) for c in configs]
+    expected = ds_outputs(tmp_path / "out")
+    shutil.rmtree(tmp_path / "out")
+
+    def refused(*_: object) -> None:
+        raise AssertionError("dedup on Dask brought whole ranges back to the client")
+
+    monkeypatch.setattr(cluster, "map", refused)
+    monkeypatch.setattr(cluster, "range_bytes", 800)  # several ranges per file
+    monkeypatch.setattr(cluster, "partitions", 3)
+    on_dask = [dedup(c, engine=cluster) for c in configs]
+    assert on_dask == local
+    assert ds_outputs(tmp_path / "out") == expected  # no part file left behind either
+    assert (local[0].exact_dropped, local[1].near_dropped) == (15, 3)
 
 
 def test_the_manifest_names_the_engine(

@@ -1,2 +1,2 @@
 """The live web board: a Starlette app (`app`), its journal feed (`feed`), the JSON it serves
-(`views`) and the page itself (`page.html`)."""
+(`page_data`) and the page itself (`page.html`)."""

@@ -5,12 +5,20 @@ the board, a server-sent-events stream that sends the changed cards whenever the
 changes (whoever changed it; see `web_feed`), and a few actions that go through the same
 `LocalBoard` API as everything else. A page acting on what it saw earlier gets a 409
 with the reason, never a silent overwrite.
+
+It answers only its own pages (DESIGN.md contract 11): every request must name the
+served address in `Host` (`localhost`, `127.0.0.1` or `[::1]` with the served port, so a
+rebound DNS name cannot read the board); a write must be `application/json`, come from
+no other origin, carry the page's per-server token (`X-Sprintboard-Token`, in the page's
+`<meta>`; another site cannot read it) and stay under `MAX_BODY` bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import hmac
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -22,13 +30,18 @@ from starlette.routing import Route
 
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Status
+from sprintboard.board.values import entry_text, one_line
 from sprintboard.doors.web.feed import BoardFeed, sse
-from sprintboard.doors.web.views import BoardDelta, BoardView, board_view
-from sprintboard.errors import BoardError, UnknownTask
+from sprintboard.doors.web.page_data import BoardDelta, BoardPage, board_page
+from sprintboard.errors import BoardError, InvalidValue, UnknownTask
 
-__all__ = ["BoardView", "build_app"]
+__all__ = ["MAX_BODY", "TOKEN_HEADER", "BoardPage", "build_app"]
 
 _KEEP_ALIVE_SECONDS = 15.0
+MAX_BODY = 64 * 1024
+"""Largest request body a write may have, in bytes."""
+TOKEN_HEADER = "X-Sprintboard-Token"
+_LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 
 
 class _Action(BaseModel):
@@ -58,11 +71,53 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _parse(request: Request, model: type[BaseModel]) -> Any:
+def _served_hosts(request: Request) -> set[str]:
+    """`Host` values that name this server: the loopback names and the address it serves
+    on, with its port (bare when it is the default port 80)."""
+    server = request.scope.get("server") or ("127.0.0.1", 80)
+    address, port = str(server[0]), int(server[1] or 80)
+    names = {*_LOOPBACK, f"[{address}]" if ":" in address else address}
+    hosts = {f"{name}:{port}" for name in names}
+    if port == 80:
+        hosts |= names
+    return hosts
+
+
+def _foreign(request: Request) -> Response | None:
+    """A 403 for a request that does not name this server (DNS rebinding), else None."""
+    if request.headers.get("host", "").lower() not in _served_hosts(request):
+        return _error(403, "unknown Host: this board answers only on the address it serves")
+    return None
+
+
+async def _read_json(request: Request, token: str) -> Any:
+    """The body of a write, or the error response that refuses it."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        return _error(415, "send the action as application/json")
+    origin = request.headers.get("origin")
+    if origin is not None and origin.lower().removeprefix("http://") not in _served_hosts(request):
+        return _error(403, f"cross-origin request from {origin!r} refused")
+    if not hmac.compare_digest(request.headers.get(TOKEN_HEADER, ""), token):
+        return _error(403, "missing or wrong page token; reload the page")
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY:
+        return _error(413, f"the body is over {MAX_BODY} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return _error(413, f"the body is over {MAX_BODY} bytes")
+    return bytes(body)
+
+
+async def _parse(request: Request, model: type[BaseModel], token: str) -> Any:
+    body = await _read_json(request, token)
+    if isinstance(body, Response):
+        return body
     try:
-        return model.model_validate(await request.json())
-    except (ValidationError, ValueError) as exc:
-        return _error(400, f"bad request: {exc}")
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        return _error(400, f"bad request: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}")
 
 
 def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
@@ -70,17 +125,21 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
 
     `wait_seconds`: how long the feed's watcher outlives the last open page.
     """
+    token = secrets.token_urlsafe(32)
     page = (
-        resources.files("sprintboard.doors.web").joinpath("page.html").read_text(encoding="utf-8")
+        resources.files("sprintboard.doors.web")
+        .joinpath("page.html")
+        .read_text(encoding="utf-8")
+        .replace("{{SPRINTBOARD_TOKEN}}", token)
     )
     feed = BoardFeed(board, wait_seconds=wait_seconds)
 
     async def index(_: Request) -> Response:
-        return HTMLResponse(page)
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     async def api_board(_: Request) -> Response:
-        view = await asyncio.to_thread(board_view, board)
-        return Response(view.model_dump_json(), media_type="application/json")
+        page = await asyncio.to_thread(board_page, board)
+        return Response(page.model_dump_json(), media_type="application/json")
 
     async def stream(_: Request) -> Response:
         async def events() -> AsyncIterator[str]:
@@ -101,13 +160,15 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
         )
 
     async def act(request: Request, model: type[BaseModel], run: Any) -> Response:
-        action = await _parse(request, model)
+        action = await _parse(request, model, token)
         if isinstance(action, Response):
             return action
         try:
             await asyncio.to_thread(run, action)
         except UnknownTask as exc:
             return _error(404, str(exc))
+        except InvalidValue as exc:
+            return _error(400, str(exc))
         except BoardError as exc:
             return _error(409, str(exc))
         return JSONResponse({"ok": True, "seq": board.snapshot().seq})
@@ -116,7 +177,8 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
         task = request.path_params["task"]
 
         def run(a: MoveAction) -> None:
-            board.move(task, a.to, a.actor, reason=a.reason, force=a.force, expected=a.expected)
+            reason = None if a.reason is None else one_line(a.reason, "reason", empty=True) or None
+            board.move(task, a.to, a.actor, reason=reason, force=a.force, expected=a.expected)
 
         return await act(request, MoveAction, run)
 
@@ -135,21 +197,28 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
 
     async def decision(request: Request) -> Response:
         def run(a: DecisionAction) -> None:
-            board.add_decision(a.text, a.actor)
+            board.add_decision(entry_text(a.text, "decision"), a.actor)
 
         return await act(request, DecisionAction, run)
 
+    def guarded(endpoint: Callable[[Request], Awaitable[Response]]) -> Any:
+        async def checked(request: Request) -> Response:
+            return _foreign(request) or await endpoint(request)
+
+        return checked
+
     app = Starlette(
         routes=[
-            Route("/", index),
-            Route("/api/board", api_board),
-            Route("/api/stream", stream),
-            Route("/api/tasks/{task}/move", move, methods=["POST"]),
-            Route("/api/tasks/{task}/edit", edit, methods=["POST"]),
-            Route("/api/decisions", decision, methods=["POST"]),
+            Route("/", guarded(index)),
+            Route("/api/board", guarded(api_board)),
+            Route("/api/stream", guarded(stream)),
+            Route("/api/tasks/{task}/move", guarded(move), methods=["POST"]),
+            Route("/api/tasks/{task}/edit", guarded(edit), methods=["POST"]),
+            Route("/api/decisions", guarded(decision), methods=["POST"]),
         ]
     )
     app.state.feed = feed
+    app.state.token = token
     return app
 
 

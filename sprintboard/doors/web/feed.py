@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.state import BoardState
-from sprintboard.doors.web.views import BoardDelta, board_delta, latest_standup
+from sprintboard.doors.web.page_data import BoardDelta, board_delta, latest_standup
 from sprintboard.errors import BoardError
 
 __all__ = ["BoardFeed", "Subscription", "sse"]

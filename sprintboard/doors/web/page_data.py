@@ -1,4 +1,4 @@
-"""The JSON the web page reads: the whole board (`BoardView`) and one change to it (`BoardDelta`).
+"""The JSON the web page reads: the whole board (`BoardPage`) and one change to it (`BoardDelta`).
 
 A delta names every task that changed between two journal seqs with the same row
 `/api/board` gives, so a page can patch those cards (and keep acting on what it shows,
@@ -19,17 +19,19 @@ from sprintboard.status import StatusReport, TaskRow, board_status, task_row
 
 __all__ = [
     "BoardDelta",
-    "BoardView",
+    "BoardPage",
     "DecisionRow",
-    "GraphView",
+    "GraphSummary",
     "board_delta",
-    "board_view",
-    "graph_view",
+    "board_page",
+    "graph_summary",
     "latest_standup",
 ]
 
 
-class GraphView(BaseModel):
+class GraphSummary(BaseModel):
+    """The critical path and the phases of parallel work, as the page draws them."""
+
     critical_path: list[str] = Field(default_factory=list)
     phases: list[list[str]] = Field(default_factory=list)
 
@@ -41,11 +43,11 @@ class DecisionRow(BaseModel):
     task: str | None
 
 
-class BoardView(BaseModel):
+class BoardPage(BaseModel):
     """`GET /api/board`."""
 
     board: StatusReport
-    graph: GraphView
+    graph: GraphSummary
     decisions: list[DecisionRow]
     statuses: list[str]
     standup: str | None
@@ -63,20 +65,20 @@ class BoardDelta(BaseModel):
     tasks: list[TaskRow] = Field(default_factory=list)
     """Tasks created or changed since `since`, in board order."""
     removed: list[str] = Field(default_factory=list)
-    graph: GraphView | None = None
+    graph: GraphSummary | None = None
     """The dependency graph, when tasks were added, removed or re-linked."""
     decisions: list[DecisionRow] | None = None
     """Every decision, only when they changed."""
 
 
-def graph_view(tasks: Iterable[Task]) -> GraphView:
+def graph_summary(tasks: Iterable[Task]) -> GraphSummary:
     """Critical path and phases of `tasks`; empty without the optional graph room."""
     try:
         from sprintboard.sprints.graph import analyze
     except ImportError:  # the graph room is optional for the page
-        return GraphView()
+        return GraphSummary()
     result = analyze(tasks)
-    return GraphView(
+    return GraphSummary(
         critical_path=list(result.critical_path), phases=[list(p) for p in result.phases]
     )
 
@@ -91,12 +93,12 @@ def latest_standup(root: Path) -> str | None:
     return notes[-1].read_text(encoding="utf-8")[-4000:] if notes else None
 
 
-def board_view(board: LocalBoard) -> BoardView:
+def board_page(board: LocalBoard) -> BoardPage:
     """Everything the page shows (blocking: it reads the journal and `memory/`)."""
     state = board.snapshot()
-    return BoardView(
+    return BoardPage(
         board=board_status(board),
-        graph=graph_view(state.tasks.values()),
+        graph=graph_summary(state.tasks.values()),
         decisions=_decisions(state),
         statuses=list(STATUSES),
         standup=latest_standup(board.root),
@@ -127,6 +129,6 @@ def board_delta(old: BoardState, new: BoardState) -> BoardDelta:
         tasks=[task_row(t) for t in changed],
         removed=removed,
         # the graph reads only ids, dependencies and estimates: a move cannot change it
-        graph=graph_view(new.tasks.values()) if reshaped else None,
+        graph=graph_summary(new.tasks.values()) if reshaped else None,
         decisions=_decisions(new) if new.decisions != old.decisions else None,
     )
