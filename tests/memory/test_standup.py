@@ -227,6 +227,12 @@ def test_a_golden_mismatch_fails_even_with_update_golden_set(
     path = Path(__file__).parent / "golden" / "SPRINT_LOG.md"
     before = path.read_bytes()
     monkeypatch.setenv("UPDATE_GOLDEN", "1")
-    with pytest.raises(AssertionError):
-        golden("SPRINT_LOG.md", "not what the code printed\n")
-    assert path.read_bytes() == before
+    try:
+        with pytest.raises(AssertionError):
+            golden("SPRINT_LOG.md", "not what the code printed\n")
+    except pytest.skip.Exception:  # a rewrite skips the test: here that is the failure
+        pytest.fail("UPDATE_GOLDEN rewrote the golden file instead of failing the comparison")
+    finally:
+        after = path.read_bytes()
+        path.write_bytes(before)  # whatever happened, the real golden stays as it was
+    assert after == before

@@ -244,3 +244,18 @@ def test_the_exact_key_is_the_roles_and_the_contents(
     if not options.get("near"):  # the near pass compares texts only: those rows are alike
         kept = [orjson.loads(x) for x in _lines(out / "d.dedup.jsonl")]
         assert kept == shifted[:4]
+
+
+def test_row_key_of_a_conversation_keys_on_roles_too() -> None:
+    """`row_key` without chosen keys is the conversation key: roles and stripped contents."""
+    from sprintboard.tools.row_scan import row_key
+
+    def key(*turns: tuple[str, str]) -> bytes:
+        return row_key(b"{}", list(turns), None, False)
+
+    first = key(("system", "x"), ("user", "q"), ("assistant", "a"))
+    assert first != key(("user", "x"), ("assistant", "q"), ("user", "a"))
+    assert first == key(("system", " x"), ("user", "q "), ("assistant", "a"))
+    assert key(("user", "a  b"), ("assistant", "c")) != key(("user", "a b"), ("assistant", "c"))
+    folded = row_key(b"{}", [("user", "a  b"), ("assistant", "c")], None, True)
+    assert folded == row_key(b"{}", [("user", "a b"), ("assistant", "c")], None, True)
