@@ -171,6 +171,12 @@ def test_a_refusal_names_the_message_or_the_file() -> None:
         "malformed: unknown fields ['aaa', 'zzz'], missing ['expires', 'kind', 'payload', "
         "'recipient', 'ts']",
     )
+    with pytest.raises(MessageRejected) as err:  # no id in the file: its label names it
+        decode(b'{"sender": "beta"}', label="inbox/new/z.json")
+    assert err.value.message_id == "inbox/new/z.json"
+    with pytest.raises(MessageRejected) as err:
+        decode(b"[]")
+    assert err.value.message_id == "?"
     big = b" " * (MAX_MESSAGE_BYTES + 1)
     with pytest.raises(MessageRejected) as err:
         decode(big, label="big.json")
@@ -197,13 +203,15 @@ def test_verify_says_which_check_failed() -> None:
     late = env.expires_at + timedelta(seconds=61)
     with pytest.raises(MessageRejected) as err:
         check(env, now=late)
-    assert err.value.reason == (
-        "expired at 2026-01-01T01:00:00.000Z (now 2026-01-01T01:01:01.000Z)"
+    assert (err.value.message_id, err.value.reason) == (
+        "beta-1",
+        "expired at 2026-01-01T01:00:00.000Z (now 2026-01-01T01:01:01.000Z)",
     )
     with pytest.raises(MessageRejected) as err:
         check(env, now=NOW - timedelta(seconds=61))
-    assert err.value.reason == (
-        "dated in the future (2026-01-01T00:00:00.000Z; now 2025-12-31T23:58:59.000Z)"
+    assert (err.value.message_id, err.value.reason) == (
+        "beta-1",
+        "dated in the future (2026-01-01T00:00:00.000Z; now 2025-12-31T23:58:59.000Z)",
     )
     check(env, now=NOW - timedelta(seconds=60))  # exactly the skew: still fine
     check(env, now=env.expires_at + timedelta(seconds=60))

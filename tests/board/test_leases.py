@@ -17,7 +17,7 @@ from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Artifact, Event
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.board.state import BoardState, reduce
-from sprintboard.errors import BoardError, LeaseConflict, StaleFence
+from sprintboard.errors import BoardError, InvalidValue, LeaseConflict, StaleFence
 
 AUDITED = BoardPolicy(owner="alpha", open_claims=True, agent_roles={"aud": "auditor"})
 
@@ -415,3 +415,18 @@ def test_every_overdue_lease_expires_in_one_write(
         ("T1", "system@alpha", 1, "lease of b1@alpha expired at 2026-01-01T00:01:00.000Z"),
         ("T2", "system@alpha", 2, "lease of b2@beta expired at 2026-01-01T00:00:30.000Z"),
     ]
+
+
+def test_a_claim_takes_a_ttl_from_one_second_to_the_most_a_lease_may_last(
+    open_local: Any, task: Any
+) -> None:
+    from sprintboard.board.values import MAX_TTL
+
+    board = open_local()
+    board.create_tasks([task("T1"), task("T2")])
+    for ttl in (0, MAX_TTL + 1):
+        with pytest.raises(InvalidValue) as err:
+            board.claim("T1", agent="b1", host="alpha", ttl=ttl)
+        assert str(err.value).startswith(f"T1: ttl {ttl}: must be between 1 and {MAX_TTL}")
+    assert board.claim("T1", agent="b1", host="alpha", ttl=1).ttl == 1
+    assert board.claim("T2", agent="b2", host="alpha", ttl=MAX_TTL).ttl == MAX_TTL
