@@ -47,6 +47,7 @@ _BOARD = [
         "authority",
         "scheduling",
         "journal",
+        "journal_file",
         "kanban_merge",
     )
 ]

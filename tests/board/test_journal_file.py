@@ -1,0 +1,180 @@
+"""The Journal class on its own: the bytes of `events.jsonl` in, lines, heads and offsets out.
+
+The board tests reach these paths through LocalBoard; here each edge is pinned directly:
+where a torn tail starts, the line a head names (lines longer than the read window too),
+what a set-aside keeps, and which heads count as unreadable.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import orjson
+import pytest
+
+from sprintboard.board.journal import Head, Journal, encode_event, line_hash
+from sprintboard.board.models import Event
+from sprintboard.errors import JournalRolledBack
+
+
+def _event(seq: int, prev: str | None, text: str = "n") -> bytes:
+    return encode_event(
+        Event(
+            seq=seq,
+            id=f"alpha:{seq}",
+            ts="2026-01-01T00:00:00.000Z",
+            actor="human:ana",
+            op="note.add",
+            task=None,
+            fields={"text": text},
+            fence=None,
+            prev=prev,
+        )
+    )
+
+
+def _lines(*texts: str) -> list[bytes]:
+    out: list[bytes] = []
+    prev = None
+    for seq, text in enumerate(texts, start=1):
+        out.append(_event(seq, prev, text))
+        prev = line_hash(out[-1])
+    return out
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Journal:
+    return Journal(tmp_path / "sprints" / "events.jsonl", tmp_path / "head.json")
+
+
+def _write(journal: Journal, lines: list[bytes], tail: bytes = b"") -> bytes:
+    journal.path.parent.mkdir(parents=True, exist_ok=True)
+    data = b"".join(line + b"\n" for line in lines) + tail
+    journal.path.write_bytes(data)
+    return data
+
+
+def test_a_torn_tail_starts_where_the_last_newline_ends(journal: Journal) -> None:
+    lines = _lines("a", "b")
+    data = _write(journal, lines, tail=b'{"v":1,"seq":3')
+    whole = len(lines[0]) + len(lines[1]) + 2
+    read = journal.read()
+    assert [line.event.seq for line in read.lines] == [1, 2]
+    assert [line.end for line in read.lines] == [len(lines[0]) + 1, whole]
+    assert (read.torn, read.torn_at) == (b'{"v":1,"seq":3', whole)
+    assert read.lines[1].raw == lines[1] and read.lines[1].hash == line_hash(lines[1])
+    later = journal.read(len(lines[0]) + 1, seq=1, prev=line_hash(lines[0]))
+    assert [line.event.seq for line in later.lines] == [2]
+    assert (later.torn, later.torn_at) == (b'{"v":1,"seq":3', whole)
+    _write(journal, lines)
+    clean = journal.read()
+    assert (clean.torn, clean.torn_at) == (b"", whole)
+    assert journal.read(whole, seq=2, prev=line_hash(lines[1])).torn_at == whole
+    assert len(data) == whole + len(b'{"v":1,"seq":3')
+
+
+def test_a_missing_journal_reads_as_nothing_from_any_offset(journal: Journal) -> None:
+    read = journal.read(17, seq=3)
+    assert (read.lines, read.torn, read.torn_at) == ([], b"", 17)
+    assert journal.size() == 0 and journal.event_ids() == set()
+
+
+def test_set_aside_keeps_the_torn_bytes_and_cuts_the_journal_there(
+    journal: Journal, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = _lines("a")
+    _write(journal, lines, tail=b'{"v":1,"se')
+    torn_at = len(lines[0]) + 1
+    into = tmp_path / "deep" / "torn"  # its parents are made too
+    kept = journal.set_aside(b'{"v":1,"se', torn_at, into)
+    assert kept == into / f"events.torn-at-{torn_at}.bin"
+    assert kept.read_bytes() == b'{"v":1,"se'
+    assert journal.path.read_bytes() == lines[0] + b"\n"
+    assert f"a torn last line (10 bytes, crash mid-append) was set aside in {kept}" in caplog.text
+    again = journal.set_aside(b"x", torn_at - 1, into)  # the folder is there already
+    assert again.name == f"events.torn-at-{torn_at - 1}.bin"
+
+
+@pytest.mark.parametrize("length", [10, 4095, 4096, 5000, 20_000, 70_000])
+def test_the_head_line_is_found_whatever_its_length(journal: Journal, length: int) -> None:
+    """The last line is read backwards in windows of 4 KiB, 16 KiB, 64 KiB...; a line that
+    starts the file has no newline before it."""
+    for first in (True, False):
+        texts = ["x" * length] if first else ["short", "x" * length]
+        lines = _lines(*texts)
+        data = _write(journal, lines)
+        assert journal.hash_of_line_ending_at(len(data)) == line_hash(lines[-1])
+        if not first:
+            assert journal.hash_of_line_ending_at(len(lines[0]) + 1) == line_hash(lines[0])
+
+
+def test_a_head_offset_that_ends_no_line_finds_no_line(journal: Journal) -> None:
+    lines = _lines("a", "b")
+    data = _write(journal, lines)
+    assert journal.hash_of_line_ending_at(0) is None
+    assert journal.hash_of_line_ending_at(-1) is None
+    assert journal.hash_of_line_ending_at(len(data) - 1) is None  # mid-line
+    assert journal.hash_of_line_ending_at(len(data) + 1) is None  # past the end
+    assert journal.hash_of_line_ending_at(1) is None
+
+
+def test_a_head_the_journal_no_longer_has_is_a_rollback(journal: Journal) -> None:
+    lines = _lines("a", "b")
+    data = _write(journal, lines)
+    journal.check_head(Head(0, "", 0))  # an empty board has nothing to check
+    journal.check_head(Head(2, line_hash(lines[1]), len(data)))
+    with pytest.raises(JournalRolledBack) as err:
+        journal.check_head(Head(2, "f" * 16, len(data)))
+    assert (err.value.path, err.value.expected, err.value.found) == (
+        journal.path,
+        f"seq 2 ({'f' * 16})",
+        f"line hash {line_hash(lines[1])}",
+    )
+    with pytest.raises(JournalRolledBack) as err:
+        journal.check_head(Head(2, line_hash(lines[1]), len(data) - 1))
+    assert err.value.found == "line hash None"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        '{"hash": "x", "offset": 3}',
+        '{"seq": "2", "hash": "x", "offset": 3}',
+        '{"seq": 2, "hash": "x", "offset": "3"}',
+        "[1, 2]",
+    ],
+)
+def test_an_unreadable_head_is_none_and_said_so(
+    journal: Journal, text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal.head_path.write_text(text, encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert journal.load_head() is None
+    assert f"{journal.head_path} is unreadable; verifying the whole journal instead" in caplog.text
+
+
+def test_a_head_round_trips_with_the_prefix_and_snapshot_digests(journal: Journal) -> None:
+    assert journal.load_head() is None  # none yet: nothing to say
+    lines = _lines("a", "b")
+    journal.path.parent.mkdir(parents=True)
+    end = journal.append(lines, 0)
+    assert end == journal.size() == sum(len(x) + 1 for x in lines)
+    journal.store_head(Head(2, line_hash(lines[1]), end), snapshot="s" * 8)
+    head = journal.load_head()
+    assert head is not None
+    assert (head.seq, head.hash, head.offset, head.snapshot) == (
+        2,
+        line_hash(lines[1]),
+        end,
+        "s" * 8,
+    )
+    assert head.prefix == Journal(journal.path, journal.head_path).prefix_digest(end)
+    assert orjson.loads(journal.head_path.read_bytes())["prefix"] == head.prefix
+
+
+def test_event_ids_take_the_id_field_of_every_line(journal: Journal) -> None:
+    lines = _lines("a", '"id":"not-this"')
+    _write(journal, lines, tail=b'{"v":1,"seq":3,"id":"torn-1","ts')
+    assert journal.event_ids() == {"alpha:1", "alpha:2", "torn-1"}
