@@ -143,3 +143,87 @@ def test_a_write_that_changes_no_task_promotes_nothing(open_local: Any, task: An
     assert [(d.task, d.actor) for d in promotion_drafts(state, [create], "own")] == [
         ("W1", "system@own")
     ]
+
+
+# -- moves to the status a task already has (contract 11) ------------------------------------
+
+
+def test_a_move_to_the_current_status_commits_nothing_but_a_new_block_reason(
+    open_local: Any, task: Any
+) -> None:
+    board = open_local()
+    board.create_tasks([task("T1"), task("T2")])
+    board.move("T1", "blocked", "human:ana", reason="waits for data")
+    seq = board.snapshot().seq
+    assert board.move("T1", "blocked", "human:ana", reason="waits for data").status == "blocked"
+    board.move("T1", "blocked", "human:ana")  # no reason: nothing to say again
+    board.move("T2", "ready", "human:ana", reason="still ready")
+    assert board.snapshot().seq == seq
+    board.move("T1", "blocked", "human:ana", reason="waits for the GPU", key="web:7")
+    (last,) = [e for e in board.events() if e.seq > seq]
+    assert (last.op, last.task, last.fields, last.actor, last.id) == (
+        "task.update",
+        "T1",
+        {"blocked_reason": "waits for the GPU"},
+        "human:ana",
+        "web:7",
+    )
+    assert board.snapshot().tasks["T1"].blocked_reason == "waits for the GPU"
+    board.move("T2", "needs_plan", "human:ana")
+    (move,) = [e for e in board.events() if e.task == "T2"][-1:]
+    assert move.fields == {"to": "needs_plan", "from": "ready"}  # unforced unless asked
+    from sprintboard.board.moves import move_drafts
+
+    (draft,) = move_drafts(board.snapshot(), "T2", "ready", "human:ana")
+    assert (draft.op, draft.fields, draft.fence, draft.id) == (
+        "task.move",
+        {"to": "ready", "from": "needs_plan"},
+        None,
+        None,
+    )
+
+
+def test_which_drafts_are_moves_that_change_nothing(open_local: Any, task: Any) -> None:
+    from sprintboard.board.moves import is_noop_move
+
+    board = open_local()
+    board.create_tasks([task("T1")])
+    state = board.snapshot()
+
+    def noop(op: str, fields: dict[str, Any], fence: int | None = None, on: str = "T1") -> bool:
+        return is_noop_move(state, EventDraft(op, on, fields, "human:ana", fence))
+
+    assert noop("task.move", {"to": "ready"})
+    assert not noop("task.move", {"to": "needs_plan"})
+    assert not noop("task.move", {"to": "ready"}, fence=3)  # its token is still checked
+    assert not noop("task.update", {"to": "ready"})
+    assert not noop("task.move", {"to": "ready"}, on="T9")
+    assert not noop("task.move", {})
+    seq = board.snapshot().seq
+    board.apply([EventDraft("task.move", "T1", {"to": "ready"}, "human:ana")])
+    assert board.snapshot().seq == seq
+    with pytest.raises(StaleFence):
+        board.apply([EventDraft("task.move", "T1", {"to": "ready"}, "human:ana", 3)])
+
+
+def test_only_created_and_updated_tasks_have_their_dependencies_checked(
+    open_local: Any, task: Any
+) -> None:
+    """A task an older journal left depending on a dropped id can still be worked on."""
+    from sprintboard.board.models import Event
+    from sprintboard.board.moves import check_dependencies
+    from sprintboard.board.state import reduce
+
+    state = open_local().snapshot().fork()
+    line = Event(1, "alpha:1", "2026-01-01T00:00:00.000Z", "human:ana", "task.create", None,
+                 {"task": {"id": "T1", "title": "t", "dependencies": ["T9"]}})  # fmt: skip
+    reduce(state, line)
+
+    def event(op: str, task_id: str | None) -> Event:
+        return Event(2, "alpha:2", line.ts, "human:ana", op, task_id, {})
+
+    check_dependencies(state, [event("lease.grant", "T1"), event("note.add", None)])
+    check_dependencies(state, [event("task.move", "T1"), event("task.create", None)])
+    for op in ("task.create", "task.update"):
+        with pytest.raises(BoardError, match="T1: depends on unknown task"):
+            check_dependencies(state, [event(op, "T1")])
