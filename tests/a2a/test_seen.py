@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from sprintboard.a2a.seen import SeenIds
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -136,3 +138,73 @@ def test_a_file_replaced_or_rewritten_in_place_is_read_again_whole(tmp_path: Pat
     with path.open("w", encoding="utf-8") as fh:  # same inode, other bytes, longer
         fh.write(f"beta-c {until}\nbeta-d {until}\nbeta-e {until}\n")
     assert "beta-c" in reader and "beta-e" in reader
+
+
+def test_lines_another_process_appends_during_a_flush_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between this flush's catch-up and its write another process appends: reading must
+    go on before that line, not after this flush's own."""
+    path = tmp_path / "seen.txt"
+    daemon, endpoint = SeenIds(path), SeenIds(path)
+    daemon.add("beta-first", LIVE)
+    daemon.flush()
+    assert "beta-unknown" not in endpoint  # the endpoint has read the file to its end
+    caught_up = endpoint._catch_up
+
+    def then_the_daemon_appends() -> None:
+        caught_up()
+        daemon.add("beta-by-daemon", LIVE)
+        daemon.flush()
+
+    monkeypatch.setattr(endpoint, "_catch_up", then_the_daemon_appends)
+    endpoint.add("beta-by-endpoint", LIVE)
+    endpoint.flush()
+    monkeypatch.undo()
+    assert _lines(path)[1].startswith("beta-by-daemon ")
+    assert "beta-by-daemon" in endpoint and len(endpoint) == 3
+
+
+@pytest.mark.parametrize(
+    ("lines", "live", "compacted"),
+    [
+        (10, 2, False),  # mostly stale, but small: left as it is
+        (1000, 0, False),  # not more than 1000 lines
+        (1001, 0, True),
+        (1001, 500, False),  # 500 live of 1001 is not fewer than half (1001 // 2)
+        (1001, 499, True),
+        (1002, 501, False),
+    ],
+)
+def test_a_file_is_compacted_past_1000_lines_when_fewer_than_half_are_live(
+    tmp_path: Path, lines: int, live: int, compacted: bool
+) -> None:
+    path = tmp_path / "seen.txt"
+    seen = SeenIds(path)
+    for i in range(lines):
+        seen.add(f"beta-{i}", LIVE if i < live else STALE)
+    assert seen.prune(NOW) == lines - live
+    assert len(_lines(path)) == (live if compacted else lines)
+
+
+def test_ids_read_again_whole_before_a_compaction_stay_pruned(tmp_path: Path) -> None:
+    """A file replaced since the last read is read whole before the rewrite: the stale ids
+    it brings back are dropped again, not written into the compacted file."""
+    path = tmp_path / "seen.txt"
+    seen = SeenIds(path)
+    for i in range(1200):
+        seen.add(f"beta-{i}", LIVE if i % 3 == 0 else STALE)
+    seen.flush()
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(path.read_bytes())
+    copy.replace(path)  # the same lines in a new file (a restore from a backup)
+    assert seen.prune(NOW) == 800
+    assert len(_lines(path)) == 400 and len(SeenIds(path)) == 400
+
+
+def test_the_file_is_private_to_the_host(tmp_path: Path) -> None:
+    path = tmp_path / "seen.txt"
+    seen = SeenIds(path)
+    seen.add("beta-1", LIVE)
+    seen.flush()
+    assert path.stat().st_mode & 0o777 == 0o600
