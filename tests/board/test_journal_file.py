@@ -91,7 +91,9 @@ def test_set_aside_keeps_the_torn_bytes_and_cuts_the_journal_there(
     assert kept == into / f"events.torn-at-{torn_at}.bin"
     assert kept.read_bytes() == b'{"v":1,"se'
     assert journal.path.read_bytes() == lines[0] + b"\n"
-    assert f"a torn last line (10 bytes, crash mid-append) was set aside in {kept}" in caplog.text
+    assert caplog.messages == [
+        f"{journal.path}: a torn last line (10 bytes, crash mid-append) was set aside in {kept}"
+    ]
     again = journal.set_aside(b"x", torn_at - 1, into)  # the folder is there already
     assert again.name == f"events.torn-at-{torn_at - 1}.bin"
 
@@ -107,6 +109,10 @@ def test_the_head_line_is_found_whatever_its_length(journal: Journal, length: in
         assert journal.hash_of_line_ending_at(len(data)) == line_hash(lines[-1])
         if not first:
             assert journal.hash_of_line_ending_at(len(lines[0]) + 1) == line_hash(lines[0])
+    lines = _lines("x" * length, "y", "z")  # a line ending far from the file's start or end
+    _write(journal, lines)
+    end = len(lines[0]) + len(lines[1]) + 2
+    assert journal.hash_of_line_ending_at(end) == line_hash(lines[1])
 
 
 def test_a_head_offset_that_ends_no_line_finds_no_line(journal: Journal) -> None:
@@ -178,3 +184,37 @@ def test_event_ids_take_the_id_field_of_every_line(journal: Journal) -> None:
     lines = _lines("a", '"id":"not-this"')
     _write(journal, lines, tail=b'{"v":1,"seq":3,"id":"torn-1","ts')
     assert journal.event_ids() == {"alpha:1", "alpha:2", "torn-1"}
+
+
+def test_the_prefix_check_of_a_recorded_head(journal: Journal) -> None:
+    lines = _lines("a", "b")
+    data = _write(journal, lines)
+    digest = Journal(journal.path, journal.head_path).prefix_digest(len(data))
+    journal.check_prefix(Head(2, line_hash(lines[1]), len(data), prefix=digest))
+    journal.check_prefix(Head(2, line_hash(lines[1]), len(data)))  # an older head: no prefix
+    journal.check_prefix(Head(0, "", 0, prefix="0" * 32))  # nothing before it
+    # the lines still chain, yet the bytes differ from what was recorded: rewritten wholesale
+    with pytest.raises(JournalRolledBack) as err:
+        journal.check_prefix(Head(2, line_hash(lines[1]), len(data), prefix="0" * 32))
+    assert (err.value.path, err.value.expected, err.value.found) == (
+        journal.path,
+        f"seq 2 ({line_hash(lines[1])}) after the lines this host wrote",
+        "lines before it rewritten",
+    )
+
+
+def test_only_bytes_this_process_read_in_order_count_as_tracked(journal: Journal) -> None:
+    data = _write(journal, _lines("a", "b"))
+    journal.read()
+    assert journal.tracked_prefix(len(data)) == journal.prefix_digest(len(data), reread=True)
+    assert journal.tracked_prefix(len(data) - 1) is None
+
+
+def test_a_header_of_the_wrong_type_is_named_with_its_value_cut_at_40(journal: Journal) -> None:
+    from sprintboard.board.journal import header_problem
+
+    line = orjson.loads(_lines("a")[0])
+    assert header_problem(line) is None
+    assert header_problem({**line, "actor": ["x" * 50]}) == (
+        f"actor is {str(['x' * 50])[:40]!r}, of the wrong type"
+    )
