@@ -15,7 +15,7 @@ import pytest
 
 from sprintboard.board.journal import Head, Journal, encode_event, line_hash
 from sprintboard.board.models import Event
-from sprintboard.errors import JournalRolledBack
+from sprintboard.errors import JournalCorrupt, JournalRolledBack
 
 
 def _event(seq: int, prev: str | None, text: str = "n") -> bytes:
@@ -218,3 +218,21 @@ def test_a_header_of_the_wrong_type_is_named_with_its_value_cut_at_40(journal: J
     assert header_problem({**line, "actor": ["x" * 50]}) == (
         f"actor is {str(['x' * 50])[:40]!r}, of the wrong type"
     )
+
+
+def test_an_empty_line_is_damage_not_a_torn_tail(journal: Journal) -> None:
+    """Only bytes after the last newline are torn; an empty line before them is refused, or
+    a set-aside would cut every line after it."""
+    lines = _lines("a", "b")
+    journal.path.parent.mkdir(parents=True)
+    journal.path.write_bytes(lines[0] + b"\n\n" + lines[1] + b"\n")
+    with pytest.raises(JournalCorrupt) as err:
+        journal.read()
+    assert err.value.line == 2 and err.value.reason.startswith("not valid JSON")
+    with pytest.raises(JournalCorrupt) as err:  # read on from just after line 1
+        journal.read(len(lines[0]) + 1, seq=1, prev=line_hash(lines[0]))
+    assert err.value.line == 2
+    journal.path.write_bytes(b"\n" + lines[0] + b"\n")
+    with pytest.raises(JournalCorrupt) as err:
+        journal.read()
+    assert err.value.line == 1
