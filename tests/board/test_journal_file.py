@@ -236,3 +236,42 @@ def test_an_empty_line_is_damage_not_a_torn_tail(journal: Journal) -> None:
     with pytest.raises(JournalCorrupt) as err:
         journal.read()
     assert err.value.line == 1
+
+
+def test_reading_on_extends_the_tracked_prefix_up_to_a_torn_tail(journal: Journal) -> None:
+    lines = _lines("a", "b", "c")
+    first = _write(journal, lines[:1])
+    journal.read()
+    whole = _write(journal, lines, tail=b'{"v":1,"se')  # two more lines and a torn one
+    end = len(whole) - len(b'{"v":1,"se')
+    read = journal.read(len(first), seq=1, prev=line_hash(lines[0]))
+    assert read.torn_at == end
+    assert journal.tracked_prefix(end) == Journal(journal.path, journal.head_path).prefix_digest(
+        end
+    )
+
+
+def test_what_counts_as_a_rewrite_of_the_journal(journal: Journal, tmp_path: Path) -> None:
+    """Appends make the file longer; the same size with a new mtime, another inode, or no
+    file at all is a rewrite."""
+    import os
+
+    assert not journal.rewritten()  # never read: nothing to compare with
+    data = _write(journal, _lines("a"))
+    journal.read()
+    assert not journal.rewritten()
+    other = Journal(journal.path, journal.head_path)
+    other.append(_lines("a", "b")[1:], len(data))  # another process appends
+    assert not journal.rewritten()
+    journal.read()
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(journal.path.read_bytes())
+    copy.replace(journal.path)  # the same bytes in another file
+    assert journal.rewritten()
+    journal.read()
+    st = journal.path.stat()
+    os.utime(journal.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # edited in place
+    assert journal.rewritten()
+    journal.read()
+    journal.path.unlink()
+    assert journal.rewritten()
