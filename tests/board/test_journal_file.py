@@ -275,3 +275,31 @@ def test_what_counts_as_a_rewrite_of_the_journal(journal: Journal, tmp_path: Pat
     journal.read()
     journal.path.unlink()
     assert journal.rewritten()
+
+
+def test_the_prefix_digest_streams_a_journal_past_one_read(journal: Journal) -> None:
+    """Hashed in 1 MiB reads: a prefix longer than one read, shorter than the file, and one
+    longer than the file (all of it)."""
+    import xxhash
+
+    data = _write(journal, _lines(*(c * 300_000 for c in "abcde")))  # 1.5 MB
+    for offset in (1 << 20, (1 << 20) + 12_345, len(data) - 7):
+        expected = xxhash.xxh3_128(data[:offset]).hexdigest()
+        assert Journal(journal.path, journal.head_path).prefix_digest(offset) == expected
+    assert journal.prefix_digest(len(data) + 50) == xxhash.xxh3_128(data).hexdigest()
+
+
+def test_only_the_append_that_creates_the_journal_syncs_its_folder(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sprintboard.board import journal as module
+
+    synced: list[Path] = []
+    monkeypatch.setattr(module, "fsync_dir", synced.append)
+    journal.path.parent.mkdir(parents=True)
+    lines = _lines("a", "b", "c")
+    end = journal.append(lines[:1], 0)
+    assert synced == [journal.path.parent]
+    end = journal.append(lines[1:2], end)
+    journal.append(lines[2:], end)
+    assert synced == [journal.path.parent]
