@@ -158,7 +158,9 @@ def test_an_unreadable_head_is_none_and_said_so(
     journal.head_path.write_text(text, encoding="utf-8")
     with caplog.at_level(logging.WARNING):
         assert journal.load_head() is None
-    assert f"{journal.head_path} is unreadable; verifying the whole journal instead" in caplog.text
+    assert caplog.messages == [
+        f"{journal.head_path} is unreadable; verifying the whole journal instead"
+    ]
 
 
 def test_a_head_round_trips_with_the_prefix_and_snapshot_digests(journal: Journal) -> None:
