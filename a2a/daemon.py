@@ -69,6 +69,7 @@ class Daemon:
         self._observer: Any = None
 
     def _start_observer(self) -> None:
+        # watchdog loads only when a folder is watched (start-up time)
         from watchdog.events import FileSystemEventHandler  # watchdog: only the daemon needs it
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver

@@ -41,12 +41,15 @@ from sprintboard.a2a.agent_card import ENVELOPE_MEDIA, agent_card
 from sprintboard.a2a.envelope import MAX_MESSAGE_BYTES, Envelope, decode, encode, file_name, verify
 from sprintboard.a2a.ledger import LedgerLine
 from sprintboard.a2a.messages import parse
+from sprintboard.a2a.node import open_owner
 from sprintboard.a2a.owner import OwnerHandler
 from sprintboard.a2a.postbox import Handler, Outcome, Postbox, Received
 from sprintboard.a2a.seen import SeenIds
 from sprintboard.a2a.transport import Inbox, Transport
 from sprintboard.board.clock import format_ts
+from sprintboard.config import current_host, load_config
 from sprintboard.errors import MessageRejected, NotOwner, SprintboardError
+from sprintboard.workspace import find_workspace
 
 __all__ = [
     "ENVELOPE_MEDIA",
@@ -293,8 +296,13 @@ def build_app(gate: EnvelopeGate, card: Any) -> Starlette:
 
 def listen(bind: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening TCP socket (port 0: any free one), so the card can name the real port
-    before the server starts and a client may connect at once."""
-    sock = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET, socket.SOCK_STREAM)
+    before the server starts and a client may connect at once.
+
+    The protocol is named (IPPROTO_TCP, not 0): asyncio turns Nagle off (TCP_NODELAY) only
+    on connections whose socket says TCP, and with Nagle on, each answer on a kept-alive
+    connection waited ~40 ms for the client's delayed ACK (benchmarks/bench_remote.py)."""
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((bind, port))
     sock.listen(128)
@@ -331,9 +339,6 @@ def open_http_endpoint(
         ConfigError, WorkspaceError: no workspace or a bad `sprintboard.toml`.
         OSError: the address is taken.
     """
-    from sprintboard.a2a.node import open_owner
-    from sprintboard.config import current_host, load_config
-    from sprintboard.workspace import find_workspace
 
     root = find_workspace(workspace)
     config = load_config(root)
@@ -350,6 +355,7 @@ def open_http_endpoint(
 
 def serve(endpoint: HttpEndpoint, *, log_level: str = "warning") -> None:
     """Serve with uvicorn until interrupted (or until `server.should_exit`)."""
+    # uvicorn loads only when a server starts (start-up time)
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(endpoint.app, log_level=log_level, lifespan="on"))

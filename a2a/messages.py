@@ -100,6 +100,7 @@ def _pb() -> Any:
 
 
 def _to_json(stream: Any) -> dict[str, Any]:
+    # protobuf loads only when an A2A message is built or read (start-up time)
     from google.protobuf.json_format import MessageToDict
 
     out: dict[str, Any] = MessageToDict(stream)
@@ -107,6 +108,7 @@ def _to_json(stream: Any) -> dict[str, Any]:
 
 
 def _data_part(value: Any) -> Any:
+    # protobuf loads only when an A2A message is built or read (start-up time)
     from google.protobuf import struct_pb2
     from google.protobuf.json_format import ParseDict
 
@@ -273,6 +275,7 @@ def parse(kind: Kind, payload: dict[str, Any], message_id: str = "?") -> Parsed:
     Raises:
         MessageRejected: not valid A2A v1 ProtoJSON, or the wrong object for `kind`.
     """
+    # protobuf loads only when an A2A message is built or read (start-up time)
     from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 
     pb = _pb()
@@ -309,6 +312,7 @@ def parse(kind: Kind, payload: dict[str, Any], message_id: str = "?") -> Parsed:
 
 def artifact_refs(parsed: Parsed) -> list[tuple[str, int, str]]:
     """(sha256, size, name) of each artifact of a result."""
+    # protobuf loads only when an A2A message is built or read (start-up time)
     from google.protobuf.json_format import MessageToDict
 
     out = []

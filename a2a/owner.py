@@ -250,19 +250,7 @@ class OwnerHandler:
         task = state.task(task_id)
         lease = task.lease
         actor = f"{lease.agent}@{lease.host}" if lease else f"unknown@{env.sender}"
-        attempt = task.attempt
-        arts = []
-        for sha, size, name in messages.artifact_refs(parsed):
-            self.blobs.path(sha)  # a name that is no sha256 (a path trick) quarantines
-            try:
-                self.blobs.verify(sha, size)
-            except MessageRejected as exc:  # not arrived yet, or damaged: refuse, resend later
-                raise BoardError(
-                    f"{task_id}: {exc.reason}; send the blob and the result again"
-                ) from None
-            base = Path(name).name
-            base = base if _SAFE_FILE.fullmatch(base) else sha[:16]
-            arts.append((sha, size, f"runs/{task_id}/{attempt}/{base}"))
+        arts = self._arrived_artifacts(parsed, task_id, task.attempt)
         sent = parsed.meta.get("metrics") or {}
         if not isinstance(sent, Mapping):
             raise InvalidValue("metrics", sent, "must be an object of NAME: NUMBER", task_id)
@@ -305,6 +293,29 @@ class OwnerHandler:
             self.blobs.promote(sha, size, self.workspace / path)
         self._reply(env, task_to_dict(self.board.snapshot().task(task_id)))
         return Outcome("complete", f"{task_id} fence {env.fence}: {len(arts)} artifact(s)")
+
+    def _arrived_artifacts(
+        self, parsed: messages.Parsed, task_id: str, attempt: int
+    ) -> list[tuple[str, int, str]]:
+        """(sha256, size, workspace path) of each artifact the result names, every blob
+        checked as arrived and whole; the path is `runs/TASK/ATTEMPT/NAME`.
+
+        Raises:
+            BoardError: a blob not arrived yet or damaged (the sender sends both again).
+        """
+        arts = []
+        for sha, size, name in messages.artifact_refs(parsed):
+            self.blobs.path(sha)  # a name that is no sha256 (a path trick) quarantines
+            try:
+                self.blobs.verify(sha, size)
+            except MessageRejected as exc:  # not arrived yet, or damaged: refuse, resend later
+                raise BoardError(
+                    f"{task_id}: {exc.reason}; send the blob and the result again"
+                ) from None
+            base = Path(name).name
+            base = base if _SAFE_FILE.fullmatch(base) else sha[:16]
+            arts.append((sha, size, f"runs/{task_id}/{attempt}/{base}"))
+        return arts
 
     def _committed(self, event_id: str, seq: int) -> bool:
         return any(e.id == event_id for e in self.board.events(max(0, seq - 1000)))

@@ -178,6 +178,23 @@ class Postbox:
         )
         return Received(env, parse(env.kind, env.payload, env.id))
 
+    def _handle(self, handler: Handler, got: Received, name: str) -> tuple[bool, Outcome | None]:
+        """The handler's outcome (a board refusal is one); (False, None) when the message
+        went to quarantine instead."""
+        try:
+            return True, handler(got)
+        except MessageRejected as exc:
+            self._quarantine(name, exc.reason)
+            return False, None
+        except SprintboardError as exc:
+            return True, Outcome("refuse", str(exc))
+        except OSError:
+            raise  # disk trouble: the file stays in cur/ and is handled on the next pass
+        except Exception as exc:  # a poison message must not stop the queue behind it
+            log.exception("%s: handler failed on %s", self.host, name)
+            self._quarantine(name, f"handler error: {exc!r}")
+            return False, None
+
     def process(
         self,
         handler: Handler,
@@ -216,18 +233,8 @@ class Postbox:
                 else:
                     self._quarantine(name, f"replayed id {env.id} (already handled)")
                 continue
-            try:
-                outcome = handler(got)
-            except MessageRejected as exc:
-                self._quarantine(name, exc.reason)
-                continue
-            except SprintboardError as exc:
-                outcome = Outcome("refuse", str(exc))
-            except OSError:
-                raise  # disk trouble: the file stays in cur/ and is handled on the next pass
-            except Exception as exc:  # a poison message must not stop the queue behind it
-                log.exception("%s: handler failed on %s", self.host, name)
-                self._quarantine(name, f"handler error: {exc!r}")
+            handled_ok, outcome = self._handle(handler, got, name)
+            if not handled_ok:
                 continue
             self.seen.add(env.id, env.expires_at + timedelta(seconds=self.max_skew))
             if outcome is not None:

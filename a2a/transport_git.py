@@ -87,6 +87,7 @@ class GitTransport:
 
     def _push(self, repo: Any, *, first: bool = False) -> bool:
         """Push; on a rejection pull --rebase and retry. True once the remote has our commits."""
+        # GitPython loads only when git is used (start-up time)
         import git
 
         for attempt in range(_PUSH_TRIES):
@@ -109,6 +110,7 @@ class GitTransport:
         return False
 
     def _pull(self, repo: Any) -> None:
+        # GitPython loads only when git is used (start-up time)
         import git
 
         try:

@@ -41,6 +41,7 @@ class _Session:
         self._http: Any = None
 
     async def _send(self, data: bytes, name: str, task: str | None) -> Any:
+        # httpx loads only when a message goes over HTTP (start-up time)
         import httpx
         from a2a.client import ClientConfig, create_client
         from a2a.types import a2a_pb2 as pb
@@ -79,6 +80,7 @@ class _Session:
 
 
 def _completed() -> int:
+    # the A2A SDK loads only when a message goes over HTTP (start-up time)
     from a2a.types import a2a_pb2 as pb
 
     return int(pb.TaskState.TASK_STATE_COMPLETED)
@@ -96,6 +98,7 @@ class HttpTransport:
         self._session: _Session | None = None
 
     def _answers(self, task: Any) -> list[tuple[str, bytes]]:
+        # the A2A SDK loads only when a message goes over HTTP (start-up time)
         from sprintboard.a2a.agent_card import ENVELOPE_MEDIA
 
         out = []

@@ -26,6 +26,7 @@ from sprintboard.board.models import Status, Task
 from sprintboard.board.state import BoardState
 from sprintboard.board.values import clean_line
 from sprintboard.errors import InvalidTransition, SprintboardError
+from sprintboard.tools.registry import run_step
 
 __all__ = ["AUDITABLE", "AuditState", "Auditor", "AuditorSettings", "CheckResult"]
 
@@ -215,8 +216,6 @@ class Auditor:
         return self._command(check)
 
     def _audit_clean(self, check: Check, task: Task, index: int) -> tuple[Verdict, str]:
-        from sprintboard.tools.registry import run_step
-
         path = self._path(check.path)
         if not path.exists():
             return "fail", f"{check.path} does not exist"

@@ -24,8 +24,10 @@ from sprintboard.agents.rundirs import absolute_paths, resolve_runs, run_dir, ru
 from sprintboard.board.client import BoardClient
 from sprintboard.board.models import Artifact, Task
 from sprintboard.board.values import clean_line
+from sprintboard.config import load_config
 from sprintboard.errors import BoardError, SprintboardError, StaleFence
 from sprintboard.files import atomic_write, workspace_file_ref
+from sprintboard.tools.registry import run_step, validate_step
 
 __all__ = ["BuildState", "Builder", "BuilderSettings", "collect_artifacts"]
 
@@ -70,7 +72,6 @@ def _ssh_addresses(config: dict[str, Any], root: Path) -> dict[str, Any]:
     hosts = config.get("hosts")
     if not isinstance(hosts, list) or not hosts:
         return config
-    from sprintboard.config import load_config
 
     known = {h.name: h.ssh for h in load_config(root).hosts if h.ssh}
     return {**config, "hosts": [known.get(h, h) if isinstance(h, str) else h for h in hosts]}
@@ -99,8 +100,6 @@ class Builder:
         settings: BuilderSettings | None = None,
         run_tool: Any = None,
     ) -> None:
-        from sprintboard.tools.registry import run_step
-
         self.board, self.root = board, Path(root)
         self.settings = settings or BuilderSettings()
         self.run_tool = run_tool or run_step
@@ -109,6 +108,7 @@ class Builder:
 
     def graph(self, saver: Any) -> Any:
         """The compiled graph: step (looping) -> submit."""
+        # langgraph loads only when a graph runs (start-up time)
         from langgraph.graph import END, START, StateGraph
 
         g = StateGraph(BuildState)
@@ -175,8 +175,6 @@ class Builder:
     def _run_with_retries(
         self, task: Task, state: BuildState, tool: str, config: Mapping[str, Any]
     ) -> BaseModel:
-        from sprintboard.tools.registry import validate_step
-
         where = f"{task.id} step {state['next_step'] + 1} ({tool})"
         try:
             resolved = resolve_runs(

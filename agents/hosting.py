@@ -11,13 +11,15 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from sprintboard.a2a.node import open_client
+from sprintboard.agents.planner import llm_backend
 from sprintboard.agents.runner import PlanRequest, Runner, RunnerOptions, RunSummary
 from sprintboard.agents.runtime import open_checkpointer
 from sprintboard.board.client import BoardClient
 from sprintboard.board.clock import Clock, IdSource
 from sprintboard.board.local import LocalBoard
 from sprintboard.config import WorkspaceConfig, load_config
-from sprintboard.workspace import find_workspace
+from sprintboard.workspace import find_workspace, kanban_sync
 
 __all__ = ["board_for_host", "run_host"]
 
@@ -36,7 +38,6 @@ def board_for_host(
         ConfigError: off the owner, the `[a2a]` transport is misconfigured (git without
             `remote`, keys inside the shared directory).
     """
-    from sprintboard.a2a.node import open_client
 
     # the runner is its host's reader: it also takes what the owner pushes (assignments)
     return open_client(workspace, host, reader=True, clock=clock, ids=ids)
@@ -63,7 +64,6 @@ def run_host(
         WorkspaceError, ConfigError, BoardError: see `board_for_host`; a plan that does not
             validate.
     """
-    from sprintboard.agents.planner import llm_backend
 
     root = find_workspace(workspace)
     config = load_config(root)
@@ -83,8 +83,8 @@ def run_host(
 
 
 def _kanban_watcher(board: LocalBoard, config: WorkspaceConfig) -> Any:
+    # watchdog loads only when a host watches KANBAN.md (start-up time)
     from sprintboard.board.kanban.watcher import KanbanWatcher
-    from sprintboard.workspace import kanban_sync
 
     cfg = config.kanban
     return KanbanWatcher(

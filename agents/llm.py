@@ -127,6 +127,7 @@ class OpenAIBackend:
 
     def _openai(self) -> openai.OpenAI:
         if self._client is None:
+            # openai loads only when the LLM is called (start-up time)
             import openai
 
             # The key is never empty for the client; a keyless local server ignores it and a
@@ -140,6 +141,7 @@ class OpenAIBackend:
         return self._client
 
     def _send(self, request: ChatRequest) -> ChatReply:
+        # openai loads only when the LLM is called (start-up time)
         import openai
 
         try:

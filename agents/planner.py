@@ -19,6 +19,8 @@ from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sprintboard.agents.llm import OpenAIBackend
+from sprintboard.agents.llm_structured import structured
 from sprintboard.agents.recipe import Recipe, RecipeInfo, RecipeTask, expand_recipe, load_recipe
 from sprintboard.agents.rundirs import run_refs
 from sprintboard.agents.runtime import linear_graph
@@ -31,8 +33,10 @@ from sprintboard.board.values import check_task, clean_line
 from sprintboard.config import LLMConfig
 from sprintboard.errors import BoardError, ConfigError, InvalidValue, LLMUnavailable, ToolError
 from sprintboard.files import atomic_write
+from sprintboard.llm import ChatRequest
 from sprintboard.sprints.backlog import render_backlog
 from sprintboard.sprints.graph import validate_graph
+from sprintboard.tools.registry import tool_names, validate_step
 
 __all__ = ["PlanState", "Planner", "llm_backend", "plan_thread_id", "validate_plan"]
 
@@ -65,7 +69,6 @@ class _LLMPlan(BaseModel):
 
 def llm_backend(config: LLMConfig) -> Any:
     """The `ChatBackend` for `[llm]` of sprintboard.toml."""
-    from sprintboard.agents.llm import OpenAIBackend
 
     return OpenAIBackend.from_config(config)
 
@@ -83,7 +86,6 @@ def validate_plan(tasks: Sequence[Task], board: BoardState) -> None:
         BoardError: duplicate ids, unknown dependencies, a cycle, a step config
             a tool refuses, a check that does not parse, or a `{run:ID}` of an unknown task.
     """
-    from sprintboard.tools.registry import validate_step
 
     problems: list[str] = []
     known = {t.id for t in tasks} | set(board.tasks)
@@ -184,10 +186,6 @@ class Planner:
         }
 
     def _llm_tasks(self, state: PlanState, recipe: Recipe, number: int) -> list[Task]:
-        from sprintboard.agents.llm_structured import structured
-        from sprintboard.llm import ChatRequest
-        from sprintboard.tools.registry import tool_names
-
         system = (
             "You plan work for sprintboard agents. Each task has tool steps "
             f"(tools: {', '.join(tool_names())}), acceptance criteria with optional checks "

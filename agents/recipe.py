@@ -222,23 +222,7 @@ def expand_recipe(
         raise ConfigError(
             where, None, f"missing parameter(s) {', '.join(missing)}; give --param NAME=VALUE"
         )
-    instances: dict[str, list[_Instance]] = {}
-    number = first_number
-    for template in recipe.tasks:
-        items: list[str | None] = [None]
-        if template.foreach is not None:
-            seq = values.get(template.foreach)
-            if isinstance(seq, str):
-                seq = [seq]
-            if not isinstance(seq, list | tuple) or not seq:
-                raise ConfigError(
-                    where, template.key, f"foreach parameter {template.foreach!r} must be a list"
-                )
-            items = [str(i) for i in seq]
-        instances[template.key] = []
-        for item in items:
-            instances[template.key].append(_Instance(template.key, f"{prefix}{number:03d}", item))
-            number += 1
+    instances = _instances(recipe, values, where, first_number, prefix)
     tasks = []
     for template in recipe.tasks:
         deps = [i.id for key in template.after for i in instances[key]]
@@ -267,6 +251,31 @@ def expand_recipe(
                 )
             )
     return tasks
+
+
+def _instances(
+    recipe: Recipe, values: Mapping[str, Any], where: str, first_number: int, prefix: str
+) -> dict[str, list[_Instance]]:
+    """Each template's task instances (one per `foreach` item, else one), numbered in
+    recipe order from `first_number`."""
+    instances: dict[str, list[_Instance]] = {}
+    number = first_number
+    for template in recipe.tasks:
+        items: list[str | None] = [None]
+        if template.foreach is not None:
+            seq = values.get(template.foreach)
+            if isinstance(seq, str):
+                seq = [seq]
+            if not isinstance(seq, list | tuple) or not seq:
+                raise ConfigError(
+                    where, template.key, f"foreach parameter {template.foreach!r} must be a list"
+                )
+            items = [str(i) for i in seq]
+        instances[template.key] = []
+        for item in items:
+            instances[template.key].append(_Instance(template.key, f"{prefix}{number:03d}", item))
+            number += 1
+    return instances
 
 
 class _Binder:

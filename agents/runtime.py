@@ -33,6 +33,7 @@ def checkpoint_path(root: Path) -> Path:
 @contextmanager
 def open_checkpointer(root: Path) -> Iterator[SqliteSaver]:
     """A `SqliteSaver` on the workspace's checkpoint file, shared by every graph of a runner."""
+    # langgraph loads only when a graph runs (start-up time)
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     path = checkpoint_path(root)
@@ -52,6 +53,7 @@ def open_checkpointer(root: Path) -> Iterator[SqliteSaver]:
 
 def linear_graph(state: type, nodes: Sequence[tuple[str, Callable[..., Any]]], saver: Any) -> Any:
     """A graph that runs `nodes` in order (START -> first -> ... -> last -> END), checkpointed."""
+    # langgraph loads only when a graph runs (start-up time)
     from langgraph.graph import END, START, StateGraph
 
     g: Any = StateGraph(state)

@@ -84,6 +84,7 @@ def parse_criterion(text: str, done: bool = False) -> Criterion:
     Raises:
         InvalidValue: the check span does not parse, or the text holds a control character.
     """
+    # cycle: board.values checks criteria with this module
     from sprintboard.board.values import one_line
 
     text = one_line(text, "criterion", empty=True)

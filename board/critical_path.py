@@ -8,11 +8,10 @@ milliseconds. In `T001 -> T003`, T003 depends on T001.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sprintboard.board.collector import collector_paused
 from sprintboard.board.models import FINISHED_STATUSES, Task
 from sprintboard.board.state import BoardState
 
@@ -46,26 +45,18 @@ class CriticalPath:
     """Some ids appeared twice; only the last of each was used."""
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector: the pass makes ~100k acyclic containers, and the
-    collector's passes over a 10k-task heap would cost more than the pass itself."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def remaining_slack(state: BoardState) -> dict[str, int]:
     """Minutes each unfinished task of the board can slip without delaying the sprint.
 
     Finished work takes no more time and nothing waits on it, so it is left out.
     """
     open_tasks = [t for t in state.tasks.values() if t.status not in FINISHED_STATUSES]
-    return critical_path(open_tasks, remaining=True).slack
+    with collector_paused():
+        # only the slack: `sprintboard next` ranks by it and needs none of the levels, path
+        # or dependents that `critical_path` names
+        g = _graph(open_tasks, remaining=True)
+        fw = _forward(g)
+        return _slack(g, fw, max(fw.finish_hi, default=0))
 
 
 def critical_path(tasks: Iterable[Task], *, remaining: bool = False) -> CriticalPath:
@@ -73,12 +64,60 @@ def critical_path(tasks: Iterable[Task], *, remaining: bool = False) -> Critical
 
     With `remaining=True`, finished tasks count zero minutes (what is left of the sprint).
     """
-    with _gc_paused():
+    with collector_paused():
         return _passes(list(tasks), remaining)
 
 
+@dataclass(slots=True)
+class _Graph:
+    """Tasks as list positions: list indexing and int sorts are what keep 10k tasks fast."""
+
+    ids: list[str]
+    lo: list[int]
+    hi: list[int]
+    deps: list[list[int]]
+    succ: list[list[int]]
+    indeg: list[int]
+    unknown: list[tuple[str, str]]
+    unestimated: int
+    duplicates: bool
+
+
+@dataclass(slots=True)
+class _Forward:
+    """Kahn's levels and the earliest finish of each task (low and high estimates)."""
+
+    levels: list[list[int]]
+    order: list[int]
+    finish_lo: list[int]
+    finish_hi: list[int]
+    via: list[int]
+    """The dependency that sets each task's high finish (-1 for none): the path goes back by it."""
+
+
 def _passes(task_list: list[Task], remaining: bool) -> CriticalPath:
-    # Ids become list positions: list indexing and int sorts are what keep 10k tasks fast.
+    g = _graph(task_list, remaining)
+    fw = _forward(g)
+    ids, n = g.ids, len(g.ids)
+    stuck: dict[str, list[str]] = {}
+    if len(fw.order) < n:
+        stuck = {ids[i]: [ids[j] for j in g.deps[i]] for i in range(n) if g.indeg[i]}
+    length_max = max(fw.finish_hi, default=0)
+    return CriticalPath(
+        path=_path(g, fw),
+        length_min=max(fw.finish_lo, default=0),
+        length_max=length_max,
+        levels=[[ids[i] for i in level] for level in fw.levels],
+        slack=_slack(g, fw, length_max),
+        unblocks={ids[i]: [ids[k] for k in g.succ[i]] for i in range(n)},
+        stuck=stuck,
+        unknown=g.unknown,
+        unestimated=g.unestimated,
+        duplicates=g.duplicates,
+    )
+
+
+def _graph(task_list: list[Task], remaining: bool) -> _Graph:
     ids = [t.id for t in task_list]
     index = {tid: i for i, tid in enumerate(ids)}
     duplicates = len(index) != len(ids)
@@ -114,9 +153,16 @@ def _passes(task_list: list[Task], remaining: bool) -> CriticalPath:
                     succ[j].append(i)
             deps[i] = known
             indeg[i] = len(known)
+    return _Graph(ids, lo, hi, deps, succ, indeg, unknown, unestimated, duplicates)
 
-    # Kahn's algorithm level by level (each level is a phase of parallel work), with the
-    # forward pass folded in: a task's dependencies are all finished when its level comes.
+
+def _forward(g: _Graph) -> _Forward:
+    """Kahn's algorithm level by level (each level is a phase of parallel work), with the
+    forward pass folded in: a task's dependencies are all finished when its level comes.
+
+    Consumes `g.indeg`: what is left non-zero marks the tasks in or behind a cycle."""
+    n = len(g.ids)
+    lo, hi, deps, succ, indeg = g.lo, g.hi, g.deps, g.succ, g.indeg
     finish_lo = [0] * n
     finish_hi = [0] * n
     via = [-1] * n
@@ -146,13 +192,14 @@ def _passes(task_list: list[Task], remaining: bool) -> CriticalPath:
                     nxt.append(v)
         nxt.sort()  # positions: file order within a phase
         frontier = nxt
+    return _Forward(levels, order, finish_lo, finish_hi, via)
 
-    stuck: dict[str, list[str]] = {}
-    if len(order) < n:
-        stuck = {ids[i]: [ids[j] for j in deps[i]] for i in range(n) if indeg[i]}
 
+def _path(g: _Graph, fw: _Forward) -> list[str]:
+    """Back from the task that finishes last (by high, then low estimates) along `via`."""
+    finish_lo, finish_hi = fw.finish_lo, fw.finish_hi
     end = -1
-    for i in order:
+    for i in fw.order:
         if (
             end < 0
             or finish_hi[i] > finish_hi[end]
@@ -161,32 +208,22 @@ def _passes(task_list: list[Task], remaining: bool) -> CriticalPath:
             end = i
     path: list[str] = []
     while end >= 0:
-        path.append(ids[end])
-        end = via[end]
+        path.append(g.ids[end])
+        end = fw.via[end]
     path.reverse()
-    length_max = max(finish_hi, default=0)
-    length_min = max(finish_lo, default=0)
+    return path
 
-    # Backward pass by high estimates: latest start; slack = latest finish - earliest finish.
-    latest_start = [length_max] * n  # tasks stuck behind a cycle never constrain anyone
+
+def _slack(g: _Graph, fw: _Forward, length_max: int) -> dict[str, int]:
+    """Backward pass by high estimates: latest start; slack = latest finish - earliest finish."""
+    ids, hi, succ, finish_hi = g.ids, g.hi, g.succ, fw.finish_hi
+    latest_start = [length_max] * len(ids)  # tasks stuck behind a cycle never constrain anyone
     slack: dict[str, int] = {}
-    for v in reversed(order):
+    for v in reversed(fw.order):
         lf = length_max
         for w in succ[v]:
             if latest_start[w] < lf:
                 lf = latest_start[w]
         latest_start[v] = lf - hi[v]
         slack[ids[v]] = lf - finish_hi[v]
-
-    return CriticalPath(
-        path=path,
-        length_min=length_min,
-        length_max=length_max,
-        levels=[[ids[i] for i in level] for level in levels],
-        slack=slack,
-        unblocks={ids[i]: [ids[k] for k in succ[i]] for i in range(n)},
-        stuck=stuck,
-        unknown=unknown,
-        unestimated=unestimated,
-        duplicates=duplicates,
-    )
+    return slack

@@ -75,29 +75,10 @@ def repair_journal(
     prev: str | None = None
     for number, raw in enumerate(lines, 1):
         seq = len(kept) + 1
-        try:
-            data = _event(raw, seq, prev)
-            reduce(state, event_from_dict(data))
-        except (
-            orjson.JSONDecodeError,
-            BoardError,
-            KeyError,
-            TypeError,
-            ValueError,
-            AttributeError,
-            IndexError,
-        ) as exc:
-            why = (
-                str(exc)
-                if isinstance(exc, BoardError | ValueError)
-                else f"{type(exc).__name__}: {exc}"
-            )
+        data, why = _replay(state, raw, seq, prev)
+        if data is None:
             report.set_aside.append((number, why))
-            aside.append(
-                orjson.dumps(
-                    {"line": number, "reason": why, "text": raw.decode("utf-8", "replace")}
-                )
-            )
+            aside.append(_aside_line(number, why, raw))
             continue
         original = orjson.loads(raw)
         if original.get("seq") != seq or original.get("prev") != prev:
@@ -107,11 +88,7 @@ def repair_journal(
         prev = line_hash(raw)
     if torn:
         report.set_aside.append((len(lines) + 1, "a torn last line (no newline)"))
-        aside.append(
-            orjson.dumps(
-                {"line": len(lines) + 1, "reason": "torn", "text": torn.decode("utf-8", "replace")}
-            )
-        )
+        aside.append(_aside_line(len(lines) + 1, "torn", torn))
     if aside:
         report.aside_file = backups / f"events.{label}.set-aside.jsonl"
         atomic_write(report.aside_file, b"".join(line + b"\n" for line in aside))
@@ -120,3 +97,31 @@ def repair_journal(
     snapshot.unlink(missing_ok=True)
     report.kept = len(kept)
     return report
+
+
+def _replay(
+    state: BoardState, raw: bytes, seq: int, prev: str | None
+) -> tuple[dict[str, Any] | None, str]:
+    """The line as event `seq` after `prev`, applied to `state`; (None, why) when it cannot
+    be read or applied."""
+    try:
+        data = _event(raw, seq, prev)
+        reduce(state, event_from_dict(data))
+    except (
+        orjson.JSONDecodeError,
+        BoardError,
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        IndexError,
+    ) as exc:
+        why = (
+            str(exc) if isinstance(exc, BoardError | ValueError) else f"{type(exc).__name__}: {exc}"
+        )
+        return None, why
+    return data, ""
+
+
+def _aside_line(number: int, reason: str, raw: bytes) -> bytes:
+    return orjson.dumps({"line": number, "reason": reason, "text": raw.decode("utf-8", "replace")})

@@ -22,6 +22,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from sprintboard.board.client import EventDraft
+from sprintboard.board.criteria import parse_check
 from sprintboard.board.models import OPS, STATUSES
 from sprintboard.board.state import BoardState
 from sprintboard.errors import InvalidValue
@@ -431,8 +432,6 @@ def _check_json(value: Any, what: str, task: str | None) -> None:
 
 
 def _check_check(value: Any, what: str, task: str | None) -> None:
-    from sprintboard.board.criteria import parse_check
-
     _line_field()(value, what, task)
     try:
         parse_check(value)
@@ -578,54 +577,95 @@ def check_draft(state: BoardState, draft: EventDraft) -> None:
         integer(draft.fence, "fence", 0, MAX_INT, t, strict=True)
     if draft.id is not None:
         _match(_EVENT_ID, draft.id, "event id", "use 1-256 of A-Z a-z 0-9 _ . : @ + -", t)
-    op = draft.op
-    if op == "task.create":
-        f = _fields(draft, frozenset({"task"}))
-        check_task(f.get("task"))
-    elif op == "task.update":
-        check_task({k: v for k, v in draft.fields.items() if k != "id"}, partial=True)
-    elif op == "task.move":
-        f = _fields(draft, frozenset({"to", "from", "reason", "force", "role"}))
-        _check_status(f.get("to"), "to", t)
-        _optional(_check_status)(f.get("from"), "from", t)
-        _optional(_text_field())(f.get("reason"), "reason", t)
-        _check_bool(f.get("force", False), "force", t)
-        _optional(host)(f.get("role"), "role", t)
-    elif op == "lease.grant":
-        f = _fields(draft, frozenset({"agent", "host", "ttl", "expires", "fence"}))
-        name(f.get("agent"), "agent", t)
-        host(f.get("host"), "host", t)
-        integer(f.get("ttl"), "ttl", 1, MAX_TTL, t, strict=True)
-        integer(f.get("fence"), "fence", 1, MAX_INT, t, strict=True)
-        _check_ts(f.get("expires"), "expires", t)
-    elif op == "lease.heartbeat":
-        _check_ts(_fields(draft, frozenset({"expires"})).get("expires"), "expires", t)
-    elif op in ("lease.release", "lease.expire"):
-        _optional(_text_field())(_fields(draft, frozenset({"reason"})).get("reason"), "reason", t)
-    elif op == "criterion.check":
-        f = _fields(draft, frozenset({"index", "done", "result"}))
-        integer(f.get("index"), "criterion index", 0, 10**6, t, strict=True)
-        _check_bool(f.get("done"), "done", t)
-        _optional(_text_field())(f.get("result"), "result", t)
-    elif op == "artifact.add":
-        _check_artifact(draft.fields, "artifact", t)
-    elif op == "metric.set":
-        f = _fields(draft, frozenset({"name", "value"}))
-        metric_name(f.get("name"))
-        finite(f.get("value"), f"metric {str(f.get('name'))[:40]!r}", t, strict=True)
-    elif op in ("decision.add", "note.add"):
-        f = _fields(draft, frozenset({"text"}))
-        text(f.get("text"), op.split(".")[0], empty=False, task=t)
-        _require_known(state, draft)
-    elif op == "sprint.start":
-        f = dict(draft.fields)
-        if f.get("id") is not None:
-            _match(_SPRINT_ID, f["id"], "sprint id", "use 1-64 of A-Z a-z 0-9 _ . -")
-        text(f.get("goal", ""), "goal", max_len=_LINE_MAX)
-        limits = f.get("wip_limits") or {}
-        if not isinstance(limits, Mapping):
-            raise InvalidValue("wip_limits", limits, "must be an object")
-        for role, limit in limits.items():
-            host(role, "wip_limits role", None)
-            integer(limit, f"wip_limits.{role}", 0, 10**6, strict=True)
-        _json_safe({k: v for k, v in f.items() if k not in ("id", "goal")}, "sprint", None)
+    check = _OP_CHECKS.get(draft.op)
+    if check is not None:
+        check(state, draft, t)
+
+
+def _task_create(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    check_task(_fields(draft, frozenset({"task"})).get("task"))
+
+
+def _task_update(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    check_task({k: v for k, v in draft.fields.items() if k != "id"}, partial=True)
+
+
+def _task_move(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    f = _fields(draft, frozenset({"to", "from", "reason", "force", "role"}))
+    _check_status(f.get("to"), "to", t)
+    _optional(_check_status)(f.get("from"), "from", t)
+    _optional(_text_field())(f.get("reason"), "reason", t)
+    _check_bool(f.get("force", False), "force", t)
+    _optional(host)(f.get("role"), "role", t)
+
+
+def _lease_grant(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    f = _fields(draft, frozenset({"agent", "host", "ttl", "expires", "fence"}))
+    name(f.get("agent"), "agent", t)
+    host(f.get("host"), "host", t)
+    integer(f.get("ttl"), "ttl", 1, MAX_TTL, t, strict=True)
+    integer(f.get("fence"), "fence", 1, MAX_INT, t, strict=True)
+    _check_ts(f.get("expires"), "expires", t)
+
+
+def _lease_heartbeat(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    _check_ts(_fields(draft, frozenset({"expires"})).get("expires"), "expires", t)
+
+
+def _lease_end(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    _optional(_text_field())(_fields(draft, frozenset({"reason"})).get("reason"), "reason", t)
+
+
+def _criterion_check(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    f = _fields(draft, frozenset({"index", "done", "result"}))
+    integer(f.get("index"), "criterion index", 0, 10**6, t, strict=True)
+    _check_bool(f.get("done"), "done", t)
+    _optional(_text_field())(f.get("result"), "result", t)
+
+
+def _artifact_add(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    _check_artifact(draft.fields, "artifact", t)
+
+
+def _metric_set(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    f = _fields(draft, frozenset({"name", "value"}))
+    metric_name(f.get("name"))
+    finite(f.get("value"), f"metric {str(f.get('name'))[:40]!r}", t, strict=True)
+
+
+def _entry_add(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    f = _fields(draft, frozenset({"text"}))
+    text(f.get("text"), draft.op.split(".")[0], empty=False, task=t)
+    _require_known(state, draft)
+
+
+def _sprint_start(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    f = dict(draft.fields)
+    if f.get("id") is not None:
+        _match(_SPRINT_ID, f["id"], "sprint id", "use 1-64 of A-Z a-z 0-9 _ . -")
+    text(f.get("goal", ""), "goal", max_len=_LINE_MAX)
+    limits = f.get("wip_limits") or {}
+    if not isinstance(limits, Mapping):
+        raise InvalidValue("wip_limits", limits, "must be an object")
+    for role, limit in limits.items():
+        host(role, "wip_limits role", None)
+        integer(limit, f"wip_limits.{role}", 0, 10**6, strict=True)
+    _json_safe({k: v for k, v in f.items() if k not in ("id", "goal")}, "sprint", None)
+
+
+# The rule of each op's fields (an op without one carries none worth checking).
+_OP_CHECKS: dict[str, Callable[[BoardState, EventDraft, str | None], None]] = {
+    "task.create": _task_create,
+    "task.update": _task_update,
+    "task.move": _task_move,
+    "lease.grant": _lease_grant,
+    "lease.heartbeat": _lease_heartbeat,
+    "lease.release": _lease_end,
+    "lease.expire": _lease_end,
+    "criterion.check": _criterion_check,
+    "artifact.add": _artifact_add,
+    "metric.set": _metric_set,
+    "decision.add": _entry_add,
+    "note.add": _entry_add,
+    "sprint.start": _sprint_start,
+}

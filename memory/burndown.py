@@ -144,6 +144,27 @@ def compute_burndown(events: Sequence[Event], now: datetime) -> Burndown:
     history = fold_history(events, observe=observe)
     if moved:
         sample(moved.pop().ts, history)
+    days = _days(history, current_start, samples, now)
+    return Burndown(
+        sprint=history.state.sprint.id,
+        goal=history.state.sprint.goal,
+        as_of=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+        days=days,
+        timeline=timeline,
+        velocity=_velocity(history, starts, now),
+        throughput=_throughput(history, current_start, now),
+        lead_times=_lead_times(history),
+    )
+
+
+def _days(
+    history: History,
+    current_start: datetime | None,
+    samples: dict[str, tuple[int, int]],
+    now: datetime,
+) -> list[DayPoint]:
+    """Each day of the current sprint up to `now`: what remained at its end (the last
+    sample carried forward) and what was done that day."""
     days: list[DayPoint] = []
     done_by_day: dict[str, tuple[int, int]] = {}
     for task in history.state.tasks.values():
@@ -169,16 +190,7 @@ def compute_burndown(events: Sequence[Event], now: datetime) -> Burndown:
                 )
             )
             day += timedelta(days=1)
-    return Burndown(
-        sprint=history.state.sprint.id,
-        goal=history.state.sprint.goal,
-        as_of=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-        days=days,
-        timeline=timeline,
-        velocity=_velocity(history, starts, now),
-        throughput=_throughput(history, current_start, now),
-        lead_times=_lead_times(history),
-    )
+    return days
 
 
 def _velocity(history: History, starts: Sequence[Event], now: datetime) -> list[SprintVelocity]:

@@ -49,9 +49,10 @@ from sprintboard.board.codec import event_to_dict
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import FINISHED_STATUSES, Event
 from sprintboard.board.state import BoardState, reduce
-from sprintboard.config import NotifyConfig
+from sprintboard.config import NotifyConfig, load_config
 from sprintboard.errors import NotifyFailed, SprintboardError
 from sprintboard.files import atomic_write
+from sprintboard.workspace import open_board
 
 __all__ = [
     "KINDS",
@@ -421,8 +422,6 @@ def _leader(path: Path) -> Iterator[bool]:
 def running(root: Path, *, every: float = 0.5) -> Iterator[Notifier | None]:
     """Notify from a thread for the block's duration, when `[notify]` names a target and
     no other process of this workspace does it already (yields None otherwise)."""
-    from sprintboard.config import load_config
-    from sprintboard.workspace import open_board
 
     config = load_config(root)
     sinks = targets(config.notify, root)

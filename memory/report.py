@@ -103,6 +103,7 @@ def report_text(b: Burndown) -> str:
 
 def render_png(b: Burndown) -> bytes:
     """Burndown (remaining tasks and minutes per day) and velocity (done per day) as a PNG."""
+    # matplotlib loads only when a chart is drawn (start-up time)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -167,6 +168,7 @@ def write_report(
 
 def _plot_days(burn: Any, b: Burndown, days: list[str]) -> None:
     """Remaining tasks and estimated minutes at the end of each day."""
+    # matplotlib loads only when a chart is drawn (start-up time)
     from matplotlib.ticker import MaxNLocator
 
     remaining = [d.remaining_tasks for d in b.days]
@@ -191,6 +193,7 @@ def _plot_days(burn: Any, b: Burndown, days: list[str]) -> None:
 
 def _plot_timeline(burn: Any, b: Burndown) -> None:
     """Open tasks after every change, for a sprint shorter than two days."""
+    # matplotlib loads only when a chart is drawn (start-up time)
     from matplotlib.dates import DateFormatter
     from matplotlib.ticker import MaxNLocator
 

@@ -16,7 +16,7 @@ result = write_standup(board, llm=backend)  # backend: any sprintboard.llm.ChatB
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -26,7 +26,8 @@ from pydantic import BaseModel
 
 from sprintboard.board.clock import Clock, parse_ts
 from sprintboard.board.models import Event
-from sprintboard.errors import MemoryFileError
+from sprintboard.errors import LLMUnavailable, MemoryFileError
+from sprintboard.llm import ChatRequest
 from sprintboard.memory.daily_notes import (
     END_MARKER,
     NoteBlocker,
@@ -40,8 +41,13 @@ from sprintboard.memory.daily_notes import (
 )
 from sprintboard.memory.history import History, fold_history, format_age, format_minute
 from sprintboard.memory.standup_facts import (
+    ActorStat,
+    BlockedItem,
     CriticalPathFinder,
+    DecisionItem,
+    DoneItem,
     StandupFacts,
+    TaskLine,
     gather_facts,
     remaining_critical_path,
 )
@@ -78,63 +84,74 @@ def render_facts(facts: StandupFacts, root: Path, problems: Sequence[str] = ()) 
     def ago(ts: str) -> str:
         return format_age(now - parse_ts(ts))
 
-    out: list[str] = ["### Done since the last standup"]
-    done = []
-    for d in facts.done:
-        line = f"**{d.task}** {d.title} — done {format_minute(d.ts)} by {d.by}"
-        if d.artifacts:
-            arts = ", ".join(f"`{a.path}` ({a.sha256[:12]}, {a.size} B)" for a in d.artifacts)
-            line += f"; artifacts: {arts}"
-        if d.commits:
-            line += f"; commits: {', '.join(d.commits)}"
-        done.append(line)
-    out += _bullets(done)
+    noted = [
+        f"{', '.join(b.tasks)} — {_where(b.path, root)}:{b.line} ({b.section}): {b.text}"
+        for b in facts.note_blockers
+    ] + [f"unreadable note: {p}" for p in problems]
+    sections: list[tuple[str, list[str]]] = [
+        ("Done since the last standup", _bullets([_done_line(d) for d in facts.done])),
+        ("In progress", _bullets([_doing_line(t, ago) for t in facts.in_progress])),
+        ("Blocked", _bullets([_blocked_line(b, ago) for b in facts.blocked])),
+        ("Waiting for a person", _bullets([_manual_line(m, ago) for m in facts.manual])),
+        ("Decisions", _bullets([_decision_line(d) for d in facts.decisions])),
+        ("Next on the critical path", _next_lines(facts)),
+        (
+            f"Stalled (no event in {facts.stalled_days} days)",
+            _bullets([_stalled_line(t, ago) for t in facts.stalled]),
+        ),
+        ("Blockers in daily notes", _bullets(noted)),
+        ("Per host and agent", _bullets([_actor_line(a) for a in facts.actors])),
+    ]
+    out: list[str] = []
+    for heading, lines in sections:
+        out += [*([""] if out else []), f"### {heading}", *lines]
+    return "\n".join(out) + "\n"
 
-    out += ["", "### In progress"]
-    doing = []
-    for t in facts.in_progress:
-        if t.agent is not None and t.acquired is not None and t.last_heartbeat is not None:
-            doing.append(
-                f"**{t.task}** {t.title} — {t.status}, {t.agent}@{t.host}; lease "
-                f"{ago(t.acquired)} old, last heartbeat {ago(t.last_heartbeat)} ago "
-                f"({t.heartbeats} heartbeats)"
-            )
-        else:
-            doing.append(
-                f"**{t.task}** {t.title} — {t.status} since {format_minute(t.since)} "
-                f"({ago(t.since)}), by {t.by}"
-            )
-    out += _bullets(doing)
 
-    out += ["", "### Blocked"]
-    out += _bullets(
-        [
-            f"**{b.task}** {b.title} — {b.reason or b.status}; since {format_minute(b.since)} "
-            f"({ago(b.since)}), by {b.by}; can unblock: {', '.join(b.unblockers)}"
-            for b in facts.blocked
-        ]
-    )
+def _done_line(d: DoneItem) -> str:
+    line = f"**{d.task}** {d.title} — done {format_minute(d.ts)} by {d.by}"
+    if d.artifacts:
+        arts = ", ".join(f"`{a.path}` ({a.sha256[:12]}, {a.size} B)" for a in d.artifacts)
+        line += f"; artifacts: {arts}"
+    if d.commits:
+        line += f"; commits: {', '.join(d.commits)}"
+    return line
 
-    out += ["", "### Waiting for a person"]
-    manual = []
-    for m in facts.manual:
-        line = (
-            f"**{m.task}** {m.title} — needs_manual since {format_minute(m.since)} ({ago(m.since)})"
+
+def _doing_line(t: TaskLine, ago: Callable[[str], str]) -> str:
+    if t.agent is not None and t.acquired is not None and t.last_heartbeat is not None:
+        return (
+            f"**{t.task}** {t.title} — {t.status}, {t.agent}@{t.host}; lease "
+            f"{ago(t.acquired)} old, last heartbeat {ago(t.last_heartbeat)} ago "
+            f"({t.heartbeats} heartbeats)"
         )
-        if m.open_criteria:
-            line += "; to check: " + "; ".join(m.open_criteria)
-        manual.append(line)
-    out += _bullets(manual)
-
-    out += ["", "### Decisions"]
-    out += _bullets(
-        [
-            f"{format_minute(d.ts)} {d.actor}" + (f" ({d.task})" if d.task else "") + f": {d.text}"
-            for d in facts.decisions
-        ]
+    return (
+        f"**{t.task}** {t.title} — {t.status} since {format_minute(t.since)} "
+        f"({ago(t.since)}), by {t.by}"
     )
 
-    out += ["", "### Next on the critical path"]
+
+def _blocked_line(b: BlockedItem, ago: Callable[[str], str]) -> str:
+    return (
+        f"**{b.task}** {b.title} — {b.reason or b.status}; since {format_minute(b.since)} "
+        f"({ago(b.since)}), by {b.by}; can unblock: {', '.join(b.unblockers)}"
+    )
+
+
+def _manual_line(m: BlockedItem, ago: Callable[[str], str]) -> str:
+    line = f"**{m.task}** {m.title} — needs_manual since {format_minute(m.since)} ({ago(m.since)})"
+    if m.open_criteria:
+        line += "; to check: " + "; ".join(m.open_criteria)
+    return line
+
+
+def _decision_line(d: DecisionItem) -> str:
+    return f"{format_minute(d.ts)} {d.actor}" + (f" ({d.task})" if d.task else "") + f": {d.text}"
+
+
+def _next_lines(facts: StandupFacts) -> list[str]:
+    """The path (finished steps struck through), why the list is what it is, then the list."""
+    out: list[str] = []
     if facts.critical_path:
         finished = set(facts.finished_on_path)
         shown = [f"~~{t}~~" if t in finished else t for t in facts.critical_path]
@@ -143,38 +160,25 @@ def render_facts(facts: StandupFacts, root: Path, problems: Sequence[str] = ()) 
     if facts.next_note:
         fallback = "" if facts.critical_path else "; ready tasks by priority instead"
         out.append(f"_{facts.next_note[0].upper()}{facts.next_note[1:]}{fallback}._")
-    out += _bullets(
+    return out + _bullets(
         [f"**{n.task}** {n.title} — P{n.priority}, {n.detail}" for n in facts.next_items]
     )
 
-    out += ["", f"### Stalled (no event in {facts.stalled_days} days)"]
-    out += _bullets(
-        [
-            f"**{s.task}** {s.title} — {s.status}, last event {format_minute(s.since)} "
-            f"({ago(s.since)} ago)"
-            for s in facts.stalled
-        ]
+
+def _stalled_line(t: TaskLine, ago: Callable[[str], str]) -> str:
+    return (
+        f"**{t.task}** {t.title} — {t.status}, last event {format_minute(t.since)} "
+        f"({ago(t.since)} ago)"
     )
 
-    out += ["", "### Blockers in daily notes"]
-    noted = [
-        f"{', '.join(b.tasks)} — {_where(b.path, root)}:{b.line} ({b.section}): {b.text}"
-        for b in facts.note_blockers
-    ]
-    noted += [f"unreadable note: {p}" for p in problems]
-    out += _bullets(noted)
 
-    out += ["", "### Per host and agent"]
-    actors = []
-    for a in facts.actors:
-        parts = [f"{a.events} event" + ("" if a.events == 1 else "s")]
-        if a.holds:
-            parts.append("holds " + ", ".join(a.holds))
-        if a.touched:
-            parts.append("touched " + ", ".join(a.touched))
-        actors.append(f"{a.host} / {a.actor}: " + "; ".join(parts))
-    out += _bullets(actors)
-    return "\n".join(out) + "\n"
+def _actor_line(a: ActorStat) -> str:
+    parts = [f"{a.events} event" + ("" if a.events == 1 else "s")]
+    if a.holds:
+        parts.append("holds " + ", ".join(a.holds))
+    if a.touched:
+        parts.append("touched " + ", ".join(a.touched))
+    return f"{a.host} / {a.actor}: " + "; ".join(parts)
 
 
 _SUMMARY_SYSTEM = (
@@ -393,8 +397,6 @@ def summarize(backend: ChatBackend, facts_markdown: str) -> tuple[str | None, st
     Only `LLMUnavailable` (and an empty answer) is turned into a reason; anything else is a
     bug and propagates.
     """
-    from sprintboard.errors import LLMUnavailable
-    from sprintboard.llm import ChatRequest
 
     request = ChatRequest.from_prompt(facts_markdown, system=_SUMMARY_SYSTEM, max_tokens=300)
     try:

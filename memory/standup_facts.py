@@ -15,7 +15,7 @@ from sprintboard.board.clock import parse_ts
 from sprintboard.board.critical_path import critical_path
 from sprintboard.board.models import FINISHED_STATUSES, Artifact, Task
 from sprintboard.memory.daily_notes import NoteBlocker
-from sprintboard.memory.history import History
+from sprintboard.memory.history import History, TaskTrail
 
 __all__ = [
     "ActorStat",
@@ -174,6 +174,61 @@ def _unblockers(history: History, task: Task, by: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _done_item(task: Task, trail: TaskTrail) -> DoneItem:
+    return DoneItem(
+        task.id,
+        task.title,
+        trail.done_ts or trail.status_ts,
+        trail.done_by or trail.status_by,
+        tuple(task.artifacts),
+        tuple(task.commits),
+    )
+
+
+def _held_line(task: Task, trail: TaskTrail) -> TaskLine:
+    """A task under a lease or in review: who holds it, since when, how alive."""
+    lease = task.lease
+    return TaskLine(
+        task.id,
+        task.title,
+        task.status,
+        trail.status_ts,
+        trail.status_by,
+        agent=lease.agent if lease else None,
+        host=lease.host if lease else None,
+        acquired=lease.acquired if lease else None,
+        last_heartbeat=lease.last_heartbeat if lease else None,
+        heartbeats=trail.heartbeats if lease else 0,
+    )
+
+
+def _blocked_item(history: History, task: Task, trail: TaskTrail) -> BlockedItem:
+    reason = task.blocked_reason or ("needs adapting" if task.status == "needs_adapt" else "")
+    return BlockedItem(
+        task.id,
+        task.title,
+        task.status,
+        reason,
+        trail.status_ts,
+        trail.status_by,
+        _unblockers(history, task, trail.status_by),
+    )
+
+
+def _manual_item(task: Task, trail: TaskTrail) -> BlockedItem:
+    """A task waiting for a person, with the criteria no check has passed."""
+    return BlockedItem(
+        task.id,
+        task.title,
+        task.status,
+        task.blocked_reason or "",
+        trail.status_ts,
+        trail.status_by,
+        (),
+        tuple(c.text for c in task.criteria if not c.done),
+    )
+
+
 def gather_facts(
     history: History,
     *,
@@ -202,61 +257,13 @@ def gather_facts(
     for task in state.tasks.values():
         trail = history.trails[task.id]
         if task.status == "done" and trail.done_seq is not None and trail.done_seq > since_seq:
-            facts.done.append(
-                DoneItem(
-                    task.id,
-                    task.title,
-                    trail.done_ts or trail.status_ts,
-                    trail.done_by or trail.status_by,
-                    tuple(task.artifacts),
-                    tuple(task.commits),
-                )
-            )
+            facts.done.append(_done_item(task, trail))
         if task.lease is not None or task.status in _REVIEW:
-            lease = task.lease
-            facts.in_progress.append(
-                TaskLine(
-                    task.id,
-                    task.title,
-                    task.status,
-                    trail.status_ts,
-                    trail.status_by,
-                    agent=lease.agent if lease else None,
-                    host=lease.host if lease else None,
-                    acquired=lease.acquired if lease else None,
-                    last_heartbeat=lease.last_heartbeat if lease else None,
-                    heartbeats=trail.heartbeats if lease else 0,
-                )
-            )
+            facts.in_progress.append(_held_line(task, trail))
         if task.column == "Blocked":
-            reason = task.blocked_reason or (
-                "needs adapting" if task.status == "needs_adapt" else ""
-            )
-            facts.blocked.append(
-                BlockedItem(
-                    task.id,
-                    task.title,
-                    task.status,
-                    reason,
-                    trail.status_ts,
-                    trail.status_by,
-                    _unblockers(history, task, trail.status_by),
-                )
-            )
+            facts.blocked.append(_blocked_item(history, task, trail))
         elif task.status == "needs_manual":
-            open_criteria = tuple(c.text for c in task.criteria if not c.done)
-            facts.manual.append(
-                BlockedItem(
-                    task.id,
-                    task.title,
-                    task.status,
-                    task.blocked_reason or "",
-                    trail.status_ts,
-                    trail.status_by,
-                    (),
-                    open_criteria,
-                )
-            )
+            facts.manual.append(_manual_item(task, trail))
         # Stalled means someone should be moving it: held, in review or blocked with a reason;
         # a task waiting on its dependencies or for a taker is not stuck, only queued.
         if task.column in _MOVING and parse_ts(trail.last_ts) < stale_before:

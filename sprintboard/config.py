@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from sprintboard.errors import ConfigError
+from sprintboard.files import CONFIG_FILE, LOCAL_FILE
 
 __all__ = [
     "CONFIG_FILE",
@@ -40,11 +41,6 @@ __all__ = [
     "current_host",
     "load_config",
 ]
-
-CONFIG_FILE = "sprintboard.toml"
-LOCAL_FILE = ".sprintboard/host.toml"
-"""This folder's own settings (never synced; `sprintboard join` writes it): `host = NAME`
-and an optional `[a2a]` table whose keys replace those of sprintboard.toml here."""
 
 
 class _Table(BaseModel):
@@ -228,6 +224,7 @@ class AuditorConfig(_Table):
     @field_validator("allow_commands")
     @classmethod
     def _parses(cls, entries: list[str]) -> list[str]:
+        # start-up: only a config with an allow-list needs it
         from sprintboard.allowlist import AllowList
 
         AllowList.parse(entries)

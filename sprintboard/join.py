@@ -24,6 +24,7 @@ import re
 import shutil
 from pathlib import Path
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 from sprintboard.board import values
@@ -62,8 +63,6 @@ def _is_git_url(source: str) -> bool:
 
 
 def _toml_str(text: str) -> str:
-    import orjson
-
     return orjson.dumps(text).decode()  # a TOML basic string is a JSON string here
 
 
@@ -161,6 +160,31 @@ def _steps(host: str, owner: str, target: Path, owner_dir: str, transport: str) 
     ]
 
 
+def _reach(config: WorkspaceConfig, root: Path, url: str | None) -> tuple[dict[str, object], str]:
+    """How the host reaches the owner (the `[a2a]` keys to change) and that in words:
+    its HTTP endpoint, the git remote, or the owner's shared A2A folder."""
+    if url is not None:
+        return {"transport": "http", "url": url, "dir": ".a2a"}, f"http {url}"
+    if config.a2a.transport == "git":
+        return {"dir": ".a2a"}, f"git {config.a2a.remote}"
+    shared = (root / config.a2a.dir).resolve()
+    return {"dir": str(shared), "transport": "dir"}, f"dir {shared}"
+
+
+def _link_shared(
+    config: WorkspaceConfig, root: Path, target: Path, warnings: list[str]
+) -> list[str]:
+    """Link the owner's `[a2a] shared` folders into the host's; a missing one is a warning."""
+    linked = []
+    for name in config.a2a.shared:
+        if (root / name).is_dir():
+            (target / name).symlink_to(root / name, target_is_directory=True)
+            linked.append(name)
+        else:
+            warnings.append(f"the shared folder {root / name} does not exist; nothing linked")
+    return linked
+
+
 def join_workspace(
     source: str | Path, directory: Path, host: str, *, url: str | None = None
 ) -> JoinReport:
@@ -186,16 +210,7 @@ def join_workspace(
         raise WorkspaceError(target, "make the host's folder outside the owner's workspace")
     warnings = _check_host(host, config, root)
     owner = config.board.owner
-    if url is not None:
-        changes: dict[str, object] = {"transport": "http", "url": url, "dir": ".a2a"}
-        where = f"http {url}"
-    elif config.a2a.transport == "git":
-        changes = {"dir": ".a2a"}
-        where = f"git {config.a2a.remote}"
-    else:
-        shared = (root / config.a2a.dir).resolve()
-        changes = {"dir": str(shared), "transport": "dir"}
-        where = f"dir {shared}"
+    changes, where = _reach(config, root, url)
     target.mkdir(parents=True, exist_ok=True)
     note = f"# [a2a] written by `sprintboard join` for host {host}: reaches {owner} by {where}"
     body = _with_a2a(
@@ -205,13 +220,7 @@ def join_workspace(
     load_config(target)  # what was written must read back
     _write_local(target, host, owner, None)
     (target / ".gitignore").write_text(".sprintboard/\n", encoding="utf-8")
-    linked = []
-    for name in config.a2a.shared:
-        if (root / name).is_dir():
-            (target / name).symlink_to(root / name, target_is_directory=True)
-            linked.append(name)
-        else:
-            warnings.append(f"the shared folder {root / name} does not exist; nothing linked")
+    linked = _link_shared(config, root, target, warnings)
     transport = "http" if url else config.a2a.transport
     return JoinReport(
         host=host,

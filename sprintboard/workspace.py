@@ -12,15 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sprintboard.board.client import BoardObserver
-from sprintboard.board.clock import Clock, IdSource
+from sprintboard.board.clock import Clock, IdSource, SystemClock, format_ts
 from sprintboard.board.local import LocalBoard, board_paths
+from sprintboard.board.lock import BoardLock
 from sprintboard.board.scheduling import BoardPolicy
-from sprintboard.config import CONFIG_FILE, WorkspaceConfig, current_host, load_config
 from sprintboard.errors import WorkspaceError
+from sprintboard.files import CONFIG_FILE
 
 if TYPE_CHECKING:
     from sprintboard.board.kanban.sync import KanbanSync
     from sprintboard.board.repair import RepairReport
+    from sprintboard.config import WorkspaceConfig
 
 __all__ = [
     "adopt_journal",
@@ -34,6 +36,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# sprintboard.config is imported inside the functions that load it: it builds pydantic
+# models (~80 ms), and `find_workspace` on the read-only fast path (`next`) needs none.
+
 _GITIGNORE = """\
 # local to this machine, never synced: base copies, checkpoints, keys, locks
 .sprintboard/
@@ -46,7 +51,9 @@ def _toml_list(items: Sequence[str]) -> str:
     return "[" + ", ".join(f'"{i}"' for i in items) + "]"
 
 
-def _config_text(name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]]]) -> str:
+def _config_text(
+    name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]]], shared: Sequence[str] = ()
+) -> str:
     lines = [
         "# sprintboard workspace configuration (DESIGN.md contract 9)",
         "[board]",
@@ -85,6 +92,9 @@ def _config_text(name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]
         'transport = "dir"',
         "ttl = 3600",
         "max_skew = 600",
+        f"shared = {_toml_list(shared)}"
+        if shared
+        else '# shared = ["data", "models"]   # folders every host sees; `join` links them',
         "",
         "[auditor]",
         "allow_commands = []",
@@ -105,8 +115,12 @@ def init_workspace(
     hosts: Sequence[tuple[str, Sequence[str]]] | None = None,
     git: bool = True,
     name: str | None = None,
+    shared: Sequence[str] = (),
 ) -> Path:
     """Create a workspace in `directory`: config, KANBAN.md, sprints/, memory/, .a2a/, git.
+
+    `shared` names folders every host sees at the same place (`[a2a] shared`: data,
+    models, runs on a mount); they are made here, and `sprintboard join` links them.
 
     Raises:
         WorkspaceError: the directory is already a workspace or is the sprintboard repo.
@@ -125,7 +139,8 @@ def init_workspace(
         host_list.insert(0, (owner, []))
     root.mkdir(parents=True, exist_ok=True)
     title = name or root.name
-    (root / CONFIG_FILE).write_text(_config_text(title, owner, host_list), encoding="utf-8")
+    text = _config_text(title, owner, host_list, shared)
+    (root / CONFIG_FILE).write_text(text, encoding="utf-8")
     for sub in ("sprints", "memory"):
         (root / sub).mkdir(exist_ok=True)
         (root / sub / ".gitkeep").touch()
@@ -137,7 +152,9 @@ def init_workspace(
         (a2a / sub).mkdir(parents=True, exist_ok=True)
         (a2a / sub / ".gitkeep").touch()
     (root / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
-    board = open_board(root, host=owner)
+    board = open_board(root, host=owner)  # reads the config back: `shared` names are checked
+    for folder in shared:
+        (root / folder).mkdir(parents=True, exist_ok=True)
     if not (root / "KANBAN.md").exists():  # one brought along is merged at the first sync
         kanban_sync(board).render(board.snapshot())
     if git:
@@ -201,7 +218,9 @@ def open_board(
         NotOwner: this host is not the board owner.
         JournalCorrupt, JournalRolledBack: the journal cannot be trusted.
     """
+    # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
+    from sprintboard.config import current_host, load_config
 
     root = find_workspace(workspace)
     config = load_config(root)
@@ -213,6 +232,7 @@ def open_board(
     )
     observers: list[BoardObserver] = [kanban]
     if config.kanban.auto_commit and (root / ".git").exists():
+        # start-up: the git code loads only with auto-commit on (tests/test_cli_lazy.py)
         from sprintboard.board.kanban.git import GitAutoCommit
 
         observers.append(GitAutoCommit(root, kanban))
@@ -233,6 +253,7 @@ def kanban_sync(board: LocalBoard) -> KanbanSync:
     Raises:
         WorkspaceError: the board was opened without one.
     """
+    # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
 
     for observer in board.observers:
@@ -247,6 +268,8 @@ def adopt_journal(workspace: Path | None = None) -> None:
     Raises:
         JournalCorrupt: the journal itself does not verify; nothing is adopted.
     """
+    from sprintboard.config import load_config  # start-up: see the note at the top
+
     root = find_workspace(workspace)
     config = load_config(root)
     LocalBoard.adopt(root, host=config.board.owner, policy=policy_from_config(config))
@@ -259,9 +282,9 @@ def repair_workspace_journal(workspace: Path | None = None) -> RepairReport:
     Raises:
         WorkspaceError, ConfigError, LockTimeout.
     """
-    from sprintboard.board.clock import SystemClock, format_ts
-    from sprintboard.board.lock import BoardLock
+    # start-up: only `validate --repair` needs it
     from sprintboard.board.repair import repair_journal
+    from sprintboard.config import load_config
 
     root = find_workspace(workspace)
     config = load_config(root)

@@ -79,7 +79,30 @@ def parse_backlog(text: str, path: Path) -> Backlog:
         SprintFileError: conflict markers, a duplicate id, a bad `check:` span or step config.
     """
     refuse_conflicts(text, path)
-    lines = text.splitlines()
+    sprint, items, summary = _scan(text.splitlines())
+    warnings: list[str] = []
+    tasks: list[Task] = []
+    where: dict[str, int] = {}
+    for item in items:
+        if item.id in where:
+            raise SprintFileError(
+                path,
+                item.line,
+                f"duplicate task id {item.id} (first at line {where[item.id]}); give each task "
+                "its own id",
+            )
+        where[item.id] = item.line
+        tasks.append(_task(item, path, warnings))
+
+    stated_path, stated_phases = _stated(summary)
+    backlog = Backlog(sprint, tasks, warnings, where, stated_path, stated_phases)
+    warnings.extend(_compare_summary(backlog, path, summary))
+    return backlog
+
+
+def _scan(lines: list[str]) -> tuple[SprintInfo, list[_Item], list[tuple[str, int]]]:
+    """One pass over the lines: the sprint (title, goal, header fields, text after the
+    summary), each `###` item with its fields and blocks, and the Summary's lines."""
     sprint = SprintInfo()
     header: list[list[str]] = []
     items: list[_Item] = []
@@ -94,11 +117,7 @@ def parse_backlog(text: str, path: Path) -> Backlog:
             trailer.append(raw)
             continue
         if line.startswith("# ") and sprint.id is None and not items:
-            heading = line[2:].strip()
-            name = re.split(r"\s+Backlog\b", heading, maxsplit=1)[0].strip() or "sprint"
-            sprint.id = name.replace(" ", "-")
-            if heading != f"{sprint.id} Backlog":
-                sprint.extra["heading"] = heading
+            _title(sprint, line[2:].strip())
             continue
         if line.startswith("## "):
             section = line[3:].strip().lower()
@@ -123,46 +142,42 @@ def parse_backlog(text: str, path: Path) -> Backlog:
             items.append(current)
             block = None
             continue
-        if current is None:
-            continue
-        if line.strip() == "---":
-            current, block = None, None
-            continue
-        m = _FIELD.match(line) or _PLAIN_FIELD.match(line)
-        if m:
-            key = m["key"].strip()
-            if key.lower() in _BLOCKS:
-                block = key.lower()
-                current.blocks[block] = [(m["value"], number)] if m["value"] else []
-            else:
-                block = None
-                current.fields.append((key, m["value"], number))
-            continue
-        if block is not None:
-            current.blocks[block].append((line, number))
+        if current is not None:
+            current, block = _item_line(current, block, line, number)
     if header:
         sprint.extra["header"] = header
     if trailer is not None and any(t.strip() for t in trailer):
         sprint.extra["trailer"] = "\n".join(trailer).strip("\n")
+    return sprint, items, summary
 
-    warnings: list[str] = []
-    tasks: list[Task] = []
-    where: dict[str, int] = {}
-    for item in items:
-        if item.id in where:
-            raise SprintFileError(
-                path,
-                item.line,
-                f"duplicate task id {item.id} (first at line {where[item.id]}); give each task "
-                "its own id",
-            )
-        where[item.id] = item.line
-        tasks.append(_task(item, path, warnings))
 
-    stated_path, stated_phases = _stated(summary)
-    backlog = Backlog(sprint, tasks, warnings, where, stated_path, stated_phases)
-    warnings.extend(_compare_summary(backlog, path, summary))
-    return backlog
+def _title(sprint: SprintInfo, heading: str) -> None:
+    """`# S1 Backlog` names the sprint; any other wording is kept to write back."""
+    name = re.split(r"\s+Backlog\b", heading, maxsplit=1)[0].strip() or "sprint"
+    sprint.id = name.replace(" ", "-")
+    if heading != f"{sprint.id} Backlog":
+        sprint.extra["heading"] = heading
+
+
+def _item_line(
+    current: _Item, block: str | None, line: str, number: int
+) -> tuple[_Item | None, str | None]:
+    """A line inside an item: `---` ends it, a field is taken (a block field opens a
+    block), any other line goes to the open block. The item and block after it."""
+    if line.strip() == "---":
+        return None, None
+    m = _FIELD.match(line) or _PLAIN_FIELD.match(line)
+    if m:
+        key = m["key"].strip()
+        if key.lower() in _BLOCKS:
+            block = key.lower()
+            current.blocks[block] = [(m["value"], number)] if m["value"] else []
+            return current, block
+        current.fields.append((key, m["value"], number))
+        return current, None
+    if block is not None:
+        current.blocks[block].append((line, number))
+    return current, block
 
 
 def _block_text(rows: list[tuple[str, int]]) -> str:
@@ -181,27 +196,9 @@ def _task(item: _Item, path: Path, warnings: list[str]) -> Task:
             task.complexity = value or None
         elif name == "status":
             status_seen = True
-            status = parse_status(value.split(":")[0])
-            if status is None:
-                warnings.append(
-                    f"{path}:{number}: {item.id}: unknown status {value!r}, read as needs_plan"
-                )
-                task.extra["status_text"] = value
-            else:
-                task.status = status
-                reason = value.partition(":")[2].strip()
-                if status == "blocked" and reason:
-                    task.blocked_reason = reason
+            _status(task, value, f"{path}:{number}: {item.id}", warnings)
         elif name == "priority":
-            prio = parse_priority(value)
-            if prio is None:
-                warnings.append(
-                    f"{path}:{number}: {item.id}: unknown priority {value!r}, read as 3"
-                )
-                prio = 3
-            task.priority = prio
-            if value != str(prio):
-                task.extra["priority_label"] = value
+            _priority(task, value, f"{path}:{number}: {item.id}", warnings)
         elif name in ("dependencies", "depends on"):
             task.dependencies = parse_ids(value)
         elif name in ("assigned", "assigned to", "agent", "owner"):
@@ -232,6 +229,31 @@ def _task(item: _Item, path: Path, warnings: list[str]) -> Task:
     task.criteria = _criteria(item, path)
     task.steps = _steps(item, path)
     return task
+
+
+def _status(task: Task, value: str, where: str, warnings: list[str]) -> None:
+    """`Status: blocked: reason` (or a status word); an unknown one stays needs_plan."""
+    status = parse_status(value.split(":")[0])
+    if status is None:
+        warnings.append(f"{where}: unknown status {value!r}, read as needs_plan")
+        task.extra["status_text"] = value
+        return
+    task.status = status
+    reason = value.partition(":")[2].strip()
+    if status == "blocked" and reason:
+        task.blocked_reason = reason
+
+
+def _priority(task: Task, value: str, where: str, warnings: list[str]) -> None:
+    """`Priority: P1` or a word for one; an unknown one reads as 3. A label that is not
+    the bare number is kept to write back."""
+    prio = parse_priority(value)
+    if prio is None:
+        warnings.append(f"{where}: unknown priority {value!r}, read as 3")
+        prio = 3
+    task.priority = prio
+    if value != str(prio):
+        task.extra["priority_label"] = value
 
 
 def _criteria(item: _Item, path: Path) -> list[Criterion]:

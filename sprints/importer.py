@@ -8,7 +8,7 @@ same file twice changes nothing.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -123,6 +123,62 @@ def _check_values(
             raise SprintFileError(path, lines.get(lease.task, 0), str(exc)) from None
 
 
+def _sprint_start(
+    state: BoardState, sprint: SprintInfo, path: Path, warnings: list[str]
+) -> list[EventDraft]:
+    """A `sprint.start` when the file names another sprint than the board's (with a warning
+    when it replaces one)."""
+    if sprint.id is None or state.sprint.id == sprint.id:
+        return []
+    if state.sprint.id is not None:
+        warnings.append(
+            f"the board's sprint {state.sprint.id} is replaced by {sprint.id} from {path.name}"
+        )
+    fields = {
+        "id": sprint.id,
+        "goal": sprint.goal,
+        "wip_limits": sprint.wip_limits,
+        "extra": sprint.extra,
+    }
+    return [EventDraft("sprint.start", None, fields, _ACTOR)]
+
+
+def _regrant(
+    task: Task, lease: ImportedLease | None, now: datetime, fence: int, warnings: list[str]
+) -> list[EventDraft]:
+    """An active task keeps its work only under a live lease: a `lease.grant` with `fence`
+    (and a move back to its status) after it is created ready. Without one it comes in
+    ready, unowned, with a warning, so someone can claim it."""
+    target = task.status
+    expires = (
+        parse_ts(lease.last_heartbeat) + timedelta(seconds=lease.ttl)
+        if lease is not None and lease.last_heartbeat
+        else None
+    )
+    if lease is None or expires is None or expires <= now:
+        held = f"lease of {lease.agent}@{lease.host}" if lease else "no lease"
+        warnings.append(
+            f"{task.id} was {task.status} with {held} "
+            f"{'(expired)' if lease else ''}; imported as ready so someone can claim it"
+        )
+        task.status, task.lease, task.agent = "ready", None, None
+        return []
+    task.status = "ready"
+    grant = {
+        "agent": lease.agent,
+        "host": lease.host,
+        "ttl": lease.ttl,
+        "expires": format_ts(expires),
+        "fence": fence,
+    }
+    drafts = [EventDraft("lease.grant", task.id, grant, _ACTOR)]
+    if target != "in_progress":
+        drafts.append(
+            EventDraft("task.move", task.id, {"to": target, "force": True}, _ACTOR, fence)
+        )
+    return drafts
+
+
 def import_file(board: LocalBoard, path: Path) -> ImportReport:
     """Import a backlog (.md) or a SPRINT_QUEUE.json (.json) into `board`, atomically.
 
@@ -134,25 +190,7 @@ def import_file(board: LocalBoard, path: Path) -> ImportReport:
     state = board.snapshot()
     _check_values(path, tasks, leases, lines)
     _check_graph(path, tasks, lines, state)
-    drafts: list[EventDraft] = []
-    if sprint.id is not None and state.sprint.id != sprint.id:
-        if state.sprint.id is not None:
-            warnings.append(
-                f"the board's sprint {state.sprint.id} is replaced by {sprint.id} from {path.name}"
-            )
-        drafts.append(
-            EventDraft(
-                "sprint.start",
-                None,
-                {
-                    "id": sprint.id,
-                    "goal": sprint.goal,
-                    "wip_limits": sprint.wip_limits,
-                    "extra": sprint.extra,
-                },
-                _ACTOR,
-            )
-        )
+    drafts = _sprint_start(state, sprint, path, warnings)
     now = board.clock.now()
     live = {lease.task: lease for lease in leases}
     created, skipped, granted = [], [], []
@@ -162,44 +200,11 @@ def import_file(board: LocalBoard, path: Path) -> ImportReport:
         if task.id in state.tasks:
             skipped.append(task.id)
             continue
-        lease = live.get(task.id)
-        target = task.status
         if task.status in ACTIVE_STATUSES:
-            expires = (
-                parse_ts(lease.last_heartbeat) + timedelta(seconds=lease.ttl)
-                if lease is not None and lease.last_heartbeat
-                else None
-            )
-            if lease is None or expires is None or expires <= now:
-                held = f"lease of {lease.agent}@{lease.host}" if lease else "no lease"
-                warnings.append(
-                    f"{task.id} was {task.status} with {held} "
-                    f"{'(expired)' if lease else ''}; imported as ready so someone can claim it"
-                )
-                task.status, task.lease, task.agent = "ready", None, None
-            else:
-                task.status = "ready"
+            regrant = _regrant(task, live.get(task.id), now, fence + 1, warnings)
+            if regrant:
                 fence += 1
-                after.append(
-                    EventDraft(
-                        "lease.grant",
-                        task.id,
-                        {
-                            "agent": lease.agent,
-                            "host": lease.host,
-                            "ttl": lease.ttl,
-                            "expires": format_ts(expires),
-                            "fence": fence,
-                        },
-                        _ACTOR,
-                    )
-                )
-                if target != "in_progress":
-                    after.append(
-                        EventDraft(
-                            "task.move", task.id, {"to": target, "force": True}, _ACTOR, fence
-                        )
-                    )
+                after += regrant
                 granted.append(task.id)
         task.lease = None
         drafts.append(EventDraft("task.create", task.id, {"task": task_to_dict(task)}, _ACTOR))

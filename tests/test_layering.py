@@ -165,6 +165,54 @@ def test_a_planted_lazy_upward_import_is_caught(
     ]
 
 
+# The CLI's commands and the doors import the room they serve inside each function on
+# purpose (start-up, tests/test_cli_lazy.py); their package docstrings say so once.
+LAZY_BY_DESIGN = ("sprintboard/commands/", "sprintboard/doors/")
+
+
+def unexplained_lazy_imports(root: Path) -> list[str]:
+    """Function-level imports with no comment on them or just above their block of imports:
+    one is kept only where it buys start-up time (or breaks a cycle), and says so."""
+    out: list[str] = []
+    for folder in [*ROOMS.values(), "sprintboard"]:
+        for path in sorted((root / folder).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            if rel.startswith(LAZY_BY_DESIGN):
+                continue
+            lines = path.read_text(encoding="utf-8").splitlines()
+            tree = ast.parse("\n".join(lines), filename=str(path))
+            imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+            covered = {i for n in imports for i in range(n.lineno, (n.end_lineno or n.lineno) + 1)}
+            functions = [
+                f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+            ]
+            lazy = {n for f in functions for n in ast.walk(f) if n in imports}
+            for node in sorted(lazy, key=lambda n: n.lineno):
+                above = node.lineno - 1
+                while above in covered or (above > 0 and not lines[above - 1].strip()):
+                    above -= 1
+                if "#" not in lines[node.lineno - 1] and not (
+                    above > 0 and lines[above - 1].strip().startswith("#")
+                ):
+                    out.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
+    return out
+
+
+def test_every_lazy_import_says_why() -> None:
+    unexplained = unexplained_lazy_imports(REPO)
+    assert not unexplained, "\n".join(unexplained)
+
+
+def test_an_unexplained_lazy_import_is_caught(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "memory", tmp_path / "memory", ignore=shutil.ignore_patterns("*.pyc"))
+    target = tmp_path / "memory" / "standup.py"
+    source = target.read_text(encoding="utf-8")
+    planted = "\n\ndef _planted() -> None:\n    x = 1\n    import json\n"
+    target.write_text(source + planted, encoding="utf-8")
+    found = unexplained_lazy_imports(tmp_path)
+    assert [f.split(": ", 1)[1] for f in found] == ["import json"]
+
+
 def _planted_target(statement: str) -> list[str]:
     words = statement.split()
     name = words[1] if words[0] == "from" else words[1]

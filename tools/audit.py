@@ -16,8 +16,9 @@ import orjson
 from pydantic import BaseModel, Field
 
 from sprintboard.errors import ToolError
+from sprintboard.files import FileRef, atomic_write
 from sprintboard.tools.chat_rows import ERROR_REASONS, Format
-from sprintboard.tools.corpus_scan import ScannedRange, scan_inputs
+from sprintboard.tools.corpus_scan import ScannedRange, require_inputs, scan_inputs
 from sprintboard.tools.engine import Engine, engine_scope
 from sprintboard.tools.length_stats import LengthHistogram, LengthStats, write_histogram_png
 from sprintboard.tools.manifest import Manifest, write_manifest
@@ -164,6 +165,76 @@ class _Tally:
         return [w for f in self.files for w in (f.clean_out, f.rejects_out) if w is not None]
 
 
+def _check_inputs(config: AuditConfig) -> None:
+    """Refuse before any work: a missing input, or a token limit without a usable tokenizer."""
+    require_inputs("audit", config.inputs)
+    if config.max_tokens is not None and config.tokenizer is None:
+        raise ToolError("audit", "max_tokens needs a tokenizer; pass --tokenizer PATH")
+    if config.tokenizer is not None:
+        load_token_counter(config.tokenizer)  # a bad tokenizer fails here, before any work
+
+
+def _scan(
+    config: AuditConfig, tally: _Tally, engine: Engine | None, show_progress: bool
+) -> tuple[list[FileRef], list[tuple[Format | None, int]]]:
+    """Check every row into `tally`; the inputs' refs and each file's detected format.
+
+    On any failure the clean and rejects files are dropped, never left half-written."""
+    spec = ScanSpec(
+        format=config.format,
+        max_chars=config.max_chars,
+        max_tokens=config.max_tokens,
+        tokenizer=str(config.tokenizer) if config.tokenizer else None,
+        lengths=True,
+        to_messages=config.fix and config.fix_format == "messages",
+    )
+    total = input_bytes(config.inputs)
+    try:
+        with (
+            engine_scope(engine, total) as eng,
+            progress("audit", total, enabled=show_progress) as bar,
+        ):
+            scan = scan_inputs(config.inputs, spec, eng, on_bytes=bar.advance)
+            for part in scan.ranges():
+                tally.add(part)
+            return scan.refs(), list(scan.formats)
+    except BaseException:
+        for writer in tally.writers():
+            writer.abort()
+        raise
+
+
+def _write_lengths(
+    config: AuditConfig, tally: _Tally, out_dir: Path
+) -> tuple[list[LengthHistogram], list[str]]:
+    """The length histograms (characters, then tokens) as `lengths.json`, and a PNG on ask."""
+    histograms = [s.histogram() for s in (tally.stats, tally.token_stats) if s is not None]
+    hist_path = out_dir / "lengths.json"
+    atomic_write(
+        hist_path, orjson.dumps([h.model_dump() for h in histograms], option=orjson.OPT_INDENT_2)
+    )
+    written = [str(hist_path)]
+    if config.plot:
+        written.append(str(write_histogram_png(histograms, out_dir / "lengths.png")))
+    return histograms, written
+
+
+def _file_audits(tally: _Tally, formats: list[tuple[Format | None, int]]) -> list[FileAudit]:
+    """Each input's counts and the format it was read as (mlx-ready or not)."""
+    return [
+        FileAudit(
+            path=f.name,
+            format=fmt,
+            rows=f.rows,
+            clean=f.clean,
+            rejected=f.rejected,
+            warned=f.warned,
+            mlx_ready=fmt in _MLX_FORMATS,
+        )
+        for f, (fmt, _) in zip(tally.files, formats, strict=True)
+    ]
+
+
 def audit(
     config: AuditConfig, *, engine: Engine | None = None, show_progress: bool = False
 ) -> AuditReport:
@@ -176,61 +247,15 @@ def audit(
         ToolError: an input is missing, or `max_tokens` is set without a tokenizer.
     """
     started = time.perf_counter()
-    for path in config.inputs:
-        if not path.is_file():
-            raise ToolError("audit", f"{path}: no such file; check the path")
-    if config.max_tokens is not None and config.tokenizer is None:
-        raise ToolError("audit", "max_tokens needs a tokenizer; pass --tokenizer PATH")
-    if config.tokenizer is not None:
-        load_token_counter(config.tokenizer)  # a bad tokenizer fails here, before any work
-    spec = ScanSpec(
-        format=config.format,
-        max_chars=config.max_chars,
-        max_tokens=config.max_tokens,
-        tokenizer=str(config.tokenizer) if config.tokenizer else None,
-        lengths=True,
-        to_messages=config.fix and config.fix_format == "messages",
-    )
+    _check_inputs(config)
     out_dir = config.out_dir or config.inputs[0].parent / "audit"
     out_dir.mkdir(parents=True, exist_ok=True)
     tally = _Tally(config, out_dir, tokens=config.tokenizer is not None)
-    total = input_bytes(config.inputs)
-    try:
-        with (
-            engine_scope(engine, total) as eng,
-            progress("audit", total, enabled=show_progress) as bar,
-        ):
-            scan = scan_inputs(config.inputs, spec, eng, on_bytes=bar.advance)
-            for part in scan.ranges():
-                tally.add(part)
-            inputs = scan.refs()
-    except BaseException:
-        for writer in tally.writers():
-            writer.abort()
-        raise
+    inputs, formats = _scan(config, tally, engine, show_progress)
     outputs = [w.commit() for w in tally.writers()]
-    files = [
-        FileAudit(
-            path=f.name,
-            format=fmt,
-            rows=f.rows,
-            clean=f.clean,
-            rejected=f.rejected,
-            warned=f.warned,
-            mlx_ready=fmt in _MLX_FORMATS,
-        )
-        for f, (fmt, _) in zip(tally.files, scan.formats, strict=True)
-    ]
-    stats, token_stats = tally.stats, tally.token_stats
+    files = _file_audits(tally, formats)
+    histograms, written = _write_lengths(config, tally, out_dir)
     counts, examples = tally.counts, tally.examples
-    histograms = [s.histogram() for s in (stats, token_stats) if s is not None]
-    hist_path = out_dir / "lengths.json"
-    hist_path.write_bytes(
-        orjson.dumps([h.model_dump() for h in histograms], option=orjson.OPT_INDENT_2)
-    )
-    written = [str(hist_path)]
-    if config.plot:
-        written.append(str(write_histogram_png(histograms, out_dir / "lengths.png")))
     rows = sum(f.rows for f in files)
     rejected = sum(f.rejected for f in files)
     manifest_path = out_dir / "audit.manifest.json"

@@ -10,21 +10,33 @@ they run beside the scan.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sprintboard.errors import ToolError
 from sprintboard.files import FileRef, file_ref
 from sprintboard.tools.chat_rows import Format
 from sprintboard.tools.engine import Engine
 from sprintboard.tools.jsonl_stream import plan_ranges
 from sprintboard.tools.row_scan import RangeScan, ScanJob, ScanSpec, detect_file_format, scan_range
 
-__all__ = ["ScannedRange", "plan_scan", "range_bytes", "scan_inputs"]
+__all__ = ["ScannedRange", "plan_scan", "range_bytes", "require_inputs", "scan_inputs"]
 
 _MIN_RANGE = 1 << 20
 _MAX_RANGE = 16 << 20
 _RANGES_PER_WORKER = 8
+
+
+def require_inputs(tool: str, paths: Iterable[Path]) -> None:
+    """Refuse before any work when an input is missing.
+
+    Raises:
+        ToolError: the first path that is not a file.
+    """
+    for path in paths:
+        if not path.is_file():
+            raise ToolError(tool, f"{path}: no such file; check the path")
 
 
 @dataclass(slots=True)

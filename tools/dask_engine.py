@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from sprintboard.errors import ToolError
-from sprintboard.tools.engine import Handle
+from sprintboard.tools.engine import Handle, available_cores
 
 __all__ = ["INSTALL_HINT", "DaskEngine"]
 
@@ -57,10 +57,10 @@ class DaskEngine:
         range_bytes: int | None = None,
     ) -> None:
         try:
+            # Dask is an optional extra, loaded only for --engine dask
             from distributed import Client, LocalCluster
         except ImportError:
             raise ToolError("engine", INSTALL_HINT) from None
-        from sprintboard.tools.engine import available_cores
 
         self.range_bytes = range_bytes
         self.partitions: int | None = None
@@ -152,6 +152,7 @@ class DaskEngine:
 @contextmanager
 def _worker_failures() -> Iterator[None]:
     """Turn Dask's lost-worker and cancellation errors into a ToolError with the reason."""
+    # Dask is an optional extra, loaded only for --engine dask
     from distributed import CancelledError
     from distributed.scheduler import KilledWorker
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sprintboard.errors import ToolError
 from sprintboard.files import FileRef
 from sprintboard.tools.chat_rows import ERROR_REASONS, Format
-from sprintboard.tools.corpus_scan import scan_inputs
+from sprintboard.tools.corpus_scan import require_inputs, scan_inputs
 from sprintboard.tools.dedup_partitions import EXAMPLES, cluster_record, drop_record
 from sprintboard.tools.engine import Dataflow, Engine, engine_scope
 from sprintboard.tools.manifest import Manifest, write_manifest
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from sprintboard.tools.fingerprint import Fingerprints
     from sprintboard.tools.near_dup import U64
 
 __all__ = ["DedupConfig", "DedupPolicy", "DedupReport", "DroppedRow", "SourceCounts", "dedup"]
@@ -175,6 +176,7 @@ class DedupPolicy:
         return [numbers.setdefault(id(t), len(numbers)) for t in self._tables]
 
     def _domains(self) -> npt.NDArray[np.int64]:
+        # numpy loads only when rows are counted (start-up time of every tool)
         import numpy as np
 
         return np.array(self.domains())
@@ -185,6 +187,7 @@ class DedupPolicy:
         One sort instead of a dict of every key: the near-duplicate pass holds all rows'
         fingerprints already, and a dict would add ~110 bytes per row on top.
         """
+        # numpy loads only when rows are counted (start-up time of every tool)
         import numpy as np
 
         rec = np.empty(len(src), dtype=[("d", np.int64), ("h", np.uint64), ("l", np.uint64)])
@@ -333,6 +336,7 @@ class _Run:
         self, engine: Engine, bar_advance: Callable[[float], None]
     ) -> tuple[list[FileRef], int, int]:
         """Fingerprint every row, drop exact then near duplicates, then write survivors."""
+        # numpy loads only when rows are counted (start-up time of every tool)
         import numpy as np
 
         from sprintboard.tools.fingerprint import fingerprint_inputs, verify_pairs
@@ -372,8 +376,11 @@ class _Run:
                 listed.append((self.names[int(fps.src[member])], int(fps.line[member]), sim))
             root_name = self.names[int(fps.src[root])]
             self.clusters.write_line(cluster_record(root_name, int(fps.line[root]), listed))
-        refs = list(fps.inputs)
-        outs = [HashingWriter(self.output_path(s)) for s in range(len(cfg.inputs))]
+        return [*fps.inputs, *self._write_alive(fps, alive)], len(clusters), len(pairs)
+
+    def _write_alive(self, fps: Fingerprints, alive: npt.NDArray[np.bool_]) -> list[FileRef]:
+        """Each source's rows still alive into its output, in input order; all or nothing."""
+        outs = [HashingWriter(self.output_path(s)) for s in range(len(self.config.inputs))]
         try:
             row = 0
             for part in fps.ranges:
@@ -390,8 +397,7 @@ class _Run:
             for out in outs:
                 out.abort()
             raise
-        refs += [out.commit() for out in outs]
-        return refs, len(clusters), len(pairs)
+        return [out.commit() for out in outs]
 
 
 def dedup(
@@ -406,9 +412,7 @@ def dedup(
         ToolError: a missing input, names that do not match the inputs, or unknown cross-source names.
     """
     started = time.perf_counter()
-    for path in config.inputs:
-        if not path.is_file():
-            raise ToolError("dedup", f"{path}: no such file; check the path")
+    require_inputs("dedup", config.inputs)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     run = _Run(config)
     total = input_bytes(config.inputs)
@@ -421,19 +425,7 @@ def dedup(
         else:
             refs, clusters, pairs = run.local_pass(eng, bar.advance)
     n_in = len(config.inputs)
-    sources = [
-        SourceCounts(
-            name=run.names[s],
-            path=str(config.inputs[s]),
-            rows=run.rows[s],
-            rejected=run.rejected[s],
-            exact_dropped=run.exact[s],
-            near_dropped=run.near[s],
-            kept=run.rows[s] - run.rejected[s] - run.exact[s] - run.near[s],
-            output=str(run.output_path(s)),
-        )
-        for s in range(n_in)
-    ]
+    sources = _source_counts(run, n_in)
     manifest_path = config.out_dir / "dedup.manifest.json"
     report = DedupReport(
         rows=sum(run.rows),
@@ -466,6 +458,24 @@ def dedup(
         ),
     )
     return report
+
+
+def _source_counts(run: _Run, n_in: int) -> list[SourceCounts]:
+    """Each input's rows, rejects, drops and what was kept, with its output path."""
+    config = run.config
+    return [
+        SourceCounts(
+            name=run.names[s],
+            path=str(config.inputs[s]),
+            rows=run.rows[s],
+            rejected=run.rejected[s],
+            exact_dropped=run.exact[s],
+            near_dropped=run.near[s],
+            kept=run.rows[s] - run.rejected[s] - run.exact[s] - run.near[s],
+            output=str(run.output_path(s)),
+        )
+        for s in range(n_in)
+    ]
 
 
 # Registered by call, not as a decorator, so `dedup` keeps its typed signature for callers.

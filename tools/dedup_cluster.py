@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sprintboard.files import FileRef, file_ref
+from sprintboard.tools.chat_rows import Format
 from sprintboard.tools.corpus_scan import plan_scan
 from sprintboard.tools.dedup_partitions import (
     EXAMPLES,
@@ -38,7 +39,7 @@ from sprintboard.tools.dedup_partitions import (
     write_range,
 )
 from sprintboard.tools.engine import Dataflow, Handle
-from sprintboard.tools.near_dup import cluster_pairs
+from sprintboard.tools.near_dup import MinHashParams, cluster_pairs
 from sprintboard.tools.near_partitions import (
     PairsFound,
     VerifySetup,
@@ -137,15 +138,7 @@ def _run(
 
     verified = None
     if job.spec.minhash is not None:
-        setup = VerifySetup(
-            paths=tuple(str(p) for p in job.inputs),
-            formats=tuple(f for f, _ in formats),
-            sources=sources,
-            domains=tuple(job.domains),
-            within=job.within,
-            threshold=job.threshold,
-            params=job.spec.minhash,
-        )
+        setup = _verify_setup(job, job.spec.minhash, formats, sources)
         verified = _near_stages(flow, setup, scans, dups, parts)
     rows = flow.fetch(counted)
     first_lines = _first_lines(sources, rows)
@@ -173,6 +166,19 @@ def _run(
         ]
     )
     del scans, key_cells, decided, dup_cells, dups  # the workers may drop the scans now
+    _tally_and_join(flow, job, result, written, near_part, input_refs)
+
+
+def _tally_and_join(
+    flow: Dataflow,
+    job: ClusterDedup,
+    result: ClusterResult,
+    written: list[RangeWritten],
+    near_part: str | None,
+    input_refs: list[Handle],
+) -> None:
+    """Add each range's counts and examples to `result`, then join the ranges' part files
+    into each output (on the workers); `result.refs` are the inputs', then the outputs'."""
     exact_examples: list[bytes] = []
     for part in written:
         result.rows[part.source] += part.rows
@@ -200,6 +206,24 @@ def _first_lines(sources: Sequence[int], rows: Sequence[int]) -> tuple[int, ...]
         first.append(line)
         next_line[source] = line + count
     return tuple(first)
+
+
+def _verify_setup(
+    job: ClusterDedup,
+    params: MinHashParams,
+    formats: Sequence[tuple[Format | None, int]],
+    sources: tuple[int, ...],
+) -> VerifySetup:
+    """What the workers need to re-read and verify a candidate pair."""
+    return VerifySetup(
+        paths=tuple(str(p) for p in job.inputs),
+        formats=tuple(f for f, _ in formats),
+        sources=sources,
+        domains=tuple(job.domains),
+        within=job.within,
+        threshold=job.threshold,
+        params=params,
+    )
 
 
 def _near_stages(

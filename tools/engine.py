@@ -192,6 +192,7 @@ def open_engine(
             raise ToolError("engine", "--scheduler needs --engine dask")
         return LocalEngine(workers)
     if name == "dask":
+        # Dask is an optional extra, loaded only for --engine dask
         from sprintboard.tools.dask_engine import DaskEngine
 
         return DaskEngine(workers, scheduler)

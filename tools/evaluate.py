@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sprintboard.files import file_ref
 from sprintboard.tools.manifest import Manifest, write_manifest
+from sprintboard.tools.model_load import load_with_adapter
 from sprintboard.tools.registry import register
 from sprintboard.tools.train_config import EvalConfig, EvalReport
 
@@ -26,9 +27,9 @@ def evaluate(config: EvalConfig) -> EvalReport:
     Raises:
         ToolError: bad model, adapter or data (see `train` for the data checks).
     """
+    # mlx and numpy load only when a model runs: `import sprintboard` works without them
     from mlx_lm.tuner.trainer import evaluate as mlx_evaluate
 
-    from sprintboard.tools.model_load import load_with_adapter
     from sprintboard.tools.train_data import ValBatches, load_split
 
     tic = time.perf_counter()

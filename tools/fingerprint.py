@@ -22,13 +22,15 @@ from sprintboard.files import FileRef
 from sprintboard.tools.chat_rows import ERROR_REASONS, Format, Problem, check_row
 from sprintboard.tools.chat_rows import joined_text as _joined
 from sprintboard.tools.corpus_scan import ScannedRange, scan_inputs
-from sprintboard.tools.engine import Engine
+from sprintboard.tools.engine import Engine, engine_scope
 from sprintboard.tools.jsonl_stream import open_binary, read_line_at
-from sprintboard.tools.near_dup import U64, MinHasher, candidate_pairs, jaccard
-from sprintboard.tools.row_scan import BATCH_ROWS, ScanSpec
+from sprintboard.tools.near_dup import U64, MinHasher, MinHashParams, candidate_pairs, jaccard
+from sprintboard.tools.progress import input_bytes, progress
+from sprintboard.tools.row_scan import BATCH_ROWS, KeySpec, ScanSpec
 
 __all__ = [
     "Fingerprints",
+    "fingerprint_files",
     "fingerprint_inputs",
     "near_pairs",
     "verify_located",
@@ -65,6 +67,25 @@ class Fingerprints:
     def where(self, row: int) -> tuple[str, int]:
         """(file, line) of a row id."""
         return str(self.paths[int(self.src[row])]), int(self.line[row])
+
+
+def fingerprint_files(
+    tool: str,
+    paths: Sequence[Path],
+    fmt: Format | None,
+    minhash: MinHashParams | None,
+    engine: Engine | None,
+    show_progress: bool,
+) -> Fingerprints:
+    """`fingerprint_inputs` of whole conversations (the default key) under `tool`'s progress
+    bar, on `engine` or on a local one sized to the input."""
+    spec = ScanSpec(format=fmt, key=KeySpec(), minhash=minhash)
+    total = input_bytes(paths)
+    with (
+        engine_scope(engine, total) as eng,
+        progress(tool, total, enabled=show_progress) as bar,
+    ):
+        return fingerprint_inputs(paths, spec, eng, on_bytes=bar.advance)
 
 
 def fingerprint_inputs(

@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 from sprintboard.errors import ToolError
 from sprintboard.files import file_ref
 from sprintboard.tools.manifest import Manifest, write_manifest
+from sprintboard.tools.model_load import LoadedModel, load_with_adapter, read_model_config
 from sprintboard.tools.registry import register
 from sprintboard.tools.train_config import FuseConfig, FuseReport
 
@@ -30,11 +33,8 @@ def fuse(config: FuseConfig) -> FuseReport:
         ToolError: bad model or adapter, or GGUF requested for an architecture mlx-lm
             cannot export.
     """
-    from mlx.utils import tree_flatten, tree_unflatten
-    from mlx_lm.gguf import convert_to_gguf
-    from mlx_lm.utils import dequantize_model, save
-
-    from sprintboard.tools.model_load import load_with_adapter, read_model_config
+    # mlx loads only when a model runs: `import sprintboard` works without it
+    from mlx_lm.utils import save
 
     tic = time.perf_counter()
     model_type = read_model_config("fuse", config.model).get("model_type")
@@ -46,27 +46,13 @@ def fuse(config: FuseConfig) -> FuseReport:
             "convert_hf_to_gguf.py",
         )
     loaded = load_with_adapter("fuse", config.model, config.adapter)
-    model, model_config = loaded.model, dict(loaded.config)
     # A QLoRA base was quantized only for training; GGUF needs float weights as well.
     dequantize = config.dequantize or config.gguf or loaded.quantized_here
-    fused = [
-        (n, m.fuse(dequantize=dequantize)) for n, m in model.named_modules() if hasattr(m, "fuse")
-    ]
-    if fused:
-        model.update_modules(tree_unflatten(fused))
-    if dequantize:
-        model = dequantize_model(model)
-        model_config.pop("quantization", None)
-        model_config.pop("quantization_config", None)
+    model, model_config, fused = _fused(loaded, dequantize)
     save(
         config.output, str(config.model), model, loaded.tokenizer, model_config, donate_model=False
     )
-    gguf_path = None
-    if config.gguf:
-        gguf_path = config.output / "ggml-model-f16.gguf"
-        weights = dict(tree_flatten(model.parameters()))
-        with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the --json document
-            convert_to_gguf(config.output, weights, model_config, str(gguf_path))
+    gguf_path = _write_gguf(config.output, model, model_config) if config.gguf else None
     outputs = [file_ref(p) for p in sorted(config.output.glob("*.safetensors"))]
     if gguf_path is not None:
         outputs.append(file_ref(gguf_path))
@@ -79,7 +65,7 @@ def fuse(config: FuseConfig) -> FuseReport:
             inputs=[file_ref(config.adapter / "adapters.safetensors")],
             outputs=outputs,
             config=config.model_dump(mode="json"),
-            counts={"fused_layers": len(fused)},
+            counts={"fused_layers": fused},
             timings={"fuse": seconds},
         ),
     )
@@ -88,8 +74,41 @@ def fuse(config: FuseConfig) -> FuseReport:
         gguf=gguf_path,
         dequantized=dequantize,
         manifest=manifest,
-        metrics={"fused_layers": float(len(fused)), "seconds": seconds},
+        metrics={"fused_layers": float(fused), "seconds": seconds},
     )
+
+
+def _fused(loaded: LoadedModel, dequantize: bool) -> tuple[Any, dict[str, Any], int]:
+    """The model with every LoRA layer fused in (and dequantized on ask), its config, and
+    how many layers were fused."""
+    # mlx loads only when a model runs: `import sprintboard` works without it
+    from mlx.utils import tree_unflatten
+    from mlx_lm.utils import dequantize_model
+
+    model, model_config = loaded.model, dict(loaded.config)
+    fused = [
+        (n, m.fuse(dequantize=dequantize)) for n, m in model.named_modules() if hasattr(m, "fuse")
+    ]
+    if fused:
+        model.update_modules(tree_unflatten(fused))
+    if dequantize:
+        model = dequantize_model(model)
+        model_config.pop("quantization", None)
+        model_config.pop("quantization_config", None)
+    return model, model_config, len(fused)
+
+
+def _write_gguf(output: Path, model: Any, model_config: dict[str, Any]) -> Path:
+    """The fused weights as one f16 GGUF file beside the safetensors."""
+    # mlx loads only when a model runs: `import sprintboard` works without it
+    from mlx.utils import tree_flatten
+    from mlx_lm.gguf import convert_to_gguf
+
+    gguf_path = output / "ggml-model-f16.gguf"
+    weights = dict(tree_flatten(model.parameters()))
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the --json document
+        convert_to_gguf(output, weights, model_config, str(gguf_path))
+    return gguf_path
 
 
 # Registered after the definition so `fuse` keeps its own signature for type checkers.

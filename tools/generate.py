@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sprintboard.errors import ToolError
+from sprintboard.tools.model_load import load_with_adapter
 from sprintboard.tools.registry import register
 from sprintboard.tools.train_config import GenerateConfig, GenerateReport
 
@@ -14,12 +16,10 @@ def generate(config: GenerateConfig) -> GenerateReport:
     Raises:
         ToolError: bad model or adapter, or `chat` with a tokenizer that has no template.
     """
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
     from mlx_lm.generate import stream_generate
     from mlx_lm.sample_utils import make_sampler
-
-    from sprintboard.errors import ToolError
-    from sprintboard.tools.model_load import load_with_adapter
 
     loaded = load_with_adapter("generate", config.model, config.adapter)
     tokenizer = loaded.tokenizer

@@ -225,6 +225,7 @@ def build_tokenizer(meta: GgufMetadata) -> Tokenizer:
     Raises:
         ToolError: the GGUF tokenizer is not GPT-2-style BPE.
     """
+    # tokenizers loads only when a tokenizer is used (start-up time)
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
     kind = meta.text("tokenizer.ggml.model")
@@ -303,6 +304,7 @@ def write_model_dir(
     Raises:
         ToolError: the GGUF tokenizer is not supported.
     """
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
 
     tokenizer = build_tokenizer(meta)  # before writing anything, so a refusal leaves no debris
@@ -322,6 +324,7 @@ def import_gguf(config: GgufImportConfig) -> GgufImportReport:
     Raises:
         ToolError: the file is missing or not a llama GGUF, or `out_dir` is in the way.
     """
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
 
     started = time.perf_counter()

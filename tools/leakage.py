@@ -12,17 +12,20 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, Field
 
-from sprintboard.errors import ToolError
 from sprintboard.tools.chat_rows import Format
-from sprintboard.tools.engine import Engine, engine_scope
-from sprintboard.tools.fingerprint import fingerprint_inputs, verify_pairs
+from sprintboard.tools.corpus_scan import require_inputs
+from sprintboard.tools.engine import Engine
+from sprintboard.tools.fingerprint import (
+    Fingerprints,
+    fingerprint_files,
+    verify_pairs,
+)
 from sprintboard.tools.manifest import Manifest, write_manifest
-from sprintboard.tools.near_dup import MinHashParams, candidate_pairs, min_hasher
-from sprintboard.tools.progress import input_bytes, progress
+from sprintboard.tools.near_dup import MinHasher, MinHashParams, candidate_pairs, min_hasher
 from sprintboard.tools.registry import register
-from sprintboard.tools.row_scan import KeySpec, ScanSpec
 
 __all__ = ["LeakPair", "LeakageConfig", "LeakageReport", "leakage"]
 
@@ -80,55 +83,19 @@ def leakage(
         ToolError: a missing input.
     """
     started = time.perf_counter()
-    for path in (config.a, config.b):
-        if not path.is_file():
-            raise ToolError("leakage", f"{path}: no such file; check the path")
+    require_inputs("leakage", (config.a, config.b))
     params = MinHashParams(config.bands, config.band_rows, config.shingle)
     hasher = min_hasher(params) if config.near else None
-    spec = ScanSpec(format=config.format, key=KeySpec(), minhash=params if config.near else None)
-    total = input_bytes([config.a, config.b])
-    with (
-        engine_scope(engine, total) as eng,
-        progress("leakage", total, enabled=show_progress) as bar,
-    ):
-        fps = fingerprint_inputs([config.a, config.b], spec, eng, on_bytes=bar.advance)
+    minhash = params if config.near else None
+    fps = fingerprint_files(
+        "leakage", [config.a, config.b], config.format, minhash, engine, show_progress
+    )
     in_a = fps.src == 0
-    a_keys: dict[tuple[int, int], int] = {}
-    for row in np.flatnonzero(in_a).tolist():
-        a_keys.setdefault((int(fps.key_hi[row]), int(fps.key_lo[row])), row)
-    pairs: list[LeakPair] = []
-    exact_b: set[int] = set()
-    for row in np.flatnonzero(~in_a).tolist():
-        hit = a_keys.get((int(fps.key_hi[row]), int(fps.key_lo[row])))
-        if hit is not None:
-            exact_b.add(row)
-            pairs.append(
-                LeakPair(
-                    kind="exact",
-                    a_line=int(fps.line[hit]),
-                    b_line=int(fps.line[row]),
-                    similarity=1.0,
-                )
-            )
+    exact_b, pairs = _exact_pairs(fps, in_a)
     near_b: set[int] = set()
     if hasher is not None:
-        cands = candidate_pairs(fps.bands, fps.has_shingles)
-        # Row ids of A come first, so a crossing pair is (A row, B row).
-        crossing = cands[in_a[cands[:, 0]] & ~in_a[cands[:, 1]]]
-        crossing = (
-            crossing[[int(j) not in exact_b for j in crossing[:, 1]]] if len(crossing) else crossing
-        )
-        for i, j, sim in verify_pairs(fps, hasher, crossing, config.near_threshold):
-            if j not in near_b:
-                near_b.add(j)
-                pairs.append(
-                    LeakPair(
-                        kind="near",
-                        a_line=int(fps.line[i]),
-                        b_line=int(fps.line[j]),
-                        similarity=sim or 0.0,
-                    )
-                )
+        near_b, near_pairs = _near_pairs(fps, hasher, in_a, exact_b, config.near_threshold)
+        pairs += near_pairs
     out_dir = config.out_dir or config.b.parent / "leakage"
     out_dir.mkdir(parents=True, exist_ok=True)
     report_path = out_dir / "leakage.json"
@@ -164,6 +131,51 @@ def leakage(
         ),
     )
     return report
+
+
+def _exact_pairs(fps: Fingerprints, in_a: npt.NDArray[np.bool_]) -> tuple[set[int], list[LeakPair]]:
+    """B's rows whose key is also an A row's, each paired with the first such A row."""
+    a_keys: dict[tuple[int, int], int] = {}
+    for row in np.flatnonzero(in_a).tolist():
+        a_keys.setdefault((int(fps.key_hi[row]), int(fps.key_lo[row])), row)
+    pairs: list[LeakPair] = []
+    exact_b: set[int] = set()
+    for row in np.flatnonzero(~in_a).tolist():
+        hit = a_keys.get((int(fps.key_hi[row]), int(fps.key_lo[row])))
+        if hit is not None:
+            exact_b.add(row)
+            pairs.append(_pair("exact", fps, hit, row, 1.0))
+    return exact_b, pairs
+
+
+def _near_pairs(
+    fps: Fingerprints,
+    hasher: MinHasher,
+    in_a: npt.NDArray[np.bool_],
+    exact_b: set[int],
+    threshold: float,
+) -> tuple[set[int], list[LeakPair]]:
+    """B's rows (not already exact leaks) near an A row: LSH candidates, verified; the first
+    verified A row per B row."""
+    cands = candidate_pairs(fps.bands, fps.has_shingles)
+    # Row ids of A come first, so a crossing pair is (A row, B row).
+    crossing = cands[in_a[cands[:, 0]] & ~in_a[cands[:, 1]]]
+    crossing = (
+        crossing[[int(j) not in exact_b for j in crossing[:, 1]]] if len(crossing) else crossing
+    )
+    near_b: set[int] = set()
+    pairs: list[LeakPair] = []
+    for i, j, sim in verify_pairs(fps, hasher, crossing, threshold):
+        if j not in near_b:
+            near_b.add(j)
+            pairs.append(_pair("near", fps, i, j, sim or 0.0))
+    return near_b, pairs
+
+
+def _pair(
+    kind: Literal["exact", "near"], fps: Fingerprints, a: int, b: int, sim: float
+) -> LeakPair:
+    return LeakPair(kind=kind, a_line=int(fps.line[a]), b_line=int(fps.line[b]), similarity=sim)
 
 
 # Registered by call, not as a decorator, so `leakage` keeps its typed signature for callers.

@@ -75,6 +75,7 @@ def write_histogram_png(histograms: list[LengthHistogram], path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
+    # matplotlib loads only when a chart is drawn (start-up time)
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(histograms), 1, figsize=(8, 3 * len(histograms)), squeeze=False)

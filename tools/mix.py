@@ -119,64 +119,17 @@ def mix(
     for src in config.sources:
         if not src.path.is_file():
             raise ToolError("mix", f"{src.path}: no such file (source {src.name!r})")
-    paths = [s.path for s in config.sources]
-    good_lines: list[list[int]] = [[] for _ in paths]
-    rejected = [0] * len(paths)
-    total = input_bytes(paths)
-    with (
-        engine_scope(engine, total) as eng,
-        progress("mix: count", total, enabled=show_progress) as bar,
-    ):
-        scan = scan_inputs(paths, ScanSpec(format=config.format), eng, on_bytes=bar.advance)
-        for part in scan.ranges():
-            rs, base = part.scan, part.first_line
-            good_lines[part.source] += [base + i for i in rs.good]
-            rejected[part.source] += rs.rows - len(rs.good)
-        inputs: list[FileRef] = scan.refs()
-    good = [np.asarray(g, dtype=np.int64) for g in good_lines]
+    good, rejected, inputs = _count_good(config, engine, show_progress)
     available = [len(g) for g in good]
     targets = quotas([s.ratio for s in config.sources], available, config.size)
+    # One generator, drawn in a fixed order (sources, then the shuffle): the seed fixes the mix.
     rng = np.random.default_rng(config.seed)
-    picks: list[npt.NDArray[np.int64]] = []
-    shares: list[SourceShare] = []
-    for i, src in enumerate(config.sources):
-        taken = min(targets[i], available[i])
-        chosen = good[i][rng.permutation(available[i])[:taken]]
-        extra = 0
-        if config.upsample and targets[i] > taken and available[i]:
-            extra = targets[i] - taken
-            chosen = np.concatenate((chosen, good[i][rng.integers(0, available[i], extra)]))
-        picks.append(chosen)
-        shares.append(
-            SourceShare(
-                name=src.name,
-                path=str(src.path),
-                ratio=src.ratio,
-                available=available[i],
-                rejected=rejected[i],
-                target=targets[i],
-                taken=taken,
-                upsampled=extra,
-                shortfall=targets[i] - taken - extra,
-            )
-        )
+    picks, shares = _draw(config, good, rejected, targets, rng)
     order_src = np.concatenate([np.full(len(p), i, dtype=np.int64) for i, p in enumerate(picks)])
     order_line = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
     perm = rng.permutation(len(order_line))
     order_src, order_line = order_src[perm], order_line[perm]
-    # Gather the picked rows (the output is held in memory once), then write in mixed order.
-    rows: dict[tuple[int, int], bytes] = {}
-    for i, src in enumerate(config.sources):
-        wanted = np.unique(picks[i])
-        for batch in iter_batches(src.path):
-            lo = np.searchsorted(wanted, batch.first_line)
-            hi = np.searchsorted(wanted, batch.first_line + len(batch.lines))
-            for line in wanted[lo:hi]:
-                rows[(i, int(line))] = batch.lines[int(line) - batch.first_line]
-    with HashingWriter(config.output) as out:
-        for s, line in zip(order_src.tolist(), order_line.tolist(), strict=True):
-            out.write_line(rows[(s, line)])
-    assert out.ref is not None
+    output = _write_mixed(config, picks, order_src, order_line)
     manifest_path = config.output.with_name(config.output.name + ".manifest.json")
     report = MixReport(
         size=len(order_line),
@@ -192,7 +145,7 @@ def mix(
             tool="mix",
             version=VERSION,
             inputs=inputs,
-            outputs=[out.ref],
+            outputs=[output],
             config=config.model_dump(mode="json"),
             counts={"size": report.size, "target_size": report.target_size},
             timings={"total": round(time.perf_counter() - started, 4)},
@@ -208,6 +161,84 @@ def mix(
         ),
     )
     return report
+
+
+def _count_good(
+    config: MixConfig, engine: Engine | None, show_progress: bool
+) -> tuple[list[npt.NDArray[np.int64]], list[int], list[FileRef]]:
+    """The good line numbers of each source, its rejected row count, and the inputs' refs."""
+    paths = [s.path for s in config.sources]
+    good_lines: list[list[int]] = [[] for _ in paths]
+    rejected = [0] * len(paths)
+    total = input_bytes(paths)
+    with (
+        engine_scope(engine, total) as eng,
+        progress("mix: count", total, enabled=show_progress) as bar,
+    ):
+        scan = scan_inputs(paths, ScanSpec(format=config.format), eng, on_bytes=bar.advance)
+        for part in scan.ranges():
+            rs, base = part.scan, part.first_line
+            good_lines[part.source] += [base + i for i in rs.good]
+            rejected[part.source] += rs.rows - len(rs.good)
+        inputs: list[FileRef] = scan.refs()
+    return [np.asarray(g, dtype=np.int64) for g in good_lines], rejected, inputs
+
+
+def _draw(
+    config: MixConfig,
+    good: list[npt.NDArray[np.int64]],
+    rejected: list[int],
+    targets: list[int],
+    rng: np.random.Generator,
+) -> tuple[list[npt.NDArray[np.int64]], list[SourceShare]]:
+    """Each source's picked lines (distinct, then drawn again only with `upsample`)."""
+    picks: list[npt.NDArray[np.int64]] = []
+    shares: list[SourceShare] = []
+    for i, src in enumerate(config.sources):
+        available = len(good[i])
+        taken = min(targets[i], available)
+        chosen = good[i][rng.permutation(available)[:taken]]
+        extra = 0
+        if config.upsample and targets[i] > taken and available:
+            extra = targets[i] - taken
+            chosen = np.concatenate((chosen, good[i][rng.integers(0, available, extra)]))
+        picks.append(chosen)
+        shares.append(
+            SourceShare(
+                name=src.name,
+                path=str(src.path),
+                ratio=src.ratio,
+                available=available,
+                rejected=rejected[i],
+                target=targets[i],
+                taken=taken,
+                upsampled=extra,
+                shortfall=targets[i] - taken - extra,
+            )
+        )
+    return picks, shares
+
+
+def _write_mixed(
+    config: MixConfig,
+    picks: list[npt.NDArray[np.int64]],
+    order_src: npt.NDArray[np.int64],
+    order_line: npt.NDArray[np.int64],
+) -> FileRef:
+    """Gather the picked rows (the output is held in memory once), then write in mixed order."""
+    rows: dict[tuple[int, int], bytes] = {}
+    for i, src in enumerate(config.sources):
+        wanted = np.unique(picks[i])
+        for batch in iter_batches(src.path):
+            lo = np.searchsorted(wanted, batch.first_line)
+            hi = np.searchsorted(wanted, batch.first_line + len(batch.lines))
+            for line in wanted[lo:hi]:
+                rows[(i, int(line))] = batch.lines[int(line) - batch.first_line]
+    with HashingWriter(config.output) as out:
+        for s, line in zip(order_src.tolist(), order_line.tolist(), strict=True):
+            out.write_line(rows[(s, line)])
+    assert out.ref is not None
+    return out.ref
 
 
 # Registered by call, not as a decorator, so `mix` keeps its typed signature for callers.

@@ -76,6 +76,7 @@ def read_model_config(tool: str, model_dir: Path) -> dict[str, Any]:
     if not isinstance(model_type, str):
         raise ToolError(tool, f"{config_path}: no `model_type`; cannot tell the architecture")
     require_mlx(tool)
+    # mlx loads only when a model runs: `import sprintboard` works without it
     from mlx_lm.utils import MODEL_REMAPPING
 
     module = MODEL_REMAPPING.get(model_type, model_type)
@@ -106,6 +107,7 @@ def load_base(tool: str, model_dir: Path, *, quantize: bool = False) -> LoadedMo
         ToolError: see `read_model_config`, or mlx-lm cannot load the weights.
     """
     config = read_model_config(tool, model_dir)
+    # mlx loads only when a model runs: `import sprintboard` works without it
     from mlx_lm.utils import load, quantize_model
 
     try:
@@ -132,6 +134,7 @@ def apply_lora(
     Raises:
         ToolError: the model has fewer blocks than `layers`.
     """
+    # mlx loads only when a model runs: `import sprintboard` works without it
     from mlx_lm.tuner.utils import linear_to_lora_layers
 
     blocks = len(model.layers)

@@ -38,6 +38,7 @@ from sprintboard.tools.chat_rows import (
 )
 from sprintboard.tools.jsonl_stream import ByteRange, iter_batches
 from sprintboard.tools.length_stats import LengthStats
+from sprintboard.tools.tokenizer_count import load_token_counter
 
 if TYPE_CHECKING:
     import numpy as np
@@ -228,8 +229,6 @@ def _check_general(
 
 @functools.cache
 def _token_counter(path: str) -> Callable[[str], int]:
-    from sprintboard.tools.tokenizer_count import load_token_counter
-
     return load_token_counter(Path(path))
 
 
@@ -289,6 +288,7 @@ class _Rows:
 
     def finish(self) -> RangeScan:
         if self.hasher is not None:
+            # numpy loads only when rows are counted (start-up time of every tool)
             import numpy as np
 
             self.flush_texts()
@@ -306,6 +306,7 @@ class _Rows:
 
 
 def _min_hasher(params: MinHashParams) -> Any:
+    # numpy loads only for near-duplicates (start-up time)
     from sprintboard.tools.near_dup import min_hasher
 
     return min_hasher(params)

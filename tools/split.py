@@ -18,15 +18,19 @@ from pydantic import BaseModel, Field, field_validator
 from sprintboard.errors import ToolError
 from sprintboard.files import FileRef
 from sprintboard.tools.chat_rows import Format
-from sprintboard.tools.engine import Engine, engine_scope
-from sprintboard.tools.fingerprint import Fingerprints, fingerprint_inputs, near_pairs
+from sprintboard.tools.corpus_scan import require_inputs
+from sprintboard.tools.engine import Engine
+from sprintboard.tools.fingerprint import (
+    Fingerprints,
+    fingerprint_files,
+    near_pairs,
+)
 from sprintboard.tools.jsonl_stream import iter_batches
 from sprintboard.tools.manifest import Manifest, write_manifest
 from sprintboard.tools.near_dup import MinHashParams, cluster_pairs, min_hasher
 from sprintboard.tools.output_files import HashingWriter
-from sprintboard.tools.progress import input_bytes, progress
 from sprintboard.tools.registry import register
-from sprintboard.tools.row_scan import KeySpec, ScanSpec, reject_record
+from sprintboard.tools.row_scan import reject_record
 
 __all__ = ["SPLIT_NAMES", "SplitConfig", "SplitReport", "duplicate_groups", "split"]
 
@@ -121,49 +125,18 @@ def split(
         ToolError: a missing input, or a split that would hold fewer rows than `batch_size`.
     """
     started = time.perf_counter()
-    for path in config.inputs:
-        if not path.is_file():
-            raise ToolError("split", f"{path}: no such file; check the path")
+    require_inputs("split", config.inputs)
     params = MinHashParams(config.bands, config.band_rows, config.shingle)
     hasher = min_hasher(params) if config.near else None
-    spec = ScanSpec(format=config.format, key=KeySpec(), minhash=params if config.near else None)
-    total = input_bytes(config.inputs)
-    with (
-        engine_scope(engine, total) as eng,
-        progress("split", total, enabled=show_progress) as bar,
-    ):
-        fps = fingerprint_inputs(config.inputs, spec, eng, on_bytes=bar.advance)
+    minhash = params if config.near else None
+    fps = fingerprint_files("split", config.inputs, config.format, minhash, engine, show_progress)
     pairs = [(i, j) for i, j, _ in near_pairs(fps, hasher, config.near_threshold)] if hasher else []
     groups = duplicate_groups(fps, pairs)
     split_of = _deal(groups, config.ratios, config.seed)
     counts = {name: int((split_of == s).sum()) for s, name in enumerate(SPLIT_NAMES)}
-    for s, name in enumerate(SPLIT_NAMES):
-        if config.ratios[s] > 0 and counts[name] < config.batch_size:
-            raise ToolError(
-                "split",
-                f"{name}.jsonl would hold {counts[name]} rows, fewer than the batch size "
-                f"{config.batch_size}; add rows, raise its ratio or lower --batch-size. Nothing was written.",
-            )
-    config.out_dir.mkdir(parents=True, exist_ok=True)
+    _refuse_small(config, counts)
     used = [s for s in range(3) if config.ratios[s] > 0]
-    writers = {s: HashingWriter(config.out_dir / f"{SPLIT_NAMES[s]}.jsonl") for s in used}
-    rejects = HashingWriter(config.out_dir / "rejects.jsonl")
-    try:
-        for source, line, problems, raw in fps.rejected:
-            rejects.write_line(reject_record(str(config.inputs[source]), line, problems, raw))
-        for source, path in enumerate(config.inputs):
-            mine = fps.src == source
-            lines, where = fps.line[mine], split_of[mine]
-            for batch in iter_batches(path):
-                lo = np.searchsorted(lines, batch.first_line)
-                hi = np.searchsorted(lines, batch.first_line + len(batch.lines))
-                for line, s in zip(lines[lo:hi].tolist(), where[lo:hi].tolist(), strict=True):
-                    writers[s].write_line(batch.lines[line - batch.first_line])
-    except BaseException:
-        for w in [*writers.values(), rejects]:
-            w.abort()
-        raise
-    outputs: list[FileRef] = [writers[s].commit() for s in used] + [rejects.commit()]
+    outputs = _write_splits(config, fps, split_of, used)
     manifest_path = config.out_dir / "split.manifest.json"
     report = SplitReport(
         rows=len(fps) + len(fps.rejected),
@@ -188,6 +161,43 @@ def split(
         ),
     )
     return report
+
+
+def _refuse_small(config: SplitConfig, counts: dict[str, int]) -> None:
+    """Refuse, before writing anything, a split that would hold fewer rows than a batch."""
+    for s, name in enumerate(SPLIT_NAMES):
+        if config.ratios[s] > 0 and counts[name] < config.batch_size:
+            raise ToolError(
+                "split",
+                f"{name}.jsonl would hold {counts[name]} rows, fewer than the batch size "
+                f"{config.batch_size}; add rows, raise its ratio or lower --batch-size. Nothing was written.",
+            )
+
+
+def _write_splits(
+    config: SplitConfig, fps: Fingerprints, split_of: npt.NDArray[np.int8], used: list[int]
+) -> list[FileRef]:
+    """Each input row into its split's file (in input order), rejects into rejects.jsonl;
+    every file is dropped, never left half-written, if any write fails."""
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    writers = {s: HashingWriter(config.out_dir / f"{SPLIT_NAMES[s]}.jsonl") for s in used}
+    rejects = HashingWriter(config.out_dir / "rejects.jsonl")
+    try:
+        for source, line, problems, raw in fps.rejected:
+            rejects.write_line(reject_record(str(config.inputs[source]), line, problems, raw))
+        for source, path in enumerate(config.inputs):
+            mine = fps.src == source
+            lines, where = fps.line[mine], split_of[mine]
+            for batch in iter_batches(path):
+                lo = np.searchsorted(lines, batch.first_line)
+                hi = np.searchsorted(lines, batch.first_line + len(batch.lines))
+                for line, s in zip(lines[lo:hi].tolist(), where[lo:hi].tolist(), strict=True):
+                    writers[s].write_line(batch.lines[line - batch.first_line])
+    except BaseException:
+        for w in [*writers.values(), rejects]:
+            w.abort()
+        raise
+    return [writers[s].commit() for s in used] + [rejects.commit()]
 
 
 # Registered by call, not as a decorator, so `split` keeps its typed signature for callers.

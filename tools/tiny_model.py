@@ -43,6 +43,7 @@ TINY_SENTENCES: tuple[str, ...] = (
 
 
 def _train_tokenizer(vocab_size: int) -> object:
+    # tokenizers loads only when a tokenizer is used (start-up time)
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE(unk_token=None))
@@ -66,6 +67,7 @@ def build_tiny_model(
 
     The model loads with `mlx_lm.load(out_dir)`; weights depend only on `seed`.
     """
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
     from mlx.utils import tree_flatten
     from mlx_lm.models import llama

@@ -18,6 +18,7 @@ def load_token_counter(path: Path) -> Callable[[str], int]:
     Raises:
         ToolError: no tokenizer.json there, or it does not load.
     """
+    # tokenizers loads only when a tokenizer is used (start-up time)
     from tokenizers import Tokenizer
 
     file = path / "tokenizer.json" if path.is_dir() else path

@@ -27,12 +27,24 @@ from typing import TYPE_CHECKING, Any, cast
 from sprintboard.errors import ToolError
 from sprintboard.files import FileRef, file_ref
 from sprintboard.tools.manifest import Manifest, write_manifest
+from sprintboard.tools.memory_estimate import ModelShape, estimate_memory, format_bytes
+from sprintboard.tools.model_load import LoadedModel, apply_lora, load_base
 from sprintboard.tools.registry import register
 from sprintboard.tools.train_config import MemoryEstimate, TrainConfig, TrainReport
-from sprintboard.tools.train_resume import Checkpoint, RunTotals
+from sprintboard.tools.train_resume import (
+    CallbackPlan,
+    Checkpoint,
+    MetricsLog,
+    RunTotals,
+    TrainCallback,
+    latest_checkpoint,
+    restore_checkpoint,
+    step_seed,
+    train_progress,
+    truncate_metrics,
+)
 
-if TYPE_CHECKING:  # loading them pulls in numpy and mlx; the steps import them when they run
-    from sprintboard.tools.model_load import LoadedModel
+if TYPE_CHECKING:  # train_data pulls in numpy; the steps import it when they run
     from sprintboard.tools.train_data import Split, TrainBatches
 
 __all__ = ["World", "train", "train_rank"]
@@ -88,6 +100,7 @@ def train(config: TrainConfig, *, show_progress: bool = False) -> TrainReport:
     """
     if not config.launches:
         return train_rank(config, show_progress=show_progress)
+    # cycle: train_distributed runs this module's train_rank
     from sprintboard.tools.train_distributed import launch, planned_world_size
 
     if config.dry_run:  # nothing to launch: check and estimate one rank's share here
@@ -112,7 +125,7 @@ def train_rank(
 
 
 def _prepare(config: TrainConfig, world: World) -> _Prepared:
-    from sprintboard.tools.model_load import load_base
+    # numpy loads only when a split is read (start-up time)
     from sprintboard.tools.train_data import TrainBatches, load_split, padded_length
 
     started = time.perf_counter()
@@ -144,10 +157,9 @@ def _prepare(config: TrainConfig, world: World) -> _Prepared:
 
 def _build(run: _Prepared) -> tuple[Any, Any]:
     """Add LoRA layers (the same initial weights on every rank) and make the optimizer."""
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
     import mlx.optimizers as optim
-
-    from sprintboard.tools.model_load import apply_lora
 
     config, model = run.config, run.loaded.model
     mx.random.seed(config.seed)
@@ -171,14 +183,8 @@ def _resume_point(run: _Prepared, model: Any, optimizer: Any) -> Checkpoint:
 
     The returned checkpoint's `path` is the output directory when nothing was restored.
     """
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
-
-    from sprintboard.tools.train_resume import (
-        latest_checkpoint,
-        restore_checkpoint,
-        step_seed,
-        truncate_metrics,
-    )
 
     config, world = run.config, run.world
     start = Checkpoint(config.output, 0, 0, run.fingerprint, 0, world.size)
@@ -192,6 +198,7 @@ def _resume_point(run: _Prepared, model: Any, optimizer: Any) -> Checkpoint:
         else:
             (config.output / "metrics.jsonl").unlink(missing_ok=True)
     if world.size > 1:
+        # cycle: train_distributed runs this module's train_rank
         from sprintboard.tools.train_distributed import share_resume_point
 
         start = share_resume_point(world, start, model, optimizer)
@@ -228,14 +235,8 @@ def _loop(
     run: _Prepared, model: Any, optimizer: Any, start: Checkpoint, *, show_progress: bool
 ) -> RunTotals:
     """Validate at step 0, then train from `start` to the last step; return the totals."""
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
-
-    from sprintboard.tools.train_resume import (
-        CallbackPlan,
-        MetricsLog,
-        TrainCallback,
-        train_progress,
-    )
 
     config, world, total = run.config, run.world, run.total
     plan = CallbackPlan(
@@ -270,6 +271,7 @@ def _mlx_train(
     run: _Prepared, model: Any, optimizer: Any, start: Checkpoint, callback: Any
 ) -> None:
     """mlx-lm's own loop for the remaining steps, its console UI captured in `train.log`."""
+    # mlx loads only when a model runs: `import sprintboard` works without it
     from mlx_lm.tuner.trainer import TrainingArgs, default_loss
     from mlx_lm.tuner.trainer import train as mlx_train
 
@@ -312,6 +314,7 @@ def _finish(run: _Prepared, start: Checkpoint | None, totals: RunTotals | None) 
     metrics_file = config.output / "metrics.jsonl"
     metrics: dict[str, float] = {}
     if totals is not None:
+        # mlx loads only when a model runs: `import sprintboard` works without it
         import mlx.core as mx
 
         metrics = {
@@ -352,6 +355,7 @@ def _fingerprint(config: TrainConfig, total: int, data_sha: str, model_sha: str)
 
 
 def _schedule(config: TrainConfig, total: int) -> Any:
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.optimizers as optim
 
     lr, decay_steps = config.learning_rate, max(total - config.warmup_steps, 1)
@@ -372,8 +376,6 @@ def _schedule(config: TrainConfig, total: int) -> Any:
 def _estimate(
     config: TrainConfig, model_config: dict[str, Any], seq_len: int, rank_batch: int
 ) -> MemoryEstimate:
-    from sprintboard.tools.memory_estimate import ModelShape, estimate_memory
-
     try:
         shape = ModelShape.from_config(model_config)
     except KeyError as exc:
@@ -392,8 +394,6 @@ def _estimate(
 
 
 def _check_budget(config: TrainConfig, estimate: MemoryEstimate) -> None:
-    from sprintboard.tools.memory_estimate import format_bytes
-
     budget = config.memory_budget
     if budget is not None and estimate.total > int(budget):
         parts = ", ".join(
@@ -424,6 +424,7 @@ def _write_adapter_config(config: TrainConfig, blocks: int) -> None:
 
 def _validator(run: _Prepared, model: Any) -> Any:
     """Validation loss over the fixed validation batches (every rank takes its share)."""
+    # mlx and numpy load only when a model runs: `import sprintboard` works without them
     from mlx_lm.tuner.trainer import evaluate
 
     from sprintboard.tools.train_data import ValBatches
@@ -454,6 +455,7 @@ def _global_token_mean_loss(world_size: int) -> Any:
     loss by the global token count (times the world size, which the averaging divides out)
     gives the gradient and loss of one process on the whole batch.
     """
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
     import mlx.nn as nn
 
@@ -479,6 +481,7 @@ def _ui_log(output: Path, world: World) -> Any:
 
 
 def _flat(tree: Any) -> list[tuple[str, Any]]:
+    # mlx loads only when a model runs: `import sprintboard` works without it
     from mlx.utils import tree_flatten
 
     return cast("list[tuple[str, Any]]", tree_flatten(tree))

@@ -261,6 +261,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         if path.suffix == ".toml":
             data: Any = tomllib.loads(text)
         elif path.suffix in (".yaml", ".yml"):
+            # yaml loads only for a YAML config (start-up time)
             import yaml
 
             data = yaml.safe_load(text) or {}

@@ -121,6 +121,7 @@ def load_split(
             `batch_size`, needs a chat template the tokenizer lacks, or has rows longer than
             `max_seq_length` (unless `allow_truncation`).
     """
+    # mlx loads only when a model runs: `import sprintboard` works without it
     from mlx_lm.tuner.datasets import create_dataset
 
     path = data_dir / f"{name}.jsonl"
@@ -165,6 +166,7 @@ def padded_length(longest: int, max_seq_length: int) -> int:
 
 
 def _collate(split: Split, indices: list[int], max_seq_length: int) -> tuple[Any, Any]:
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
 
     lengths = [min(split.lengths[i], max_seq_length) for i in indices]

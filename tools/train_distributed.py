@@ -48,10 +48,10 @@ from pydantic import BaseModel, ValidationError
 
 from sprintboard.errors import ToolError
 from sprintboard.tools.train_config import LaunchInfo, TrainConfig, TrainReport
+from sprintboard.tools.train_resume import Checkpoint
 
 if TYPE_CHECKING:
     from sprintboard.tools.train import World
-    from sprintboard.tools.train_resume import Checkpoint
 
 __all__ = [
     "RankHost",
@@ -392,6 +392,7 @@ def _verdict(
 
 
 def _from_rank0(world: World, value: Any) -> Any:
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
 
     return mx.distributed.all_sum(value if world.writes else mx.zeros_like(value))
@@ -404,10 +405,9 @@ def share_resume_point(world: World, start: Checkpoint, model: Any, optimizer: A
     Raises:
         ToolError: this rank's config fingerprint (settings, data, weights) is not rank 0's.
     """
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
     from mlx.utils import tree_map
-
-    from sprintboard.tools.train_resume import Checkpoint
 
     mine = int(start.fingerprint[:12], 16)  # 48 bits: fits the int64 the ring sums
     numbers = mx.array([start.step, start.consumed, start.trained_tokens, mine], mx.int64)
@@ -444,6 +444,7 @@ def _check_files(config: TrainConfig) -> None:
 
 
 def _join(world_size: int) -> World:
+    # mlx only where a model runs; sprintboard.tools.train imports this module (a cycle)
     import mlx.core as mx
 
     from sprintboard.tools.train import World
@@ -467,6 +468,7 @@ def _print_record(record: RankRecord) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """One rank: join the ring, train, wait for the others, print the completion record."""
+    # mlx only where a model runs; sprintboard.tools.train imports this module (a cycle)
     import mlx.core as mx
 
     from sprintboard.tools.train import train_rank

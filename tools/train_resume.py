@@ -85,6 +85,7 @@ def save_checkpoint(
     output: Path, checkpoint: Checkpoint, *, model: Any, optimizer: Any, keep: int
 ) -> Checkpoint:
     """Write `checkpoint` (its `path` is ignored) atomically; drop all but the newest `keep`."""
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
     from mlx.utils import tree_flatten
 
@@ -152,6 +153,7 @@ def restore_checkpoint(checkpoint: Checkpoint, model: Any, optimizer: Any) -> No
     Raises:
         ToolError: the checkpoint does not match the model's adapters.
     """
+    # mlx loads only when a model runs: `import sprintboard` works without it
     import mlx.core as mx
     from mlx.utils import tree_map_with_path
 
@@ -256,6 +258,7 @@ def train_progress(total: int, start: int, *, enabled: bool) -> Iterator[_Progre
     if not enabled:
         yield _Progress()
         return
+    # rich loads only when a bar is shown (start-up time)
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -369,6 +372,7 @@ class TrainCallback:
 
     def checkpoint(self, step: int) -> None:
         """Save a resumable checkpoint (rank 0), then reseed mlx's RNG for the steps after it."""
+        # mlx loads only when a model runs: `import sprintboard` works without it
         import mlx.core as mx
 
         plan = self.plan

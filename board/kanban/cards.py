@@ -109,28 +109,7 @@ def loose_card(
     if explicit and explicit.group(1) in STATUSES:
         status = explicit.group(1)  # type: ignore[assignment]  # checked against STATUSES
         text = (text[: explicit.start()] + text[explicit.end() :]).strip()
-    commits: tuple[str, ...] = ()
-    done = None
-    changed = True
-    while changed:
-        changed = False
-        for pattern in _TRAILING:
-            m = pattern.search(text)
-            if not m:
-                continue
-            token = m.group(1)
-            if token.startswith("(commit"):
-                found_commits = _COMMITS.match(token)
-                if not found_commits:
-                    continue
-                commits = tuple(c.strip(" `") for c in found_commits.group(1).split(","))
-            elif token.startswith("✅"):
-                done = _date(token, year)
-            elif owner is None:
-                owner = token
-            else:
-                continue
-            text, changed = text[: m.start()].rstrip(" ·"), True
+    text, commits, done, owner = _trailing(text, year, owner)
     text = text.strip().rstrip(" ·")
     if text.startswith("~~") and text.endswith("~~") and len(text) > 4:
         text, status = text[2:-2], "cancelled"
@@ -156,6 +135,36 @@ def loose_card(
         checked=checked,
         line=number,
     )
+
+
+def _trailing(
+    text: str, year: int, owner: str | None
+) -> tuple[str, tuple[str, ...], str | None, str | None]:
+    """Take the trailing tags off a card line, last first, in any order: commits, the done
+    date, and a bare owner name (only when no `**[owner]**` tag named one)."""
+    commits: tuple[str, ...] = ()
+    done = None
+    changed = True
+    while changed:
+        changed = False
+        for pattern in _TRAILING:
+            m = pattern.search(text)
+            if not m:
+                continue
+            token = m.group(1)
+            if token.startswith("(commit"):
+                found_commits = _COMMITS.match(token)
+                if not found_commits:
+                    continue
+                commits = tuple(c.strip(" `") for c in found_commits.group(1).split(","))
+            elif token.startswith("✅"):
+                done = _date(token, year)
+            elif owner is None:
+                owner = token
+            else:
+                continue
+            text, changed = text[: m.start()].rstrip(" ·"), True
+    return text, commits, done, owner
 
 
 def _date(token: str, year: int) -> str | None:

@@ -188,6 +188,7 @@ def push_with_retry(
     Raises:
         BoardError: the pull did not merge cleanly; the repository is left for a person.
     """
+    # GitPython loads only when git is used (start-up time)
     import git
 
     repo = _repo(root)

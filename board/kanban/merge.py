@@ -56,6 +56,27 @@ def merge_edit(
     twice (a crash between commit and re-render) adds nothing the second time.
     """
     out = MergeResult()
+    _merge_cards(base, edited, state, actor, out)
+    if base is None:  # the entries the board has stand for the base: new lines are added
+        decisions, notes = entries_of(state)
+        base = KanbanDocument(decisions=decisions, notes=notes)
+    _merge_entries(base, edited, state, actor, out)
+    if id_prefix is not None:
+        out.drafts = [
+            EventDraft(d.op, d.task, d.fields, d.actor, d.fence, f"{id_prefix}-{i:03d}")
+            for i, d in enumerate(out.drafts)
+        ]
+    return out
+
+
+def _merge_cards(
+    base: KanbanDocument | None,
+    edited: KanbanDocument,
+    state: BoardState,
+    actor: str,
+    out: MergeResult,
+) -> None:
+    """New cards become tasks; changed cards become the changes (only with a `base`)."""
     now = cards_of(state)
     untouched = []
     for card in edited.cards.values():
@@ -76,9 +97,13 @@ def merge_edit(
             f"were merged; changes to {', '.join(untouched[:10])} were not. Make them again "
             "in the file as it is now."
         )
-    if base is None:  # the entries the board has stand for the base: new lines are added
-        decisions, notes = entries_of(state)
-        base = KanbanDocument(decisions=decisions, notes=notes)
+
+
+def _merge_entries(
+    base: KanbanDocument, edited: KanbanDocument, state: BoardState, actor: str, out: MergeResult
+) -> None:
+    """Cards deleted from the file are shown again (with a warning); decisions and notes
+    added become events, deleted ones are shown again."""
     for card_id, card in base.cards.items():
         if card_id not in edited.cards and card_id in state.tasks:
             out.warnings.append(
@@ -108,12 +133,6 @@ def merge_edit(
             f"{kind}, so it is shown again"
             for e in removed
         ]
-    if id_prefix is not None:
-        out.drafts = [
-            EventDraft(d.op, d.task, d.fields, d.actor, d.fence, f"{id_prefix}-{i:03d}")
-            for i, d in enumerate(out.drafts)
-        ]
-    return out
 
 
 def _entry_diff(
@@ -173,6 +192,39 @@ def _card_changes(ref: KanbanCard, card: KanbanCard, task: Task, actor: str) -> 
         update["agent"] = card.owner
     if card.commits != ref.commits and list(card.commits) != task.commits:
         update["commits"] = list(card.commits)
+    drafts += _criteria_changes(ref, card, task, actor, update)
+    target: Status = card.status
+    if card.checked and not ref.checked and target not in ("done", "cancelled"):
+        target = "done"
+    reason = card.blocked_reason
+    if target == "blocked" and not reason:
+        reason = task.blocked_reason or f"blocked in KANBAN.md by {actor}"
+    moved = target != ref.status or (target == "done" and card.checked != ref.checked)
+    if moved and target != task.status:
+        fields: dict[str, Any] = {
+            "to": target,
+            "reason": reason or f"moved in KANBAN.md by {actor}",
+        }
+        if target == "done" or target not in ALLOWED_MOVES[task.status]:
+            fields["force"] = True  # a person moving a card is the "person, forcing" of DESIGN.md
+        drafts.append(EventDraft("task.move", task.id, fields, actor))
+    elif (
+        card.blocked_reason != ref.blocked_reason
+        and card.blocked_reason
+        and card.blocked_reason != task.blocked_reason
+    ):
+        update["blocked_reason"] = card.blocked_reason
+    if update:
+        drafts.insert(0, EventDraft("task.update", task.id, update, actor))
+    return drafts
+
+
+def _criteria_changes(
+    ref: KanbanCard, card: KanbanCard, task: Task, actor: str, update: dict[str, Any]
+) -> list[EventDraft]:
+    """Criteria rewritten go into `update` (keeping each kept text's check and result);
+    only ticks changed become `criterion.check` drafts."""
+    drafts: list[EventDraft] = []
     texts = [t for t, _ in card.criteria]
     if texts != [t for t, _ in ref.criteria]:
         if texts != [c.text for c in task.criteria]:
@@ -199,27 +251,4 @@ def _card_changes(ref: KanbanCard, card: KanbanCard, task: Task, actor: str) -> 
                         actor,
                     )
                 )
-    target: Status = card.status
-    if card.checked and not ref.checked and target not in ("done", "cancelled"):
-        target = "done"
-    reason = card.blocked_reason
-    if target == "blocked" and not reason:
-        reason = task.blocked_reason or f"blocked in KANBAN.md by {actor}"
-    moved = target != ref.status or (target == "done" and card.checked != ref.checked)
-    if moved and target != task.status:
-        fields: dict[str, Any] = {
-            "to": target,
-            "reason": reason or f"moved in KANBAN.md by {actor}",
-        }
-        if target == "done" or target not in ALLOWED_MOVES[task.status]:
-            fields["force"] = True  # a person moving a card is the "person, forcing" of DESIGN.md
-        drafts.append(EventDraft("task.move", task.id, fields, actor))
-    elif (
-        card.blocked_reason != ref.blocked_reason
-        and card.blocked_reason
-        and card.blocked_reason != task.blocked_reason
-    ):
-        update["blocked_reason"] = card.blocked_reason
-    if update:
-        drafts.insert(0, EventDraft("task.update", task.id, update, actor))
     return drafts

@@ -44,6 +44,7 @@ class RepairProposal:
 
 def find_mojibake(text: str) -> list[tuple[int, str]]:
     """Lines that look like mojibake, as (line number, the first odd snippet)."""
+    # ftfy loads only when a text is checked (start-up time)
     import ftfy  # only needed once a file is actually read
     from ftfy.badness import is_bad
 
@@ -63,6 +64,7 @@ def _snippet(line: str) -> str:
 
 def propose_repair(text: str) -> RepairProposal:
     """ftfy's fix for `text`, the lines it changes and whether it had to guess bytes."""
+    # ftfy loads only when a text is checked (start-up time)
     import ftfy
 
     fixed = ftfy.fix_and_explain(text)

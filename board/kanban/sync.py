@@ -160,6 +160,7 @@ class KanbanSync:
             )
         if board is None:
             return None
+        # start-up: a board opened only to read loads no KANBAN.md parser or renderer
         from sprintboard.board.kanban.render import render_kanban
 
         past = board.state_at(seq) if seq else BoardState()
@@ -185,6 +186,7 @@ class KanbanSync:
             return None
 
     def _layout(self, data: bytes, state: BoardState) -> KanbanDocument | None:
+        # start-up: a board opened only to read loads no KANBAN.md parser or renderer
         from sprintboard.board.kanban.parse import parse_kanban
 
         key = self._digest(data)
@@ -201,6 +203,7 @@ class KanbanSync:
 
     def render(self, state: BoardState) -> None:
         """Re-render KANBAN.md from `state`, unless it holds a person's unmerged edit."""
+        # start-up: a board opened only to read loads no KANBAN.md parser or renderer
         from sprintboard.board.kanban.render import render_kanban
 
         layout: KanbanDocument | None
@@ -297,6 +300,7 @@ class KanbanSync:
         Raises:
             KanbanParseError: the file does not parse.
         """
+        # start-up: a board opened only to read loads no KANBAN.md parser or renderer
         from sprintboard.board.kanban.parse import parse_kanban
 
         if data is None:
@@ -317,9 +321,6 @@ class KanbanSync:
         A file that does not parse is reported in `SyncReport.error` and left as it is;
         the board keeps its state.
         """
-        from sprintboard.board.kanban.merge import merge_edit
-        from sprintboard.board.kanban.parse import parse_kanban
-
         actor = actor or self.actor
         report = SyncReport()
         current = _read(self.path)
@@ -327,40 +328,7 @@ class KanbanSync:
             return report  # nothing to merge; checked without the lock, again under it
 
         def build(state: BoardState) -> list[EventDraft]:
-            try:
-                edited = self.path.read_bytes()
-            except FileNotFoundError:
-                return []
-            if self.is_rendered(edited):
-                return []
-            base = self.base_for(edited, board, state)
-            base_doc = self._layout(base, state) if base else None
-            # any rendered copy tells whether the file must end like one
-            last = base or self.last_rendered()
-            doc = parse_kanban(
-                edited,
-                self.path,
-                headings=self.headings,
-                taken=list(state.tasks),
-                require_end=_descends(self._layout(last, state) if last else None, edited),
-            )
-            result = merge_edit(
-                base_doc,
-                doc,
-                state,
-                actor,
-                id_prefix=f"{board.host}:kanban-{self._digest((base or b'') + edited)}",
-            )
-            report.merged, report.new_ids, report.warnings = (
-                True,
-                list(doc.new_ids),
-                [
-                    *doc.warnings,
-                    *result.warnings,
-                ],
-            )
-            self._merging.edit = (edited, doc)
-            return list(result.drafts)
+            return self._merge_drafts(board, state, actor, report)
 
         try:
             report.events = board.transact(build, render=True)
@@ -379,6 +347,50 @@ class KanbanSync:
         finally:
             self._merging.edit = None
         return report
+
+    def _merge_drafts(
+        self, board: LocalBoard, state: BoardState, actor: str, report: SyncReport
+    ) -> list[EventDraft]:
+        """Under the board's lock: the drafts the file's edit comes to (none when it is a
+        rendered copy), with what the merge found recorded in `report`."""
+        # start-up: a board opened only to read loads no KANBAN.md parser or renderer
+        from sprintboard.board.kanban.merge import merge_edit
+        from sprintboard.board.kanban.parse import parse_kanban
+
+        try:
+            edited = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        if self.is_rendered(edited):
+            return []
+        base = self.base_for(edited, board, state)
+        base_doc = self._layout(base, state) if base else None
+        # any rendered copy tells whether the file must end like one
+        last = base or self.last_rendered()
+        doc = parse_kanban(
+            edited,
+            self.path,
+            headings=self.headings,
+            taken=list(state.tasks),
+            require_end=_descends(self._layout(last, state) if last else None, edited),
+        )
+        result = merge_edit(
+            base_doc,
+            doc,
+            state,
+            actor,
+            id_prefix=f"{board.host}:kanban-{self._digest((base or b'') + edited)}",
+        )
+        report.merged, report.new_ids, report.warnings = (
+            True,
+            list(doc.new_ids),
+            [
+                *doc.warnings,
+                *result.warnings,
+            ],
+        )
+        self._merging.edit = (edited, doc)
+        return list(result.drafts)
 
 
 def rendered_seq(data: bytes) -> int | None:

@@ -3,6 +3,10 @@
 `COMMANDS` says which room module holds each top-level command, in `sprintboard --help`
 order. The root app imports a room only when one of its commands runs (see `lazy_group`),
 so a new command needs a line here as well as the `register` call in its room.
+
+Inside a room module, each command imports what it calls in its own body: `sprintboard
+next` then loads only the next-up code, not every command's (tests/test_cli_lazy.py).
+Those function-level imports buy start-up time; tests/test_layering.py still checks them.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import typer
 
 from sprintboard.commands import options
 from sprintboard.commands.output import print_json
+from sprintboard.errors import KanbanParseError
 
 __all__ = ["app", "register"]
 
@@ -105,9 +106,7 @@ def check(
     json: bool = options.JSON,
 ) -> None:
     """Parse KANBAN.md (or FILE) without changing anything; show a mojibake repair proposal."""
-    from sprintboard.board.kanban.mojibake import find_mojibake, propose_repair
     from sprintboard.board.kanban.parse import parse_kanban
-    from sprintboard.errors import KanbanParseError
 
     kanban: Any = None
     board: Any = None
@@ -121,35 +120,7 @@ def check(
         # The workspace's own file is read as `sync` would: its ids taken, its last copy known.
         doc = kanban.check(data, board.snapshot()) if kanban else parse_kanban(data, path)
     except KanbanParseError as exc:
-        text = data.decode("utf-8", "replace")
-        if not find_mojibake(text):
-            raise
-        proposal = propose_repair(text)
-        if repair:
-            parse_kanban(proposal.text, path)  # the repair must itself be a board
-            path.write_text(proposal.text, encoding="utf-8")
-        if json:
-            print_json(
-                {
-                    "ok": False,
-                    "error": str(exc),
-                    "repair": {
-                        "changed_lines": proposal.changed_lines,
-                        "steps": proposal.steps,
-                        "lossy": proposal.lossy,
-                        "written": repair,
-                    },
-                }
-            )
-        else:
-            typer.echo(f"error: {exc}", err=True)
-            typer.echo(proposal.summary(), err=True)
-            typer.echo(
-                f"repair written to {path}" if repair else "run with --repair to write it",
-                err=True,
-            )
-        if not repair:
-            raise SystemExit(1) from None
+        _offer_repair(exc, data, path, repair=repair, json=json)
         return
     if json:
         print_json(
@@ -169,6 +140,46 @@ def check(
         f"{path}: ok, {len(doc.cards)} card(s), {len(doc.decisions)} decision(s), "
         f"{len(doc.notes)} note(s); cards without an id would get {doc.new_ids or 'none'}"
     )
+
+
+def _offer_repair(
+    exc: KanbanParseError, data: bytes, path: Path, *, repair: bool, json: bool
+) -> None:
+    """A file that does not parse because of mojibake: show (or with --repair write) the
+    proposed repair; exit 1 unless it was written. Any other parse error is raised."""
+    # start-up: each command loads only the code it runs (tests/test_cli_lazy.py)
+    from sprintboard.board.kanban.mojibake import find_mojibake, propose_repair
+    from sprintboard.board.kanban.parse import parse_kanban
+
+    text = data.decode("utf-8", "replace")
+    if not find_mojibake(text):
+        raise
+    proposal = propose_repair(text)
+    if repair:
+        parse_kanban(proposal.text, path)  # the repair must itself be a board
+        path.write_text(proposal.text, encoding="utf-8")
+    if json:
+        print_json(
+            {
+                "ok": False,
+                "error": str(exc),
+                "repair": {
+                    "changed_lines": proposal.changed_lines,
+                    "steps": proposal.steps,
+                    "lossy": proposal.lossy,
+                    "written": repair,
+                },
+            }
+        )
+    else:
+        typer.echo(f"error: {exc}", err=True)
+        typer.echo(proposal.summary(), err=True)
+        typer.echo(
+            f"repair written to {path}" if repair else "run with --repair to write it",
+            err=True,
+        )
+    if not repair:
+        raise SystemExit(1) from None
 
 
 @app.command("merge-driver", hidden=True)

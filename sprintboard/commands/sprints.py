@@ -9,12 +9,18 @@ from __future__ import annotations
 import gc
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from sprintboard.commands import options
 from sprintboard.commands.output import print_json
+from sprintboard.commands.quick import next_document
+
+if TYPE_CHECKING:
+    from sprintboard.a2a.remote import RemoteBoard
+    from sprintboard.board.scheduling import NextUp
+    from sprintboard.board.state import BoardState
 
 __all__ = ["register"]
 
@@ -126,30 +132,62 @@ def next_(
     json: bool = options.JSON,
 ) -> None:
     """What to take next: ready tasks by priority, then least slack (critical path first).
-    Works on any host: elsewhere than the owner, the owner answers (within --timeout)."""
+    Works on any host: elsewhere than the owner, the owner answers (within --timeout); when
+    it does not, the ranking of the last snapshot it sent is shown (with its age) and the
+    exit code is 1."""
     from sprintboard.a2a.node import open_client
+    from sprintboard.a2a.remote import RemoteBoard
+    from sprintboard.errors import OwnerUnreachable
+    from sprintboard.status import StaleRow
 
     _read_only_process()
     board = open_client(workspace, None, timeout=timeout)  # --host is the agent's host
     cap_list = [c.strip() for item in caps for c in item.split(",") if c.strip()]
-    got = board.next_up(agent, role, cap_list or None, host=host, limit=limit)
+    stale: StaleRow | None = None
+    try:
+        got = board.next_up(agent, role, cap_list or None, host=host, limit=limit)
+    except OwnerUnreachable as exc:
+        if not isinstance(board, RemoteBoard) or (cached := board.cached_snapshot()) is None:
+            raise
+        stale = StaleRow(received=cached.received, age_s=round(cached.age, 1), reason=str(exc))
+        got = _next_from(board, cached.state, agent, role, cap_list or None, host, limit)
     if json:
-        rows = [
-            {"id": t.id, "title": t.title, "priority": t.priority, "role": t.role, "caps": t.caps}
-            for t in got.tasks
-        ]
-        print_json(
-            {
-                "tasks": rows,
-                "wip_limit": got.why.wip_limit if got.why else None,
-                "why": got.why.reason if got.why else None,
-            }
+        doc = next_document(got)  # the quick path prints the same (commands/quick.py)
+        if stale is not None:  # only when the answer is the owner's last snapshot's
+            doc["stale"] = stale.model_dump(mode="json")
+        print_json(doc)
+    else:
+        if got.why is not None:
+            typer.echo(f"nothing to take: {got.why.reason}")
+        for t in got.tasks:
+            typer.echo(f"{t.id}  P{t.priority}  {t.title}")
+    if stale is not None:
+        typer.echo(
+            f"error: {stale.reason}. Shown: ranked from the owner's last snapshot, received "
+            f"{stale.received} ({stale.age_s:g}s ago); it may have changed since.",
+            err=True,
         )
-        return
-    if got.why is not None:
-        typer.echo(f"nothing to take: {got.why.reason}")
-    for t in got.tasks:
-        typer.echo(f"{t.id}  P{t.priority}  {t.title}")
+        raise typer.Exit(1)
+
+
+def _next_from(
+    board: RemoteBoard,
+    state: BoardState,
+    agent: str | None,
+    role: str | None,
+    caps: list[str] | None,
+    host: str | None,
+    limit: int,
+) -> NextUp:
+    """`next_up` as the owner ranks it, over a snapshot this host kept: the owner's
+    sprintboard.toml (roles, hosts, WIP) is this folder's too (`join` copies it)."""
+    from sprintboard.board.scheduling import next_up
+    from sprintboard.config import load_config
+    from sprintboard.workspace import policy_from_config
+
+    policy = policy_from_config(load_config(board.root))
+    where = None if agent is None else policy.host_for(agent, host, board.host)
+    return next_up(state, policy, agent=agent, role=role, caps=caps, host=where, limit=limit)
 
 
 def register(root: typer.Typer) -> None:

@@ -1,7 +1,7 @@
 """`make demo`: the main job, end to end, in a fresh workspace under `demo/`.
 
 Two hosts: `alpha` owns the board (the workspace, a git repo), `beta` is the only one with
-`mlx` and has its own folder (its own `.sprintboard/`, no board files) that sees the data
+`mlx` and has its own folder (made by `join`: own `.sprintboard/`, no board files) that sees data
 folders and the A2A directory through a shared mount. Each host's agents run as their own
 process (`sprintboard agents run --host ...`) and the owner's daemon (`sprintboard a2a
 serve --host alpha`) answers beta's signed messages; beta's results travel back as blobs
@@ -37,6 +37,7 @@ from sprintboard.demo.data import SOURCES, DatasetSummary, write_dataset
 from sprintboard.demo.recipe import NEAR_DUP_TITLE, write_demo_recipe
 from sprintboard.demo.story import PersonEdit, tell_story
 from sprintboard.errors import SprintboardError
+from sprintboard.join import join_workspace
 from sprintboard.tools.tiny_model import build_tiny_model
 from sprintboard.workspace import init_workspace, kanban_sync, open_board
 
@@ -45,6 +46,7 @@ __all__ = ["OBJECTIVE", "PERSON", "DemoError", "DemoResult", "cli", "edit_kanban
 OBJECTIVE = "fine-tune a small model on the mixed dataset"
 PERSON = "human:dana"
 _CLI = "import sys; from sprintboard.cli import main; main(sys.argv[1:])"
+_SHARED = ("data", "models", "runs")
 
 
 class DemoError(SprintboardError):
@@ -163,6 +165,25 @@ def _find(state: BoardState, title: str) -> str:
     return next(t.id for t in state.tasks.values() if t.title == title)
 
 
+@dataclass(slots=True)
+class _Run:
+    """One demo run: where it happens, the hosts' environment, and its clock."""
+
+    root: Path
+    ws: Path
+    env: dict[str, str]
+    say: IO[str]
+    started: float = field(default_factory=time.monotonic)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def step(self, text: str) -> None:
+        self.say.write(f"[{time.monotonic() - self.started:5.1f}s] {text}\n")
+        self.say.flush()
+
+    def mark(self, name: str) -> None:
+        self.timings[name] = time.monotonic() - self.started
+
+
 def main(
     root: Path = Path("demo"),
     *,
@@ -178,66 +199,82 @@ def main(
     Raises:
         DemoError: a host process died, or the sprint did not finish within `timeout` s.
     """
-    say = out or sys.stdout
-
-    def step(text: str) -> None:
-        say.write(f"[{time.monotonic() - started:5.1f}s] {text}\n")
-        say.flush()
-
-    timings: dict[str, float] = {}
-    started = time.monotonic()
     root = Path(root).resolve()
-    ws = root / "workspace"
-    for old in (ws, root / "beta", root / "logs"):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPRINTBOARD_")}
+    run = _Run(root=root, ws=root / "workspace", env=env, say=out or sys.stdout)
+    for old in (run.ws, root / "beta", root / "logs"):
         if old.exists():
             shutil.rmtree(old)
-
-    # 1. The workspace: alpha owns the board, beta has mlx; beta's own folder; keys paired.
-    init_workspace(ws, owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])])
-    beta = _beta_folder(ws, root / "beta")
-    secret = keygen(ws / ".sprintboard" / "keys", "alpha", "beta")
-    pair(beta / ".sprintboard" / "keys", "alpha", "beta", secret)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPRINTBOARD_")}
-
-    step(f"workspace {ws} (owner alpha) and beta's folder {beta}; keys paired")
-
-    # 2. The dataset and the tiny base model (built here: nothing is downloaded).
-    dataset = write_dataset(ws / "data", scale=scale)
-    build_tiny_model(ws / "models" / "tiny")
-    recipe = write_demo_recipe(
-        ws / "recipes" / "finetune-demo.toml", {s.name: s.share for s in SOURCES}, iters=iters
-    )
-    timings["setup"] = time.monotonic() - started
-    faults = sum(s.empty_assistant + s.role_errors + s.truncated for s in dataset.sources)
-    step(f"dataset: {len(dataset.paths)} sources, {faults} bad rows planted; tiny model built")
-
-    # 3. The Planner turns the objective into a sprint (BACKLOG.md in sprints/S1/).
-    sources = ",".join(str(p.relative_to(ws)) for p in dataset.paths)
-    plan_args = ["--objective", OBJECTIVE, "--recipe", str(recipe.relative_to(ws))]
-    plan_args += ["--param", f"sources={sources}", "--param", "model=models/tiny"]
-    _cli(["agents", "plan", *plan_args, "--host", "alpha", "-w", ws], env, ws)
-    timings["plan"] = time.monotonic() - started
-    step("planned sprint S1 (sprints/S1/BACKLOG.md)")
-
-    board = open_board(ws, host="alpha")
+    beta = _set_up_hosts(run)
+    dataset, recipe = _prepare_data(run, scale, iters)
+    board = _plan(run, dataset, recipe)
     person = PersonEdit(
         raised="",
         blocked=_find(board.snapshot(), NEAR_DUP_TITLE),
         reason="not needed for this sprint; the dedup report covers it",
         decision="The near-duplicate report waits for next sprint; the mix goes ahead without it.",
     )
+    _run_sprint(run, board, beta, person, timeout)
+    return _close(run, board, dataset, person)
 
-    # 4. Each host's agents in their own process; the owner's daemon answers beta. Beta's
-    # come up first and start on the audits by message; alpha's come up after the person.
-    procs = _Processes(root / "logs")
+
+def _set_up_hosts(run: _Run) -> Path:
+    """1. The workspace: alpha owns the board, beta has mlx; beta's own folder; keys paired."""
+    ws = run.ws
+    # The data folders stand in for the mount both machines see; `join` links them into
+    # beta's own folder (its own `.sprintboard/`, no board files: every board call it
+    # makes is a signed message to alpha).
+    init_workspace(ws, owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])], shared=_SHARED)
+    beta = Path(join_workspace(ws, run.root / "beta", "beta").folder)
+    secret = keygen(ws / ".sprintboard" / "keys", "alpha", "beta")
+    pair(beta / ".sprintboard" / "keys", "alpha", "beta", secret)
+    run.step(f"workspace {ws} (owner alpha) and beta's folder {beta}; keys paired")
+    return beta
+
+
+def _prepare_data(run: _Run, scale: float, iters: int) -> tuple[DatasetSummary, Path]:
+    """2. The dataset and the tiny base model (built here: nothing is downloaded)."""
+    dataset = write_dataset(run.ws / "data", scale=scale)
+    build_tiny_model(run.ws / "models" / "tiny")
+    recipe = write_demo_recipe(
+        run.ws / "recipes" / "finetune-demo.toml", {s.name: s.share for s in SOURCES}, iters=iters
+    )
+    run.mark("setup")
+    faults = sum(s.empty_assistant + s.role_errors + s.truncated for s in dataset.sources)
+    run.step(f"dataset: {len(dataset.paths)} sources, {faults} bad rows planted; tiny model built")
+    return dataset, recipe
+
+
+def _plan(run: _Run, dataset: DatasetSummary, recipe: Path) -> LocalBoard:
+    """3. The Planner turns the objective into a sprint (BACKLOG.md in sprints/S1/)."""
+    ws = run.ws
+    sources = ",".join(str(p.relative_to(ws)) for p in dataset.paths)
+    plan_args = ["--objective", OBJECTIVE, "--recipe", str(recipe.relative_to(ws))]
+    plan_args += ["--param", f"sources={sources}", "--param", "model=models/tiny"]
+    _cli(["agents", "plan", *plan_args, "--host", "alpha", "-w", ws], run.env, ws)
+    run.mark("plan")
+    run.step("planned sprint S1 (sprints/S1/BACKLOG.md)")
+    return open_board(ws, host="alpha")
+
+
+def _run_sprint(
+    run: _Run, board: LocalBoard, beta: Path, person: PersonEdit, timeout: float
+) -> None:
+    """4.-6. Each host's agents in their own process; the owner's daemon answers beta.
+
+    Beta's come up first and start on the audits by message; midway, once beta holds its
+    first audit, a person edits KANBAN.md and syncs it; then alpha's come up. The Auditor
+    accepts every task but the one the person blocked.
+    """
+    ws, env = run.ws, run.env
+    procs = _Processes(run.root / "logs")
     try:
         serve = ["a2a", "serve", "--host", "alpha", "-w", str(ws), "--rescan", "0.5"]
         procs.start("alpha-a2a", serve, env, ws)
         beta_agents = ["agents", "run", "--host", "beta", "--tick", "1", "-w", str(beta)]
         procs.start("beta-agents", beta_agents, env, beta)
-        step("started `a2a serve --host alpha` and `agents run --host beta`")
+        run.step("started `a2a serve --host alpha` and `agents run --host beta`")
 
-        # 5. Midway, once beta holds its first audit, a person edits KANBAN.md and syncs it.
         _wait("beta's first claim", lambda: _granted(board), timeout, procs)
         person.raised = _last_unclaimed_audit(board.snapshot())
         edit_kanban(
@@ -249,22 +286,25 @@ def main(
         )
         kanban_sync(board).sync(board, actor=PERSON)
         person.at_seq = board.snapshot().seq
-        timings["person"] = time.monotonic() - started
-        step(f"a person raised {person.raised}, blocked {person.blocked}, added a decision")
+        run.mark("person")
+        run.step(f"a person raised {person.raised}, blocked {person.blocked}, added a decision")
         alpha_agents = ["agents", "run", "--host", "alpha", "--tick", "0.5", "-w", str(ws)]
         procs.start("alpha-agents", alpha_agents, env, ws)
-        step("started `agents run --host alpha`; waiting for the Auditor")
+        run.step("started `agents run --host alpha`; waiting for the Auditor")
 
-        # 6. The Auditor accepts every task but the one the person blocked.
         _wait("the sprint", lambda: _finished(board.snapshot(), person.blocked), timeout, procs)
-        timings["agents"] = time.monotonic() - started
+        run.mark("agents")
     finally:
         procs.stop_all()
 
-    step("sprint done; writing the standup and the burndown")
-    standup = _cli(["standup", "--host", "alpha", "-w", ws], env, ws)
-    report = _cli(["report", "--host", "alpha", "-w", ws], env, ws)
-    timings["total"] = time.monotonic() - started
+
+def _close(run: _Run, board: LocalBoard, dataset: DatasetSummary, person: PersonEdit) -> DemoResult:
+    """7. The standup and the burndown; then what happened and where to look."""
+    ws = run.ws
+    run.step("sprint done; writing the standup and the burndown")
+    standup = _cli(["standup", "--host", "alpha", "-w", ws], run.env, ws)
+    report = _cli(["report", "--host", "alpha", "-w", ws], run.env, ws)
+    run.mark("total")
     result = DemoResult(
         workspace=ws,
         dataset=dataset,
@@ -272,33 +312,11 @@ def main(
         person=person,
         standup=Path(standup["standup"]["path"]),
         burndown=Path(report["png"]),
-        timings=timings,
+        timings=run.timings,
     )
-    # 7. What happened and where to look.
     memory = (result.standup, result.burndown)
-    say.write(tell_story(ws, board.events(), result.state, person, timings, memory))
+    run.say.write(tell_story(ws, board.events(), result.state, person, run.timings, memory))
     return result
-
-
-def _beta_folder(alpha: Path, beta: Path) -> Path:
-    """Beta's own folder: the same `sprintboard.toml`, its own `.sprintboard/` (checkpoints,
-    keys, seen ids: never shared), the shared A2A directory, and the data folders.
-
-    `data/`, `models/` and `runs/` are links into alpha's folder, standing in for the shared
-    mount both machines see. Beta has no `sprints/` or `KANBAN.md`: every board call it
-    makes is a signed message to alpha.
-    """
-    beta.mkdir(parents=True)
-    text = (alpha / "sprintboard.toml").read_text(encoding="utf-8")
-    shared = 'dir = ".a2a"'
-    if shared not in text:
-        raise DemoError(f"{alpha / 'sprintboard.toml'}: no `{shared}` line under [a2a]")
-    text = text.replace(shared, f"dir = {orjson.dumps(str(alpha / '.a2a')).decode()}")
-    (beta / "sprintboard.toml").write_text(text, encoding="utf-8")
-    for name in ("data", "models", "runs"):
-        (alpha / name).mkdir(exist_ok=True)
-        (beta / name).symlink_to(alpha / name, target_is_directory=True)
-    return beta
 
 
 def _granted(board: LocalBoard) -> bool:

@@ -391,3 +391,32 @@ def test_the_cli_serves_the_owner_endpoint(side: Side, tmp_path: Path) -> None:
 def test_only_the_owner_serves_the_endpoint(side: Side) -> None:
     with pytest.raises(NotOwner, match="'beta' is not the board owner"):
         open_http_endpoint(side.ws, host="beta")
+
+
+def test_the_endpoint_answers_without_waiting_for_nagle() -> None:
+    """Connections the endpoint accepts have Nagle off: on a kept-alive connection each
+    answer otherwise waited ~40 ms for the client's delayed ACK (bench_remote.py)."""
+    import socket
+
+    from sprintboard.a2a.http_server import listen
+
+    async def accepted_nodelay() -> int:
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[int] = loop.create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                got.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await loop.create_server(Probe, sock=listen("127.0.0.1", 0))
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            return await asyncio.wait_for(got, 10)
+        finally:
+            writer.close()
+            server.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0

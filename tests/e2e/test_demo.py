@@ -11,6 +11,7 @@ import pytest
 
 from sprintboard.a2a.ledger import Ledger
 from sprintboard.board.models import Event
+from sprintboard.config import load_config
 from sprintboard.demo import PERSON, DemoResult, main
 from sprintboard.workspace import open_board
 
@@ -67,6 +68,17 @@ def test_training_runs_on_beta_and_comes_back_as_blobs(demo: tuple[DemoResult, s
         assert not list((ws / ".a2a" / host / "quarantine").iterdir()), host
     assert train.metrics["val_loss"] < 5.5 and evaluation.metrics["test_loss"] < 5.5
     assert f"test_loss {evaluation.metrics['test_loss']:.3f}" in story
+
+
+def test_betas_folder_is_made_by_join(demo: tuple[DemoResult, str]) -> None:
+    result, _ = demo
+    beta = result.workspace.parent / "beta"
+    config = load_config(beta)  # join's own: its host, and the owner's A2A directory
+    assert config.local_host == "beta" and config.board.owner == "alpha"
+    assert Path(config.a2a.dir) == result.workspace / ".a2a"
+    for name in ("data", "models", "runs"):
+        assert (beta / name).resolve() == result.workspace / name
+    assert not (beta / "sprints").exists() and not (beta / "KANBAN.md").exists()
 
 
 def test_the_person_edit_is_honoured(demo: tuple[DemoResult, str]) -> None:

@@ -120,28 +120,62 @@ async def _parse(request: Request, model: type[BaseModel], token: str) -> Any:
         return _error(400, f"bad request: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}")
 
 
-def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
-    """The web board for `board`; its `BoardFeed` is `app.state.feed`.
+def _move(board: LocalBoard, task: str, a: MoveAction) -> None:
+    reason = None if a.reason is None else one_line(a.reason, "reason", empty=True) or None
+    board.move(task, a.to, a.actor, reason=reason, force=a.force, expected=a.expected)
 
-    `wait_seconds`: how long the feed's watcher outlives the last open page.
-    """
-    token = secrets.token_urlsafe(32)
-    page = (
-        resources.files("sprintboard.doors.web")
-        .joinpath("page.html")
-        .read_text(encoding="utf-8")
-        .replace("{{SPRINTBOARD_TOKEN}}", token)
-    )
-    feed = BoardFeed(board, wait_seconds=wait_seconds)
 
-    async def index(_: Request) -> Response:
-        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+def _edit(board: LocalBoard, task: str, a: EditAction) -> None:
+    fields: dict[str, Any] = {}
+    if a.priority is not None:
+        fields["priority"] = a.priority
+    if a.owner is not None:
+        fields["agent"] = a.owner or None
+    board.update_task(task, fields, a.actor, expect_updated=a.expect_updated)
 
-    async def api_board(_: Request) -> Response:
-        page = await asyncio.to_thread(board_page, board)
-        return Response(page.model_dump_json(), media_type="application/json")
 
-    async def stream(_: Request) -> Response:
+def _decide(board: LocalBoard, _: str, a: DecisionAction) -> None:
+    board.add_decision(entry_text(a.text, "decision"), a.actor)
+
+
+# The writes the page may make: path, the action's body, and the board call it becomes.
+_ACTIONS: list[tuple[str, type[BaseModel], Callable[[LocalBoard, str, Any], None]]] = [
+    ("/api/tasks/{task}/move", MoveAction, _move),
+    ("/api/tasks/{task}/edit", EditAction, _edit),
+    ("/api/decisions", DecisionAction, _decide),
+]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _action(
+    board: LocalBoard, token: str, model: type[BaseModel], run: Callable[..., None]
+) -> Endpoint:
+    """An endpoint that checks and parses the body, then runs it on the board off the loop;
+    the board's refusals become 404 (unknown task), 400 (bad value) or 409 (conflict)."""
+
+    async def endpoint(request: Request) -> Response:
+        action = await _parse(request, model, token)
+        if isinstance(action, Response):
+            return action
+        task = str(request.path_params.get("task", ""))
+        try:
+            await asyncio.to_thread(run, board, task, action)
+        except UnknownTask as exc:
+            return _error(404, str(exc))
+        except InvalidValue as exc:
+            return _error(400, str(exc))
+        except BoardError as exc:
+            return _error(409, str(exc))
+        return JSONResponse({"ok": True, "seq": board.snapshot().seq})
+
+    return endpoint
+
+
+def _stream(feed: BoardFeed) -> Endpoint:
+    """`/api/stream`: the seq the deltas start from, then every delta, with keep-alives."""
+
+    async def endpoint(_: Request) -> Response:
         async def events() -> AsyncIterator[str]:
             sub, seq = await feed.subscribe()
             try:
@@ -159,64 +193,47 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
             events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
         )
 
-    async def act(request: Request, model: type[BaseModel], run: Any) -> Response:
-        action = await _parse(request, model, token)
-        if isinstance(action, Response):
-            return action
-        try:
-            await asyncio.to_thread(run, action)
-        except UnknownTask as exc:
-            return _error(404, str(exc))
-        except InvalidValue as exc:
-            return _error(400, str(exc))
-        except BoardError as exc:
-            return _error(409, str(exc))
-        return JSONResponse({"ok": True, "seq": board.snapshot().seq})
+    return endpoint
 
-    async def move(request: Request) -> Response:
-        task = request.path_params["task"]
 
-        def run(a: MoveAction) -> None:
-            reason = None if a.reason is None else one_line(a.reason, "reason", empty=True) or None
-            board.move(task, a.to, a.actor, reason=reason, force=a.force, expected=a.expected)
+def _guarded(endpoint: Endpoint) -> Endpoint:
+    async def checked(request: Request) -> Response:
+        return _foreign(request) or await endpoint(request)
 
-        return await act(request, MoveAction, run)
+    return checked
 
-    async def edit(request: Request) -> Response:
-        task = request.path_params["task"]
 
-        def run(a: EditAction) -> None:
-            fields: dict[str, Any] = {}
-            if a.priority is not None:
-                fields["priority"] = a.priority
-            if a.owner is not None:
-                fields["agent"] = a.owner or None
-            board.update_task(task, fields, a.actor, expect_updated=a.expect_updated)
+def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
+    """The web board for `board`; its `BoardFeed` is `app.state.feed`.
 
-        return await act(request, EditAction, run)
-
-    async def decision(request: Request) -> Response:
-        def run(a: DecisionAction) -> None:
-            board.add_decision(entry_text(a.text, "decision"), a.actor)
-
-        return await act(request, DecisionAction, run)
-
-    def guarded(endpoint: Callable[[Request], Awaitable[Response]]) -> Any:
-        async def checked(request: Request) -> Response:
-            return _foreign(request) or await endpoint(request)
-
-        return checked
-
-    app = Starlette(
-        routes=[
-            Route("/", guarded(index)),
-            Route("/api/board", guarded(api_board)),
-            Route("/api/stream", guarded(stream)),
-            Route("/api/tasks/{task}/move", guarded(move), methods=["POST"]),
-            Route("/api/tasks/{task}/edit", guarded(edit), methods=["POST"]),
-            Route("/api/decisions", guarded(decision), methods=["POST"]),
-        ]
+    `wait_seconds`: how long the feed's watcher outlives the last open page.
+    """
+    token = secrets.token_urlsafe(32)
+    html = (
+        resources.files("sprintboard.doors.web")
+        .joinpath("page.html")
+        .read_text(encoding="utf-8")
+        .replace("{{SPRINTBOARD_TOKEN}}", token)
     )
+    feed = BoardFeed(board, wait_seconds=wait_seconds)
+
+    async def index(_: Request) -> Response:
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    async def api_board(_: Request) -> Response:
+        page = await asyncio.to_thread(board_page, board)
+        return Response(page.model_dump_json(), media_type="application/json")
+
+    routes = [
+        Route("/", _guarded(index)),
+        Route("/api/board", _guarded(api_board)),
+        Route("/api/stream", _guarded(_stream(feed))),
+    ]
+    routes += [
+        Route(path, _guarded(_action(board, token, model, run)), methods=["POST"])
+        for path, model, run in _ACTIONS
+    ]
+    app = Starlette(routes=routes)
     app.state.feed = feed
     app.state.token = token
     return app
