@@ -303,5 +303,9 @@ def test_only_the_append_that_creates_the_journal_syncs_its_folder(
     end = journal.append(lines[:1], 0)
     assert synced == [journal.path.parent]
     end = journal.append(lines[1:2], end)
-    journal.append(lines[2:], end)
+    end = journal.append(lines[2:], end)
     assert synced == [journal.path.parent]
+    # what this process appended in order is tracked: recording the head hashes no file
+    assert journal.tracked_prefix(end) == Journal(journal.path, journal.head_path).prefix_digest(
+        end
+    )
