@@ -15,16 +15,24 @@ drop state or the interchange file carry the board's internals.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 import orjson
 
-from sprintboard.board.codec import decision_to_dict, task_to_dict
+from sprintboard.board.codec import decision_to_dict, question_to_dict, task_to_dict
 from sprintboard.board.collector import collector_paused
 from sprintboard.board.journal import Head
-from sprintboard.board.models import STATUSES, Decision, Note, SprintInfo, SprintStatus, Task
+from sprintboard.board.models import (
+    STATUSES,
+    Decision,
+    Note,
+    Question,
+    SprintInfo,
+    SprintStatus,
+    Task,
+)
 from sprintboard.board.state import BoardState
 
 __all__ = ["SNAPSHOT_FORMAT", "counters", "first_difference", "parse_snapshot", "render_snapshot"]
@@ -54,6 +62,7 @@ def render_snapshot(state: BoardState, head: Head) -> bytes:
         "tasks": [task_to_dict(t) for t in state.tasks.values()],
         "decisions": [decision_to_dict(d) for d in state.decisions],
         "notes": [decision_to_dict(n) for n in state.notes],
+        "questions": [question_to_dict(q) for q in state.questions],
         "fence": state.fence,
         "metadata": {"updated": state.updated, **counters(state)},
         "journal": {"seq": head.seq, "head": head.hash, "offset": head.offset},
@@ -86,6 +95,7 @@ def first_difference(cached: BoardState, real: BoardState) -> str | None:
     for label, mine_list, theirs_list in (
         ("decision", cached.decisions, real.decisions),
         ("note", cached.notes, real.notes),
+        ("question", cached.questions, real.questions),
     ):
         if mine_list != theirs_list:
             return f"the {label}s differ ({len(mine_list)} in the snapshot, {len(theirs_list)} in the journal)"
@@ -137,6 +147,8 @@ class _Doc:
     fence: int
     metadata: _Metadata
     journal: _JournalAt
+    # snapshots written before questions existed have none: an older cache still loads
+    questions: list[Question] = field(default_factory=list)
 
 
 _DECODER = msgspec.json.Decoder(_Doc)
@@ -167,6 +179,7 @@ def _parse_snapshot(data: bytes) -> tuple[BoardState, Head]:
         tasks=tasks,
         decisions=doc.decisions,
         notes=doc.notes,
+        questions=doc.questions,
         fence=doc.fence,
         seq=at.seq,
         head=at.head,

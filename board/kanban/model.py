@@ -14,6 +14,7 @@ from sprintboard.board.models import Column, Status, column_of
 from sprintboard.board.state import BoardState
 
 __all__ = [
+    "ARTIFACT_MARK",
     "COLUMN_KEYS",
     "DEFAULT_HEADINGS",
     "END_MARKER",
@@ -24,6 +25,7 @@ __all__ = [
     "KanbanCard",
     "KanbanDocument",
     "KanbanEntry",
+    "KanbanQuestion",
     "Section",
     "SectionKey",
     "Verbatim",
@@ -31,11 +33,20 @@ __all__ = [
     "column_key",
     "default_status",
     "entries_of",
+    "questions_of",
     "shown_text",
 ]
 
 SectionKey = Literal[
-    "done", "in_progress", "review", "ready", "backlog", "blocked", "decisions", "notes"
+    "done",
+    "in_progress",
+    "review",
+    "ready",
+    "backlog",
+    "blocked",
+    "questions",
+    "decisions",
+    "notes",
 ]
 SECTION_KEYS: tuple[SectionKey, ...] = get_args(SectionKey)
 COLUMN_KEYS: tuple[SectionKey, ...] = SECTION_KEYS[:6]
@@ -47,6 +58,7 @@ DEFAULT_HEADINGS: dict[SectionKey, str] = {
     "ready": "🟢 Ready",
     "backlog": "📋 Backlog",
     "blocked": "🚫 Blocked",
+    "questions": "❓ Questions",
     "decisions": "🧭 Decisions",
     "notes": "📝 Notes",
 }
@@ -84,6 +96,10 @@ def default_status(key: SectionKey) -> Status:
     return _DEFAULT_STATUS[key]
 
 
+ARTIFACT_MARK = "📎"
+"""Starts a card's artifact line (`  - 📎 `runs/T1/1/report.md``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class KanbanCard:
     """What KANBAN.md shows of one task; `parse(render(state))` gives these back exactly."""
@@ -93,6 +109,8 @@ class KanbanCard:
     status: Status
     priority: int = 3
     owner: str | None = None
+    caps: tuple[str, ...] = ()
+    """Capabilities a builder needs (`needs: code, gpu`)."""
     blocked_reason: str | None = None
     commits: tuple[str, ...] = ()
     done: str | None = None
@@ -100,6 +118,9 @@ class KanbanCard:
     criteria: tuple[tuple[str, bool], ...] = ()
     checked: bool = False
     """The card's own checkbox; a person ticking it means done."""
+    artifacts: tuple[str, ...] = ()
+    """Workspace paths of what was submitted, shown (`📎`) while the task is in Review, so
+    a person reviewing it sees what to look at. Derived: editing them changes nothing."""
     line: int = field(default=0, compare=False)
     """Line in the file it was read from (0 when rendered from the state)."""
 
@@ -111,6 +132,22 @@ class KanbanEntry:
     text: str
     actor: str | None = None
     date: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class KanbanQuestion:
+    """A question in the "❓ Questions" section, and the answer written under it (a person
+    answers by writing a line `  - ANSWER` below it)."""
+
+    id: str
+    """The asking event's id, shown as `` `q:ID` `` so an answer finds its question."""
+    task: str
+    text: str
+    actor: str | None = None
+    date: str | None = None
+    answer: str | None = None
+    answered_by: str | None = None
     line: int = field(default=0, compare=False)
 
 
@@ -131,7 +168,7 @@ class CardRun:
 
 @dataclass(slots=True)
 class EntryRun:
-    """Where the decisions or notes of their section go."""
+    """Where the questions, decisions or notes of their section go."""
 
 
 Block = Verbatim | CardRun | EntryRun
@@ -158,6 +195,7 @@ class KanbanDocument:
     cards: dict[str, KanbanCard] = field(default_factory=dict)
     decisions: list[KanbanEntry] = field(default_factory=list)
     notes: list[KanbanEntry] = field(default_factory=list)
+    questions: list[KanbanQuestion] = field(default_factory=list)
     ended: bool = False
     """The file ends with `END_MARKER` (so it was written whole)."""
     new_ids: list[str] = field(default_factory=list)
@@ -178,11 +216,13 @@ def cards_of(state: BoardState) -> dict[str, KanbanCard]:
             status=task.status,
             priority=task.priority,
             owner=task.agent,
+            caps=tuple(task.caps),
             blocked_reason=" ".join(task.blocked_reason.split()) if task.blocked_reason else None,
             commits=tuple(task.commits),
             done=task.done_at[:10] if task.done_at else None,
             criteria=tuple((c.text, c.done) for c in task.criteria),
             checked=task.status in ("done", "cancelled"),
+            artifacts=(tuple(a.path for a in task.artifacts) if task.column == "Review" else ()),
         )
     return out
 
@@ -198,3 +238,25 @@ def shown_text(text: str) -> str:
     """A decision or note as KANBAN.md shows it: its non-blank lines, each with single
     spaces (what the parser gives back, so no text can forge a heading or a card)."""
     return "\n".join(" ".join(line.split()) for line in text.split("\n") if line.strip())
+
+
+def questions_of(state: BoardState) -> list[KanbanQuestion]:
+    """The questions the renderer shows: every open one, and the answered ones of tasks
+    that are not finished yet (so the answer is seen where the question was)."""
+    out = []
+    for q in state.questions:
+        task = state.tasks.get(q.task or "")
+        if q.answer is not None and (task is None or task.status in ("done", "cancelled")):
+            continue
+        out.append(
+            KanbanQuestion(
+                id=q.id,
+                task=q.task or "",
+                text=" ".join(q.text.split()),
+                actor=q.actor,
+                date=q.ts[:10],
+                answer=None if q.answer is None else " ".join(q.answer.split()),
+                answered_by=q.answered_by,
+            )
+        )
+    return out

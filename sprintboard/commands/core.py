@@ -93,6 +93,7 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
+    from sprintboard.commands.width import text_width
     from sprintboard.errors import OwnerUnreachable
     from sprintboard.status import StaleRow, board_status
 
@@ -112,13 +113,16 @@ def status(
     else:
         table = Table(title=f"{report.sprint.id or 'no sprint'} — {report.sprint.goal}".strip(" —"))
         for col in ("id", "title", "status", "prio", "owner", "deps"):
-            table.add_column(col)
+            # the title takes the wrapping; short columns stay whole in a narrow terminal
+            table.add_column(
+                col, no_wrap=col in ("id", "prio"), ratio=3 if col == "title" else None
+            )
         for t in report.tasks:
             owner = f"{t.agent}@{t.host}" if t.agent else ""
             status_text = t.status + (f" ({t.blocked_reason})" if t.blocked_reason else "")
             deps = ",".join(t.dependencies)
             table.add_row(t.id, t.title, status_text, str(t.priority), owner, deps)
-        console = Console()
+        console = Console(width=text_width())
         console.print(table)
         console.print(", ".join(f"{k}: {v}" for k, v in report.counters.items()))
     if unanswered is not None and report.stale is not None:
@@ -138,7 +142,13 @@ def add(
         [], "--dep", "-d", help="Dependency ids (repeatable or comma-separated)."
     ),
     role: str = typer.Option("builder", help="Role that works the task."),
-    caps: list[str] = typer.Option([], "--cap", help="Required capability (repeatable)."),
+    caps: list[str] = typer.Option(
+        [],
+        "--caps",
+        "--cap",
+        help="Capabilities a builder needs to take it, comma-separated or repeated "
+        "(e.g. code,gpu); a task without steps goes to a command or llm builder that has them.",
+    ),
     estimate: str | None = typer.Option(None, help="Minutes as LOW-HIGH, e.g. 120-180."),
     description: str = typer.Option("", help="Free text."),
     criterion: list[str] = typer.Option(
@@ -175,7 +185,9 @@ def edit(
     priority: int | None = typer.Option(None, "--priority", "-p"),
     deps: list[str] | None = typer.Option(None, "--dep", "-d", help="Replace the dependency list."),
     role: str | None = typer.Option(None),
-    caps: list[str] | None = typer.Option(None, "--cap"),
+    caps: list[str] | None = typer.Option(
+        None, "--caps", "--cap", help="Replace the capabilities, comma-separated (e.g. code,gpu)."
+    ),
     estimate: str | None = typer.Option(None),
     description: str | None = typer.Option(None),
     owner: str | None = typer.Option(None, help="Assign to an agent (empty string to clear)."),
@@ -310,19 +322,30 @@ def claim_next(
 
 def heartbeat(
     task_id: str,
-    fence: int = typer.Option(..., "--fence"),
+    fence: int = options.FENCE,
+    message: str | None = options.MESSAGE,
     workspace: Path | None = options.WORKSPACE,
     host: str | None = options.HOST,
     timeout: float = options.TIMEOUT,
 ) -> None:
-    """Extend a lease (the fencing token must be current)."""
-    lease = _client(workspace, host, timeout).heartbeat(task_id, fence)
+    """Extend a lease (the fencing token must be current); `--message` leaves a note too."""
+    board = _client(workspace, host, timeout)
+    lease = board.heartbeat(task_id, fence)
+    if message:
+        board.note(task_id, message, f"{lease.agent}@{lease.host}", fence)
     typer.echo(f"{task_id} lease extended to {lease.expires}")
+
+
+def _note_as_holder(board: Any, task_id: str, fence: int, message: str) -> None:
+    """A note by whoever holds the lease with `fence` (refused when it is stale)."""
+    lease = board.task(task_id).lease
+    holder = f"{lease.agent}@{lease.host}" if lease is not None else "human:cli"
+    board.note(task_id, message, holder, fence)
 
 
 def release(
     task_id: str,
-    fence: int = typer.Option(..., "--fence"),
+    fence: int = options.FENCE,
     reason: str = typer.Option("released", "--reason", "-r"),
     workspace: Path | None = options.WORKSPACE,
     host: str | None = options.HOST,
@@ -335,7 +358,8 @@ def release(
 
 def submit(
     task_id: str,
-    fence: int = typer.Option(..., "--fence"),
+    fence: int = options.FENCE,
+    message: str | None = options.MESSAGE,
     artifact: list[Path] = typer.Option([], "--artifact", help="Output file (hashed; repeatable)."),
     metric: list[str] = typer.Option([], "--metric", "-m", help="NAME=VALUE (repeatable)."),
     workspace: Path | None = options.WORKSPACE,
@@ -367,7 +391,10 @@ def submit(
         if not sep:
             raise typer.BadParameter(f"{item!r}: write NAME=NUMBER")
         metrics[name] = value
-    task = board.submit(task_id, fence, arts, checked_metrics(metrics, task_id))
+    checked = checked_metrics(metrics, task_id)
+    if message:  # while the lease is held: the submit ends it
+        _note_as_holder(board, task_id, fence, message)
+    task = board.submit(task_id, fence, arts, checked)
     typer.echo(f"{task.id} submitted -> {task.status}")
 
 
