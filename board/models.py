@@ -78,6 +78,7 @@ Op = Literal[
     "note.add",
     "sprint.start",
     "sprint.close",
+    "host.heartbeat",
 ]
 OPS: tuple[Op, ...] = get_args(Op)
 

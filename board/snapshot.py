@@ -53,6 +53,7 @@ def render_snapshot(state: BoardState, head: Head) -> bytes:
         "decisions": [decision_to_dict(d) for d in state.decisions],
         "notes": [decision_to_dict(n) for n in state.notes],
         "fence": state.fence,
+        "hosts_seen": state.hosts_seen,
         "metadata": {"updated": state.updated, **counters(state)},
         "journal": {"seq": head.seq, "head": head.hash, "offset": head.offset},
     }
@@ -89,6 +90,8 @@ def first_difference(cached: BoardState, real: BoardState) -> str | None:
             return f"the {label}s differ ({len(mine_list)} in the snapshot, {len(theirs_list)} in the journal)"
     if cached.fence != real.fence:
         return say("the fencing counter", cached.fence, real.fence)
+    if cached.hosts_seen != real.hosts_seen:
+        return say("the hosts seen", cached.hosts_seen, real.hosts_seen)
     return None
 
 
@@ -133,6 +136,7 @@ def _parse_snapshot(data: bytes) -> tuple[BoardState, Head]:
             seq=doc["journal"]["seq"],
             head=doc["journal"]["head"],
             updated=doc["metadata"]["updated"],
+            hosts_seen=dict(doc.get("hosts_seen") or {}),
         )
         head = Head(
             seq=doc["journal"]["seq"], hash=doc["journal"]["head"], offset=doc["journal"]["offset"]

@@ -78,6 +78,8 @@ class BoardState:
     head: str | None = None
     """xxh3 of the last journal line folded in."""
     updated: str | None = None
+    hosts_seen: dict[str, str] = field(default_factory=dict)
+    """Host -> when the owner last recorded its heartbeat (`host.heartbeat`, owner's clock)."""
     _owned: set[str] | None = field(default=None, repr=False, compare=False)
 
     def task(self, task_id: str) -> Task:
@@ -101,6 +103,7 @@ class BoardState:
             seq=self.seq,
             head=self.head,
             updated=self.updated,
+            hosts_seen=dict(self.hosts_seen),
             _owned=set(),
         )
 
@@ -249,6 +252,8 @@ def reduce(state: BoardState, event: Event) -> None:
     elif op == "sprint.close":
         state.sprint.status = "closed"
         state.sprint.closed = event.ts
+    elif op == "host.heartbeat":
+        state.hosts_seen[str(f["host"])] = event.ts
     else:
         raise BoardError(f"event {event.id}: unknown op {op!r}")
     state.seq = event.seq

@@ -653,6 +653,12 @@ def _sprint_start(state: BoardState, draft: EventDraft, t: str | None) -> None:
     _json_safe({k: v for k, v in f.items() if k not in ("id", "goal")}, "sprint", None)
 
 
+def _host_heartbeat(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    if t is not None:
+        raise InvalidValue("task", t, "must be null: a host heartbeat is about a host", t)
+    host(_fields(draft, frozenset({"host"})).get("host"), "host", None)
+
+
 # The rule of each op's fields (an op without one carries none worth checking).
 _OP_CHECKS: dict[str, Callable[[BoardState, EventDraft, str | None], None]] = {
     "task.create": _task_create,
@@ -668,4 +674,5 @@ _OP_CHECKS: dict[str, Callable[[BoardState, EventDraft, str | None], None]] = {
     "decision.add": _entry_add,
     "note.add": _entry_add,
     "sprint.start": _sprint_start,
+    "host.heartbeat": _host_heartbeat,
 }

@@ -48,6 +48,7 @@ from sprintboard.memory.standup_facts import (
     DoneItem,
     StandupFacts,
     TaskLine,
+    WaitingItem,
     gather_facts,
     remaining_critical_path,
 )
@@ -92,6 +93,7 @@ def render_facts(facts: StandupFacts, root: Path, problems: Sequence[str] = ()) 
         ("Done since the last standup", _bullets([_done_line(d) for d in facts.done])),
         ("In progress", _bullets([_doing_line(t, ago) for t in facts.in_progress])),
         ("Blocked", _bullets([_blocked_line(b, ago) for b in facts.blocked])),
+        ("Waiting on other tasks", _bullets([_waiting_line(w) for w in facts.waiting])),
         ("Waiting for a person", _bullets([_manual_line(m, ago) for m in facts.manual])),
         ("Decisions", _bullets([_decision_line(d) for d in facts.decisions])),
         ("Next on the critical path", _next_lines(facts)),
@@ -136,6 +138,11 @@ def _blocked_line(b: BlockedItem, ago: Callable[[str], str]) -> str:
         f"**{b.task}** {b.title} — {b.reason or b.status}; since {format_minute(b.since)} "
         f"({ago(b.since)}), by {b.by}; can unblock: {', '.join(b.unblockers)}"
     )
+
+
+def _waiting_line(w: WaitingItem) -> str:
+    on = f"waits on {', '.join(w.on)}" if w.on else "its dependencies are done: ready to take"
+    return f"**{w.task}** {w.title} — {on}"
 
 
 def _manual_line(m: BlockedItem, ago: Callable[[str], str]) -> str:

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "submit": "core",
     "log": "core",
     "validate": "core",
+    "doctor": "core",
     "mcp": "doors",
     "serve": "doors",
     "import": "sprints",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -83,6 +84,7 @@ def run(
         "submitted": summary.submitted,
         "audited": summary.audited,
         "errors": summary.errors,
+        "waits": [{"task": w.task, "on": w.on, "who": w.who, "run": w.run} for w in summary.waits],
     }
     if json:
         print_json(doc)
@@ -97,6 +99,19 @@ def run(
         typer.echo(f"  {verdict[0]} -> {verdict[1]}")
     for error in summary.errors:
         typer.echo(f"  error: {error}", err=True)
+    _say_waits(summary.waits)
+
+
+def _say_waits(waits: list[Any]) -> None:
+    """What the unfinished tasks wait on, most actionable first; dependency chains counted."""
+    chained = [w for w in waits if w.on == "tasks"]
+    for w in waits:
+        if w.on != "tasks":
+            typer.echo(f"  {w.line}")
+    if chained:
+        typer.echo(
+            f"  {len(chained)} more wait on other tasks: {', '.join(w.task for w in chained)}"
+        )
 
 
 @app.command("plan")
