@@ -16,15 +16,14 @@ from __future__ import annotations
 import argparse
 import gc
 import random
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from processes import interleaved
 from result_line import result
 
 from sprintboard.board.clock import CounterIds, FrozenClock
@@ -81,17 +80,6 @@ def timed(fn: Callable[[], object]) -> float:
     return (time.process_time() - start) * 1000
 
 
-def run_cmd(argv: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall and CPU (user + sys of the child) milliseconds of one whole process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, check=True, capture_output=True)
-    wall = (time.perf_counter() - start) * 1000
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
-    return wall, cpu
-
-
 def bench_size(root: Path, n: int, rounds: int) -> None:
     t0 = time.perf_counter()
     ws = build_workspace(root, n)
@@ -103,15 +91,7 @@ def bench_size(root: Path, n: int, rounds: int) -> None:
         "sprintboard next --json": [exe, "next", "--json"],
         "sprintboard graph --json": [exe, "graph", "--json"],
     }
-    for argv in commands.values():  # warm the page cache and .pyc files
-        run_cmd(argv, ws)
-    walls: dict[str, list[float]] = {name: [] for name in commands}
-    cpus: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(rounds):
-        for name, argv in commands.items():
-            wall, cpu = run_cmd(argv, ws)
-            walls[name].append(wall)
-            cpus[name].append(cpu)
+    walls, cpus = interleaved(commands, ws, rounds)
     base_wall, base_cpu = statistics.median(walls[base_name]), statistics.median(cpus[base_name])
     print(
         f"  {'whole process (median)':<32} {'wall ms':>9} {'ratio':>7} {'+ms':>7} | {'cpu ms':>8} {'+ms':>7}"
@@ -165,7 +145,7 @@ def bench_size(root: Path, n: int, rounds: int) -> None:
     result(
         f"graph --json, {tag} (whole process)", graph_ms, "ms", baseline=base_wall, better="lower"
     )
-    ready_ms = statistics.median(itimes["ready set (graph.ready_tasks)"])
+    ready_ms = statistics.median(itimes["ready set (scheduling.claimable)"])
     result(f"ready set in process, {tag}", ready_ms, "ms", better="lower", goal=20, goal_on="value")
     full_ms = statistics.median(itimes["full analysis (graph.analyze)"])
     result(

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import fields as dc_fields
 from functools import cache
-from typing import Any
-
-from pydantic import TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from sprintboard.board.models import (
     Artifact,
@@ -25,6 +23,9 @@ from sprintboard.board.models import (
     Task,
 )
 from sprintboard.errors import BoardError
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 __all__ = [
     "TASK_FIELDS",
@@ -160,6 +161,10 @@ def task_from_dict(data: dict[str, Any]) -> Task:
 
 @cache
 def _task_adapter() -> TypeAdapter[Task]:
+    # imported here, not at the top: reading a board (`next`, `status`) never validates
+    # outside input, and pydantic costs ~60 ms of start-up
+    from pydantic import TypeAdapter
+
     return TypeAdapter(Task)
 
 
@@ -173,6 +178,8 @@ def validate_task(data: dict[str, Any]) -> Task:
     extra = dict(data.get("extra") or {})
     extra.update({k: v for k, v in data.items() if k not in _KNOWN and k != "extra"})
     known["extra"] = extra
+    from pydantic import ValidationError  # see _task_adapter
+
     try:
         return _task_adapter().validate_python(known)
     except ValidationError as exc:

@@ -8,11 +8,10 @@ milliseconds. In `T001 -> T003`, T003 depends on T001.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sprintboard.board.collector import collector_paused
 from sprintboard.board.models import FINISHED_STATUSES, Task
 from sprintboard.board.state import BoardState
 
@@ -46,26 +45,18 @@ class CriticalPath:
     """Some ids appeared twice; only the last of each was used."""
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector: the pass makes ~100k acyclic containers, and the
-    collector's passes over a 10k-task heap would cost more than the pass itself."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def remaining_slack(state: BoardState) -> dict[str, int]:
     """Minutes each unfinished task of the board can slip without delaying the sprint.
 
     Finished work takes no more time and nothing waits on it, so it is left out.
     """
     open_tasks = [t for t in state.tasks.values() if t.status not in FINISHED_STATUSES]
-    return critical_path(open_tasks, remaining=True).slack
+    with collector_paused():
+        # only the slack: `sprintboard next` ranks by it and needs none of the levels, path
+        # or dependents that `critical_path` names
+        g = _graph(open_tasks, remaining=True)
+        fw = _forward(g)
+        return _slack(g, fw, max(fw.finish_hi, default=0))
 
 
 def critical_path(tasks: Iterable[Task], *, remaining: bool = False) -> CriticalPath:
@@ -73,7 +64,7 @@ def critical_path(tasks: Iterable[Task], *, remaining: bool = False) -> Critical
 
     With `remaining=True`, finished tasks count zero minutes (what is left of the sprint).
     """
-    with _gc_paused():
+    with collector_paused():
         return _passes(list(tasks), remaining)
 
 

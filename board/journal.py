@@ -24,6 +24,7 @@ import orjson
 import xxhash
 
 from sprintboard.board.codec import event_from_dict, event_to_dict
+from sprintboard.board.collector import collector_paused
 from sprintboard.board.models import OPS, Event
 from sprintboard.errors import JournalCorrupt, JournalRolledBack
 from sprintboard.files import append_durable, atomic_write, fsync_dir
@@ -291,7 +292,8 @@ class Journal:
                 self._note_stamp(os.fstat(fh.fileno()))
         except FileNotFoundError:
             return result
-        self._read_lines(data, offset, seq, prev, result)
+        with collector_paused():  # one Event per line, no cycles: see board/collector.py
+            self._read_lines(data, offset, seq, prev, result)
         self._feed(data[: result.torn_at - offset], offset)
         return result
 

@@ -30,6 +30,7 @@ __all__ = [
     "Op",
     "Role",
     "SprintInfo",
+    "SprintStatus",
     "Status",
     "Step",
     "Task",
@@ -60,6 +61,8 @@ STATUSES: tuple[Status, ...] = get_args(Status)
 
 Column = Literal["Backlog", "Ready", "In Progress", "Review", "Blocked", "Done"]
 COLUMNS: tuple[Column, ...] = get_args(Column)
+
+SprintStatus = Literal["planned", "in_progress", "closed"]
 
 Role = Literal["planner", "negotiator", "builder", "auditor", "human"]
 
@@ -231,7 +234,7 @@ class SprintInfo:
 
     id: str | None = None
     goal: str = ""
-    status: Literal["planned", "in_progress", "closed"] = "planned"
+    status: SprintStatus = "planned"
     started: str | None = None
     closed: str | None = None
     wip_limits: dict[str, int] = field(default_factory=dict)

@@ -15,6 +15,7 @@ on, and never finishes anything (board/authority.py).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -264,22 +265,28 @@ def claimable(
     ]
 
 
-def rank(state: BoardState, tasks: Iterable[Task], *, agent: str | None = None) -> list[Task]:
-    """Most urgent first: assigned to `agent`, then priority, then least slack, then board order."""
+def rank(
+    state: BoardState,
+    tasks: Iterable[Task],
+    *,
+    agent: str | None = None,
+    limit: int | None = None,
+) -> list[Task]:
+    """Most urgent first: assigned to `agent`, then priority, then least slack, then board
+    order; only the first `limit` when given."""
     out = list(tasks)
     if len(out) <= 1:
-        return out
+        return out[:limit]
     slack = remaining_slack(state)
     pos = {tid: i for i, tid in enumerate(state.tasks)}
-    out.sort(
-        key=lambda t: (
-            agent is not None and t.agent != agent,
-            t.priority,
-            slack.get(t.id, 0),
-            pos[t.id],
-        )
-    )
-    return out
+
+    def key(t: Task) -> tuple[bool, int, int, int]:
+        return (agent is not None and t.agent != agent, t.priority, slack.get(t.id, 0), pos[t.id])
+
+    if limit is not None and 0 <= limit < len(out):
+        return heapq.nsmallest(limit, out, key=key)  # = sorted(...)[:limit], without the sort
+    out.sort(key=key)
+    return out[:limit]
 
 
 def next_tasks(
@@ -291,15 +298,17 @@ def next_tasks(
     agent: str | None = None,
     host: str | None = None,
     with_steps: bool = False,
+    limit: int | None = None,
 ) -> list[Task]:
-    """What the claimant should take next, best first; empty when its WIP allows no more."""
+    """What the claimant should take next, best first (the first `limit`); empty when its
+    WIP allows no more."""
     who = policy.claimant(agent, host, role=role, caps=caps)
     if who.refusal is not None or wip_room(state, policy, role=who.role, agent=agent):
         return []
     found = claimable(
         state, policy, role=role, caps=caps, agent=agent, host=host, with_steps=with_steps
     )
-    return rank(state, found, agent=agent)
+    return rank(state, found, agent=agent, limit=limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,9 +369,7 @@ def next_up(
         role, caps, host = role or OPEN_CLAIMS_ROLE, list(caps or []), None
     else:
         caps = caps or None
-    tasks = next_tasks(state, policy, role=role, caps=caps, agent=agent, host=host)
-    if limit is not None:
-        tasks = tasks[:limit]
+    tasks = next_tasks(state, policy, role=role, caps=caps, agent=agent, host=host, limit=limit)
     if tasks:
         return NextUp(tasks)
     return NextUp([], nothing_to_take(state, policy, role=role, caps=caps, agent=agent, host=host))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sprintboard.board.collector import collector_paused
 from sprintboard.board.journal import Head, Journal, JournalLine, content_digest
 from sprintboard.board.models import Event
 from sprintboard.board.snapshot import first_difference, parse_snapshot, render_snapshot
@@ -135,11 +136,12 @@ class BoardStore:
         state = BoardState()
         read = self.journal.read()
         last = None
-        for line in read.lines:
-            if until is not None and line.event.seq > until:
-                break
-            self._fold(state, line.event)
-            last = line
+        with collector_paused():
+            for line in read.lines:
+                if until is not None and line.event.seq > until:
+                    break
+                self._fold(state, line.event)
+                last = line
         head = Head(last.event.seq, last.hash, last.end) if last else Head()
         state.head = head.hash
         return state, head

@@ -102,7 +102,8 @@ def log_entries(events: Sequence[Event]) -> list[LogEntry]:
         if event.op == "task.create":
             # Tasks created in one commit by one actor are one line, not one line each.
             if batch and batch[0] == (event.actor, event.ts) and entries[-1].seq == batch[2]:
-                ids = batch[1] + [event.task or "?"]
+                ids = batch[1]
+                ids.append(event.task or "?")  # in place: a copy per task was quadratic
                 text = f"{event.actor} created {len(ids)} tasks: {_ids(ids)}"
                 entries[-1] = LogEntry(event.seq, event.ts, sprint, text)
                 batch = ((event.actor, event.ts), ids, event.seq)

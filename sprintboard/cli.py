@@ -2,36 +2,57 @@
 
 Exit codes: 0 ok, 1 a user error (one line on stderr naming what and where), 2 usage.
 `--debug` shows the traceback too.
+
+`next --json` and `status --json` on the owner are answered first by
+`sprintboard.commands.quick`, without importing typer or pydantic (most of their time
+was start-up); everything else, and anything it declines, goes to the typer app.
 """
 
 from __future__ import annotations
 
 import sys
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from sprintboard.commands.lazy_group import LazyGroup
 from sprintboard.errors import SprintboardError
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    import typer
 
-# The commands come from the table in sprintboard/commands/__init__.py, built on first use.
-app = typer.Typer(
-    cls=LazyGroup,
-    name="sprintboard",
-    help="One task board for AI agents and people.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+__all__ = ["main"]
 
 
-@app.callback()
-def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
-) -> None:
-    """One task board for AI agents and people."""
-    _State.debug = debug
+@cache
+def _app() -> typer.Typer:
+    # typer is imported here, not at the top: it costs ~40 ms that `quick` saves
+    import typer
+
+    from sprintboard.commands.lazy_group import LazyGroup
+
+    # The commands come from the table in sprintboard/commands/__init__.py, built on first use.
+    app = typer.Typer(
+        cls=LazyGroup,
+        name="sprintboard",
+        help="One task board for AI agents and people.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+    @app.callback()
+    def _root(
+        debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    ) -> None:
+        """One task board for AI agents and people."""
+        _State.debug = debug
+
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the typer app, built on first use
+        return _app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _State:
@@ -40,9 +61,24 @@ class _State:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map errors to exit codes."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        from sprintboard.commands.quick import answer  # start-up: see the module docstring
+
+        if answer(args):
+            return
+    except SprintboardError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(1)
+    _typer_main(args)
+
+
+def _typer_main(args: list[str]) -> None:
+    import typer  # start-up: the quick path never gets here
+
     try:
         # Without standalone mode click returns an Exit's code instead of exiting with it.
-        code = app(args=argv, standalone_mode=False)
+        code = _app()(args=args, standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except typer.Exit as exc:

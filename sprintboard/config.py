@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from sprintboard.errors import ConfigError
+from sprintboard.files import CONFIG_FILE, LOCAL_FILE
 
 __all__ = [
     "CONFIG_FILE",
@@ -40,11 +41,6 @@ __all__ = [
     "current_host",
     "load_config",
 ]
-
-CONFIG_FILE = "sprintboard.toml"
-LOCAL_FILE = ".sprintboard/host.toml"
-"""This folder's own settings (never synced; `sprintboard join` writes it): `host = NAME`
-and an optional `[a2a]` table whose keys replace those of sprintboard.toml here."""
 
 
 class _Table(BaseModel):

@@ -8,12 +8,9 @@ tools all write through it), so a durability fix lands everywhere at once.
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import hashlib
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,6 +19,8 @@ from typing import Any
 from sprintboard.errors import WorkspaceError
 
 __all__ = [
+    "CONFIG_FILE",
+    "LOCAL_FILE",
     "FileRef",
     "append_durable",
     "atomic_write",
@@ -35,6 +34,15 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+
+CONFIG_FILE = "sprintboard.toml"
+"""The file that makes a directory a workspace (contract 9); `sprintboard.config` reads it."""
+LOCAL_FILE = ".sprintboard/host.toml"
+"""This folder's own settings (never synced; `sprintboard join` writes it): `host = NAME`
+and an optional `[a2a]` table whose keys replace those of sprintboard.toml here."""
+
+# ctypes, hashlib and tempfile are imported where they are used: reading a board (`next`,
+# `status`) needs none of them, and together they cost ~10 ms of every start-up.
 
 
 def _named(exc: OSError, path: Path) -> OSError:
@@ -52,6 +60,8 @@ _RENAME_EXCHANGE = 2
 def _renameat2() -> Any:
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # start-up: only a KANBAN.md swap needs it (see the note at the top)
+
     try:
         func = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28+
     except (AttributeError, OSError):
@@ -77,6 +87,8 @@ def exchange(a: Path, b: Path) -> bool:
     done = func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     if done == 0:
         return True
+    import ctypes  # start-up, as in _renameat2
+
     code = ctypes.get_errno()
     if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
         return False
@@ -107,6 +119,8 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     `durable=False` skips both fsyncs: still atomic for readers, but after a power loss the
     file may be the old one or unreadable — only for files that can be rebuilt or checked.
     """
+    import tempfile  # start-up: a read-only command writes nothing
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; board files are shared like any other
@@ -154,6 +168,8 @@ def append_durable(path: Path, data: bytes, expected_size: int) -> int:
 
 def file_digest(path: Path) -> tuple[str, int]:
     """sha256 (hex) and size in bytes of a file, read in 1 MiB chunks."""
+    import hashlib  # start-up: OpenSSL's loader, for artifacts only
+
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as fh:

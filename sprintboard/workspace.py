@@ -16,12 +16,13 @@ from sprintboard.board.clock import Clock, IdSource, SystemClock, format_ts
 from sprintboard.board.local import LocalBoard, board_paths
 from sprintboard.board.lock import BoardLock
 from sprintboard.board.scheduling import BoardPolicy
-from sprintboard.config import CONFIG_FILE, WorkspaceConfig, current_host, load_config
 from sprintboard.errors import WorkspaceError
+from sprintboard.files import CONFIG_FILE
 
 if TYPE_CHECKING:
     from sprintboard.board.kanban.sync import KanbanSync
     from sprintboard.board.repair import RepairReport
+    from sprintboard.config import WorkspaceConfig
 
 __all__ = [
     "adopt_journal",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# sprintboard.config is imported inside the functions that load it: it builds pydantic
+# models (~80 ms), and `find_workspace` on the read-only fast path (`next`) needs none.
 
 _GITIGNORE = """\
 # local to this machine, never synced: base copies, checkpoints, keys, locks
@@ -216,6 +220,7 @@ def open_board(
     """
     # start-up: importing this module (find_workspace, init) loads no KANBAN.md code
     from sprintboard.board.kanban.sync import KanbanSync
+    from sprintboard.config import current_host, load_config
 
     root = find_workspace(workspace)
     config = load_config(root)
@@ -263,6 +268,8 @@ def adopt_journal(workspace: Path | None = None) -> None:
     Raises:
         JournalCorrupt: the journal itself does not verify; nothing is adopted.
     """
+    from sprintboard.config import load_config  # start-up: see the note at the top
+
     root = find_workspace(workspace)
     config = load_config(root)
     LocalBoard.adopt(root, host=config.board.owner, policy=policy_from_config(config))
@@ -277,6 +284,7 @@ def repair_workspace_journal(workspace: Path | None = None) -> RepairReport:
     """
     # start-up: only `validate --repair` needs it
     from sprintboard.board.repair import repair_journal
+    from sprintboard.config import load_config
 
     root = find_workspace(workspace)
     config = load_config(root)

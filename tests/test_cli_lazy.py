@@ -19,21 +19,20 @@ from sprintboard.commands import COMMANDS
 from sprintboard.workspace import init_workspace
 
 
-def _modules_after_next(ws: Path) -> set[str]:
+def _modules_after(ws: Path, *args: str) -> set[str]:
     code = (
         "import sys; from sprintboard.cli import main; "
-        f"main(['next', '--json', '-w', {str(ws)!r}]); "
+        f"main([*{list(args)!r}, '-w', {str(ws)!r}]); "
         "sys.stderr.write('\\n'.join(sorted(sys.modules)))"
     )
     out = subprocess.run(
         [sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    assert out.stdout.startswith("{")  # the JSON answer came first
     return set(out.stderr.split())
 
 
 def test_next_loads_only_its_own_room(tmp_path: Path) -> None:
-    mods = _modules_after_next(init_workspace(tmp_path / "ws", git=False))
+    mods = _modules_after(init_workspace(tmp_path / "ws", git=False), "next")
     assert "sprintboard.commands.sprints" in mods
     for room in set(COMMANDS.values()) - {"sprints"}:
         assert f"sprintboard.commands.{room}" not in mods, room
@@ -41,6 +40,21 @@ def test_next_loads_only_its_own_room(tmp_path: Path) -> None:
     # a board opened only to read never renders KANBAN.md, so neither parser nor renderer loads
     for module in ("parse", "render", "merge", "git"):
         assert f"sprintboard.board.kanban.{module}" not in mods, module
+
+
+@pytest.mark.parametrize("command", ["next", "status"])
+def test_json_reads_on_the_owner_load_neither_typer_nor_pydantic(
+    tmp_path: Path, command: str
+) -> None:
+    ws = init_workspace(tmp_path / "ws", git=False)
+    _modules_after(ws, command, "--json")  # the first call validates sprintboard.toml
+    mods = _modules_after(ws, command, "--json")
+    assert "sprintboard.commands.quick" in mods
+    for heavy in ("typer", "click", "pydantic", "rich", "sprintboard.config"):
+        assert heavy not in mods, heavy
+    for room in set(COMMANDS.values()):
+        assert f"sprintboard.commands.{room}" not in mods, room
+    assert not any(m.startswith("sprintboard.board.kanban") for m in mods)
 
 
 def test_the_table_names_every_command_of_every_room() -> None:

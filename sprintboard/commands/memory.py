@@ -49,6 +49,7 @@ def standup(
     json: bool = options.JSON,
 ) -> None:
     """Append today's standup to memory/YYYY-MM-DD.md and bring sprints/SPRINT_LOG.md up to date."""
+    from sprintboard.board.collector import collector_paused
     from sprintboard.memory.sprint_log import update_sprint_log
     from sprintboard.memory.standup import write_standup
     from sprintboard.workspace import open_board
@@ -61,11 +62,15 @@ def standup(
         ) from None
     board = open_board(workspace, host=host)
     backend = _backend(board.root) if llm else None
-    try:
-        result = write_standup(board, day=on, since=since, llm=backend, stalled_days=stalled_days)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--date/--since") from None
-    log = update_sprint_log(board.root, board.events())
+    # the standup and the log fold the whole journal again: see board/collector.py
+    with collector_paused():
+        try:
+            result = write_standup(
+                board, day=on, since=since, llm=backend, stalled_days=stalled_days
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--date/--since") from None
+        log = update_sprint_log(board.root, board.events())
     if json:
         print_json(
             {"standup": result.model_dump(mode="json"), "sprint_log": log.model_dump(mode="json")}

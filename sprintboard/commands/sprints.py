@@ -15,6 +15,7 @@ import typer
 
 from sprintboard.commands import options
 from sprintboard.commands.output import print_json
+from sprintboard.commands.quick import next_document
 
 if TYPE_CHECKING:
     from sprintboard.a2a.remote import RemoteBoard
@@ -151,15 +152,7 @@ def next_(
         stale = StaleRow(received=cached.received, age_s=round(cached.age, 1), reason=str(exc))
         got = _next_from(board, cached.state, agent, role, cap_list or None, host, limit)
     if json:
-        rows = [
-            {"id": t.id, "title": t.title, "priority": t.priority, "role": t.role, "caps": t.caps}
-            for t in got.tasks
-        ]
-        doc: dict[str, Any] = {
-            "tasks": rows,
-            "wip_limit": got.why.wip_limit if got.why else None,
-            "why": got.why.reason if got.why else None,
-        }
+        doc = next_document(got)  # the quick path prints the same (commands/quick.py)
         if stale is not None:  # only when the answer is the owner's last snapshot's
             doc["stale"] = stale.model_dump(mode="json")
         print_json(doc)

@@ -152,3 +152,19 @@ def test_refused_with_file_and_line(tmp_path: Path, text: str, line: int, reason
     with pytest.raises(SprintFileError, match=reason) as info:
         parse_queue(text, path)
     assert info.value.line == line
+
+
+def test_every_task_gets_the_line_of_its_own_id_entry(tmp_path: Path) -> None:
+    """Lines are found in one pass (per-task searches from the top made 40k tasks take
+    minutes); an id named earlier as a dependency or a parent is not its entry."""
+    tasks = [
+        {"dependencies": [f"T{i + 1}"] if i % 2 else [], "id": f"T{i}", "title": "x"}
+        for i in range(300)
+    ]
+    tasks[5]["subtasks"] = [{"id": "T5-a", "parent_task": "T5", "title": "sub"}]
+    text = json.dumps({"tasks": tasks}, indent=1)
+    doc = parse_queue(text, tmp_path / "q.json")
+    lines = text.splitlines()
+    for tid, line in doc.lines.items():
+        assert f'"id": "{tid}"' in lines[line - 1], tid
+    assert len(doc.lines) == 301

@@ -1,0 +1,233 @@
+"""`next --json` and `status --json` on the owner host, answered without typer or pydantic.
+
+Agents and scripts call these in a loop, and most of a call used to be start-up: typer
+and pydantic alone cost more than loading a 10,000-task board. `answer` reads the few
+options these commands take and answers from the board with plain dataclasses and
+orjson; the settings come from `config_cache` (validated once per change of the file).
+It declines (returns False, and the typer command runs as before) on anything else:
+another command or option, `--help`, `--debug`, a malformed value (typer says what is
+wrong), no `--json`, or a host that is not the owner (the owner answers over A2A).
+
+The documents are the typer commands' own: `next_document` is shared with them, and the
+pydantic `StatusReport` stays the schema of `status --json` (tests/test_cli_quick.py
+proves both paths print the same bytes).
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sprintboard.board.models import Task
+from sprintboard.board.scheduling import NextUp
+from sprintboard.board.snapshot import counters
+from sprintboard.board.state import BoardState
+
+__all__ = ["answer", "next_document", "status_document"]
+
+
+@dataclass(slots=True)
+class _Args:
+    """The options of `next` and `status` (last one wins, as click does)."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    lists: dict[str, list[str]] = field(default_factory=dict)
+    json: bool = False
+
+
+# option spelling -> (name, repeatable); each takes one value
+_NEXT_OPTIONS = {
+    "--role": ("role", False),
+    "--caps": ("caps", True),
+    "--agent": ("agent", False),
+    "--limit": ("limit", False),
+    "-n": ("limit", False),
+    "--host": ("host", False),
+    "--workspace": ("workspace", False),
+    "-w": ("workspace", False),
+    "--timeout": ("timeout", False),
+}
+_STATUS_OPTIONS = {
+    "--host": ("host", False),
+    "--workspace": ("workspace", False),
+    "-w": ("workspace", False),
+    "--timeout": ("timeout", False),
+}
+
+
+def _parse(args: Sequence[str], options: dict[str, tuple[str, bool]]) -> _Args | None:
+    """The options, or None for anything this parser does not know (typer handles it)."""
+    out = _Args()
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--json":
+            out.json = True
+            i += 1
+            continue
+        name, eq, inline = arg.partition("=")
+        if name not in options or (eq and not name.startswith("--")):
+            return None
+        if eq:
+            value = inline
+            i += 1
+        elif i + 1 < len(args):
+            value = args[i + 1]
+            i += 2
+        else:
+            return None
+        key, repeatable = options[name]
+        if repeatable:
+            out.lists.setdefault(key, []).append(value)
+        else:
+            out.values[key] = value
+    return out if out.json else None
+
+
+def _number(text: str | None, kind: Callable[[str], Any]) -> Any:
+    """`text` as `kind`, None when absent; raises ValueError like click would refuse it."""
+    return None if text is None else kind(text)
+
+
+def next_document(got: NextUp) -> dict[str, Any]:
+    """`sprintboard next --json`."""
+    rows = [
+        {"id": t.id, "title": t.title, "priority": t.priority, "role": t.role, "caps": t.caps}
+        for t in got.tasks
+    ]
+    return {
+        "tasks": rows,
+        "wip_limit": got.why.wip_limit if got.why else None,
+        "why": got.why.reason if got.why else None,
+    }
+
+
+def _task_row(task: Task) -> dict[str, Any]:
+    lease = task.lease
+    return {
+        "id": task.id,
+        "title": task.title,
+        "status": task.status,
+        "column": task.column,
+        "priority": task.priority,
+        "role": task.role,
+        "agent": task.agent,
+        "host": task.host,
+        "dependencies": list(task.dependencies),
+        "blocked_reason": task.blocked_reason,
+        "lease": None
+        if lease is None
+        else {
+            "agent": lease.agent,
+            "host": lease.host,
+            "fence": lease.fence,
+            "acquired": lease.acquired,
+            "expires": lease.expires,
+            "last_heartbeat": lease.last_heartbeat,
+        },
+        "updated": task.updated,
+    }
+
+
+def status_document(root: Path, host: str, state: BoardState) -> dict[str, Any]:
+    """`sprintboard status --json` on the owner: `StatusReport` (sprintboard/status.py, the
+    schema) as `model_dump(mode="json")` gives it, without the `stale` key."""
+    sprint = state.sprint
+    return {
+        "version": 1,
+        "workspace": str(root),
+        "host": host,
+        "sprint": {"id": sprint.id, "goal": sprint.goal, "status": sprint.status},
+        "counters": {k: v for k, v in counters(state).items() if v or k == "total_tasks"},
+        "tasks": [_task_row(t) for t in state.tasks.values()],
+        "journal": {"seq": state.seq, "head": state.head},
+    }
+
+
+def _owner_board(args: _Args, process_host: str | None) -> Any:
+    """The owner's `LocalBoard`, opened as `open_board` would, or None on another host."""
+    from sprintboard.board.local import LocalBoard
+    from sprintboard.config_cache import board_settings
+    from sprintboard.workspace import find_workspace
+
+    workspace = args.values.get("workspace")
+    root = find_workspace(None if workspace is None else Path(workspace))
+    settings = board_settings(root)
+    host = settings.host(process_host)
+    if host != settings.owner:
+        return None
+    # No observers: a read never renders KANBAN.md (see workspace.open_board).
+    return LocalBoard(root, host=host, policy=settings.policy, lock_timeout=settings.lock_timeout)
+
+
+def _print(doc: dict[str, Any]) -> None:
+    sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+def _next(args: _Args) -> bool:
+    try:
+        limit = _number(args.values.get("limit", "5"), int)
+        _number(args.values.get("timeout"), float)
+    except ValueError:
+        return False
+    board = _owner_board(args, None)  # --host is the agent's host here, not this process's
+    if board is None:
+        return False
+    caps = [c.strip() for item in args.lists.get("caps", []) for c in item.split(",") if c.strip()]
+    got = board.next_up(
+        args.values.get("agent"),
+        args.values.get("role"),
+        caps or None,
+        host=args.values.get("host"),
+        limit=limit,
+    )
+    _print(next_document(got))
+    return True
+
+
+def _status(args: _Args) -> bool:
+    try:
+        _number(args.values.get("timeout"), float)
+    except ValueError:
+        return False
+    board = _owner_board(args, args.values.get("host"))
+    if board is None:
+        return False
+    _print(status_document(board.root, board.host, board.snapshot()))
+    return True
+
+
+_COMMANDS: dict[str, tuple[dict[str, tuple[str, bool]], Callable[[_Args], bool]]] = {
+    "next": (_NEXT_OPTIONS, _next),
+    "status": (_STATUS_OPTIONS, _status),
+}
+
+
+def answer(argv: Sequence[str]) -> bool:
+    """Answer `argv` (without the program name) here if it is one of the read-only JSON
+    commands on the owner; False when the typer CLI should run it instead.
+
+    Raises:
+        SprintboardError: as the typer command would (no workspace, a bad config, a journal
+            that cannot be trusted, ...); the caller prints it the same way.
+    """
+    if not argv or argv[0] not in _COMMANDS:
+        return False
+    options, run = _COMMANDS[argv[0]]
+    args = _parse(argv[1:], options)
+    if args is None:
+        return False
+    # These processes load the board, print and exit; everything they build is acyclic,
+    # and the collector's passes over a 10k-task state cost more than the command itself.
+    gc.disable()
+    if run(args):
+        return True
+    gc.enable()
+    return False
