@@ -15,13 +15,30 @@ from typing import Literal
 
 from sprintboard.board.models import FINISHED_STATUSES, Task
 from sprintboard.board.scheduling import BoardPolicy
+from sprintboard.board.snapshot import counters
 from sprintboard.board.state import BoardState
 
-__all__ = ["Wait", "WaitOn", "task_wait", "waits"]
+__all__ = ["Wait", "WaitOn", "state_counters", "state_of", "task_wait", "waits"]
 
 WaitOn = Literal["tasks", "person", "host", "agent", "auditor", "blocked"]
 
 _REVIEW = frozenset({"awaiting_test", "testing", "ready_for_integrator"})
+
+
+def state_of(task: Task) -> str:
+    """`waiting` for a task blocked only on its dependencies (no reason: DESIGN.md contract
+    7), else its status. "blocked" is kept for what has a reason."""
+    return "waiting" if task.status == "blocked" and not task.blocked_reason else task.status
+
+
+def state_counters(state: BoardState) -> dict[str, int]:
+    """`status`'s counters: the total, then each state that has tasks (`waiting` apart from
+    `blocked`)."""
+    out = counters(state)
+    waiting = sum(1 for t in state.tasks.values() if state_of(t) == "waiting")
+    out["blocked"] -= waiting
+    out["waiting"] = waiting
+    return {k: v for k, v in out.items() if v or k == "total_tasks"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,9 +32,8 @@ from pydantic import BaseModel, ConfigDict
 from sprintboard.board.clock import parse_ts
 from sprintboard.board.models import COLUMNS, Event, Task
 from sprintboard.board.scheduling import BoardPolicy
-from sprintboard.board.snapshot import counters
 from sprintboard.board.state import BoardState
-from sprintboard.board.waits import Wait, task_wait
+from sprintboard.board.waits import Wait, state_counters, state_of, task_wait
 
 __all__ = [
     "EventRow",
@@ -45,9 +44,7 @@ __all__ = [
     "TaskRow",
     "WaitRow",
     "board_status",
-    "state_counters",
     "status_lines",
-    "task_state",
     "event_row",
     "task_row",
 ]
@@ -136,11 +133,6 @@ class EventRow(_Out):
     fence: int | None
 
 
-def task_state(task: Task) -> str:
-    """`waiting` for a task blocked only on its dependencies, else its status."""
-    return "waiting" if task.status == "blocked" and not task.blocked_reason else task.status
-
-
 def task_row(task: Task, wait: Wait | None = None) -> TaskRow:
     """One task as `status --json` (and the web board) show it."""
     lease = task.lease
@@ -148,7 +140,7 @@ def task_row(task: Task, wait: Wait | None = None) -> TaskRow:
         id=task.id,
         title=task.title,
         status=task.status,
-        state=task_state(task),
+        state=state_of(task),
         column=task.column,
         priority=task.priority,
         role=task.role,
@@ -181,15 +173,6 @@ class _Seen(Protocol):
     def root(self) -> Path: ...
 
     def snapshot(self) -> BoardState: ...
-
-
-def state_counters(state: BoardState) -> dict[str, int]:
-    """Total and per status, with tasks waiting on dependencies as `waiting`, not `blocked`."""
-    out = counters(state)
-    waiting = sum(1 for t in state.tasks.values() if task_state(t) == "waiting")
-    out["blocked"] -= waiting
-    out["waiting"] = waiting
-    return {k: v for k, v in out.items() if v or k == "total_tasks"}
 
 
 def board_status(

@@ -73,8 +73,8 @@ def test_status_is_one_plain_line_per_task_by_column(
         (("-s", "in_progress,backlog"), {"T1", "T2"}),
         (("--role", "auditor"), {"T3"}),
         (("--agent", "builder-alpha"), {"T1"}),
-        (("--host", "alpha"), {"T1"}),
-        (("--host", "beta"), set()),
+        (("--on", "alpha"), {"T1"}),
+        (("--on", "beta"), set()),
     ],
 )
 def test_status_filters(

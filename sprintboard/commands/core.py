@@ -121,11 +121,9 @@ def status(
         False, "--mine", help="Only tasks of the agent named by $SPRINTBOARD_AGENT."
     ),
     on_host: str | None = typer.Option(
-        None,
-        "--host",
-        help="Only tasks leased or assigned on this host (this machine's own host name comes "
-        "from $SPRINTBOARD_HOST or the folder `join` made).",
+        None, "--on", help="Only tasks leased or assigned on this host, e.g. --on beta."
     ),
+    host: str | None = options.HOST,
     timeout: float = options.TIMEOUT,
     json: bool = options.JSON,
 ) -> None:
@@ -147,7 +145,7 @@ def status(
         agent = agent or os.environ.get("SPRINTBOARD_AGENT")
         if not agent:
             raise typer.BadParameter("--mine needs $SPRINTBOARD_AGENT; or name it: --agent NAME")
-    board = _client(workspace, None, timeout)
+    board = _client(workspace, host, timeout)
     config = load_config(board.root)
     policy = policy_from_config(config)
     now = datetime.now(UTC)
