@@ -93,8 +93,6 @@ def _keys(root: Path, config: WorkspaceConfig, name: str) -> list[Check]:
 
     owner = config.board.owner
     peers = [h.name for h in config.hosts if h.name != owner] if name == owner else [owner]
-    if config.a2a.transport == "http" and name == owner:
-        peers = []  # over HTTP the owner's endpoint holds its own keys
     try:
         keys = key_dir(root, None, a2a_dir(root, config))
     except SprintboardError as exc:
@@ -104,26 +102,22 @@ def _keys(root: Path, config: WorkspaceConfig, name: str) -> list[Check]:
         path = pair_file(keys, name, peer)
         if path.is_file():
             out.append(Check(name=f"keys {name}/{peer}", level="ok", detail=f"paired ({path})"))
-        elif name == owner:
-            out.append(
-                Check(
-                    name=f"keys {name}/{peer}",
-                    level="fail",
-                    detail=f"no pair key for {peer} in {keys}: {peer} cannot reach the board",
-                    run=f"sprintboard a2a keygen {peer}   (then on {peer}: sprintboard a2a "
-                    f"pair {name} -)",
-                )
+            continue
+        # the owner makes each key; the other host stores the one it printed
+        run = (
+            f"sprintboard a2a keygen {peer}   (then on {peer}: sprintboard a2a pair {name} -)"
+            if name == owner
+            else f"on {peer}: sprintboard a2a keygen {name}; here: sprintboard a2a pair "
+            f"{peer} - -w {root}"
+        )
+        out.append(
+            Check(
+                name=f"keys {name}/{peer}",
+                level="fail",
+                detail=f"no pair key for {peer} in {keys}: the two hosts cannot talk",
+                run=run,
             )
-        else:
-            out.append(
-                Check(
-                    name=f"keys {name}/{peer}",
-                    level="fail",
-                    detail=f"no pair key for {peer} in {keys}",
-                    run=f"on {peer}: sprintboard a2a keygen {name}; here: sprintboard a2a "
-                    f"pair {peer} - -w {root}",
-                )
-            )
+        )
     return out
 
 
