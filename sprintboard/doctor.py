@@ -16,9 +16,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from sprintboard.a2a.keys import key_dir, pair_file
+from sprintboard.a2a.node import a2a_dir, open_client
+from sprintboard.board.hosts import hosts_seen
+from sprintboard.board.waits import waits
 from sprintboard.config import WorkspaceConfig, current_host, load_config
 from sprintboard.errors import SprintboardError
-from sprintboard.workspace import find_workspace, policy_from_config
+from sprintboard.workspace import find_workspace, open_board, policy_from_config
 
 __all__ = ["Check", "DoctorReport", "INBOX_STALE_S", "diagnose"]
 
@@ -88,8 +92,6 @@ def diagnose(
 
 
 def _keys(root: Path, config: WorkspaceConfig, name: str) -> list[Check]:
-    from sprintboard.a2a.keys import key_dir, pair_file
-    from sprintboard.a2a.node import a2a_dir
 
     owner = config.board.owner
     peers = [h.name for h in config.hosts if h.name != owner] if name == owner else [owner]
@@ -123,7 +125,6 @@ def _keys(root: Path, config: WorkspaceConfig, name: str) -> list[Check]:
 
 def _inbox(root: Path, config: WorkspaceConfig, name: str) -> Check:
     """Whether the owner's daemon handles its inbox: messages do not wait long in `new/`."""
-    from sprintboard.a2a.node import a2a_dir
 
     if config.a2a.transport != "dir":
         return Check(name="a2a serve", level="ok", detail=f"transport {config.a2a.transport}: "
@@ -145,9 +146,6 @@ def _inbox(root: Path, config: WorkspaceConfig, name: str) -> Check:
 
 
 def _journal_and_hosts(root: Path, config: WorkspaceConfig, name: str) -> list[Check]:
-    from sprintboard.board.hosts import hosts_seen
-    from sprintboard.board.waits import waits
-    from sprintboard.workspace import open_board
 
     try:
         board = open_board(root, host=name)
@@ -191,7 +189,6 @@ def _journal_and_hosts(root: Path, config: WorkspaceConfig, name: str) -> list[C
 
 
 def _owner_answers(root: Path, name: str, timeout: float) -> Check:
-    from sprintboard.a2a.node import open_client
 
     started = datetime.now(UTC)
     try:
