@@ -104,13 +104,15 @@ class Daemon:
                 )
 
     def step(self, *, sync: bool = True) -> int:
-        """One pass: sync the transport, expire leases (owner), handle the inbox (owner)."""
+        """One pass: sync the transport, expire leases (owner), handle the inbox and tell
+        hosts about answers to their agents' questions (owner)."""
         if sync:
             self.postbox.transport.sync()
         if self.owner is None:
             return 0
         self.stats.expired += self.owner.board.expire_leases()
         n = self.postbox.process(self.owner)
+        self.owner.push_answers()
         self.stats.handled += n
         return n
 

@@ -34,12 +34,19 @@ from sprintboard.a2a.postbox import Outcome, Postbox, Received
 from sprintboard.board import values
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import format_ts, parse_ts
-from sprintboard.board.codec import event_to_dict, lease_to_dict, task_to_dict
+from sprintboard.board.codec import (
+    decision_to_dict,
+    event_to_dict,
+    lease_to_dict,
+    question_to_dict,
+    task_to_dict,
+)
 from sprintboard.board.hosts import BEAT_EVERY_S
 from sprintboard.board.journal import Head
 from sprintboard.board.local import LocalBoard
-from sprintboard.board.models import Lease
+from sprintboard.board.models import Event, Lease, Op, Question
 from sprintboard.board.snapshot import render_snapshot
+from sprintboard.board.state import open_question
 from sprintboard.board.values import MAX_TTL, clean_line
 from sprintboard.errors import (
     BoardError,
@@ -56,6 +63,12 @@ __all__ = ["REMOTE_OPS", "REQUESTS", "OwnerHandler", "RequestHandler", "error_va
 # changes go through claim/result/decline (and `move` to blocked, under the lease too).
 REMOTE_OPS = frozenset({"note.add", "metric.set"})
 _SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}")
+
+
+def _progress(
+    task: str, context: str, text: str, data: Mapping[str, Any]
+) -> Callable[[str], dict[str, Any]]:
+    return lambda message_id: messages.progress(message_id, task, context, text, data)
 
 
 def error_value(exc: SprintboardError) -> dict[str, Any]:
@@ -96,6 +109,8 @@ class OwnerHandler:
         self.workspace = Path(workspace)
         self.agent_hosts = dict(agent_hosts or {})
         self.default_ttl = default_ttl
+        self._told_seq = board.snapshot().seq
+        """Journal seq up to which answers were pushed to the asking hosts."""
 
     @property
     def context(self) -> str:
@@ -121,6 +136,32 @@ class OwnerHandler:
             reply_to=reply_to,
             message_id=mid,
         )
+
+    def push_answers(self) -> int:
+        """Tell each host whose agent holds a task that a person answered a question about
+        it (a `progress` message with the answer), so its runner wakes now rather than at
+        its next tick; the answer itself is read with `show`. Returns how many were sent."""
+        state = self.board.snapshot()
+        if state.seq == self._told_seq:
+            return 0
+        sent = 0
+        for event in self.board.events(self._told_seq):
+            task = state.tasks.get(event.task or "")
+            lease = task.lease if task is not None else None
+            if event.op != "question.answer" or lease is None or lease.host == self.postbox.host:
+                continue
+            text = clean_line(f"answered by {event.actor}: {event.fields.get('text', '')}")
+            data = {"question": str(event.fields["question"])}
+            self.postbox.send(
+                lease.host,
+                "progress",
+                _progress(event.task or "", self.context, text, data),
+                task=event.task,
+                fence=lease.fence,
+            )
+            sent += 1
+        self._told_seq = state.seq
+        return sent
 
     def _reply(self, env: Envelope, value: Any = None, exc: SprintboardError | None = None) -> None:
         self.postbox.send(
@@ -504,6 +545,83 @@ class OwnerHandler:
             "host.heartbeat", None, {"host": env.sender}, actor, id=f"{env.sender}:{env.id}.{i}"
         )
 
+    # -- the whole task and the conversation about it (issue 19) ----------------------------
+
+    def _show(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        task_id = values.task_id(args.get("task"))
+        doc = self.board.task(task_id)
+        self._reply(env, doc.model_dump(mode="json"))
+        return Outcome("show", task_id)
+
+    def _note(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        return self._say(env, args, "note.add")
+
+    def _ask(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        return self._say(env, args, "question.ask")
+
+    def _say(self, env: Envelope, args: Mapping[str, Any], op: Op) -> Outcome:
+        """A note or a question about a task, written as its lease holder (only under the
+        sender's own live lease and fence), once per message."""
+        task_id = str(args.get("task", ""))
+        lease = self._live_lease_of(env, task_id, env.fence)
+        key = f"{env.sender}:{env.id}.0"
+        draft = EventDraft(
+            op,
+            task_id,
+            {"text": values.text(args.get("text"), op.split(".")[0], empty=False)},
+            f"{lease.agent}@{lease.host}",  # the lease holder: a host speaks for itself
+            lease.fence,
+            id=key,
+        )
+        # handled before (at-least-once delivery): the first time's event is the answer
+        committed = self.board.apply([draft]) or self._already(env)
+        event = next(e for e in committed if e.id == key)
+        state = self.board.snapshot()
+        said = state.questions if op == "question.ask" else state.notes
+        item = next(x for x in said if x.id == event.id)
+        value = question_to_dict(item) if isinstance(item, Question) else decision_to_dict(item)
+        self._reply(env, value)
+        return Outcome(op.split(".")[0], f"{task_id} by {lease.agent}@{lease.host}")
+
+    def _already(self, env: Envelope) -> list[Event]:
+        """The events a message committed before (handled twice: at-least-once delivery)."""
+        mine = f"{env.sender}:{env.id}."
+        seq = self.board.snapshot().seq
+        return [e for e in self.board.events(max(0, seq - 1000)) if e.id.startswith(mine)]
+
+    def _answer(self, env: Envelope, args: Mapping[str, Any]) -> Outcome:
+        """A person's answer typed on another host: recorded as `human:NAME@HOST`, the host
+        being the authenticated sender (the name is the person's own word)."""
+        task_id = values.task_id(args.get("task"))
+        who = str(args.get("actor") or "human:unknown").removeprefix("human:").split("@")[0]
+        actor = values.actor(f"human:{who}@{env.sender}")
+        question = args.get("question")
+        key = f"{env.sender}:{env.id}.0"
+        done = self._already(env)
+        if done:
+            asked = str(done[0].fields["question"])
+        else:
+            asked = open_question(
+                self.board.snapshot(), task_id, None if question is None else str(question)
+            ).id
+            self.board.apply(
+                [
+                    EventDraft(
+                        "question.answer",
+                        task_id,
+                        {
+                            "text": values.text(args.get("text"), "answer", empty=False),
+                            "question": asked,
+                        },
+                        actor,
+                        id=key,
+                    )
+                ]
+            )
+        q = next(q for q in self.board.snapshot().questions if q.id == asked)
+        self._reply(env, question_to_dict(q))
+        return Outcome("answer", f"{task_id} question {asked} by {actor}")
+
 
 RequestHandler = Callable[[OwnerHandler, Envelope, Mapping[str, Any]], Outcome]
 
@@ -516,7 +634,12 @@ REQUESTS: dict[str, RequestHandler] = {
     "release": OwnerHandler._release_lease,
     "move": OwnerHandler._move,
     "apply": OwnerHandler._apply,
+    "show": OwnerHandler._show,
+    "note": OwnerHandler._note,
+    "ask": OwnerHandler._ask,
+    "answer": OwnerHandler._answer,
 }
 """The board calls a host may ask of the owner, by name. Each answers with a reply (or an
 assignment, for a claim); a write about a task is made only under the sender's own live
-lease and fence (`_live_lease_of`). Issue 19 adds `task` (show), `note` and `ask`."""
+lease and fence (`_live_lease_of`): `note` and `ask` too. `show` is the whole task; `answer` is a
+person's, typed on the sending host."""

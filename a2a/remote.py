@@ -33,7 +33,8 @@ from sprintboard.a2a.postbox import Outcome, Postbox, Received
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import format_ts, parse_ts
 from sprintboard.board.codec import event_from_dict, lease_from_dict, task_from_dict
-from sprintboard.board.models import Artifact, Event, Lease, Status, Task
+from sprintboard.board.document import TaskDocument
+from sprintboard.board.models import Artifact, Event, Lease, Note, Question, Status, Task
 from sprintboard.board.scheduling import NextUp
 from sprintboard.board.snapshot import parse_snapshot
 from sprintboard.board.state import BoardState
@@ -494,6 +495,44 @@ class RemoteBoard:
             task=task,
             fence=fence,
         )
+
+    def task(self, task_id: str) -> TaskDocument:
+        """The whole task as the owner's `show` has it (one round trip).
+
+        Raises:
+            UnknownTask, OwnerUnreachable.
+        """
+        return TaskDocument.model_validate(self._request("show", task=task_id))
+
+    def note(self, task: str, text: str, agent: str, fence: int | None = None) -> Note:
+        """A progress note on a task this host holds (the owner records it under the lease,
+        as its holder; `agent` is that holder).
+
+        Raises:
+            MessageRejected: no live lease of this host with `fence` (quarantined there).
+        """
+        return Note(**self._request("note", task=task, fence=fence, text=text, agent=agent))
+
+    def ask(self, task: str, question: str, agent: str, fence: int | None = None) -> Question:
+        """Ask a person about a task this host holds; the lease is kept.
+
+        Raises:
+            MessageRejected: no live lease of this host with `fence`.
+        """
+        value = self._request("ask", task=task, fence=fence, text=question, agent=agent)
+        return Question(**value)
+
+    def answer(
+        self, task: str, text: str, actor: str = "human:cli", question: str | None = None
+    ) -> Question:
+        """A person's answer typed on this host; the owner records it as
+        `human:NAME@<this host>` (the host is who the owner can vouch for).
+
+        Raises:
+            BoardError: no open question (or not that one).
+        """
+        value = self._request("answer", task=task, text=text, actor=actor, question=question)
+        return Question(**value)
 
     def apply(self, events: Sequence[EventDraft]) -> list[Event]:
         """Ask the owner to commit notes or metrics about tasks this host holds, each with

@@ -7,13 +7,14 @@ skip it. The rules:
 - A role comes only from `sprintboard.toml`, looked up when the event is checked; an event
   never carries a caller-supplied role. `NAME@HOST` that the config does not name is an
   *unknown agent*: no role. With `[board] open_claims = true` it may claim builder work and,
-  under its own lease, heartbeat, submit, note and block that task; nothing else.
+  under its own lease, heartbeat, submit, note, ask about and block that task; nothing else.
 - An agent acts only from the host the config gives it (`auditor-1@beta` is refused when
   auditor-1 runs on alpha).
 - A task reaches `done` from an agent only when the agent is an Auditor and every criterion
   is checked; otherwise the move is refused, naming the unchecked criteria. A person
   (`human:NAME`) moves a task to done with force; the event then records which criteria
   were unchecked (`fields["unchecked"]`). Only a person forces a move.
+- Questions are answered by a person; an agent asks them (and notes) about a task.
 - Criteria are checked by the Auditor or ticked by a person. Only the board itself
   (`system@OWNER`) expires leases, and it never finishes a task.
 - Claims follow the scheduling rules (board/scheduling.py `check_claim`); an agent claims
@@ -43,7 +44,15 @@ _DECISIONS = frozenset(
 )
 # Ops an unknown agent may write about a task it holds the lease of.
 _UNDER_LEASE = frozenset(
-    {"lease.heartbeat", "lease.release", "artifact.add", "metric.set", "note.add", "task.move"}
+    {
+        "lease.heartbeat",
+        "lease.release",
+        "artifact.add",
+        "metric.set",
+        "note.add",
+        "question.ask",
+        "task.move",
+    }
 )
 
 
@@ -143,6 +152,13 @@ def authorize(state: BoardState, draft: EventDraft, policy: BoardPolicy) -> Even
             draft.op,
             draft.task,
             "criteria are checked by the Auditor or ticked by a person (KANBAN.md)",
+        )
+    elif draft.op == "question.answer":
+        raise NotPermitted(
+            draft.actor,
+            draft.op,
+            draft.task,
+            "a person answers questions (`sprintboard answer`, the web board or KANBAN.md)",
         )
     elif actor.kind == "unknown":
         _authorize_unknown(state, draft, actor)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sprintboard.board.models import Artifact, Event, Lease, Op, Status, Task
+from sprintboard.board.models import Artifact, Event, Lease, Note, Op, Question, Status, Task
 from sprintboard.board.scheduling import NextUp
 from sprintboard.board.state import BoardState
+
+if TYPE_CHECKING:  # pydantic: `next --json` answers without loading it
+    from sprintboard.board.document import TaskDocument
 
 __all__ = ["BoardClient", "BoardObserver", "EventDraft"]
 
@@ -44,6 +47,10 @@ class BoardClient(Protocol):
 
     def snapshot(self) -> BoardState:
         """The current state (read-only: never mutate it)."""
+        ...
+
+    def task(self, task_id: str) -> TaskDocument:
+        """The whole task as `sprintboard show` prints it (UnknownTask if there is none)."""
         ...
 
     def ready(self, role: str | None = None, caps: Sequence[str] | None = None) -> list[Task]:
@@ -125,6 +132,22 @@ class BoardClient(Protocol):
 
     def release(self, task: str, fence: int, reason: str = "released") -> None:
         """Give the lease back (the task returns to ready); a stale `fence` is refused."""
+        ...
+
+    def note(self, task: str, text: str, agent: str, fence: int | None = None) -> Note:
+        """A progress note on `task` by `agent` (`fence`: as the lease holder; a host that is
+        not the owner, or an agent the config does not list, must hold the lease)."""
+        ...
+
+    def ask(self, task: str, question: str, agent: str, fence: int | None = None) -> Question:
+        """Ask a person about `task`; the lease is kept, the task waits for a person until
+        answered. Returns the question (its `id` names it for `answer`)."""
+        ...
+
+    def answer(
+        self, task: str, text: str, actor: str = "human:cli", question: str | None = None
+    ) -> Question:
+        """A person's answer to `question` about `task` (default: its oldest open one)."""
         ...
 
     def apply(self, events: Sequence[EventDraft]) -> list[Event]:

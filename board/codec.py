@@ -19,6 +19,7 @@ from sprintboard.board.models import (
     Event,
     Lease,
     Note,
+    Question,
     Step,
     Task,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "event_to_dict",
     "lease_from_dict",
     "lease_to_dict",
+    "question_to_dict",
     "task_from_dict",
     "task_to_dict",
     "validate_task",
@@ -112,6 +114,7 @@ def task_to_dict(task: Task) -> dict[str, Any]:
         "created": task.created,
         "updated": task.updated,
         "done_at": task.done_at,
+        "origin": task.origin,
         "extra": dict(task.extra),
     }
 
@@ -228,3 +231,16 @@ def decision_from_dict(data: dict[str, Any]) -> Decision:
 
 def note_from_dict(data: dict[str, Any]) -> Note:
     return Note(**data)
+
+
+def question_to_dict(q: Question) -> dict[str, Any]:
+    return {
+        "id": q.id,
+        "text": q.text,
+        "actor": q.actor,
+        "ts": q.ts,
+        "task": q.task,
+        "answer": q.answer,
+        "answered_by": q.answered_by,
+        "answered_at": q.answered_at,
+    }

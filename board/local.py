@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sprintboard.board.authority import authorize
 from sprintboard.board.client import BoardObserver, EventDraft
@@ -27,7 +27,7 @@ from sprintboard.board.leases import (
     submit_drafts,
 )
 from sprintboard.board.lock import BoardLock
-from sprintboard.board.models import Artifact, Event, Lease, Status, Task
+from sprintboard.board.models import Artifact, Event, Lease, Note, Question, Status, Task
 from sprintboard.board.moves import (
     check_dependencies,
     is_noop_move,
@@ -35,10 +35,13 @@ from sprintboard.board.moves import (
     promotion_drafts,
 )
 from sprintboard.board.scheduling import BoardPolicy, NextUp, claimable, next_tasks, next_up, rank
-from sprintboard.board.state import BoardState, reduce
+from sprintboard.board.state import BoardState, open_question, reduce
 from sprintboard.board.store import BoardStore, Verification, board_paths
 from sprintboard.board.values import check_draft
 from sprintboard.errors import BoardError, NotOwner, NotPermitted
+
+if TYPE_CHECKING:
+    from sprintboard.board.document import TaskDocument
 
 __all__ = ["LocalBoard", "Verification", "board_paths"]
 
@@ -448,6 +451,80 @@ class LocalBoard:
             )
         self.apply(drafts)
         return self._state.task(task)
+
+    # -- the whole task and the conversation about it --------------------------------------
+
+    def task(self, task_id: str) -> TaskDocument:
+        """The whole task as `sprintboard show` prints it.
+
+        Raises:
+            UnknownTask.
+        """
+        # pydantic, loaded only here: `next --json` answers without it
+        from sprintboard.board.document import task_document
+
+        return task_document(self.refresh(), task_id)
+
+    def actor_for(self, agent: str) -> str:
+        """`agent` as an event's actor: a person or `NAME@HOST` as given, a bare agent name
+        at its host in the config (else this one)."""
+        if agent.startswith("human:") or "@" in agent:
+            return agent
+        return f"{agent}@{self.policy.host_for(agent, None, self._host)}"
+
+    def note(self, task: str, text: str, agent: str, fence: int | None = None) -> Note:
+        """Leave a progress note on `task` as `agent` (with `fence`: as its lease holder).
+
+        Raises:
+            UnknownTask, InvalidValue, StaleFence, NotPermitted (an unlisted agent writes
+                only under its own lease).
+        """
+        event = self._one(
+            "note.add",
+            self.apply(
+                [EventDraft("note.add", task, {"text": text}, self.actor_for(agent), fence)]
+            ),
+        )
+        return next(n for n in reversed(self._state.notes) if n.id == event.id)
+
+    def ask(self, task: str, question: str, agent: str, fence: int | None = None) -> Question:
+        """Ask a person `question` about `task`; the lease is kept and the task shows as
+        waiting for a person until the question is answered. Its id is `Question.id`.
+
+        Raises:
+            UnknownTask, InvalidValue, StaleFence, NotPermitted.
+        """
+        drafts = [
+            EventDraft("question.ask", task, {"text": question}, self.actor_for(agent), fence)
+        ]
+        return self._question(self._one("question.ask", self.apply(drafts)).id)
+
+    def answer(
+        self, task: str, text: str, actor: str = "human:cli", question: str | None = None
+    ) -> Question:
+        """Answer `question` about `task` (default: its oldest open question) as a person.
+
+        Raises:
+            UnknownTask; BoardError: no open question (or `question` is not one of the
+                task's, or was answered already); NotPermitted: `actor` is an agent.
+        """
+
+        def build(state: BoardState) -> list[EventDraft]:
+            asked = open_question(state, task, question)
+            return [
+                EventDraft("question.answer", task, {"text": text, "question": asked.id}, actor)
+            ]
+
+        event = self._one("question.answer", self._write(build))
+        return self._question(str(event.fields["question"]))
+
+    @staticmethod
+    def _one(op: str, events: list[Event]) -> Event:
+        """The event of `op` a write committed (expiries may come with it)."""
+        return next(e for e in events if e.op == op)
+
+    def _question(self, question_id: str) -> Question:
+        return next(q for q in self._state.questions if q.id == question_id)
 
     def add_decision(self, text: str, actor: str = "human:cli", task: str | None = None) -> None:
         self.apply([EventDraft("decision.add", task, {"text": text}, actor)])

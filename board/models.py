@@ -28,6 +28,7 @@ __all__ = [
     "Lease",
     "Note",
     "Op",
+    "Question",
     "Role",
     "SprintInfo",
     "SprintStatus",
@@ -79,6 +80,8 @@ Op = Literal[
     "metric.set",
     "decision.add",
     "note.add",
+    "question.ask",
+    "question.answer",
     "sprint.start",
     "sprint.close",
     "host.heartbeat",
@@ -198,6 +201,8 @@ class Task:
     created: str | None = None
     updated: str | None = None
     done_at: str | None = None
+    origin: str | None = None
+    """Where the task came from: `path:line` of its heading in an imported backlog."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Fields of imported files that sprintboard does not model; exported again as they were."""
 
@@ -226,6 +231,24 @@ class Note:
     actor: str
     ts: str
     task: str | None = None
+
+
+@dataclass(slots=True)
+class Question:
+    """A question an agent asked a person about a task; `id` is the asking event's id."""
+
+    id: str
+    text: str
+    actor: str
+    ts: str
+    task: str | None = None
+    answer: str | None = None
+    answered_by: str | None = None
+    answered_at: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.answer is None
 
 
 @dataclass(slots=True)

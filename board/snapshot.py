@@ -21,10 +21,18 @@ from typing import Any
 import msgspec
 import orjson
 
-from sprintboard.board.codec import decision_to_dict, task_to_dict
+from sprintboard.board.codec import decision_to_dict, question_to_dict, task_to_dict
 from sprintboard.board.collector import collector_paused
 from sprintboard.board.journal import Head
-from sprintboard.board.models import STATUSES, Decision, Note, SprintInfo, SprintStatus, Task
+from sprintboard.board.models import (
+    STATUSES,
+    Decision,
+    Note,
+    Question,
+    SprintInfo,
+    SprintStatus,
+    Task,
+)
 from sprintboard.board.state import BoardState
 
 __all__ = ["SNAPSHOT_FORMAT", "counters", "first_difference", "parse_snapshot", "render_snapshot"]
@@ -54,6 +62,7 @@ def render_snapshot(state: BoardState, head: Head) -> bytes:
         "tasks": [task_to_dict(t) for t in state.tasks.values()],
         "decisions": [decision_to_dict(d) for d in state.decisions],
         "notes": [decision_to_dict(n) for n in state.notes],
+        "questions": [question_to_dict(q) for q in state.questions],
         "fence": state.fence,
         "hosts_seen": state.hosts_seen,
         "metadata": {"updated": state.updated, **counters(state)},
@@ -87,6 +96,7 @@ def first_difference(cached: BoardState, real: BoardState) -> str | None:
     for label, mine_list, theirs_list in (
         ("decision", cached.decisions, real.decisions),
         ("note", cached.notes, real.notes),
+        ("question", cached.questions, real.questions),
     ):
         if mine_list != theirs_list:
             return f"the {label}s differ ({len(mine_list)} in the snapshot, {len(theirs_list)} in the journal)"
@@ -142,6 +152,8 @@ class _Doc:
     journal: _JournalAt
     hosts_seen: dict[str, str] = field(default_factory=dict)
     """Absent in snapshots written before host heartbeats (board/hosts.py)."""
+    # snapshots written before questions existed have none: an older cache still loads
+    questions: list[Question] = field(default_factory=list)
 
 
 _DECODER = msgspec.json.Decoder(_Doc)
@@ -172,6 +184,7 @@ def _parse_snapshot(data: bytes) -> tuple[BoardState, Head]:
         tasks=tasks,
         decisions=doc.decisions,
         notes=doc.notes,
+        questions=doc.questions,
         fence=doc.fence,
         seq=at.seq,
         head=at.head,

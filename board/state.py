@@ -7,6 +7,8 @@ leaves the state as it was. Replaying the journal through `reduce` rebuilds the 
 from __future__ import annotations
 
 import copy
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,8 @@ from sprintboard.board.models import (
     Event,
     Lease,
     Note,
+    Op,
+    Question,
     SprintInfo,
     Status,
     Step,
@@ -35,7 +39,7 @@ from sprintboard.errors import (
     UnknownTask,
 )
 
-__all__ = ["UPDATABLE_FIELDS", "BoardState", "reduce"]
+__all__ = ["UPDATABLE_FIELDS", "BoardState", "open_question", "reduce"]
 
 # Fields `task.update` may change; status and lease change only through moves and leases.
 UPDATABLE_FIELDS: frozenset[str] = frozenset(
@@ -66,12 +70,15 @@ UPDATABLE_FIELDS: frozenset[str] = frozenset(
 
 @dataclass(slots=True)
 class BoardState:
-    """Everything the journal says, folded: the sprint, tasks in creation order, decisions."""
+    """Everything the journal says, folded: the sprint, tasks in creation order, decisions,
+    notes and questions."""
 
     sprint: SprintInfo = field(default_factory=SprintInfo)
     tasks: dict[str, Task] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
+    """Questions agents asked people, in the order asked, answered or not."""
     fence: int = 0
     """The last fencing token handed out; strictly increasing."""
     seq: int = 0
@@ -99,6 +106,7 @@ class BoardState:
             tasks=dict(self.tasks),
             decisions=list(self.decisions),
             notes=list(self.notes),
+            questions=list(self.questions),
             fence=self.fence,
             seq=self.seq,
             head=self.head,
@@ -115,6 +123,29 @@ class BoardState:
             self.tasks[task_id] = task
             self._owned.add(task_id)
         return task
+
+
+def open_question(state: BoardState, task: str, question: str | None = None) -> Question:
+    """The question an answer to `task` goes to: `question`, else the task's oldest open one.
+
+    Raises:
+        UnknownTask; BoardError: none open, or `question` is not an open one of the task's.
+    """
+    state.task(task)
+    if question is None:
+        found = next((q for q in state.questions if q.task == task and q.open), None)
+        if found is None:
+            raise BoardError(f"{task}: no open question to answer (`sprintboard show {task}`)")
+        return found
+    found = next((q for q in state.questions if q.id == question), None)
+    if found is None or found.task != task:
+        raise BoardError(f"{task}: no question {question} about this task")
+    if not found.open:
+        raise BoardError(
+            f"{task}: question {question} was answered by {found.answered_by} at "
+            f"{found.answered_at}"
+        )
+    return found
 
 
 def _require_task(state: BoardState, event: Event) -> Task:
@@ -146,118 +177,163 @@ def reduce(state: BoardState, event: Event) -> None:
         UnknownTask, InvalidTransition, LeaseConflict, StaleFence, BoardError: the event
             does not fit the current state.
     """
-    f = event.fields
-    op = event.op
-    if op == "task.create":
-        data = dict(f["task"])
-        if data["id"] in state.tasks:
-            raise BoardError(f"{data['id']}: a task with this id already exists")
-        data.setdefault("created", event.ts)
-        data["updated"] = event.ts
-        task = task_from_dict(data)
-        if task.status not in STATUSES:
-            raise BoardError(f"{task.id}: unknown status {task.status!r}")
-        state.tasks[task.id] = task
-    elif op == "task.update":
-        task = _require_task(state, event)
-        bad = sorted(set(f) - UPDATABLE_FIELDS)
-        if bad:
-            raise BoardError(
-                f"{task.id}: task.update cannot change {', '.join(bad)}; use move/claim/release"
-            )
-        values = {name: _coerce_update(name, value) for name, value in f.items()}
-        for name, value in values.items():
-            setattr(task, name, value)
-        task.updated = event.ts
-    elif op == "task.move":
-        _move(state, event)
-    elif op == "lease.grant":
-        task = _require_task(state, event)
-        if task.status != "ready":
-            raise LeaseConflict(task.id, f"cannot be claimed while {task.status}")
-        if task.lease is not None:
-            raise LeaseConflict(task.id, f"already leased to {task.lease.agent}@{task.lease.host}")
-        fence = int(f["fence"])
-        if fence <= state.fence:
-            raise BoardError(f"{task.id}: fencing token {fence} is not above {state.fence}")
-        lease = Lease(
-            agent=f["agent"],
-            host=f["host"],
-            fence=fence,
-            acquired=event.ts,
-            ttl=int(f["ttl"]),
-            expires=f["expires"],
-            last_heartbeat=event.ts,
-        )
-        state.fence = fence
-        task.lease = lease
-        task.status, task.agent, task.host = "in_progress", f["agent"], f["host"]
-        task.attempt += 1
-        task.updated = event.ts
-    elif op == "lease.heartbeat":
-        task = _require_task(state, event)
-        _check_fence(task, event.fence)
-        assert task.lease is not None
-        task.lease.expires = f["expires"]
-        task.lease.last_heartbeat = event.ts
-    elif op in ("lease.release", "lease.expire"):
-        task = _require_task(state, event)
-        if task.lease is None:
-            raise LeaseConflict(task.id, "holds no lease")
-        if op == "lease.release":
-            _check_fence(task, event.fence)
-        task.lease = None
-        task.agent = None
-        if task.status in ACTIVE_STATUSES:
-            task.status = "ready"
-        task.updated = event.ts
-    elif op == "criterion.check":
-        task = _require_task(state, event)
-        index = int(f["index"])
-        if not 0 <= index < len(task.criteria):
-            raise BoardError(f"{task.id}: no criterion #{index + 1} (it has {len(task.criteria)})")
-        task.criteria[index].done = bool(f["done"])
-        task.criteria[index].result = f.get("result")
-        task.updated = event.ts
-    elif op == "artifact.add":
-        task = _require_task(state, event)
-        if event.fence is not None:
-            _check_fence(task, event.fence)
-        art = Artifact(path=f["path"], sha256=f["sha256"], size=int(f["size"]))
-        task.artifacts = [a for a in task.artifacts if a.path != art.path] + [art]
-        task.updated = event.ts
-    elif op == "metric.set":
-        task = _require_task(state, event)
-        if event.fence is not None:
-            _check_fence(task, event.fence)
-        task.metrics[str(f["name"])] = float(f["value"])
-        task.updated = event.ts
-    elif op == "decision.add":
-        state.decisions.append(
-            Decision(id=event.id, text=f["text"], actor=event.actor, ts=event.ts, task=event.task)
-        )
-    elif op == "note.add":
-        state.notes.append(
-            Note(id=event.id, text=f["text"], actor=event.actor, ts=event.ts, task=event.task)
-        )
-    elif op == "sprint.start":
-        state.sprint = SprintInfo(
-            id=f.get("id"),
-            goal=f.get("goal", ""),
-            status="in_progress",
-            started=event.ts,
-            wip_limits=dict(f.get("wip_limits") or {}),
-            extra=dict(f.get("extra") or {}),
-        )
-    elif op == "sprint.close":
-        state.sprint.status = "closed"
-        state.sprint.closed = event.ts
-    elif op == "host.heartbeat":
-        state.hosts_seen[str(f["host"])] = event.ts
-    else:
-        raise BoardError(f"event {event.id}: unknown op {op!r}")
+    handler = _HANDLERS.get(event.op)
+    if handler is None:
+        raise BoardError(f"event {event.id}: unknown op {event.op!r}")
+    handler(state, event)
     state.seq = event.seq
     state.updated = event.ts
+
+
+def _create(state: BoardState, event: Event) -> None:
+    data = dict(event.fields["task"])
+    if data["id"] in state.tasks:
+        raise BoardError(f"{data['id']}: a task with this id already exists")
+    data.setdefault("created", event.ts)
+    data["updated"] = event.ts
+    task = task_from_dict(data)
+    if task.status not in STATUSES:
+        raise BoardError(f"{task.id}: unknown status {task.status!r}")
+    state.tasks[task.id] = task
+
+
+def _update(state: BoardState, event: Event) -> None:
+    task = _require_task(state, event)
+    bad = sorted(set(event.fields) - UPDATABLE_FIELDS)
+    if bad:
+        raise BoardError(
+            f"{task.id}: task.update cannot change {', '.join(bad)}; use move/claim/release"
+        )
+    values = {name: _coerce_update(name, value) for name, value in event.fields.items()}
+    for name, value in values.items():
+        setattr(task, name, value)
+    task.updated = event.ts
+
+
+def _grant(state: BoardState, event: Event) -> None:
+    task = _require_task(state, event)
+    f = event.fields
+    if task.status != "ready":
+        raise LeaseConflict(task.id, f"cannot be claimed while {task.status}")
+    if task.lease is not None:
+        raise LeaseConflict(task.id, f"already leased to {task.lease.agent}@{task.lease.host}")
+    fence = int(f["fence"])
+    if fence <= state.fence:
+        raise BoardError(f"{task.id}: fencing token {fence} is not above {state.fence}")
+    lease = Lease(
+        agent=f["agent"],
+        host=f["host"],
+        fence=fence,
+        acquired=event.ts,
+        ttl=int(f["ttl"]),
+        expires=f["expires"],
+        last_heartbeat=event.ts,
+    )
+    state.fence = fence
+    task.lease = lease
+    task.status, task.agent, task.host = "in_progress", f["agent"], f["host"]
+    task.attempt += 1
+    task.updated = event.ts
+
+
+def _heartbeat(state: BoardState, event: Event) -> None:
+    task = _require_task(state, event)
+    _check_fence(task, event.fence)
+    assert task.lease is not None
+    task.lease.expires = event.fields["expires"]
+    task.lease.last_heartbeat = event.ts
+
+
+def _end_lease(state: BoardState, event: Event) -> None:
+    task = _require_task(state, event)
+    if task.lease is None:
+        raise LeaseConflict(task.id, "holds no lease")
+    if event.op == "lease.release":
+        _check_fence(task, event.fence)
+    task.lease = None
+    task.agent = None
+    if task.status in ACTIVE_STATUSES:
+        task.status = "ready"
+    task.updated = event.ts
+
+
+def _check_criterion(state: BoardState, event: Event) -> None:
+    task = _require_task(state, event)
+    index = int(event.fields["index"])
+    if not 0 <= index < len(task.criteria):
+        raise BoardError(f"{task.id}: no criterion #{index + 1} (it has {len(task.criteria)})")
+    task.criteria[index].done = bool(event.fields["done"])
+    task.criteria[index].result = event.fields.get("result")
+    task.updated = event.ts
+
+
+def _add_artifact(state: BoardState, event: Event) -> None:
+    task = _require_task(state, event)
+    if event.fence is not None:
+        _check_fence(task, event.fence)
+    f = event.fields
+    art = Artifact(path=f["path"], sha256=f["sha256"], size=int(f["size"]))
+    task.artifacts = [a for a in task.artifacts if a.path != art.path] + [art]
+    task.updated = event.ts
+
+
+def _set_metric(state: BoardState, event: Event) -> None:
+    task = _require_task(state, event)
+    if event.fence is not None:
+        _check_fence(task, event.fence)
+    task.metrics[str(event.fields["name"])] = float(event.fields["value"])
+    task.updated = event.ts
+
+
+def _add_decision(state: BoardState, event: Event) -> None:
+    state.decisions.append(
+        Decision(
+            id=event.id, text=event.fields["text"], actor=event.actor, ts=event.ts, task=event.task
+        )
+    )
+
+
+def _add_note(state: BoardState, event: Event) -> None:
+    state.notes.append(
+        Note(
+            id=event.id, text=event.fields["text"], actor=event.actor, ts=event.ts, task=event.task
+        )
+    )
+
+
+def _ask(state: BoardState, event: Event) -> None:
+    task = _require_task(state, event)
+    state.questions.append(
+        Question(
+            id=event.id, text=event.fields["text"], actor=event.actor, ts=event.ts, task=task.id
+        )
+    )
+
+
+def _answer(state: BoardState, event: Event) -> None:
+    question = open_question(state, event.task or "", str(event.fields["question"]))
+    at = state.questions.index(question)
+    # a new item: states handed out earlier share the list's items
+    state.questions[at] = dataclasses.replace(
+        question, answer=event.fields["text"], answered_by=event.actor, answered_at=event.ts
+    )
+
+
+def _start_sprint(state: BoardState, event: Event) -> None:
+    f = event.fields
+    state.sprint = SprintInfo(
+        id=f.get("id"),
+        goal=f.get("goal", ""),
+        status="in_progress",
+        started=event.ts,
+        wip_limits=dict(f.get("wip_limits") or {}),
+        extra=dict(f.get("extra") or {}),
+    )
+
+
+def _close_sprint(state: BoardState, event: Event) -> None:
+    state.sprint.status = "closed"
+    state.sprint.closed = event.ts
 
 
 def _move(state: BoardState, event: Event) -> None:
@@ -296,3 +372,30 @@ def _move(state: BoardState, event: Event) -> None:
     if target == "cancelled" and f.get("reason"):
         task.extra["cancelled_reason"] = f["reason"]
     task.updated = event.ts
+
+
+def _host_seen(state: BoardState, event: Event) -> None:
+    # the owner's clock, as every ts in the journal: liveness never trusts a host's own clock
+    state.hosts_seen[str(event.fields["host"])] = event.ts
+
+
+_HANDLERS: dict[Op, Callable[[BoardState, Event], None]] = {
+    "task.create": _create,
+    "task.update": _update,
+    "task.move": _move,
+    "lease.grant": _grant,
+    "lease.heartbeat": _heartbeat,
+    "lease.release": _end_lease,
+    "lease.expire": _end_lease,
+    "criterion.check": _check_criterion,
+    "artifact.add": _add_artifact,
+    "metric.set": _set_metric,
+    "decision.add": _add_decision,
+    "note.add": _add_note,
+    "question.ask": _ask,
+    "question.answer": _answer,
+    "sprint.start": _start_sprint,
+    "sprint.close": _close_sprint,
+    "host.heartbeat": _host_seen,
+}
+"""How each op folds into the state; every op of `OPS` has one (tests/board check it)."""

@@ -523,6 +523,7 @@ _TASK_RULES: dict[str, _Check] = {
     "created": _optional(_check_ts),
     "updated": _optional(_check_ts),
     "done_at": _optional(_check_ts),
+    "origin": _optional(_text_field(max_len=1000, line=True)),
     "extra": _check_json,
 }
 
@@ -639,6 +640,23 @@ def _entry_add(state: BoardState, draft: EventDraft, t: str | None) -> None:
     _require_known(state, draft)
 
 
+def _question_ask(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    f = _fields(draft, frozenset({"text"}))
+    if t is None:
+        raise InvalidValue("task", None, "a question is about a task; name it", None)
+    text(f.get("text"), "question", empty=False, task=t)
+    _require_known(state, draft)
+
+
+def _question_answer(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    f = _fields(draft, frozenset({"text", "question"}))
+    if t is None:
+        raise InvalidValue("task", None, "an answer is about a task; name it", None)
+    text(f.get("text"), "answer", empty=False, task=t)
+    _match(_EVENT_ID, f.get("question"), "question id", "an id `ask` printed", t)
+    _require_known(state, draft)
+
+
 def _sprint_start(state: BoardState, draft: EventDraft, t: str | None) -> None:
     f = dict(draft.fields)
     if f.get("id") is not None:
@@ -673,6 +691,8 @@ _OP_CHECKS: dict[str, Callable[[BoardState, EventDraft, str | None], None]] = {
     "metric.set": _metric_set,
     "decision.add": _entry_add,
     "note.add": _entry_add,
+    "question.ask": _question_ask,
+    "question.answer": _question_answer,
     "sprint.start": _sprint_start,
     "host.heartbeat": _host_heartbeat,
 }

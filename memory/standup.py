@@ -46,6 +46,7 @@ from sprintboard.memory.standup_facts import (
     CriticalPathFinder,
     DecisionItem,
     DoneItem,
+    QuestionItem,
     StandupFacts,
     TaskLine,
     WaitingItem,
@@ -94,7 +95,13 @@ def render_facts(facts: StandupFacts, root: Path, problems: Sequence[str] = ()) 
         ("In progress", _bullets([_doing_line(t, ago) for t in facts.in_progress])),
         ("Blocked", _bullets([_blocked_line(b, ago) for b in facts.blocked])),
         ("Waiting on other tasks", _bullets([_waiting_line(w) for w in facts.waiting])),
-        ("Waiting for a person", _bullets([_manual_line(m, ago) for m in facts.manual])),
+        (
+            "Waiting for a person",
+            _bullets(
+                [_manual_line(m, ago) for m in facts.manual]
+                + [_question_line(q, ago) for q in facts.questions]
+            ),
+        ),
         ("Decisions", _bullets([_decision_line(d) for d in facts.decisions])),
         ("Next on the critical path", _next_lines(facts)),
         (
@@ -131,6 +138,14 @@ def _doing_line(t: TaskLine, ago: Callable[[str], str]) -> str:
         f"**{t.task}** {t.title} — {t.status} since {format_minute(t.since)} "
         f"({ago(t.since)}), by {t.by}"
     )
+
+
+def _question_line(q: QuestionItem, ago: Callable[[str], str]) -> str:
+    asked = f"**{q.task}** {q.title} — {q.asked_by} asked {format_minute(q.asked)}"
+    text = " ".join(q.text.split())
+    if q.answer is None:
+        return f"{asked} ({ago(q.asked)}): {text} (`sprintboard answer {q.task}`)"
+    return f"{asked}: {text} — answered by {q.answered_by}: {' '.join(q.answer.split())}"
 
 
 def _blocked_line(b: BlockedItem, ago: Callable[[str], str]) -> str:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sprintboard.board.clock import parse_ts
 from sprintboard.board.critical_path import critical_path
 from sprintboard.board.models import FINISHED_STATUSES, Artifact, Task
+from sprintboard.board.state import BoardState
 from sprintboard.memory.daily_notes import NoteBlocker
 from sprintboard.memory.history import History, TaskTrail
 
@@ -93,6 +94,21 @@ class WaitingItem:
 
 
 @dataclass(frozen=True, slots=True)
+class QuestionItem:
+    """A question an agent asked a person: open (waiting), or answered while its task is
+    still being worked (what the person said)."""
+
+    task: str
+    title: str
+    id: str
+    text: str
+    asked_by: str
+    asked: str
+    answer: str | None = None
+    answered_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionItem:
     """A decision taken since the last standup."""
 
@@ -141,6 +157,7 @@ class StandupFacts:
     blocked: list[BlockedItem] = field(default_factory=list)
     waiting: list[WaitingItem] = field(default_factory=list)
     manual: list[BlockedItem] = field(default_factory=list)
+    questions: list[QuestionItem] = field(default_factory=list)
     decisions: list[DecisionItem] = field(default_factory=list)
     critical_path: list[str] | None = None
     finished_on_path: list[str] = field(default_factory=list)
@@ -241,6 +258,30 @@ def _manual_item(task: Task, trail: TaskTrail) -> BlockedItem:
     )
 
 
+def _questions(state: BoardState) -> list[QuestionItem]:
+    """Open questions, and answered ones of tasks still being worked."""
+    out = []
+    for q in state.questions:
+        asked_about = state.tasks.get(q.task or "")
+        if asked_about is None or (
+            q.answer is not None and asked_about.status in FINISHED_STATUSES
+        ):
+            continue
+        out.append(
+            QuestionItem(
+                asked_about.id,
+                asked_about.title,
+                q.id,
+                q.text,
+                q.actor,
+                q.ts,
+                q.answer,
+                q.answered_by,
+            )
+        )
+    return out
+
+
 def gather_facts(
     history: History,
     *,
@@ -265,6 +306,7 @@ def gather_facts(
         stalled_days=stalled_days,
         note_blockers=list(notes),
     )
+    facts.questions = _questions(state)
     stale_before = as_of - timedelta(days=stalled_days)
     for task in state.tasks.values():
         trail = history.trails[task.id]

@@ -10,6 +10,7 @@ was start-up); everything else, and anything it declines, goes to the typer app.
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,19 @@ class _State:
     debug = False
 
 
+def _set_help_width() -> None:
+    """Lay help screens out at the terminal's width, or `NOT_A_TTY_WIDTH` in a pipe (typer
+    reads `TERMINAL_WIDTH` when it first builds a help screen)."""
+    from sprintboard.commands.width import text_width  # start-up: only the typer path lays out help
+
+    width = text_width()
+    if width is not None and "TERMINAL_WIDTH" not in os.environ:
+        os.environ["TERMINAL_WIDTH"] = str(width)
+        rich_utils = sys.modules.get("typer.rich_utils")
+        if rich_utils is not None:  # already imported (tests run many commands in one process)
+            vars(rich_utils)["MAX_WIDTH"] = width
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map errors to exit codes."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -76,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
 def _typer_main(args: list[str]) -> None:
     import typer  # start-up: the quick path never gets here
 
+    _set_help_width()
     try:
         # Without standalone mode click returns an Exit's code instead of exiting with it.
         code = _app()(args=args, standalone_mode=False)

@@ -182,7 +182,8 @@ class NotifyConfig(_Table):
 
 
 _KANBAN_SECTIONS = (
-    "done", "in_progress", "review", "ready", "backlog", "blocked", "decisions", "notes"
+    "done", "in_progress", "review", "ready", "backlog", "blocked", "questions", "decisions",
+    "notes",
 )  # fmt: skip
 
 

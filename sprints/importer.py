@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import format_ts, parse_ts
 from sprintboard.board.codec import task_to_dict
+from sprintboard.board.kanban.parse import heading_key
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import ACTIVE_STATUSES, SprintInfo, Task
 from sprintboard.board.state import BoardState
@@ -84,7 +85,28 @@ def read_sprint_file(
         sprint, tasks, warnings, leases, lines = (
             backlog.sprint, backlog.tasks, list(backlog.warnings), [], backlog.lines,
         )  # fmt: skip
+        if not tasks:
+            _refuse_empty_backlog(path, text)
     return kind, sprint, tasks, warnings, leases, lines
+
+
+def _refuse_empty_backlog(path: Path, text: str) -> None:
+    """A backlog without one task would only replace the sprint: refuse it, and point a
+    KANBAN.md (a board people edit, not a sprint backlog) to `board sync`."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("## ") and heading_key(line[3:]) is not None:
+            raise SprintFileError(
+                path,
+                number,
+                "this is a KANBAN.md board (its sections are board columns), not a sprint "
+                "backlog: copy it over the workspace's KANBAN.md and run `sprintboard board "
+                "sync` to merge its cards",
+            )
+    raise SprintFileError(
+        path,
+        1,
+        "no task found (a backlog task starts with a `### T001: Title` heading)",
+    )
 
 
 def _check_graph(path: Path, tasks: list[Task], lines: dict[str, int], board: BoardState) -> None:
@@ -121,6 +143,15 @@ def _check_values(
             integer(lease.ttl, "lease ttl", 1, MAX_TTL, lease.task)
         except InvalidValue as exc:
             raise SprintFileError(path, lines.get(lease.task, 0), str(exc)) from None
+
+
+def _origin_name(path: Path, root: Path) -> str:
+    """The imported file as a task's origin: relative to the workspace when inside it."""
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(root.resolve()))
+    except ValueError:
+        return str(resolved)
 
 
 def _sprint_start(
@@ -189,6 +220,10 @@ def import_file(board: LocalBoard, path: Path) -> ImportReport:
     kind, sprint, tasks, warnings, leases, lines = read_sprint_file(path)
     state = board.snapshot()
     _check_values(path, tasks, leases, lines)
+    where = _origin_name(path, board.root)
+    for task in tasks:
+        if task.id in lines and task.origin is None:
+            task.origin = f"{where}:{lines[task.id]}"
     _check_graph(path, tasks, lines, state)
     drafts = _sprint_start(state, sprint, path, warnings)
     now = board.clock.now()

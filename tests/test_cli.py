@@ -246,3 +246,52 @@ def test_validate_reports_the_snapshot_and_repairs_the_journal(
     assert code == 0 and "set aside line 4" in err, err
     code, out, _ = cli(capsys, "status", "--json", *w)
     assert [t["id"] for t in orjson.loads(out)["tasks"]] == ["T1", "T2", "T3"]
+
+
+def test_help_and_tables_in_a_pipe_use_120_columns(ws: Path) -> None:
+    import os
+
+    # os.environ as Python sees it: something under pytest puts COLUMNS=80 into the C
+    # environment (putenv) that children would inherit otherwise
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    exe = str(Path(sys.executable).with_name("sprintboard"))
+
+    def piped(*args: str) -> str:
+        done = subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    title = "A fairly long task title that would wrap word by word in a narrow table"
+    assert run("add", "T1", title, "-w", str(ws)).returncode == 0
+    table = piped("status", "-w", str(ws))
+    assert title in table  # on one line, not wrapped
+    assert max(len(line) for line in table.splitlines()) <= 120
+    widths = [len(line) for line in piped("claim-next", "--help").splitlines()]
+    assert 80 < max(widths) <= 120
+
+
+def test_the_fence_comes_from_the_environment_and_messages_become_notes(ws: Path) -> None:
+    import os
+
+    run("add", "T1", "Audit", "-w", str(ws))
+    claim = run("claim", "T1", "--agent", "builder-alpha", "--json", "-w", str(ws))
+    env = {**os.environ, "SPRINTBOARD_FENCE": str(orjson.loads(claim.stdout)["fence"])}
+    exe = str(Path(sys.executable).with_name("sprintboard"))
+
+    def sb(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, *args, "-w", str(ws)], capture_output=True, text=True,
+                              env=env, timeout=60)  # fmt: skip
+
+    assert sb("heartbeat", "T1", "--message", "halfway").returncode == 0
+    asked = sb("ask", "T1", "Which split?", "--as", "builder-alpha")
+    assert asked.returncode == 0 and asked.stdout.strip().startswith("alpha:")
+    done = sb("submit", "T1", "--message", "all done")
+    assert done.returncode == 0 and "awaiting_test" in done.stdout, done.stderr
+    doc = orjson.loads(sb("show", "T1", "--json").stdout)
+    assert [(n["text"], n["actor"]) for n in doc["notes"]] == [
+        ("halfway", "builder-alpha@alpha"),
+        ("all done", "builder-alpha@alpha"),
+    ]
+    assert doc["questions"][0]["id"] == asked.stdout.strip() and doc["waiting_for_person"]
+    stale = sb("note", "T1", "late", "--as", "builder-alpha")  # the lease ended at submit
+    assert stale.returncode == 1 and stale.stderr.count("\n") == 1

@@ -130,6 +130,22 @@ class DaskEngine:
         with _worker_failures():
             return list(self._client.gather(list(handles)))
 
+    def each_done(self, handles: Sequence[Handle]) -> Iterator[tuple[int, Any]]:
+        """(index, result) per task in the order the workers finish them."""
+        # Dask is an optional extra, loaded only for --engine dask
+        from distributed import as_completed
+
+        where = {future.key: i for i, future in enumerate(handles)}
+        with _worker_failures():
+            for future, value in as_completed(list(handles), with_results=True):
+                yield where[future.key], value
+
+    @property
+    def address(self) -> str:
+        """The scheduler's address: another client (`--scheduler`) can use this cluster."""
+        address: str = self._client.scheduler.address
+        return address
+
     def close(self) -> None:
         """Disconnect; stop the cluster if this engine started it."""
         self._client.close()
@@ -165,4 +181,8 @@ def _worker_failures() -> Iterator[None]:
             "written; see the workers' logs (out of memory?)",
         ) from None
     except CancelledError as exc:
-        raise ToolError("engine", f"the Dask cluster cancelled a job ({exc})") from None
+        raise ToolError(
+            "engine",
+            f"the Dask cluster cancelled a job ({exc}); a worker was probably lost and the "
+            "scheduler could not redo its work. Nothing was written; run again",
+        ) from None

@@ -339,17 +339,11 @@ class _Run:
         # numpy loads only when rows are counted (start-up time of every tool)
         import numpy as np
 
-        from sprintboard.tools.fingerprint import fingerprint_inputs, verify_pairs
-        from sprintboard.tools.near_dup import (
-            MinHashParams,
-            candidate_pairs,
-            cluster_pairs,
-            min_hasher,
-        )
+        from sprintboard.tools.fingerprint import fingerprint_inputs, verify_pairs_on
+        from sprintboard.tools.near_dup import MinHashParams, candidate_pairs, cluster_pairs
 
         cfg = self.config
         params = MinHashParams(cfg.bands, cfg.band_rows, cfg.shingle, cfg.seed)
-        hasher = min_hasher(params)
         spec = ScanSpec(format=cfg.format, key=self.key_spec(), minhash=params)
         fps = fingerprint_inputs(cfg.inputs, spec, engine, on_bytes=bar_advance)
         for source, line, problems, raw in fps.rejected:
@@ -363,7 +357,8 @@ class _Run:
             self.drop("exact", int(fps.src[row]), int(fps.line[row]), kept, None)
         pairs = candidate_pairs(fps.bands, fps.has_shingles & alive)
         kept_pairs = pairs[self.policy.may_pair(fps.src[pairs[:, 0]], fps.src[pairs[:, 1]])]
-        verified = verify_pairs(fps, hasher, kept_pairs, cfg.near_threshold if cfg.verify else None)
+        threshold = cfg.near_threshold if cfg.verify else None
+        verified = verify_pairs_on(engine, fps, params, kept_pairs, threshold)
         sims = {(i, j): s for i, j, s in verified}
         clusters = cluster_pairs([(i, j) for i, j, _ in verified])
         for root, members in clusters.items():

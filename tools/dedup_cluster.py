@@ -39,6 +39,7 @@ from sprintboard.tools.dedup_partitions import (
     write_range,
 )
 from sprintboard.tools.engine import Dataflow, Handle
+from sprintboard.tools.jsonl_stream import ByteRange
 from sprintboard.tools.near_dup import MinHashParams, cluster_pairs
 from sprintboard.tools.near_partitions import (
     PairsFound,
@@ -128,7 +129,9 @@ def _run(
     counted = flow.map_each(range_rows, scans)
     # The key shuffle: every range cut by key, one keeper decision per partition, and the
     # duplicates it finds sent back to their ranges.
-    key_cells = [flow.pieces(h, parts) for h in flow.map_each(split_keys, scans, parts)]
+    # Every stage's handles are held until the stage after it is done (see `_near_stages`).
+    key_split = flow.map_each(split_keys, scans, parts)
+    key_cells = [flow.pieces(h, parts) for h in key_split]
     decided = [
         flow.submit(decide_keepers, layout, *(cells[p] for cells in key_cells))
         for p in range(parts)
@@ -136,19 +139,18 @@ def _run(
     dup_cells = [flow.pieces(h, n_ranges) for h in decided]
     dups = [[cells[r] for cells in dup_cells] for r in range(n_ranges)]  # by range, then part
 
-    verified = None
+    verified, held = None, None
     if job.spec.minhash is not None:
         setup = _verify_setup(job, job.spec.minhash, formats, sources)
-        verified = _near_stages(flow, setup, scans, dups, parts)
-    rows = flow.fetch(counted)
+        verified, held = _near_stages(flow, setup, scans, dups, parts)
+    rows = _rows_as_scanned(flow, counted, [j.range for j in jobs], job.inputs, on_bytes)
     first_lines = _first_lines(sources, rows)
-    if on_bytes is not None:
-        on_bytes(sum(p.stat().st_size for p in job.inputs))
     near_rows: dict[int, list[int]] = {}
     near_part = None
     if verified is not None and clusters is not None:
         named = WriteSetup("", tuple(job.names), (), sources, first_lines)
         found: list[PairsFound] = flow.fetch(verified)
+        del held
         near_part = _join_clusters(found, named, result, near_rows, part_dir, clusters)
     setup_h = flow.share(
         WriteSetup(
@@ -165,7 +167,7 @@ def _run(
             for r in range(n_ranges)
         ]
     )
-    del scans, key_cells, decided, dup_cells, dups  # the workers may drop the scans now
+    del scans, key_split, key_cells, decided, dup_cells, dups  # the workers may drop them now
     _tally_and_join(flow, job, result, written, near_part, input_refs)
 
 
@@ -195,6 +197,25 @@ def _tally_and_join(
     joins.append((job.out_dir / "dropped.jsonl", dropped + ([near_part] if near_part else [])))
     joined = [flow.submit(join_parts, str(path), parts_of) for path, parts_of in joins]
     result.refs = flow.fetch([*input_refs, *joined])
+
+
+def _rows_as_scanned(
+    flow: Dataflow,
+    counted: list[Handle],
+    spans: Sequence[ByteRange],
+    inputs: Sequence[Path],
+    on_bytes: Callable[[int], None] | None,
+) -> list[int]:
+    """Each range's line count, taken as the workers finish scanning: progress comes from
+    the workers, range by range."""
+    rows = [0] * len(counted)
+    for r, count in flow.each_done(counted):
+        rows[r] = count
+        if on_bytes is not None:
+            span = spans[r]
+            end = span.end if span.end >= 0 else inputs[span.source].stat().st_size
+            on_bytes(end - span.start)
+    return rows
 
 
 def _first_lines(sources: Sequence[int], rows: Sequence[int]) -> tuple[int, ...]:
@@ -232,22 +253,29 @@ def _near_stages(
     scans: list[Handle],
     dups: list[list[Handle]],
     parts: int,
-) -> list[Handle]:
-    """Submit the band shuffle and the pair shuffle; handles to each partition's pairs."""
-    band_cells = [
-        flow.pieces(flow.submit(split_bands, scan, r, parts, *dups[r]), parts)
-        for r, scan in enumerate(scans)
+) -> tuple[list[Handle], list[object]]:
+    """Submit the band shuffle and the pair shuffle: handles to each partition's pairs, and
+    the stages before them, which the caller holds until those pairs are fetched.
+
+    Dask takes a submitted task's graph in the background: a handle dropped right after
+    the submit that uses it can be forgotten by the scheduler first, and the task then fails
+    with "lost dependencies" (seen when a worker was lost mid-run).
+    """
+    band_split = [
+        flow.submit(split_bands, scan, r, parts, *dups[r]) for r, scan in enumerate(scans)
     ]
+    band_cells = [flow.pieces(h, parts) for h in band_split]
     candidates = [
         flow.submit(band_candidates, parts, *(cells[p] for cells in band_cells))
         for p in range(parts)
     ]
     pair_cells = [flow.pieces(h, parts) for h in candidates]
     shared = flow.share(setup)
-    return [
+    verified = [
         flow.submit(verify_partition, shared, *(cells[q] for cells in pair_cells))
         for q in range(parts)
     ]
+    return verified, [band_split, band_cells, candidates, pair_cells, shared]
 
 
 def _join_clusters(

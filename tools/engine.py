@@ -101,6 +101,11 @@ class Dataflow(Protocol):
         """The results, in order; a task's failure is raised here (a lost worker as ToolError)."""
         ...
 
+    def each_done(self, handles: Sequence[Handle]) -> Iterator[tuple[int, Any]]:
+        """(index in `handles`, result) of each task as it finishes, in the order they finish:
+        what progress is reported from; failures are raised as by `fetch`."""
+        ...
+
 
 class LocalEngine:
     """This machine: the calling process alone (1 worker) or a pool of worker processes.

@@ -4,7 +4,8 @@
 saved, `state` the board now (agents may have changed it since `base`). For each card,
 only the fields the person changed (`base` -> `edited`) become events, so the person
 wins on those and agent changes to every other field survive. New lines in Decisions and
-Notes become `decision.add` / `note.add`; nothing an agent wrote is dropped.
+Notes become `decision.add` / `note.add`; nothing an agent wrote is dropped. A line written
+under an open question in "❓ Questions" becomes its `question.answer`.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def merge_edit(
         decisions, notes = entries_of(state)
         base = KanbanDocument(decisions=decisions, notes=notes)
     _merge_entries(base, edited, state, actor, out)
+    _answers(base, edited, state, actor, out)
     if id_prefix is not None:
         out.drafts = [
             EventDraft(d.op, d.task, d.fields, d.actor, d.fence, f"{id_prefix}-{i:03d}")
@@ -252,3 +254,32 @@ def _criteria_changes(
                     )
                 )
     return drafts
+
+
+def _answers(
+    base: KanbanDocument, edited: KanbanDocument, state: BoardState, actor: str, out: MergeResult
+) -> None:
+    """An answer written under a question that is still open on the board answers it; one
+    the base already had (rendered) is no change. A question answered meanwhile by another
+    door keeps that answer, and a warning says the file's was not taken."""
+    before = {q.id: q.answer for q in base.questions}
+    asked = {q.id: q for q in state.questions}
+    for q in edited.questions:
+        if q.answer is None or before.get(q.id) == q.answer:
+            continue
+        current = asked.get(q.id)
+        if current is None or current.task != q.task:
+            out.warnings.append(
+                f"KANBAN.md line {q.line}: no question q:{q.id} about {q.task} on the board; "
+                "the answer under it was not taken"
+            )
+        elif current.answer is not None:
+            if " ".join(current.answer.split()) != q.answer:
+                out.warnings.append(
+                    f"{q.task}: question q:{q.id} was answered already by "
+                    f"{current.answered_by}; the other answer in KANBAN.md was not taken"
+                )
+        else:
+            out.drafts.append(
+                EventDraft("question.answer", q.task, {"text": q.answer, "question": q.id}, actor)
+            )

@@ -24,6 +24,7 @@ __all__ = [
     "KanbanCard",
     "KanbanDocument",
     "KanbanEntry",
+    "KanbanQuestion",
     "Section",
     "SectionKey",
     "Verbatim",
@@ -31,11 +32,20 @@ __all__ = [
     "column_key",
     "default_status",
     "entries_of",
+    "questions_of",
     "shown_text",
 ]
 
 SectionKey = Literal[
-    "done", "in_progress", "review", "ready", "backlog", "blocked", "decisions", "notes"
+    "done",
+    "in_progress",
+    "review",
+    "ready",
+    "backlog",
+    "blocked",
+    "questions",
+    "decisions",
+    "notes",
 ]
 SECTION_KEYS: tuple[SectionKey, ...] = get_args(SectionKey)
 COLUMN_KEYS: tuple[SectionKey, ...] = SECTION_KEYS[:6]
@@ -47,6 +57,7 @@ DEFAULT_HEADINGS: dict[SectionKey, str] = {
     "ready": "🟢 Ready",
     "backlog": "📋 Backlog",
     "blocked": "🚫 Blocked",
+    "questions": "❓ Questions",
     "decisions": "🧭 Decisions",
     "notes": "📝 Notes",
 }
@@ -114,6 +125,22 @@ class KanbanEntry:
     line: int = field(default=0, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class KanbanQuestion:
+    """A question in the "❓ Questions" section, and the answer written under it (a person
+    answers by writing a line `  - ANSWER` below it)."""
+
+    id: str
+    """The asking event's id, shown as `` `q:ID` `` so an answer finds its question."""
+    task: str
+    text: str
+    actor: str | None = None
+    date: str | None = None
+    answer: str | None = None
+    answered_by: str | None = None
+    line: int = field(default=0, compare=False)
+
+
 @dataclass(slots=True)
 class Verbatim:
     """Lines kept exactly as written (free text, sub-heading blocks, unknown sections)."""
@@ -131,7 +158,7 @@ class CardRun:
 
 @dataclass(slots=True)
 class EntryRun:
-    """Where the decisions or notes of their section go."""
+    """Where the questions, decisions or notes of their section go."""
 
 
 Block = Verbatim | CardRun | EntryRun
@@ -158,6 +185,7 @@ class KanbanDocument:
     cards: dict[str, KanbanCard] = field(default_factory=dict)
     decisions: list[KanbanEntry] = field(default_factory=list)
     notes: list[KanbanEntry] = field(default_factory=list)
+    questions: list[KanbanQuestion] = field(default_factory=list)
     ended: bool = False
     """The file ends with `END_MARKER` (so it was written whole)."""
     new_ids: list[str] = field(default_factory=list)
@@ -198,3 +226,25 @@ def shown_text(text: str) -> str:
     """A decision or note as KANBAN.md shows it: its non-blank lines, each with single
     spaces (what the parser gives back, so no text can forge a heading or a card)."""
     return "\n".join(" ".join(line.split()) for line in text.split("\n") if line.strip())
+
+
+def questions_of(state: BoardState) -> list[KanbanQuestion]:
+    """The questions the renderer shows: every open one, and the answered ones of tasks
+    that are not finished yet (so the answer is seen where the question was)."""
+    out = []
+    for q in state.questions:
+        task = state.tasks.get(q.task or "")
+        if q.answer is not None and (task is None or task.status in ("done", "cancelled")):
+            continue
+        out.append(
+            KanbanQuestion(
+                id=q.id,
+                task=q.task or "",
+                text=" ".join(q.text.split()),
+                actor=q.actor,
+                date=q.ts[:10],
+                answer=None if q.answer is None else " ".join(q.answer.split()),
+                answered_by=q.answered_by,
+            )
+        )
+    return out

@@ -25,6 +25,7 @@ from sprintboard.board.kanban.model import (
     EntryRun,
     KanbanDocument,
     KanbanEntry,
+    KanbanQuestion,
     Section,
     SectionKey,
     Verbatim,
@@ -43,6 +44,7 @@ _ALIASES: dict[str, SectionKey] = {
     **{n: "blocked" for n in ("blocked", "stalled", "stuck", "waiting", "on hold")},
     **{n: "decisions" for n in ("decisions", "decision log")},
     "notes": "notes",
+    **{n: "questions" for n in ("questions", "open questions", "questions for people")},
 }
 # Sub-headings whose items are free text (decisions taken at a standup), not cards.
 _FREE_TEXT_SUBHEADING = re.compile(r"decision|note|standup|stand-up|resolved|log\b", re.I)
@@ -52,6 +54,11 @@ _ITEM = re.compile(r"^[-*+]\s+(.*)$")
 _CHECKBOX = re.compile(r"^\[([ xX])\]\s*(.*)$")
 _CRITERION = re.compile(r"^\s{2,}[-*+]\s+\[([ xX])\]\s*(.*)$")
 _ENTRY_WHO = re.compile(r"^(?P<text>.*) _\((?P<actor>[^,()]+), (?P<date>\d{4}-\d\d-\d\d)\)_$")
+_QUESTION = re.compile(
+    r"^`(?P<task>[^`]+)` (?P<text>.*?)"
+    r"(?: _\((?P<actor>[^,()]+), (?P<date>\d{4}-\d\d-\d\d)\)_)? · `q:(?P<id>[^`\s]+)`$"
+)
+_ANSWER_WHO = re.compile(r"^(?P<text>.*?) _\((?P<actor>[^,()]+)\)_$")
 _SYNCED = re.compile(r"^_?Last synced:.*$", re.I)
 _MARKERS = ("<<<<<<<", ">>>>>>>", "|||||||")
 _TASK_NUMBER = re.compile(r"^T(\d+)$")
@@ -188,6 +195,7 @@ class _Parser:
         self.card_lines: dict[str, int] = {}
         self.last_card: str | None = None
         self.last_entry: KanbanEntry | None = None
+        self.in_question = False
         self.unnamed = 0
 
     def run(self, lines: list[str]) -> KanbanDocument:
@@ -218,7 +226,7 @@ class _Parser:
         if block:
             doc.preamble.append(Verbatim(block))
         for section in doc.sections:
-            if section.key in ("decisions", "notes") and not any(
+            if section.key in ("decisions", "notes", "questions") and not any(
                 isinstance(b, EntryRun) for b in section.blocks
             ):
                 section.blocks.insert(0, EntryRun())
@@ -256,6 +264,7 @@ class _Parser:
         self.block = None
         self.last_card = None
         self.last_entry = None
+        self.in_question = False
 
     def _start(self, block: Verbatim | CardRun | EntryRun) -> None:
         self._close_block()
@@ -286,6 +295,8 @@ class _Parser:
         if not line.strip():
             if isinstance(self.block, Verbatim):
                 self.block.lines.append(line)
+            return
+        if section.key == "questions" and self._question_line(line, number):
             return
         item = _ITEM.match(line)
         if item and section.key in COLUMN_KEYS:
@@ -321,6 +332,45 @@ class _Parser:
         self.block.lines.append(line)
 
     # -- items ------------------------------------------------------------------------------
+
+    def _question_line(self, line: str, number: int) -> bool:
+        """A question (`- `T1` text · `q:ID``) or the answer line under it; False for
+        anything else (kept as written)."""
+        item = _ITEM.match(line)
+        asked = _QUESTION.match(item.group(1)) if item else None
+        if asked is not None:
+            assert self.section is not None
+            if not isinstance(self.block, EntryRun):
+                run = next((b for b in self.section.blocks if isinstance(b, EntryRun)), None)
+                if run is None:
+                    self._start(EntryRun())
+                else:
+                    self._close_block()
+                    self.block = run
+            self.doc.questions.append(
+                KanbanQuestion(
+                    asked.group("id"),
+                    asked.group("task"),
+                    asked.group("text").strip(),
+                    asked.group("actor"),
+                    asked.group("date"),
+                    line=number,
+                )
+            )
+            self.in_question = True
+            return True
+        if not (self.in_question and line[:1] in (" ", "\t") and line.strip()):
+            return False
+        text = re.sub(r"^[-*+]\s+", "", line.strip())
+        text = text.removeprefix("✅").strip()
+        who = _ANSWER_WHO.match(text)
+        by = who.group("actor") if who else None
+        text = who.group("text").strip() if who else text
+        if text:
+            q = self.doc.questions[-1]
+            joined = text if q.answer is None else f"{q.answer} {text}"
+            self.doc.questions[-1] = replace(q, answer=joined, answered_by=q.answered_by or by)
+        return True
 
     def _entry(self, text: str, key: SectionKey, number: int) -> None:
         who = _ENTRY_WHO.match(text)

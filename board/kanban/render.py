@@ -20,6 +20,7 @@ from sprintboard.board.kanban.model import (
     KanbanCard,
     KanbanDocument,
     KanbanEntry,
+    KanbanQuestion,
     Section,
     SectionKey,
     Verbatim,
@@ -27,6 +28,7 @@ from sprintboard.board.kanban.model import (
     column_key,
     default_status,
     entries_of,
+    questions_of,
 )
 from sprintboard.board.state import BoardState
 
@@ -36,6 +38,7 @@ __all__ = [
     "render_card",
     "render_entry",
     "render_kanban",
+    "render_question",
     "synced_line",
 ]
 
@@ -76,6 +79,17 @@ def render_entry(entry: KanbanEntry) -> list[str]:
     return [f"- {first}{who}", *(f"  {line}" if line else "" for line in rest)]
 
 
+def render_question(q: KanbanQuestion) -> list[str]:
+    """A question on one line, and its answer (if any) on the line under it: the place a
+    person writes `  - ANSWER` to answer it."""
+    who = f" _({q.actor}, {q.date})_" if q.actor and q.date else ""
+    lines = [f"- `{q.task}` {q.text}{who} · `q:{q.id}`"]
+    if q.answer is not None:
+        by = f" _({q.answered_by})_" if q.answered_by else ""
+        lines.append(f"  - ✅ {q.answer}{by}")
+    return lines
+
+
 def synced_line(state: BoardState) -> str:
     """The "last synced" line: the time of the last event, so a re-render is byte-stable."""
     if not state.updated:
@@ -96,16 +110,20 @@ def default_layout(
             [CardRun()] if key in COLUMN_KEYS else [EntryRun()],
         )
         for key in SECTION_KEYS
+        if key != "questions"  # shown once there is a question (`_complete`)
     ]
     return KanbanDocument(title=f"# {title}", sections=sections)
 
 
-def _complete(layout: KanbanDocument, headings: Mapping[SectionKey, str]) -> list[Section]:
-    """The layout's sections plus any known section it lacks, at its usual place."""
+def _complete(
+    layout: KanbanDocument, headings: Mapping[SectionKey, str], questions: bool
+) -> list[Section]:
+    """The layout's sections plus any known section it lacks, at its usual place (the
+    questions section only when there are `questions` to show)."""
     sections = copy.deepcopy(layout.sections)
     names = {**DEFAULT_HEADINGS, **headings}
     for rank, key in enumerate(SECTION_KEYS):
-        if any(s.key == key for s in sections):
+        if any(s.key == key for s in sections) or (key == "questions" and not questions):
             continue
         blocks: list[CardRun | EntryRun | Verbatim] = (
             [CardRun()] if key in COLUMN_KEYS else [EntryRun()]
@@ -168,7 +186,8 @@ def render_kanban(
     layout = layout or default_layout(headings, title)
     cards = cards_of(state)
     decisions, notes = entries_of(state)
-    sections = _complete(layout, headings)
+    questions = questions_of(state)
+    sections = _complete(layout, headings, bool(questions))
     _place_cards(sections, cards)
     lines = [layout.title, "", synced_line(state), ""]
     for verbatim in layout.preamble:
@@ -182,6 +201,10 @@ def render_kanban(
                 chunk = [block.heading] if block.heading else []
                 for card_id in block.ids:
                     chunk += render_card(cards[card_id])
+                if chunk:
+                    chunks.append(chunk)
+            elif section.key == "questions":
+                chunk = [line for q in questions for line in render_question(q)]
                 if chunk:
                     chunks.append(chunk)
             else:

@@ -22,9 +22,14 @@ COMMANDS: dict[str, str] = {
     "move": "core",
     "claim": "core",
     "claim-next": "core",
+    "show": "show",
+    "prime": "show",
     "heartbeat": "core",
     "release": "core",
     "submit": "core",
+    "note": "conversation",
+    "ask": "conversation",
+    "answer": "conversation",
     "log": "core",
     "validate": "core",
     "doctor": "core",
@@ -47,9 +52,22 @@ COMMANDS: dict[str, str] = {
 }
 
 AGENT_COMMANDS: frozenset[str] = frozenset(
-    {"status", "next", "claim", "claim-next", "heartbeat", "submit", "release", "mcp"}
+    {
+        "status",
+        "next",
+        "show",
+        "prime",
+        "claim",
+        "claim-next",
+        "heartbeat",
+        "submit",
+        "release",
+        "note",
+        "ask",
+        "answer",
+        "mcp",
+    }
 )
 """The commands an agent runs, which work from any host: on one that is not the owner they
-open a `RemoteBoard` (`a2a.node.open_client`) and wait `--timeout` for the owner. Issue 19
-adds `show`, `note` and `ask` here (tests/a2a/test_join_remote.py runs each from a host
-whose owner is away)."""
+open a `RemoteBoard` (`a2a.node.open_client`) and wait `--timeout` for the owner
+(tests/a2a/test_join_remote.py runs each from a host whose owner is away)."""

@@ -363,19 +363,30 @@ def claim_next(
 
 def heartbeat(
     task_id: str,
-    fence: int = typer.Option(..., "--fence"),
+    fence: int = options.FENCE,
+    message: str | None = options.MESSAGE,
     workspace: Path | None = options.WORKSPACE,
     host: str | None = options.HOST,
     timeout: float = options.TIMEOUT,
 ) -> None:
-    """Extend a lease (the fencing token must be current)."""
-    lease = _client(workspace, host, timeout).heartbeat(task_id, fence)
+    """Extend a lease (the fencing token must be current); `--message` leaves a note too."""
+    board = _client(workspace, host, timeout)
+    lease = board.heartbeat(task_id, fence)
+    if message:
+        board.note(task_id, message, f"{lease.agent}@{lease.host}", fence)
     typer.echo(f"{task_id} lease extended to {lease.expires}")
+
+
+def _note_as_holder(board: Any, task_id: str, fence: int, message: str) -> None:
+    """A note by whoever holds the lease with `fence` (refused when it is stale)."""
+    lease = board.task(task_id).lease
+    holder = f"{lease.agent}@{lease.host}" if lease is not None else "human:cli"
+    board.note(task_id, message, holder, fence)
 
 
 def release(
     task_id: str,
-    fence: int = typer.Option(..., "--fence"),
+    fence: int = options.FENCE,
     reason: str = typer.Option("released", "--reason", "-r"),
     workspace: Path | None = options.WORKSPACE,
     host: str | None = options.HOST,
@@ -388,7 +399,8 @@ def release(
 
 def submit(
     task_id: str,
-    fence: int = typer.Option(..., "--fence"),
+    fence: int = options.FENCE,
+    message: str | None = options.MESSAGE,
     artifact: list[Path] = typer.Option([], "--artifact", help="Output file (hashed; repeatable)."),
     metric: list[str] = typer.Option([], "--metric", "-m", help="NAME=VALUE (repeatable)."),
     workspace: Path | None = options.WORKSPACE,
@@ -420,7 +432,10 @@ def submit(
         if not sep:
             raise typer.BadParameter(f"{item!r}: write NAME=NUMBER")
         metrics[name] = value
-    task = board.submit(task_id, fence, arts, checked_metrics(metrics, task_id))
+    checked = checked_metrics(metrics, task_id)
+    if message:  # while the lease is held: the submit ends it
+        _note_as_holder(board, task_id, fence, message)
+    task = board.submit(task_id, fence, arts, checked)
     typer.echo(f"{task.id} submitted -> {task.status}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-__all__ = ["HOST", "JSON", "TIMEOUT", "WORKSPACE"]
+__all__ = ["FENCE", "FENCE_OPTIONAL", "HOST", "JSON", "MESSAGE", "TIMEOUT", "WORKSPACE"]
 
 WORKSPACE = typer.Option(
     None, "--workspace", "-w", help="Workspace directory (default: find upward from cwd)."
@@ -21,3 +21,18 @@ TIMEOUT = typer.Option(
     help="On a host that is not the owner: seconds to wait for the owner's answer before "
     "giving up (exit 1, saying which owner, transport and wait).",
 )
+FENCE = typer.Option(
+    ...,
+    "--fence",
+    envvar="SPRINTBOARD_FENCE",
+    show_envvar=True,
+    help="The lease's fencing token (claim printed it).",
+)
+FENCE_OPTIONAL = typer.Option(
+    None,
+    "--fence",
+    envvar="SPRINTBOARD_FENCE",
+    show_envvar=True,
+    help="The lease's fencing token: needed off the owner host or for an unlisted agent.",
+)
+MESSAGE = typer.Option(None, "--message", help="A progress note to leave on the task with it.")

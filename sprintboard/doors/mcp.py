@@ -2,6 +2,10 @@
 
 Tools go through the same `BoardClient` API as the built-in agents, under the same leases
 and fencing; a refused call comes back as an MCP tool error with sprintboard's message.
+`get_task` is `show --json`; `note` and `ask` are the conversation with people; the
+`primer` prompt is `sprintboard prime`. The server is built from small parts, one per
+kind of tool (reading, leases, results, conversation, owner-only), the resources and the
+prompt.
 On a host that is not the owner the client is a `RemoteBoard` (every call a signed message
 to the owner): the same tools, answered by the owner; `add_task` and `standup` say they
 run on the owner, and the KANBAN.md resource is rendered from the owner's snapshot.
@@ -18,7 +22,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
+from sprintboard.board import values
 from sprintboard.board.client import BoardClient
+from sprintboard.board.document import TaskDocument
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Lease
 from sprintboard.board.values import one_line
@@ -26,7 +32,7 @@ from sprintboard.errors import SprintboardError
 from sprintboard.files import workspace_file_ref
 from sprintboard.status import TaskRow, board_status
 
-__all__ = ["LeaseInfo", "build_mcp_server"]
+__all__ = ["LeaseInfo", "NoteInfo", "QuestionAsked", "build_mcp_server"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,19 +80,30 @@ def _owner_board(board: BoardClient, what: str) -> LocalBoard:
     raise ToolError(f"{what} runs on the board owner {owner}; this server is on {board.host}")
 
 
+_INSTRUCTIONS = (
+    "A shared task board. claim_next(agent) takes the task ranked first for you and gives "
+    "a fence; get_task(task) is the whole task (criteria, dependencies and their files, "
+    "notes, answers). Heartbeat with the fence while working, note progress, ask a person "
+    "when stuck, complete with artifacts and metrics. A stale fence means you lost the "
+    "lease: stop and claim again. The `primer` prompt says it all in full."
+)
+
+
 def build_mcp_server(board: BoardClient, *, default_ttl: int = 900) -> MCPServer:
     """An MCP server over `board` (the owner's `LocalBoard` or a host's `RemoteBoard`) with
-    tools and the KANBAN.md / backlog resources."""
-    root = board.root
-    server: MCPServer = MCPServer(
-        name="sprintboard",
-        instructions=(
-            "A shared task board. Call next_task, then claim it and keep the fence; "
-            "heartbeat while working; complete with artifacts and metrics. "
-            "A stale fence means you lost the lease: stop and claim again."
-        ),
-    )
+    the board's tools, the KANBAN.md / backlog resources and the primer prompt."""
+    server: MCPServer = MCPServer(name="sprintboard", instructions=_INSTRUCTIONS)
+    _reading_tools(server, board)
+    _lease_tools(server, board, default_ttl)
+    _result_tools(server, board)
+    _conversation_tools(server, board)
+    _owner_tools(server, board)
+    _resources(server, board)
+    _prompts(server, board)
+    return server
 
+
+def _reading_tools(server: MCPServer, board: BoardClient) -> None:
     @server.tool()
     @_as_tool_errors
     def list_tasks(status: str | None = None) -> list[TaskRow]:
@@ -107,6 +124,16 @@ def build_mcp_server(board: BoardClient, *, default_ttl: int = 900) -> MCPServer
 
     @server.tool()
     @_as_tool_errors
+    def get_task(task: str) -> TaskDocument:
+        """The whole task (what `sprintboard show TASK --json` prints): description,
+        criteria with the Auditor's last results, dependencies and their artifacts, lease,
+        notes, questions with their answers, decisions."""
+        return board.task(values.task_id(task))
+
+
+def _lease_tools(server: MCPServer, board: BoardClient, default_ttl: int) -> None:
+    @server.tool()
+    @_as_tool_errors
     def claim(task: str, agent: str, ttl: int = default_ttl) -> LeaseInfo:
         """Claim a task; the returned fence must accompany heartbeats and the result.
 
@@ -118,9 +145,12 @@ def build_mcp_server(board: BoardClient, *, default_ttl: int = 900) -> MCPServer
 
     @server.tool()
     @_as_tool_errors
-    def claim_next(agent: str, ttl: int = default_ttl) -> LeaseInfo | None:
-        """Claim the task next_task(agent=...) ranks first, in one step; None if none fits."""
-        got = board.claim_next(agent, ttl=ttl)
+    def claim_next(
+        agent: str, role: str | None = None, caps: list[str] | None = None, ttl: int = default_ttl
+    ) -> LeaseInfo | None:
+        """Claim the task next_task(agent=...) ranks first, in one step (`role`, `caps`
+        only narrow what the config gives the agent); None if none fits. Then get_task."""
+        got = board.claim_next(agent, role, caps, ttl)
         if got is None or got.lease is None:
             return None
         return _lease_info(got.id, got.lease)
@@ -131,6 +161,17 @@ def build_mcp_server(board: BoardClient, *, default_ttl: int = 900) -> MCPServer
         """Extend a lease; fails if the fence is stale (the lease was lost)."""
         lease = board.heartbeat(task, fence)
         return _lease_info(task, lease)
+
+    @server.tool()
+    @_as_tool_errors
+    def release(task: str, fence: int, reason: str = "released") -> TaskRow:
+        """Give the lease back (the task returns to ready for someone else)."""
+        board.release(task, fence, one_line(reason, "reason"))
+        return _row(board, task)
+
+
+def _result_tools(server: MCPServer, board: BoardClient) -> None:
+    root = board.root
 
     @server.tool()
     @_as_tool_errors
@@ -162,6 +203,39 @@ def build_mcp_server(board: BoardClient, *, default_ttl: int = 900) -> MCPServer
         board.move(task, "blocked", actor, reason=one_line(reason, "reason"), fence=fence)
         return _row(board, task)
 
+
+class NoteInfo(BaseModel):
+    """A note as recorded."""
+
+    task: str
+    actor: str
+    ts: str
+
+
+class QuestionAsked(BaseModel):
+    """A question waiting for a person; its answer shows in get_task."""
+
+    question_id: str
+
+
+def _conversation_tools(server: MCPServer, board: BoardClient) -> None:
+    @server.tool()
+    @_as_tool_errors
+    def note(task: str, text: str, agent: str, fence: int | None = None) -> NoteInfo:
+        """Leave a progress note people see on the board (`fence`: your lease's; needed
+        off the owner host or for an agent sprintboard.toml does not list)."""
+        got = board.note(task, text, agent, fence)
+        return NoteInfo(task=task, actor=got.actor, ts=got.ts)
+
+    @server.tool()
+    @_as_tool_errors
+    def ask(task: str, question: str, agent: str, fence: int | None = None) -> QuestionAsked:
+        """Ask a person about your task; keep the lease (heartbeat) and read the answer in
+        get_task's `questions` once someone answers."""
+        return QuestionAsked(question_id=board.ask(task, question, agent, fence).id)
+
+
+def _owner_tools(server: MCPServer, board: BoardClient) -> None:
     @server.tool()
     @_as_tool_errors
     def add_task(
@@ -202,25 +276,36 @@ def build_mcp_server(board: BoardClient, *, default_ttl: int = 900) -> MCPServer
             raise ToolError("standups are not available in this installation") from None
         return str(render_standup(owner))
 
+
+def _resources(server: MCPServer, board: BoardClient) -> None:
     @server.resource("sprintboard://kanban", mime_type="text/markdown")
     def kanban() -> str:
         """KANBAN.md as people see it (off the owner: rendered from the owner's snapshot)."""
         if isinstance(board, LocalBoard):
-            return (root / "KANBAN.md").read_text(encoding="utf-8")
+            return (board.root / "KANBAN.md").read_text(encoding="utf-8")
         from sprintboard.board.kanban.render import render_kanban
 
         return render_kanban(board.snapshot())
 
     @server.resource("sprintboard://backlog", mime_type="text/markdown")
     def backlog() -> str:
-        """The current sprint's BACKLOG.md."""
-        sprint = board.snapshot().sprint.id
-        path = root / "sprints" / str(sprint) / "BACKLOG.md"
-        if sprint is None or not path.is_file():
-            return "(no sprint backlog yet)"
-        return path.read_text(encoding="utf-8")
+        """The current board's tasks as a sprint BACKLOG.md, wherever they came from (an
+        import, the planner, KANBAN.md, add_task)."""
+        from sprintboard.sprints.backlog import render_backlog
 
-    return server
+        state = board.snapshot()
+        return render_backlog(list(state.tasks.values()), state.sprint)
+
+
+def _prompts(server: MCPServer, board: BoardClient) -> None:
+    @server.prompt()
+    def primer(agent: str | None = None) -> str:
+        """How to work this board (protocol, commands, tools, sprint goal, your role): for
+        your AGENTS.md / CLAUDE.md; the same text as `sprintboard prime --agent NAME`."""
+        from sprintboard.board.primer import primer as make_primer
+        from sprintboard.config import load_config
+
+        return make_primer(board.snapshot(), load_config(board.root), agent)
 
 
 def serve_stdio(

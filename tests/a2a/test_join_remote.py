@@ -124,6 +124,33 @@ def test_beta_works_the_board_through_the_owners_daemon(tmp_path: Path) -> None:
         stale = sb("heartbeat", "T1", "--fence", str(lease["fence"] + 7), cwd=beta)
         assert stale.returncode == 1 and "stale" in stale.stderr
 
+        noted = sb("note", "T1", "epoch 1 of 3", "--as", "builder-beta", "--fence", fence, cwd=beta)
+        assert noted.returncode == 0, noted.stderr
+        asked = sb("ask", "T1", "Which base model?", "--as", "builder-beta", "--fence", fence,
+                   cwd=beta)  # fmt: skip
+        assert asked.returncode == 0, asked.stderr
+        question_id = asked.stdout.strip()
+        answered = sb("answer", "T1", "The 4-bit one", "--as", "human:ana", cwd=alpha)
+        assert answered.returncode == 0 and question_id in answered.stdout, answered.stderr
+        shown = sb("show", "T1", "--json", cwd=beta)
+        assert shown.returncode == 0, shown.stderr
+        doc = orjson.loads(shown.stdout)
+        (q,) = doc["questions"]
+        assert (q["id"], q["answer"], q["answered_by"]) == (
+            question_id,
+            "The 4-bit one",
+            "human:ana",
+        )
+        assert [(n["text"], n["actor"]) for n in doc["notes"]] == [
+            ("epoch 1 of 3", "builder-beta@beta")
+        ]
+        assert doc["lease"]["host"] == "beta" and not doc["waiting_for_person"]
+        page = sb("show", "T1", cwd=beta)
+        assert page.returncode == 0 and "The 4-bit one" in page.stdout
+        wrong = sb("note", "T1", "late", "--as", "builder-beta", "--fence", str(lease["fence"] + 7),
+                   cwd=beta)  # fmt: skip
+        assert wrong.returncode == 1 and "fence" in wrong.stderr
+
         (beta / "data" / "adapter.txt").write_text("weights\n", encoding="utf-8")
         sent = sb(
             "submit", "T1", "--fence", fence, "--artifact", "data/adapter.txt", "-m", "loss=0.5",
@@ -152,6 +179,8 @@ def test_beta_works_the_board_through_the_owners_daemon(tmp_path: Path) -> None:
     moves = [e.fields["to"] for e in events if e.op == "task.move" and e.task == "T1"]
     assert moves == ["awaiting_test"]  # the grant starts the work; one result, one move
     assert [e.op for e in events if e.op == "lease.heartbeat"] == ["lease.heartbeat"]
+    said = [e.op for e in events if e.op in ("note.add", "question.ask", "question.answer")]
+    assert said == ["note.add", "question.ask", "question.answer"]
 
     # the owner's daemon is stopped: beta's `next` gives up within its timeout, saying why
     started = time.monotonic()
@@ -209,6 +238,11 @@ SAMPLES: dict[str, list[str]] = {
     "heartbeat": ["heartbeat", "T1", "--fence", "1"],
     "submit": ["submit", "T1", "--fence", "1", "-m", "loss=1"],
     "release": ["release", "T1", "--fence", "1"],
+    "show": ["show", "T1"],
+    "prime": ["prime", "--agent", "builder-beta"],
+    "note": ["note", "T1", "halfway", "--as", "builder-beta", "--fence", "1"],
+    "ask": ["ask", "T1", "which?", "--as", "builder-beta", "--fence", "1"],
+    "answer": ["answer", "T1", "this one", "--as", "human:ana"],
 }
 """One call of each command in `AGENT_COMMANDS` (`mcp` is the server above: its tool calls
 reach the owner the same way)."""

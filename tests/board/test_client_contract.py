@@ -70,6 +70,8 @@ class Side:
     """A builder configured on another host."""
     folder: Path
     """Where the client's files live (its workspace or the host's own folder)."""
+    handler: OwnerHandler | None = None
+    """The owner's message handler, for a remote client (what the owner's daemon runs)."""
 
     @property
     def host(self) -> str:
@@ -100,10 +102,10 @@ def _open(kind: str, tmp: Path) -> Side:
         BlobStore(ws / ".a2a" / "blobs"),
         workspace=folder,
         timeout=5,
-        reader=False,
+        reader=True,  # the host's runner: it also takes what the owner pushes
         transport_name="memory",
     )
-    return Side(remote, owner.board, clock, "builder-beta", "builder-alpha", folder)
+    return Side(remote, owner.board, clock, "builder-beta", "builder-alpha", folder, owner)
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
@@ -236,3 +238,85 @@ def test_a_note_is_written_only_under_the_writers_lease(side: Side) -> None:
         side.client.apply([EventDraft("note.add", "T2", {"text": "x"}, actor, lease.fence)])
     notes = [e for e in side.owner.events() if e.op == "note.add"]
     assert [(e.task, e.fields["text"]) for e in notes] == [("T1", "halfway")]
+
+
+def test_show_is_the_whole_task(side: Side) -> None:
+    side.owner.update_task(
+        "T1",
+        {
+            "description": "Do the first thing.",
+            "criteria": [{"text": "out.txt exists", "check": "file_exists out.txt"}],
+        },
+    )
+    doc = side.client.task("T1")
+    assert (doc.id, doc.title, doc.status, doc.description) == (
+        "T1",
+        "first",
+        "ready",
+        "Do the first thing.",
+    )
+    assert [(c.text, c.check, c.done) for c in doc.criteria] == [
+        ("out.txt exists", "file_exists out.txt", False)
+    ]
+    assert doc == side.owner.task("T1")
+    assert [(d.id, d.status) for d in side.client.task("T3").dependencies] == [("T1", "ready")]
+    with pytest.raises(UnknownTask):
+        side.client.task("T404")
+
+
+def test_a_note_by_the_lease_holder_shows_in_the_task(side: Side) -> None:
+    lease = side.client.claim("T1", side.agent, side.host, 60)
+    note = side.client.note("T1", "halfway there", side.agent, lease.fence)
+    assert (note.text, note.actor, note.task) == (
+        "halfway there",
+        f"{side.agent}@{side.host}",
+        "T1",
+    )
+    assert [(n.text, n.actor) for n in side.client.task("T1").notes] == [
+        ("halfway there", f"{side.agent}@{side.host}")
+    ]
+    before = side.owner.snapshot().seq
+    with pytest.raises(SprintboardError):  # a fence that is not the lease's
+        side.client.note("T1", "late", side.agent, lease.fence + 100)
+    with pytest.raises(SprintboardError):  # T2 is not the writer's
+        side.client.note("T2", "not mine", side.agent, lease.fence)
+    assert side.owner.snapshot().seq == before
+
+
+def test_a_question_waits_for_a_person_and_the_answer_shows(side: Side) -> None:
+    lease = side.client.claim("T1", side.agent, side.host, 60)
+    asked = side.client.ask("T1", "Which split, 80/20 or 90/10?", side.agent, lease.fence)
+    doc = side.client.task("T1")
+    assert doc.waiting_for_person and doc.lease is not None and doc.lease.fence == lease.fence
+    (q,) = doc.questions
+    assert (q.id, q.text, q.answer) == (asked.id, "Which split, 80/20 or 90/10?", None)
+    got = side.client.answer("T1", "90/10", "human:ana")
+    assert (got.id, got.answer) == (asked.id, "90/10")
+    assert got.answered_by is not None and got.answered_by.startswith("human:ana")
+    doc = side.client.task("T1")
+    assert not doc.waiting_for_person and doc.questions[0].answer == "90/10"
+    with pytest.raises(SprintboardError, match="no open question"):
+        side.client.answer("T1", "again", "human:ana")
+    asked_ops = [e.op for e in side.owner.events() if e.op.startswith("question.")]
+    assert asked_ops == ["question.ask", "question.answer"]  # each once
+
+
+def test_an_agent_does_not_answer_questions(side: Side) -> None:
+    lease = side.client.claim("T1", side.agent, side.host, 60)
+    side.client.ask("T1", "ok?", side.agent, lease.fence)
+    with pytest.raises(SprintboardError):
+        side.owner.answer("T1", "yes", f"{side.agent}@{side.host}")
+    assert side.client.task("T1").waiting_for_person
+
+
+def test_an_answer_wakes_the_side_that_asked(side: Side) -> None:
+    lease = side.client.claim("T1", side.agent, side.host, 60)
+    side.client.ask("T1", "ok to go on?", side.agent, lease.fence)
+    while side.client.wait_for_change(0):
+        pass  # what happened so far is seen
+    # `sprintboard answer`, another process on the owner
+    person = LocalBoard(side.owner.root, host="alpha", policy=side.owner.policy, clock=side.clock)
+    person.answer("T1", "yes", "human:ana")
+    if side.handler is not None:
+        assert side.handler.push_answers() == 1  # what the owner's daemon does each pass
+    assert side.client.wait_for_change(2.0)

@@ -149,3 +149,19 @@ def test_bad_values_from_an_mcp_agent_are_tool_errors_naming_the_field(tmp_path:
     assert (
         board.snapshot().tasks["T1"].metrics == {} and board.snapshot().tasks["T1"].title == "Audit"
     )
+
+
+def test_the_backlog_resource_shows_the_boards_tasks_whatever_their_origin(
+    tmp_path: Path,
+) -> None:
+    board = _board(tmp_path)
+    board.start_sprint("S1", "ship it")
+    board.create_tasks([{"id": "T7", "title": "Made by hand", "status": "ready"}])
+
+    async def scenario() -> str:
+        async with Client(build_mcp_server(board)) as client:
+            got = await client.read_resource("sprintboard://backlog")
+            return "".join(getattr(c, "text", "") for c in got.contents)
+
+    text = asyncio.run(scenario())
+    assert "### T7: Made by hand" in text and "no sprint backlog" not in text

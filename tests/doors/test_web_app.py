@@ -177,3 +177,20 @@ def test_a_page_that_falls_behind_gets_one_reset_not_a_backlog() -> None:
         ]
 
     assert asyncio.run(scenario()) == [BoardDelta(seq=7).model_dump(mode="json")]
+
+
+def test_a_person_answers_a_question_on_the_page(
+    web_board: LocalBoard, page_client: PageClient
+) -> None:
+    asked = web_board.ask("T1", "Which split?", "human:ana")
+    client = page_client(build_app(web_board))
+    (shown,) = client.get("/api/board").json()["questions"]
+    assert (shown["id"], shown["task"], shown["answer"]) == (asked.id, "T1", None)
+    r = client.post(
+        "/api/tasks/T1/answer", json={"text": "90/10", "question": asked.id, "actor": "human:bo"}
+    )
+    assert r.status_code == 200, r.text
+    (q,) = web_board.snapshot().questions
+    assert (q.answer, q.answered_by) == ("90/10", "human:bo")
+    again = client.post("/api/tasks/T1/answer", json={"text": "80/20", "actor": "human:bo"})
+    assert again.status_code == 409 and "no open question" in again.json()["error"]

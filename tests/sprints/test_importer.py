@@ -168,3 +168,32 @@ def test_a_queue_with_a_bad_value_is_refused_with_its_line(
         import_file(board, path)
     assert err.value.line >= 1
     assert board.snapshot().tasks == {}
+
+
+def test_a_kanban_board_is_refused_and_the_sprint_is_untouched(
+    open_local: OpenBoard, examples: Path, tmp_path: Path
+) -> None:
+    board = open_local()
+    import_file(board, examples / "oodatcaa-SPRINT_BACKLOG.md")
+    before = board.snapshot()
+    with pytest.raises(SprintFileError, match="board sync") as refused:
+        import_file(board, examples / "quimbot-KANBAN.md")
+    assert refused.value.line == 5  # its first column heading, `## ✅ Done`
+    empty = tmp_path / "empty.md"
+    empty.write_text("# Some notes\n\nno tasks here\n", encoding="utf-8")
+    with pytest.raises(SprintFileError, match="no task found"):
+        import_file(board, empty)
+    after = board.snapshot()
+    assert (after.seq, after.sprint) == (before.seq, before.sprint)
+
+
+def test_an_imported_task_remembers_its_file_and_line(
+    open_local: OpenBoard, examples: Path
+) -> None:
+    board = open_local()
+    import_file(board, examples / "oodatcaa-SPRINT_BACKLOG.md")
+    origin = board.snapshot().tasks["T004"].origin
+    assert origin is not None
+    path, _, line = origin.rpartition(":")
+    text = Path(path).read_text(encoding="utf-8").splitlines()
+    assert text[int(line) - 1].startswith("### T004:")

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from sprintboard.errors import ToolError
 from sprintboard.tools.audit import AuditConfig, audit
 from sprintboard.tools.dedup import DedupConfig, dedup
 from sprintboard.tools.engine import Engine, LocalEngine, open_engine
-from sprintboard.tools.jsonl_stream import ByteRange
+from sprintboard.tools.jsonl_stream import ByteRange, plan_ranges
 from sprintboard.tools.mix import MixConfig, MixSource, mix
 from sprintboard.tools.row_scan import ScanJob, ScanSpec, scan_range
 from sprintboard.tools.split import SplitConfig, split
@@ -150,19 +152,163 @@ def test_an_error_on_a_worker_comes_back_as_itself(tmp_path: Path, cluster: Dask
         list(cluster.map(scan_range, [gone]))
 
 
+def test_progress_comes_from_the_workers_range_by_range(
+    tmp_path: Path,
+    cluster: DaskEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    ds_chat: Callable[..., dict[str, Any]],
+    ds_write: Any,
+) -> None:
+    import sprintboard.tools.dedup as dedup_module
+
+    path = ds_write(tmp_path / "a.jsonl", [ds_chat(i % 5) for i in range(12)])
+    advanced: list[float] = []
+
+    class Recorder:
+        def advance(self, amount: float) -> None:
+            advanced.append(amount)
+
+    @contextmanager
+    def recorded(*_: object, **__: object) -> Iterator[Recorder]:
+        yield Recorder()
+
+    monkeypatch.setattr(dedup_module, "progress", recorded)
+    monkeypatch.setattr(cluster, "range_bytes", 2000)
+    config = DedupConfig(inputs=[path], out_dir=tmp_path / "o")
+    dedup(config, engine=cluster, show_progress=True)
+    size = path.stat().st_size
+    assert len(advanced) == len(plan_ranges([path], 2000)) > 1  # one step per range scanned
+    assert sum(advanced) == size
+
+
+def test_a_worker_lost_mid_run_is_redone_or_fails_the_run_with_the_reason(
+    tmp_path: Path,
+    cluster: DaskEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    ds_chat: Callable[..., dict[str, Any]],
+    ds_near: Callable[[dict[str, Any], int], dict[str, Any]],
+    ds_write: Any,
+    ds_outputs: Outputs,
+) -> None:
+    rows: list[Any] = [ds_chat(i % 9) for i in range(30)] + [ds_near(ds_chat(4), 1), b"{bad"]
+    path = ds_write(tmp_path / "a.jsonl", rows)
+    config = DedupConfig(inputs=[path], out_dir=tmp_path / "out", near=True)
+    expected_report = dedup(config, engine=LocalEngine(1))
+    expected = ds_outputs(tmp_path / "out")
+    shutil.rmtree(tmp_path / "out")
+    client = cluster._client
+    each_done = cluster.each_done
+    killed: list[int] = []
+
+    def kill_then_wait(handles: Any) -> Iterator[tuple[int, Any]]:
+        # The scans and key partitions live on the workers now: lose one worker, and all
+        # it held, while the run waits on it.
+        if not killed:
+            pid = next(iter(client.run(os.getpid).values()))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        return each_done(handles)
+
+    monkeypatch.setattr(cluster, "each_done", kill_then_wait)
+    monkeypatch.setattr(cluster, "range_bytes", 1500)
+    try:
+        # Mostly Dask recomputes what the worker held and the run ends as locally. Under load
+        # the scheduler may instead give up on a task whose inputs it forgot ("lost
+        # dependencies", dask 2026.8): then the run fails with that reason and writes nothing.
+        # Never a gap.
+        try:
+            report = dedup(config, engine=cluster)
+        except ToolError as exc:
+            assert "lost" in str(exc) and "run again" in str(exc)
+            assert not list((tmp_path / "out").rglob("*.jsonl"))
+        else:
+            assert report == expected_report
+            assert ds_outputs(tmp_path / "out") == expected  # no row missing, none twice
+        assert killed
+    finally:
+        client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next tests
+
+
+def test_an_existing_cluster_is_used_at_its_scheduler_address(
+    tmp_path: Path,
+    cluster: DaskEngine,
+    capsys: pytest.CaptureFixture[str],
+    ds_chat: Callable[..., dict[str, Any]],
+    ds_near: Callable[[dict[str, Any], int], dict[str, Any]],
+    ds_write: Any,
+    ds_outputs: Outputs,
+) -> None:
+    from sprintboard.cli import main
+
+    rows: list[Any] = [ds_chat(i % 4) for i in range(8)] + [ds_near(ds_chat(2), 5), b"{bad"]
+    path = ds_write(tmp_path / "a.jsonl", rows)
+    found = []
+    for name, engine_args in (
+        ("local", ["--workers", "1"]),
+        ("dask", ["--engine", "dask", "--scheduler", cluster.address]),
+    ):
+        out = tmp_path / "out"  # one folder: the manifests name it
+        for tool, extra in (("audit", ["--fix"]), ("dedup", ["--near"])):
+            main(
+                ["tools", tool, str(path), "--out", str(out / tool), *extra, "--json", *engine_args]
+            )
+        found.append(ds_outputs(out))
+        capsys.readouterr()
+        engines = {
+            json.loads(m.read_text(encoding="utf-8"))["engine"] for m in out.rglob("*manifest.json")
+        }
+        assert engines == {name}
+        shutil.rmtree(out)
+    assert found[0] == found[1]
+    assert len(cluster._client.scheduler_info()["workers"]) == 2  # a borrowed cluster stays up
+
+
 @pytest.mark.slow
 def test_a_job_that_keeps_killing_workers_fails_the_run_with_the_reason() -> None:
     import dask
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        with DaskEngine(1) as engine, pytest.raises(ToolError, match="workers died"):
-            list(engine.map(os._exit, [3]))
+        with DaskEngine(1) as engine:
+            with pytest.raises(ToolError, match="workers died"):
+                list(engine.map(os._exit, [3]))
+            engine._client.wait_for_workers(1, timeout=60)
+            with pytest.raises(ToolError, match="workers died"):  # a shuffle stage alike
+                engine.fetch([engine.submit(os._exit, 3)])
 
 
 def test_without_dask_the_engine_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ToolError, match=r"pip install 'sprintboard\[dask\]'"):
         open_engine("dask", 2)
+
+
+def test_without_dask_the_cli_says_how_to_install_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    ds_chat: Callable[..., dict[str, Any]],
+    ds_write: Any,
+) -> None:
+    from sprintboard.cli import main
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
+    monkeypatch.setitem(sys.modules, "dask", None)
+    path = ds_write(tmp_path / "a.jsonl", [ds_chat(1)])
+    out = str(tmp_path / "out")
+    for args in (
+        ["audit", str(path), "--out", out],
+        ["dedup", str(path), "--out", out],
+        ["mix", str(tmp_path / "mix.jsonl"), "--source", f"a={path}:1"],
+        ["split", str(path), "--out", out],
+        ["leakage", str(path), str(path), "--out", out],
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(["tools", *args, "--engine", "dask"])
+        err = capsys.readouterr().err
+        assert exc.value.code == 1
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "pip install 'sprintboard[dask]'" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl"]  # refused before writing
 
 
 @pytest.mark.slow

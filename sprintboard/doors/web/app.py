@@ -67,6 +67,12 @@ class DecisionAction(_Action):
     text: str = Field(min_length=1)
 
 
+class AnswerAction(_Action):
+    text: str = Field(min_length=1)
+    question: str | None = None
+    """The question's id (default: the task's oldest open one)."""
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -138,11 +144,16 @@ def _decide(board: LocalBoard, _: str, a: DecisionAction) -> None:
     board.add_decision(entry_text(a.text, "decision"), a.actor)
 
 
+def _answer(board: LocalBoard, task: str, a: AnswerAction) -> None:
+    board.answer(task, entry_text(a.text, "answer"), a.actor, a.question)
+
+
 # The writes the page may make: path, the action's body, and the board call it becomes.
 _ACTIONS: list[tuple[str, type[BaseModel], Callable[[LocalBoard, str, Any], None]]] = [
     ("/api/tasks/{task}/move", MoveAction, _move),
     ("/api/tasks/{task}/edit", EditAction, _edit),
     ("/api/decisions", DecisionAction, _decide),
+    ("/api/tasks/{task}/answer", AnswerAction, _answer),
 ]
 
 Endpoint = Callable[[Request], Awaitable[Response]]

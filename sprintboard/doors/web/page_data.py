@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from sprintboard.board.document import QuestionDoc, question_doc
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import STATUSES, Task
 from sprintboard.board.state import BoardState
@@ -43,12 +44,19 @@ class DecisionRow(BaseModel):
     task: str | None
 
 
+class QuestionRow(QuestionDoc):
+    """A question an agent asked (open until `answer` is set), and the task it is about."""
+
+    task: str
+
+
 class BoardPage(BaseModel):
     """`GET /api/board`."""
 
     board: StatusReport
     graph: GraphSummary
     decisions: list[DecisionRow]
+    questions: list[QuestionRow]
     statuses: list[str]
     standup: str | None
 
@@ -69,6 +77,8 @@ class BoardDelta(BaseModel):
     """The dependency graph, when tasks were added, removed or re-linked."""
     decisions: list[DecisionRow] | None = None
     """Every decision, only when they changed."""
+    questions: list[QuestionRow] | None = None
+    """Every question, only when they changed (asked or answered)."""
 
 
 def graph_summary(tasks: Iterable[Task]) -> GraphSummary:
@@ -87,6 +97,10 @@ def _decisions(state: BoardState) -> list[DecisionRow]:
     return [DecisionRow(text=d.text, actor=d.actor, ts=d.ts, task=d.task) for d in state.decisions]
 
 
+def _questions(state: BoardState) -> list[QuestionRow]:
+    return [QuestionRow(task=q.task or "", **question_doc(q).model_dump()) for q in state.questions]
+
+
 def latest_standup(root: Path) -> str | None:
     """The end of the newest note in `memory/`, or None before the first standup."""
     notes = sorted((root / "memory").glob("*.md"))
@@ -100,6 +114,7 @@ def board_page(board: LocalBoard) -> BoardPage:
         board=board_status(board),
         graph=graph_summary(state.tasks.values()),
         decisions=_decisions(state),
+        questions=_questions(state),
         statuses=list(STATUSES),
         standup=latest_standup(board.root),
     )
@@ -131,4 +146,5 @@ def board_delta(old: BoardState, new: BoardState) -> BoardDelta:
         # the graph reads only ids, dependencies and estimates: a move cannot change it
         graph=graph_summary(new.tasks.values()) if reshaped else None,
         decisions=_decisions(new) if new.decisions != old.decisions else None,
+        questions=_questions(new) if new.questions != old.questions else None,
     )
