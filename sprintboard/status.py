@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sprintboard.board.clock import parse_ts
 from sprintboard.board.models import COLUMNS, Event, Task
@@ -87,6 +87,10 @@ class TaskRow(_Out):
     lease: LeaseRow | None
     updated: str | None
     waits: WaitRow | None = None
+    caps: list[str] = Field(default_factory=list)
+    """Capabilities a builder needs to take it."""
+    artifacts: list[str] = Field(default_factory=list)
+    """Workspace paths of what was submitted (what a person reviewing it looks at)."""
 
 
 class SprintRow(_Out):
@@ -160,6 +164,8 @@ def task_row(task: Task, wait: Wait | None = None) -> TaskRow:
         ),
         updated=task.updated,
         waits=None if wait is None else WaitRow(on=wait.on, who=wait.who, run=wait.run),
+        caps=list(task.caps),
+        artifacts=[a.path for a in task.artifacts],
     )
 
 

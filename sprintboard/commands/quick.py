@@ -134,6 +134,8 @@ def _task_row(task: Task, wait: Wait | None) -> dict[str, Any]:
         },
         "updated": task.updated,
         "waits": None if wait is None else {"on": wait.on, "who": wait.who, "run": wait.run},
+        "caps": list(task.caps),
+        "artifacts": [a.path for a in task.artifacts],
     }
 
 
