@@ -41,6 +41,7 @@ from sprintboard.board.codec import (
     question_to_dict,
     task_to_dict,
 )
+from sprintboard.board.hosts import BEAT_EVERY_S
 from sprintboard.board.journal import Head
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Event, Lease, Op, Question
@@ -499,6 +500,10 @@ class OwnerHandler:
             if not isinstance(item, dict):
                 raise MessageRejected(env.id, "malformed: an event must be an object")
             op, task = item.get("op"), str(item.get("task") or "")
+            if op == "host.heartbeat":
+                beat = self._host_beat(env, item, i)
+                drafts += [beat] if beat is not None else []
+                continue
             if op not in REMOTE_OPS:
                 self._refuse(
                     env,
@@ -522,6 +527,23 @@ class OwnerHandler:
                 )
             )
         return drafts
+
+    def _host_beat(self, env: Envelope, item: Mapping[str, Any], i: int) -> EventDraft | None:
+        """A host's own heartbeat (board/hosts.py): about the sender only, by one of its
+        configured agents (authority checks the agent); None when it beat a moment ago."""
+        fields = item.get("fields")
+        actor = str(item.get("actor") or "")
+        if not isinstance(fields, Mapping) or fields.get("host") != env.sender:
+            raise MessageRejected(env.id, "malformed: a host heartbeats only for itself")
+        if item.get("task") is not None or not actor.endswith(f"@{env.sender}"):
+            raise MessageRejected(env.id, "malformed: a host heartbeat names no task")
+        seen = self.board.snapshot().hosts_seen.get(env.sender)
+        now = self.board.clock.now()
+        if seen is not None and (now - parse_ts(seen)).total_seconds() < BEAT_EVERY_S / 2:
+            return None  # one line per beat period is enough to route by
+        return EventDraft(
+            "host.heartbeat", None, {"host": env.sender}, actor, id=f"{env.sender}:{env.id}.{i}"
+        )
 
     # -- the whole task and the conversation about it (issue 19) ----------------------------
 

@@ -6,8 +6,9 @@ A pass is one graph thread keyed by the board's `seq` when it started (`recover`
 are the Negotiator's own decisions: which Builder takes a task (the least-loaded one that
 has the capabilities, the worker for the task's kind and WIP room, preferring this host: a
 task with tool steps goes to a `tools` builder, one without to a `command` or `llm` builder;
-a task no agent here can take is routed to a host that can) and the recovery of expired
-leases. Each assignment is written
+a task no agent here can take is routed to a host that can, but only to a host seen alive:
+board/hosts.py) and the recovery of expired leases and of work assigned to a host that went
+silent before claiming it. Each assignment is written
 through the client (`assign`, with its reason as a decision in KANBAN.md's Decisions), and
 only while an agent has room, so a person's later change (priority, block, reassign)
 steers the next decision.
@@ -20,7 +21,9 @@ from typing import Any, TypedDict
 
 from sprintboard.agents.runtime import linear_graph
 from sprintboard.board.client import BoardClient, EventDraft
+from sprintboard.board.clock import Clock, SystemClock
 from sprintboard.board.critical_path import remaining_slack
+from sprintboard.board.hosts import SILENT_AFTER_S, alive_hosts
 from sprintboard.board.models import Task
 from sprintboard.board.scheduling import BoardPolicy, Claimant, claimable, held, rank
 
@@ -40,8 +43,11 @@ class NegotiateState(TypedDict):
 class Negotiator:
     """Builds the `negotiator` graph."""
 
-    def __init__(self, board: BoardClient, *, agent: str, policy: BoardPolicy) -> None:
+    def __init__(
+        self, board: BoardClient, *, agent: str, policy: BoardPolicy, clock: Clock | None = None
+    ) -> None:
         self.board, self.agent, self.policy = board, agent, policy
+        self.clock: Clock = clock or SystemClock()
         self.builders: list[Claimant] = [
             policy.claimant(name)
             for name, role in sorted(policy.agent_roles.items())
@@ -81,7 +87,37 @@ class Negotiator:
             self.board.apply(drafts)
         return {"recovered": [str(e.task) for e in expired]}
 
+    def _alive(self) -> frozenset[str]:
+        return alive_hosts(self.board.snapshot(), self.policy.owner or self.board.host,
+                           self.clock.now()) | {self.board.host}  # fmt: skip
+
+    def _take_back(self, state: NegotiateState, alive: frozenset[str]) -> None:
+        """Unassign what waits, unclaimed, for a host that went silent: it goes back to the
+        pool for a live host (a person's assignment included: a silent host takes nothing)."""
+        drafts = []
+        for task in self.board.snapshot().tasks.values():
+            host = task.host or self.policy.agent_hosts.get(task.agent or "")
+            if task.agent is None or task.lease is not None or host is None or host in alive:
+                continue
+            if task.status not in ("ready", "blocked") or task.blocked_reason:
+                continue
+            key = f"{self.board.host}:negotiator.{state['seq']}.{task.id}.take-back"
+            text = (
+                f"Took {task.id} back from {task.agent}@{host}: no heartbeat from {host} in "
+                f"{SILENT_AFTER_S:g} s; a live host may take it"
+            )
+            drafts += [
+                EventDraft("task.update", task.id, {"agent": None, "host": None},
+                           actor=self.actor, id=key),
+                EventDraft("decision.add", task.id, {"text": text}, actor=self.actor,
+                           id=f"{key}.decision"),
+            ]  # fmt: skip
+        if drafts:
+            self.board.apply(drafts)
+
     def _assign(self, state: NegotiateState) -> dict[str, Any]:
+        alive = self._alive()
+        self._take_back(state, alive)
         snap = self.board.snapshot()
         load = {b.agent: held(snap, agent=b.agent, reserved=True) for b in self.builders}
         busy = sum(load.values())
@@ -99,7 +135,8 @@ class Negotiator:
                 continue  # assigned already, maybe by a person: their choice stands
             if role_wip is not None and busy >= role_wip:
                 break
-            free = [b for b in able if self._room(b, load)]
+            # a host nobody has heard from would strand the task: it waits for that host
+            free = [b for b in able if b.host in alive and self._room(b, load)]
             if not free:
                 continue
             here = [b for b in free if b.host == self.board.host]

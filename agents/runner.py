@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +25,13 @@ from sprintboard.agents.negotiator import Negotiator
 from sprintboard.agents.planner import Planner, plan_thread_id
 from sprintboard.agents.runtime import run_thread, thread_config
 from sprintboard.agents.workers import worker_for
-from sprintboard.board.client import BoardClient
+from sprintboard.board.client import BoardClient, EventDraft
+from sprintboard.board.clock import SystemClock
+from sprintboard.board.hosts import BEAT_EVERY_S, alive_hosts
+from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Task
 from sprintboard.board.values import clean_line
+from sprintboard.board.waits import Wait, waits
 from sprintboard.config import CONFIG_FILE, WorkspaceConfig
 from sprintboard.errors import BoardError
 from sprintboard.workspace import policy_from_config
@@ -79,6 +84,8 @@ class RunSummary:
     planned: int = 0
     plan_source: str = ""
     errors: list[str] = field(default_factory=list)
+    waits: list[Wait] = field(default_factory=list)
+    """With `once`: what the unfinished tasks wait on when the run stopped."""
     paused: dict[str, str] = field(default_factory=dict)
     """Builder agents whose worker paused -> the provider's reason."""
 
@@ -130,8 +137,9 @@ class Runner:
         for agent in owner_roles:
             if agent.role == "negotiator" and not self.negotiator_agent:
                 self.negotiator_agent = agent.name
+                clock = board.clock if isinstance(board, LocalBoard) else None
                 self.negotiator_graph = Negotiator(
-                    board, agent=agent.name, policy=self.policy
+                    board, agent=agent.name, policy=self.policy, clock=clock
                 ).graph(saver)
             elif agent.role == "auditor" and not self.auditor_agent:
                 self.auditor_agent = agent.name
@@ -152,6 +160,7 @@ class Runner:
         # which must still be reaped
         self.futures: dict[tuple[str, int], concurrent.futures.Future[dict[str, Any]]] = {}
         self.crashes: dict[str, int] = {}
+        self._beat_at: float | None = None
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -201,11 +210,39 @@ class Runner:
                     self.board.wait_for_change(self.options.tick)
         finally:
             self.pool.shutdown(wait=True)
+        if self.options.once:
+            self.summary.waits = self.waiting()
         return self.summary
+
+    def waiting(self) -> list[Wait]:
+        """What the board's unfinished tasks wait on, seen from this host."""
+        snap = self.board.snapshot()
+        clock = self.board.clock if isinstance(self.board, LocalBoard) else SystemClock()
+        alive = alive_hosts(snap, self.config.board.owner, clock.now())
+        return waits(snap, self.policy, alive, here=self.host)
+
+    def _beat(self) -> None:
+        """Tell the owner this host is here, so work is routed to it (board/hosts.py).
+
+        The owner routes to itself without one; other hosts beat while their builders run.
+        """
+        if self.host == self.config.board.owner or not self.builders:
+            return
+        now = time.monotonic()
+        if self._beat_at is not None and now - self._beat_at < BEAT_EVERY_S:
+            return
+        agent = sorted(self.builders)[0]
+        draft = EventDraft("host.heartbeat", None, {"host": self.host}, f"{agent}@{self.host}")
+        try:
+            self.board.apply([draft])
+        except BoardError as exc:  # an old owner, say: routing waits, the work goes on
+            log.warning("host heartbeat refused: %s", exc)
+        self._beat_at = now
 
     def tick(self) -> int:
         """One pass of every role; returns how many builds were started."""
         self.summary.ticks += 1
+        self._beat()
         self._reap()
         if self.negotiator_graph is not None:
             self._negotiate()

@@ -128,6 +128,16 @@ def authorize(state: BoardState, draft: EventDraft, policy: BoardPolicy) -> Even
         raise NotPermitted(draft.actor, draft.op, draft.task, why)
     if draft.op == "task.move":
         return _authorize_move(state, draft, actor)
+    if draft.op == "host.heartbeat" and actor.kind != "person":
+        # A host says only that it is itself alive; routing trusts this (agents/negotiator.py).
+        if actor.kind == "unknown" or draft.fields.get("host") != actor.host:
+            raise NotPermitted(
+                draft.actor,
+                draft.op,
+                None,
+                "a host heartbeat comes from a configured agent of that same host",
+            )
+        return draft
     if actor.kind in ("person", "board"):
         return draft
     if draft.op == "lease.grant":

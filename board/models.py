@@ -84,6 +84,7 @@ Op = Literal[
     "question.answer",
     "sprint.start",
     "sprint.close",
+    "host.heartbeat",
 ]
 OPS: tuple[Op, ...] = get_args(Op)
 

@@ -64,6 +64,7 @@ def render_snapshot(state: BoardState, head: Head) -> bytes:
         "notes": [decision_to_dict(n) for n in state.notes],
         "questions": [question_to_dict(q) for q in state.questions],
         "fence": state.fence,
+        "hosts_seen": state.hosts_seen,
         "metadata": {"updated": state.updated, **counters(state)},
         "journal": {"seq": head.seq, "head": head.hash, "offset": head.offset},
     }
@@ -101,6 +102,8 @@ def first_difference(cached: BoardState, real: BoardState) -> str | None:
             return f"the {label}s differ ({len(mine_list)} in the snapshot, {len(theirs_list)} in the journal)"
     if cached.fence != real.fence:
         return say("the fencing counter", cached.fence, real.fence)
+    if cached.hosts_seen != real.hosts_seen:
+        return say("the hosts seen", cached.hosts_seen, real.hosts_seen)
     return None
 
 
@@ -147,6 +150,8 @@ class _Doc:
     fence: int
     metadata: _Metadata
     journal: _JournalAt
+    hosts_seen: dict[str, str] = field(default_factory=dict)
+    """Absent in snapshots written before host heartbeats (board/hosts.py)."""
     # snapshots written before questions existed have none: an older cache still loads
     questions: list[Question] = field(default_factory=list)
 
@@ -184,5 +189,6 @@ def _parse_snapshot(data: bytes) -> tuple[BoardState, Head]:
         seq=at.seq,
         head=at.head,
         updated=doc.metadata.updated,
+        hosts_seen=doc.hosts_seen,
     )
     return state, Head(seq=at.seq, hash=at.head, offset=at.offset)

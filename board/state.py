@@ -85,6 +85,8 @@ class BoardState:
     head: str | None = None
     """xxh3 of the last journal line folded in."""
     updated: str | None = None
+    hosts_seen: dict[str, str] = field(default_factory=dict)
+    """Host -> when the owner last recorded its heartbeat (`host.heartbeat`, owner's clock)."""
     _owned: set[str] | None = field(default=None, repr=False, compare=False)
 
     def task(self, task_id: str) -> Task:
@@ -109,6 +111,7 @@ class BoardState:
             seq=self.seq,
             head=self.head,
             updated=self.updated,
+            hosts_seen=dict(self.hosts_seen),
             _owned=set(),
         )
 
@@ -371,6 +374,11 @@ def _move(state: BoardState, event: Event) -> None:
     task.updated = event.ts
 
 
+def _host_seen(state: BoardState, event: Event) -> None:
+    # the owner's clock, as every ts in the journal: liveness never trusts a host's own clock
+    state.hosts_seen[str(event.fields["host"])] = event.ts
+
+
 _HANDLERS: dict[Op, Callable[[BoardState, Event], None]] = {
     "task.create": _create,
     "task.update": _update,
@@ -388,5 +396,6 @@ _HANDLERS: dict[Op, Callable[[BoardState, Event], None]] = {
     "question.answer": _answer,
     "sprint.start": _start_sprint,
     "sprint.close": _close_sprint,
+    "host.heartbeat": _host_seen,
 }
 """How each op folds into the state; every op of `OPS` has one (tests/board check it)."""

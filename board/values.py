@@ -675,6 +675,12 @@ def _sprint_start(state: BoardState, draft: EventDraft, t: str | None) -> None:
     _json_safe({k: v for k, v in f.items() if k not in ("id", "goal")}, "sprint", None)
 
 
+def _host_heartbeat(state: BoardState, draft: EventDraft, t: str | None) -> None:
+    if t is not None:
+        raise InvalidValue("task", t, "must be null: a host heartbeat is about a host", t)
+    host(_fields(draft, frozenset({"host"})).get("host"), "host", None)
+
+
 # The rule of each op's fields (an op without one carries none worth checking).
 _OP_CHECKS: dict[str, Callable[[BoardState, EventDraft, str | None], None]] = {
     "task.create": _task_create,
@@ -692,4 +698,5 @@ _OP_CHECKS: dict[str, Callable[[BoardState, EventDraft, str | None], None]] = {
     "question.ask": _question_ask,
     "question.answer": _question_answer,
     "sprint.start": _sprint_start,
+    "host.heartbeat": _host_heartbeat,
 }

@@ -49,6 +49,7 @@ from sprintboard.memory.standup_facts import (
     QuestionItem,
     StandupFacts,
     TaskLine,
+    WaitingItem,
     gather_facts,
     remaining_critical_path,
 )
@@ -93,6 +94,7 @@ def render_facts(facts: StandupFacts, root: Path, problems: Sequence[str] = ()) 
         ("Done since the last standup", _bullets([_done_line(d) for d in facts.done])),
         ("In progress", _bullets([_doing_line(t, ago) for t in facts.in_progress])),
         ("Blocked", _bullets([_blocked_line(b, ago) for b in facts.blocked])),
+        ("Waiting on other tasks", _bullets([_waiting_line(w) for w in facts.waiting])),
         (
             "Waiting for a person",
             _bullets(
@@ -151,6 +153,11 @@ def _blocked_line(b: BlockedItem, ago: Callable[[str], str]) -> str:
         f"**{b.task}** {b.title} — {b.reason or b.status}; since {format_minute(b.since)} "
         f"({ago(b.since)}), by {b.by}; can unblock: {', '.join(b.unblockers)}"
     )
+
+
+def _waiting_line(w: WaitingItem) -> str:
+    on = f"waits on {', '.join(w.on)}" if w.on else "its dependencies are done: ready to take"
+    return f"**{w.task}** {w.title} — {on}"
 
 
 def _manual_line(m: BlockedItem, ago: Callable[[str], str]) -> str:

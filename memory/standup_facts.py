@@ -21,6 +21,7 @@ from sprintboard.memory.history import History, TaskTrail
 __all__ = [
     "ActorStat",
     "BlockedItem",
+    "WaitingItem",
     "CriticalPathFinder",
     "DecisionItem",
     "DoneItem",
@@ -80,6 +81,16 @@ class BlockedItem:
     """Who can unblock it: holders of what it waits on, then a person."""
     open_criteria: tuple[str, ...] = ()
     """For `needs_manual`: criteria without a passing check."""
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingItem:
+    """A task waiting on its dependencies (`blocked` without a reason): queued, not stuck."""
+
+    task: str
+    title: str
+    on: tuple[str, ...]
+    """The dependencies not done yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +155,7 @@ class StandupFacts:
     done: list[DoneItem] = field(default_factory=list)
     in_progress: list[TaskLine] = field(default_factory=list)
     blocked: list[BlockedItem] = field(default_factory=list)
+    waiting: list[WaitingItem] = field(default_factory=list)
     manual: list[BlockedItem] = field(default_factory=list)
     questions: list[QuestionItem] = field(default_factory=list)
     decisions: list[DecisionItem] = field(default_factory=list)
@@ -304,6 +316,9 @@ def gather_facts(
             facts.in_progress.append(_held_line(task, trail))
         if task.column == "Blocked":
             facts.blocked.append(_blocked_item(history, task, trail))
+        elif task.status == "blocked":
+            on = tuple(d for d in task.dependencies if _undone(state.tasks.get(d)))
+            facts.waiting.append(WaitingItem(task.id, task.title, on))
         elif task.status == "needs_manual":
             facts.manual.append(_manual_item(task, trail))
         # Stalled means someone should be moving it: held, in review or blocked with a reason;
@@ -328,6 +343,10 @@ def gather_facts(
     _next_on_path(facts, history, critical_path)
     facts.actors = _actor_stats(history, since_seq)
     return facts
+
+
+def _undone(task: Task | None) -> bool:
+    return task is not None and task.status != "done"
 
 
 def _next_on_path(facts: StandupFacts, history: History, finder: CriticalPathFinder | None) -> None:

@@ -34,9 +34,11 @@ def test_status_json_has_the_documented_shape(ws: Path) -> None:
     assert out.returncode == 0
     doc = orjson.loads(out.stdout)
     assert set(doc) == {"version", "workspace", "host", "sprint", "counters", "tasks", "journal"}
-    assert doc["counters"] == {"total_tasks": 2, "ready": 1, "blocked": 1}
+    # waiting on dependencies is not "blocked" (issue 27): that counter is for a reason
+    assert doc["counters"] == {"total_tasks": 2, "ready": 1, "waiting": 1}
     t2 = doc["tasks"][1]
     assert (t2["id"], t2["column"], t2["dependencies"]) == ("T2", "Backlog", ["T1"])
+    assert (t2["status"], t2["state"], t2["waits"]["who"]) == ("blocked", "waiting", "T1")
 
 
 def test_claim_submit_and_log(ws: Path) -> None:

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "answer": "conversation",
     "log": "core",
     "validate": "core",
+    "doctor": "core",
     "mcp": "doors",
     "serve": "doors",
     "import": "sprints",

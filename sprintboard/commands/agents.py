@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -89,6 +90,7 @@ def run(
         "submitted": summary.submitted,
         "audited": summary.audited,
         "errors": summary.errors,
+        "waits": [{"task": w.task, "on": w.on, "who": w.who, "run": w.run} for w in summary.waits],
         "paused": summary.paused,
     }
     if json:
@@ -106,6 +108,19 @@ def run(
         typer.echo(f"  paused {agent}: {why}", err=True)
     for error in summary.errors:
         typer.echo(f"  error: {error}", err=True)
+    _say_waits(summary.waits)
+
+
+def _say_waits(waits: list[Any]) -> None:
+    """What the unfinished tasks wait on, most actionable first; dependency chains counted."""
+    chained = [w for w in waits if w.on == "tasks"]
+    for w in waits:
+        if w.on != "tasks":
+            typer.echo(f"  {w.line}")
+    if chained:
+        typer.echo(
+            f"  {len(chained)} more wait on other tasks: {', '.join(w.task for w in chained)}"
+        )
 
 
 @app.command("plan")

@@ -1,5 +1,5 @@
 """Core board commands: init, status, add, edit, move, claim, claim-next, heartbeat, release,
-submit, log, validate."""
+submit, log, validate, doctor."""
 
 from __future__ import annotations
 
@@ -86,52 +86,102 @@ def init(
     root = init_workspace(directory, owner=owner, hosts=hosts, git=not no_git, store=store)
     where = f"board in {store}" if store else f"owner {owner}"
     typer.echo(f"workspace ready at {root} ({where})")
+    if store is None:  # with a store every host opens it directly: `join` prints its steps
+        for line in _next_steps(root, owner, [name for name, _ in hosts[1:]]):
+            typer.echo(line)
+
+
+def _next_steps(root: Path, owner: str, others: list[str]) -> list[str]:
+    """What a person does next, host by host: the keys and the commands each host runs."""
+    lines = [
+        "",
+        "next steps:",
+        f"  cd {root}",
+        "  sprintboard import BACKLOG.md   (or: sprintboard agents plan --recipe finetune "
+        '--objective "...")',
+        f"  sprintboard agents run --host {owner}   (the agents of {owner}, the owner)",
+    ]
+    for host in others:
+        lines += [
+            f"  host {host} (nothing is routed to it until its runner is seen):",
+            f"    on {owner}: sprintboard a2a keygen {host}   (prints the pair key, once)",
+            f"    on {owner}: sprintboard a2a serve   (keep it running: it answers {host})",
+            f"    on {host}:  sprintboard join {root} ~/{root.name} --host {host}",
+            f"    on {host}:  sprintboard a2a pair {owner} - -w ~/{root.name}   (paste the key)",
+            f"    on {host}:  sprintboard agents run --host {host} -w ~/{root.name}",
+        ]
+    lines.append("  sprintboard doctor   (checks the workspace and says what to run)")
+    return lines
 
 
 def status(
     workspace: Path | None = options.WORKSPACE,
+    state: list[str] = typer.Option(
+        [],
+        "--status",
+        "-s",
+        help="Only tasks in these states, statuses or columns (repeatable or comma-separated), "
+        "e.g. ready, waiting, blocked, review.",
+    ),
+    role: str | None = typer.Option(None, "--role", help="Only tasks of this role."),
+    agent: str | None = typer.Option(None, "--agent", "-a", help="Only tasks this agent holds."),
+    mine: bool = typer.Option(
+        False, "--mine", help="Only tasks of the agent named by $SPRINTBOARD_AGENT."
+    ),
+    on_host: str | None = typer.Option(
+        None, "--on", help="Only tasks leased or assigned on this host, e.g. --on beta."
+    ),
     host: str | None = options.HOST,
     timeout: float = options.TIMEOUT,
     json: bool = options.JSON,
 ) -> None:
-    """Show the board: tasks by status, owners, leases. On a host that is not the owner,
-    when the owner does not answer, the last snapshot it sent is shown (with its age) and
-    the exit code is 1."""
+    """Show the board: one line per task by column, with state, owner, lease age and what
+    it waits for. On a host that is not the owner, when the owner does not answer, the last
+    snapshot it sent is shown (with its age) and the exit code is 1."""
+    import os
+    from datetime import UTC, datetime
+
     from rich.console import Console
-    from rich.table import Table
 
-    from sprintboard.commands.width import text_width
+    from sprintboard.board.hosts import alive_hosts
+    from sprintboard.config import load_config
     from sprintboard.errors import OwnerUnreachable
-    from sprintboard.status import StaleRow, board_status
+    from sprintboard.status import StaleRow, StatusFilter, board_status, status_lines
+    from sprintboard.workspace import policy_from_config
 
+    if mine:
+        agent = agent or os.environ.get("SPRINTBOARD_AGENT")
+        if not agent:
+            raise typer.BadParameter("--mine needs $SPRINTBOARD_AGENT; or name it: --agent NAME")
     board = _client(workspace, host, timeout)
+    config = load_config(board.root)
+    policy = policy_from_config(config)
+    now = datetime.now(UTC)
     unanswered: OwnerUnreachable | None = None
     try:
-        report = board_status(board)
+        snap = board.snapshot()
     except OwnerUnreachable as exc:
         cached = board.cached_snapshot()
         if cached is None:
             raise
         unanswered = exc
-        stale = StaleRow(received=cached.received, age_s=round(cached.age, 1), reason=str(exc))
-        report = board_status(board, cached.state).model_copy(update={"stale": stale})
+        snap = cached.state
+    alive = alive_hosts(snap, config.board.owner, now)
+    report = board_status(board, snap, policy=policy, alive=alive)
+    if unanswered is not None:
+        stale = StaleRow(
+            received=cached.received, age_s=round(cached.age, 1), reason=str(unanswered)
+        )
+        report = report.model_copy(update={"stale": stale})
+    keep = StatusFilter(frozenset(s.lower() for s in _split(state)), role, agent, on_host)
+    rows = [r for r in report.tasks if keep.keeps(r)]
     if json:  # `stale` appears only when the report is the owner's last snapshot
-        print_json(report.model_dump(mode="json", exclude=None if report.stale else {"stale"}))
+        shown = report.model_copy(update={"tasks": rows})
+        print_json(shown.model_dump(mode="json", exclude=None if report.stale else {"stale"}))
     else:
-        table = Table(title=f"{report.sprint.id or 'no sprint'} — {report.sprint.goal}".strip(" —"))
-        for col in ("id", "title", "status", "prio", "owner", "deps"):
-            # the title takes the wrapping; short columns stay whole in a narrow terminal
-            table.add_column(
-                col, no_wrap=col in ("id", "prio"), ratio=3 if col == "title" else None
-            )
-        for t in report.tasks:
-            owner = f"{t.agent}@{t.host}" if t.agent else ""
-            status_text = t.status + (f" ({t.blocked_reason})" if t.blocked_reason else "")
-            deps = ",".join(t.dependencies)
-            table.add_row(t.id, t.title, status_text, str(t.priority), owner, deps)
-        console = Console(width=text_width())
-        console.print(table)
-        console.print(", ".join(f"{k}: {v}" for k, v in report.counters.items()))
+        console = Console(highlight=False)
+        for line in status_lines(report, rows, now):
+            console.print(line, soft_wrap=True)
     if unanswered is not None and report.stale is not None:
         typer.echo(
             f"error: {unanswered}. Shown: the owner's last snapshot, received "
@@ -484,8 +534,33 @@ def validate(
         raise typer.Exit(1)
 
 
+def doctor(
+    workspace: Path | None = options.WORKSPACE,
+    host: str | None = options.HOST,
+    timeout: float = options.TIMEOUT,
+    json: bool = options.JSON,
+) -> None:
+    """Check this workspace (config, pair keys, `a2a serve`, the journal, hosts alive) and
+    say what to run; exit 1 when a check fails."""
+    from sprintboard.doctor import diagnose
+
+    report = diagnose(workspace, host, timeout)
+    if json:
+        print_json(report)
+    else:
+        for check in report.checks:
+            typer.echo(f"{check.level:<4}  {check.name}: {check.detail}")
+            if check.run and check.level != "ok":
+                typer.echo(f"      run: {check.run}")
+        typer.echo("all good" if report.ok else "problems found: run what is listed above")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def register(root: typer.Typer) -> None:
     """Add the core commands to the root app."""
-    for fn in (init, status, add, edit, move, claim, heartbeat, release, submit, log, validate):
+    for fn in (
+        init, status, add, edit, move, claim, heartbeat, release, submit, log, validate, doctor
+    ):  # fmt: skip
         root.command(fn.__name__)(fn)
     root.command("claim-next")(claim_next)

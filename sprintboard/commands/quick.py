@@ -26,8 +26,8 @@ import orjson
 
 from sprintboard.board.models import Task
 from sprintboard.board.scheduling import NextUp
-from sprintboard.board.snapshot import counters
 from sprintboard.board.state import BoardState
+from sprintboard.board.waits import Wait, state_counters, state_of
 
 __all__ = ["answer", "next_document", "status_document"]
 
@@ -108,12 +108,13 @@ def next_document(got: NextUp) -> dict[str, Any]:
     }
 
 
-def _task_row(task: Task) -> dict[str, Any]:
+def _task_row(task: Task, wait: Wait | None) -> dict[str, Any]:
     lease = task.lease
     return {
         "id": task.id,
         "title": task.title,
         "status": task.status,
+        "state": state_of(task),
         "column": task.column,
         "priority": task.priority,
         "role": task.role,
@@ -132,22 +133,27 @@ def _task_row(task: Task) -> dict[str, Any]:
             "last_heartbeat": lease.last_heartbeat,
         },
         "updated": task.updated,
+        "waits": None if wait is None else {"on": wait.on, "who": wait.who, "run": wait.run},
         "caps": list(task.caps),
         "artifacts": [a.path for a in task.artifacts],
     }
 
 
-def status_document(root: Path, host: str, state: BoardState) -> dict[str, Any]:
+def status_document(
+    root: Path, host: str, state: BoardState, waits: dict[str, Wait] | None = None
+) -> dict[str, Any]:
     """`sprintboard status --json` on the owner: `StatusReport` (sprintboard/status.py, the
-    schema) as `model_dump(mode="json")` gives it, without the `stale` key."""
+    schema) as `model_dump(mode="json")` gives it, without the `stale` key; `waits`: what
+    each task waits for (board/waits.py)."""
     sprint = state.sprint
+    waits = waits or {}
     return {
         "version": 1,
         "workspace": str(root),
         "host": host,
         "sprint": {"id": sprint.id, "goal": sprint.goal, "status": sprint.status},
-        "counters": {k: v for k, v in counters(state).items() if v or k == "total_tasks"},
-        "tasks": [_task_row(t) for t in state.tasks.values()],
+        "counters": state_counters(state),
+        "tasks": [_task_row(t, waits.get(t.id)) for t in state.tasks.values()],
         "journal": {"seq": state.seq, "head": state.head},
     }
 
@@ -202,7 +208,15 @@ def _status(args: _Args) -> bool:
     board = _owner_board(args, args.values.get("host"))
     if board is None:
         return False
-    _print(status_document(board.root, board.host, board.snapshot()))
+    from datetime import UTC, datetime
+
+    from sprintboard.board.hosts import alive_hosts
+    from sprintboard.board.waits import waits
+
+    state = board.snapshot()
+    alive = alive_hosts(state, board.policy.owner, datetime.now(UTC))
+    found = {w.task: w for w in waits(state, board.policy, alive, here=board.host)}
+    _print(status_document(board.root, board.host, state, found))
     return True
 
 
