@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from sprintboard.board.models import Artifact, Task
+from sprintboard.board.models import Artifact, Lease, Task
 from sprintboard.board.scheduling import NextUp
 from sprintboard.board.snapshot import counters
 from sprintboard.board.state import BoardState
@@ -118,6 +118,18 @@ def next_document(got: NextUp) -> dict[str, Any]:
     }
 
 
+def _lease(lease: Lease) -> dict[str, Any]:
+    """A lease as `status` shows it (`show` adds its ttl, last)."""
+    return {
+        "agent": lease.agent,
+        "host": lease.host,
+        "fence": lease.fence,
+        "acquired": lease.acquired,
+        "expires": lease.expires,
+        "last_heartbeat": lease.last_heartbeat,
+    }
+
+
 def _task_row(task: Task) -> dict[str, Any]:
     lease = task.lease
     return {
@@ -131,16 +143,7 @@ def _task_row(task: Task) -> dict[str, Any]:
         "host": task.host,
         "dependencies": list(task.dependencies),
         "blocked_reason": task.blocked_reason,
-        "lease": None
-        if lease is None
-        else {
-            "agent": lease.agent,
-            "host": lease.host,
-            "fence": lease.fence,
-            "acquired": lease.acquired,
-            "expires": lease.expires,
-            "last_heartbeat": lease.last_heartbeat,
-        },
+        "lease": None if lease is None else _lease(lease),
         "updated": task.updated,
     }
 
@@ -224,17 +227,7 @@ def show_document(state: BoardState, task_id: str) -> dict[str, Any]:
         "dependencies": deps,
         "steps": [{"tool": s.tool, "config": dict(s.config)} for s in task.steps],
         "agent": task.agent,
-        "lease": None
-        if lease is None
-        else {
-            "agent": lease.agent,
-            "host": lease.host,
-            "fence": lease.fence,
-            "acquired": lease.acquired,
-            "expires": lease.expires,
-            "last_heartbeat": lease.last_heartbeat,
-            "ttl": lease.ttl,
-        },
+        "lease": None if lease is None else {**_lease(lease), "ttl": lease.ttl},
         "attempt": task.attempt,
         "artifacts": _artifacts(task.artifacts),
         # the schema's `dict[str, float]` prints 3 as 3.0
