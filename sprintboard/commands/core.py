@@ -142,7 +142,13 @@ def add(
         [], "--dep", "-d", help="Dependency ids (repeatable or comma-separated)."
     ),
     role: str = typer.Option("builder", help="Role that works the task."),
-    caps: list[str] = typer.Option([], "--cap", help="Required capability (repeatable)."),
+    caps: list[str] = typer.Option(
+        [],
+        "--caps",
+        "--cap",
+        help="Capabilities a builder needs to take it, comma-separated or repeated "
+        "(e.g. code,gpu); a task without steps goes to a command or llm builder that has them.",
+    ),
     estimate: str | None = typer.Option(None, help="Minutes as LOW-HIGH, e.g. 120-180."),
     description: str = typer.Option("", help="Free text."),
     criterion: list[str] = typer.Option(
@@ -179,7 +185,9 @@ def edit(
     priority: int | None = typer.Option(None, "--priority", "-p"),
     deps: list[str] | None = typer.Option(None, "--dep", "-d", help="Replace the dependency list."),
     role: str | None = typer.Option(None),
-    caps: list[str] | None = typer.Option(None, "--cap"),
+    caps: list[str] | None = typer.Option(
+        None, "--caps", "--cap", help="Replace the capabilities, comma-separated (e.g. code,gpu)."
+    ),
     estimate: str | None = typer.Option(None),
     description: str | None = typer.Option(None),
     owner: str | None = typer.Option(None, help="Assign to an agent (empty string to clear)."),
