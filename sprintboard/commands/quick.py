@@ -145,6 +145,8 @@ def _task_row(task: Task) -> dict[str, Any]:
         "blocked_reason": task.blocked_reason,
         "lease": None if lease is None else _lease(lease),
         "updated": task.updated,
+        "caps": list(task.caps),
+        "artifacts": [a.path for a in task.artifacts],
     }
 
 
