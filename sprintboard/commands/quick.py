@@ -292,28 +292,28 @@ def _next(args: _Args) -> bool:
     return True
 
 
-def _status(args: _Args) -> bool:
+def _read_here(args: _Args) -> Any:
+    """The owner's board for `status` and `show` (their `--host` is this process's host),
+    or None to decline."""
     try:
         _number(args.values.get("timeout"), float)
     except ValueError:
-        return False
-    board = _owner_board(args, args.values.get("host"))
-    if board is None:
-        return False
-    _print(status_document(board.root, board.host, board.snapshot()))
-    return True
+        return None
+    return _owner_board(args, args.values.get("host"))
+
+
+def _status(args: _Args) -> bool:
+    board = _read_here(args)
+    if board is not None:
+        _print(status_document(board.root, board.host, board.snapshot()))
+    return board is not None
 
 
 def _show(args: _Args) -> bool:
-    try:
-        _number(args.values.get("timeout"), float)
-    except ValueError:
-        return False
-    board = _owner_board(args, args.values.get("host"))
-    if board is None:
-        return False
-    _print(show_document(board.refresh(), args.positional[0]))
-    return True
+    board = _read_here(args)
+    if board is not None:
+        _print(show_document(board.refresh(), args.positional[0]))
+    return board is not None
 
 
 # command -> (its options, how many arguments, the answer)
