@@ -18,9 +18,11 @@ an installed sprintboard does; without them every run would compile the sources 
     python benchmarks/bench_scale.py            # 1k, 10k and 40k tasks, 7 rounds
     python benchmarks/bench_scale.py --quick    # 1k and 10k, 5 rounds (make bench)
     python benchmarks/bench_scale.py --before ../main/.venv   # also an older install, same boards
+    python benchmarks/bench_scale.py --sizes 10000 --import-rounds 3   # import: median of 3
 
 `--before VENV` runs that install's `next`/`status`/`show` interleaved with ours on the same
-boards (built by ours), for before/after ratios measured side by side.
+boards (built by ours), and its import in turn with ours (each into a new workspace), for
+before/after ratios measured side by side.
 """
 
 from __future__ import annotations
@@ -76,14 +78,25 @@ def has_show(exe: str) -> bool:
     return " show " in out.stdout
 
 
-def build(root: Path, n: int) -> tuple[Path, float, float]:
-    """A git workspace with the N-task board imported; the import's wall and CPU ms."""
-    ws = root / f"ws{n}"
-    subprocess.run([EXE, "init", str(ws)], check=True, capture_output=True, env=ENV)
+def build(
+    root: Path, n: int, before: str | None, repeats: int
+) -> tuple[Path, dict[str, tuple[float, float]]]:
+    """A git workspace with the N-task board imported, and the import's median wall and CPU
+    ms over `repeats` fresh workspaces (with `before`'s install in turn, when given)."""
     queue = root / f"queue{n}.json"
     queue.write_bytes(orjson.dumps(queue_doc(n), option=orjson.OPT_INDENT_2))
-    wall, cpu = run_cmd([EXE, "import", str(queue)], ws)
-    return ws, wall, cpu
+    installs = {"import": EXE} if before is None else {"import": EXE, "import (before)": before}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in installs}
+    for i in range(repeats):
+        for name, exe in installs.items():
+            ws = root / f"ws{n}-{name.replace(' ', '')}-{i}"
+            subprocess.run([exe, "init", str(ws)], check=True, capture_output=True, env=ENV)
+            times[name].append(run_cmd([exe, "import", str(queue)], ws))
+    medians = {
+        name: (statistics.median(w for w, _ in got), statistics.median(c for _, c in got))
+        for name, got in times.items()
+    }
+    return root / f"ws{n}-import-0", medians
 
 
 def measure(
@@ -116,6 +129,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1k and 10k, 5 rounds (make bench)")
     parser.add_argument("--sizes", type=int, nargs="*", help="board sizes (default 1k 10k 40k)")
     parser.add_argument("--before", type=Path, help="an older install's venv to compare with")
+    parser.add_argument(
+        "--import-rounds", type=int, default=1, help="imports per size, each into a new workspace"
+    )
     args = parser.parse_args()
     before = None if args.before is None else str(args.before.resolve() / "bin" / "sprintboard")
     sizes = args.sizes or ([1000, 10_000] if args.quick else [1000, 10_000, 40_000])
@@ -125,9 +141,10 @@ def main() -> None:
     curve: dict[int, dict[str, tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         for n in sizes:
-            ws, wall, cpu = build(Path(tmp), n)
-            curve[n] = {"import": (wall, cpu), **measure(ws, n, rounds, show, before)}
+            ws, imports = build(Path(tmp), n, before, args.import_rounds)
+            wall, cpu = imports["import"]
             print(f"{n:>6,} tasks: imported in {wall:.0f} ms wall, {cpu:.0f} ms cpu", flush=True)
+            curve[n] = {**imports, **measure(ws, n, rounds, show, before)}
     print(f"load after: {os.getloadavg()[0]:.2f}")
     names = list(next(iter(curve.values())))
     print(

@@ -6,6 +6,7 @@ The board never calls `datetime.now()` or `random` directly, so TTL tests advanc
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from datetime import UTC, datetime, timedelta
@@ -18,11 +19,14 @@ __all__ = [
     "IdSource",
     "SystemClock",
     "UlidIds",
+    "crockford26",
     "format_ts",
     "parse_ts",
 ]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# RFC 4648 base32 digit -> the Crockford digit of the same value (base32 is C code)
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
 
 
 class Clock(Protocol):
@@ -77,12 +81,16 @@ class UlidIds:
 
     def new_id(self) -> str:
         ms = int(self._clock.now().timestamp() * 1000)
-        value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
-        chars = []
-        for _ in range(26):
-            chars.append(_CROCKFORD[value & 31])
-            value >>= 5
-        return "".join(reversed(chars))
+        return crockford26((ms << 80) | int.from_bytes(os.urandom(10), "big"))
+
+
+def crockford26(value: int) -> str:
+    """The low 130 bits of `value` as 26 Crockford base32 digits, most significant first.
+
+    20 bytes are 32 base32 digits of 5 bits each; the last 26 are the low 130 bits. An
+    import makes one id per task, and a digit loop in Python cost ~10 % of it."""
+    padded = (value & ((1 << 130) - 1)).to_bytes(20, "big")
+    return base64.b32encode(padded)[6:].translate(_TO_CROCKFORD).decode()
 
 
 class CounterIds:

@@ -526,6 +526,7 @@ _TASK_RULES: dict[str, _Check] = {
     "origin": _optional(_text_field(max_len=1000, line=True)),
     "extra": _check_json,
 }
+_TASK_KEYS = frozenset(_TASK_RULES)
 
 
 def check_task(data: Mapping[str, Any] | object, *, partial: bool = False) -> None:
@@ -541,7 +542,7 @@ def check_task(data: Mapping[str, Any] | object, *, partial: bool = False) -> No
     label = tid if isinstance(tid, str) and _TASK_ID.fullmatch(tid) else None
     if not partial:
         task_id(tid, "task id", None)
-        unknown = sorted(set(fields) - set(_TASK_RULES))
+        unknown = sorted(fields.keys() - _TASK_KEYS)
         if unknown:
             raise InvalidValue("task", unknown, "unknown fields", label)
     for key, value in fields.items():

@@ -19,6 +19,8 @@ _OPEN = re.compile(r"^<{7}(?: |$)")
 _BASE = re.compile(r"^\|{7}(?: |$)")
 _SPLIT = re.compile(r"^={7}\s*$")
 _CLOSE = re.compile(r"^>{7}(?: |$)")
+# every marker line holds one of these (`=======` counts only after `<<<<<<<`)
+_MARKS = ("<" * 7, "|" * 7, ">" * 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class ConflictMarker:
 
 def find_conflict_markers(text: str) -> list[ConflictMarker]:
     """Every git conflict marker line in `text` (`<<<<<<<`, `|||||||`, `=======`, `>>>>>>>`)."""
+    if not any(mark in text for mark in _MARKS):
+        return []  # a scan in C: the line loop cost ~1/4 of parsing a 10k-task queue
     found: list[ConflictMarker] = []
     inside = False
     for number, line in enumerate(text.splitlines(), start=1):

@@ -130,19 +130,23 @@ def _check_graph(path: Path, tasks: list[Task], lines: dict[str, int], board: Bo
 def _check_values(
     path: Path, tasks: list[Task], leases: list[ImportedLease], lines: dict[str, int]
 ) -> None:
-    """Refuse, with the file's line, what the board's write path would refuse later."""
+    """Canonical one-line reasons, and lease TTLs refused with the file's line (the write
+    path checks every value of the tasks it creates: `import_file` names their lines)."""
     for task in tasks:
         if task.blocked_reason:  # shown on one line in KANBAN.md: store it as shown
             task.blocked_reason = clean_line(task.blocked_reason)
-        try:
-            check_task(task_to_dict(task))
-        except InvalidValue as exc:
-            raise SprintFileError(path, lines.get(task.id, 0), str(exc)) from None
     for lease in leases:
         try:
             integer(lease.ttl, "lease ttl", 1, MAX_TTL, lease.task)
         except InvalidValue as exc:
             raise SprintFileError(path, lines.get(lease.task, 0), str(exc)) from None
+
+
+def _refused(path: Path, exc: InvalidValue, lines: dict[str, int]) -> SprintFileError:
+    """A value the write path refused, at the line of the task it names (its id, or the
+    id itself when that is the bad value)."""
+    line = lines.get(exc.task or "", 0) or lines.get(str(exc.value), 0)
+    return SprintFileError(path, line, str(exc))
 
 
 def _origin_name(path: Path, root: Path) -> str:
@@ -234,6 +238,10 @@ def import_file(board: LocalBoard, path: Path) -> ImportReport:
     for task in tasks:
         if task.id in state.tasks:
             skipped.append(task.id)
+            try:  # not written, so the write path never sees it: refused as it would be
+                check_task(task_to_dict(task))
+            except InvalidValue as exc:
+                raise _refused(path, exc, lines) from None
             continue
         if task.status in ACTIVE_STATUSES:
             regrant = _regrant(task, live.get(task.id), now, fence + 1, warnings)
@@ -244,7 +252,12 @@ def import_file(board: LocalBoard, path: Path) -> ImportReport:
         task.lease = None
         drafts.append(EventDraft("task.create", task.id, {"task": task_to_dict(task)}, _ACTOR))
         created.append(task.id)
-    board.apply(drafts + after)
+    try:
+        # The write path checks every value (check_draft) before anything is written; the
+        # import only names the file's line. Checking here as well doubled the cost.
+        board.apply(drafts + after)
+    except InvalidValue as exc:
+        raise _refused(path, exc, lines) from None
     return ImportReport(
         path=str(path),
         kind=kind,

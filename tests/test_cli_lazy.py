@@ -16,7 +16,7 @@ import typer
 
 from sprintboard.cli import main
 from sprintboard.commands import COMMANDS
-from sprintboard.workspace import init_workspace
+from sprintboard.workspace import init_workspace, open_board
 
 
 def _modules_after(ws: Path, *args: str) -> set[str]:
@@ -42,13 +42,14 @@ def test_next_loads_only_its_own_room(tmp_path: Path) -> None:
         assert f"sprintboard.board.kanban.{module}" not in mods, module
 
 
-@pytest.mark.parametrize("command", ["next", "status"])
+@pytest.mark.parametrize("command", [["next"], ["status"], ["show", "T1"]], ids=" ".join)
 def test_json_reads_on_the_owner_load_neither_typer_nor_pydantic(
-    tmp_path: Path, command: str
+    tmp_path: Path, command: list[str]
 ) -> None:
     ws = init_workspace(tmp_path / "ws", git=False)
-    _modules_after(ws, command, "--json")  # the first call validates sprintboard.toml
-    mods = _modules_after(ws, command, "--json")
+    open_board(ws).create_tasks([{"id": "T1", "title": "one", "status": "ready"}])
+    _modules_after(ws, *command, "--json")  # the first call validates sprintboard.toml
+    mods = _modules_after(ws, *command, "--json")
     assert "sprintboard.commands.quick" in mods
     for heavy in ("typer", "click", "pydantic", "rich", "sprintboard.config"):
         assert heavy not in mods, heavy

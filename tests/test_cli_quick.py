@@ -1,4 +1,4 @@
-"""`next --json` and `status --json` answered without typer (sprintboard/commands/quick.py).
+"""`next --json`, `status --json` and `show TASK --json` answered without typer (sprintboard/commands/quick.py).
 
 The quick path must print the typer commands' documents byte for byte, decline whatever it
 does not know, and trust its settings cache only for the exact bytes it was made from.
@@ -12,11 +12,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from sprintboard.board.client import EventDraft
 from sprintboard.board.clock import CounterIds, FrozenClock
 from sprintboard.board.local import LocalBoard
 from sprintboard.cli import _typer_main, main
 from sprintboard.commands.quick import answer
 from sprintboard.config_cache import CACHE_FILE, board_settings
+from sprintboard.files import FileRef
 from sprintboard.status import board_status
 from sprintboard.workspace import init_workspace, open_board, policy_from_config
 
@@ -30,6 +32,12 @@ ARGS = [
     ["next", "--json", "--agent", "nobody"],
     ["status", "--json"],
     ["status", "--json", "--host", "alpha", "--timeout", "2"],
+    ["show", "S", "--json"],  # criteria (one failed), notes, questions, a dependency's outputs
+    ["show", "--json", "S", "--host=alpha", "--timeout", "1"],
+    ["show", "A", "--json"],  # leased
+    ["show", "B", "--json"],  # an open dependency, no outputs
+    ["show", "E", "--json"],  # an estimate
+    ["show", "H", "--json"],
 ]
 
 
@@ -52,7 +60,50 @@ def ws(tmp_path: Path) -> Path:
     )
     board.claim("A", agent="builder-alpha", host="alpha", ttl=900)
     board.add_decision("ship it", actor="human:ana")
+    _show_scene(board)
     return root
+
+
+def _show_scene(board: LocalBoard) -> None:
+    """Task S: everything `show` prints (as tests/board/test_document.py's scene)."""
+    board.create_tasks(
+        [
+            {"id": "R", "title": "rows", "status": "ready"},
+            {
+                "id": "S",
+                "title": "train",
+                "status": "blocked",
+                "dependencies": ["R", "G"],
+                "description": "Fine-tune.\nTwo lines.",
+                "criteria": [
+                    {"text": "rows exist", "check": "file_exists rows.jsonl"},
+                    {"text": "loss below 2", "check": "metric loss < 2"},
+                    {"text": "a person likes it"},
+                ],
+                "steps": [{"tool": "audit", "config": {"max": 3, "roles": ["a", "b"]}}],
+            },
+        ]
+    )
+    dep = board.claim("R", "builder-alpha", "alpha", 600)
+    board.submit("R", dep.fence, [FileRef("runs/R/1/rows.jsonl", "ab" * 32, 42)], {"rows": 10})
+    board.move("R", "done", "human:ana", force=True)
+    lease = board.claim("S", "builder-beta", "beta", 600)
+    board.apply(
+        [
+            EventDraft("criterion.check", "S", {"index": 0, "done": True, "result": "found"},
+                       "auditor-1@alpha"),
+            EventDraft("criterion.check", "S",
+                       {"index": 1, "done": False, "result": "loss is 2.7, not < 2"},
+                       "auditor-1@alpha"),
+            EventDraft("metric.set", "S", {"name": "loss", "value": 2.7},
+                       "builder-beta@beta", lease.fence),
+        ]
+    )  # fmt: skip
+    board.note("S", "epoch 3 of 5\nstill going", "builder-beta", lease.fence)
+    asked = board.ask("S", "Use the 4-bit base?", "builder-beta")
+    board.answer("S", "Yes", "human:ana", asked.id)
+    board.ask("S", "And the learning rate?", "builder-beta")
+    board.add_decision("train on beta only", "human:ana", task="S")
 
 
 def _printed(capsys: pytest.CaptureFixture[str], run: object) -> str:
@@ -71,6 +122,25 @@ def test_the_quick_path_prints_what_the_typer_command_prints(
     typer_ = _printed(capsys, lambda: _typer_main(args))
     assert quick == typer_
     assert orjson.loads(quick)  # one JSON document
+
+
+def test_show_document_is_the_task_document_schema(ws: Path) -> None:
+    from sprintboard.board.document import task_document
+    from sprintboard.commands.quick import show_document
+
+    state = open_board(ws).snapshot()
+    for task_id in state.tasks:
+        typed = task_document(state, task_id).model_dump(mode="json")
+        plain = show_document(state, task_id)
+        assert orjson.dumps(plain) == orjson.dumps(typed), task_id  # same keys, same order
+    shown = show_document(state, "S")
+    assert [c["failed"] for c in shown["criteria"]] == [False, True, False]
+    assert shown["dependencies"][0]["artifacts"][0]["path"] == "runs/R/1/rows.jsonl"
+    assert shown["dependencies"][0]["status"] == "done"
+    assert len(shown["questions"]) == 2 and shown["waiting_for_person"]
+    assert [n["text"] for n in shown["notes"]] == ["epoch 3 of 5\nstill going"]
+    assert shown["metrics"] == {"loss": 2.7}
+    assert open_board(ws).snapshot().task("R").metrics == {"rows": 10}
 
 
 def test_status_document_is_the_status_report_schema(ws: Path) -> None:
@@ -92,6 +162,12 @@ def test_status_document_is_the_status_report_schema(ws: Path) -> None:
         ["--debug", "next", "--json"],
         ["status", "--json", "--role", "builder"],
         ["claim", "A", "--json"],
+        ["show", "S"],  # the page: through typer
+        ["show", "--json"],  # no task: typer says so
+        ["show", "S", "T", "--json"],
+        ["show", "-", "--json"],
+        ["show", "--", "-S", "--json"],
+        ["show", "S", "--json", "--timeout", "soon"],
         [],
     ],
     ids=" ".join,
@@ -112,6 +188,7 @@ def test_another_host_is_answered_by_the_owner_not_here(
     assert not answer(["status", "--json"])
     monkeypatch.delenv("SPRINTBOARD_HOST")
     assert not answer(["status", "--json", "--host", "beta"])
+    assert not answer(["show", "S", "--json", "--host", "beta"])
     assert answer(["next", "--json", "--host", "beta"])  # next's --host is the agent's host
 
 
@@ -125,6 +202,21 @@ def test_errors_are_one_line_and_exit_1(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "not inside a workspace" in err
     assert err.count("\n") == 1
+
+
+def test_an_unknown_task_is_one_line_and_exit_1_on_both_paths(
+    ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ws)
+    errors = []
+    for run in (main, _typer_main):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            run(["show", "NOPE", "--json"])
+        assert exc.value.code == 1
+        errors.append(capsys.readouterr().err)
+    assert errors[0] == errors[1]
+    assert "NOPE" in errors[0] and errors[0].count("\n") == 1
 
 
 def test_settings_come_from_the_cache_only_for_the_same_bytes(

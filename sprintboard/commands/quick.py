@@ -1,4 +1,5 @@
-"""`next --json` and `status --json` on the owner host, answered without typer or pydantic.
+"""`next --json`, `status --json` and `show TASK --json` on the owner host, answered
+without typer or pydantic.
 
 Agents and scripts call these in a loop, and most of a call used to be start-up: typer
 and pydantic alone cost more than loading a 10,000-task board. `answer` reads the few
@@ -9,8 +10,8 @@ another command or option, `--help`, `--debug`, a malformed value (typer says wh
 wrong), no `--json`, or a host that is not the owner (the owner answers over A2A).
 
 The documents are the typer commands' own: `next_document` is shared with them, and the
-pydantic `StatusReport` stays the schema of `status --json` (tests/test_cli_quick.py
-proves both paths print the same bytes).
+pydantic `StatusReport` and `TaskDocument` stay the schemas of `status --json` and
+`show --json` (tests/test_cli_quick.py proves both paths print the same bytes).
 """
 
 from __future__ import annotations
@@ -24,19 +25,20 @@ from typing import Any
 
 import orjson
 
-from sprintboard.board.models import Task
+from sprintboard.board.models import Artifact, Lease, Task
 from sprintboard.board.scheduling import NextUp
 from sprintboard.board.state import BoardState
 from sprintboard.board.waits import Wait, state_counters, state_of
 
-__all__ = ["answer", "next_document", "status_document"]
+__all__ = ["answer", "next_document", "show_document", "status_document"]
 
 
 @dataclass(slots=True)
 class _Args:
-    """The options of `next` and `status` (last one wins, as click does)."""
+    """The options of `next`, `status` and `show` (last one wins, as click does)."""
 
     values: dict[str, str] = field(default_factory=dict)
+    positional: list[str] = field(default_factory=list)
     lists: dict[str, list[str]] = field(default_factory=dict)
     json: bool = False
 
@@ -59,16 +61,24 @@ _STATUS_OPTIONS = {
     "-w": ("workspace", False),
     "--timeout": ("timeout", False),
 }
+_SHOW_OPTIONS = _STATUS_OPTIONS
 
 
-def _parse(args: Sequence[str], options: dict[str, tuple[str, bool]]) -> _Args | None:
-    """The options, or None for anything this parser does not know (typer handles it)."""
+def _parse(
+    args: Sequence[str], options: dict[str, tuple[str, bool]], positional: int
+) -> _Args | None:
+    """The options and exactly `positional` arguments, or None for anything this parser
+    does not know (typer handles it)."""
     out = _Args()
     i = 0
     while i < len(args):
         arg = args[i]
         if arg == "--json":
             out.json = True
+            i += 1
+            continue
+        if not arg.startswith("-"):  # "-" alone and "--" are click's business: declined below
+            out.positional.append(arg)
             i += 1
             continue
         name, eq, inline = arg.partition("=")
@@ -87,7 +97,7 @@ def _parse(args: Sequence[str], options: dict[str, tuple[str, bool]]) -> _Args |
             out.lists.setdefault(key, []).append(value)
         else:
             out.values[key] = value
-    return out if out.json else None
+    return out if out.json and len(out.positional) == positional else None
 
 
 def _number(text: str | None, kind: Callable[[str], Any]) -> Any:
@@ -108,6 +118,18 @@ def next_document(got: NextUp) -> dict[str, Any]:
     }
 
 
+def _lease(lease: Lease) -> dict[str, Any]:
+    """A lease as `status` shows it (`show` adds its ttl, last)."""
+    return {
+        "agent": lease.agent,
+        "host": lease.host,
+        "fence": lease.fence,
+        "acquired": lease.acquired,
+        "expires": lease.expires,
+        "last_heartbeat": lease.last_heartbeat,
+    }
+
+
 def _task_row(task: Task, wait: Wait | None) -> dict[str, Any]:
     lease = task.lease
     return {
@@ -122,16 +144,7 @@ def _task_row(task: Task, wait: Wait | None) -> dict[str, Any]:
         "host": task.host,
         "dependencies": list(task.dependencies),
         "blocked_reason": task.blocked_reason,
-        "lease": None
-        if lease is None
-        else {
-            "agent": lease.agent,
-            "host": lease.host,
-            "fence": lease.fence,
-            "acquired": lease.acquired,
-            "expires": lease.expires,
-            "last_heartbeat": lease.last_heartbeat,
-        },
+        "lease": None if lease is None else _lease(lease),
         "updated": task.updated,
         "waits": None if wait is None else {"on": wait.on, "who": wait.who, "run": wait.run},
         "caps": list(task.caps),
@@ -155,6 +168,91 @@ def status_document(
         "counters": state_counters(state),
         "tasks": [_task_row(t, waits.get(t.id)) for t in state.tasks.values()],
         "journal": {"seq": state.seq, "head": state.head},
+    }
+
+
+def _artifacts(artifacts: Sequence[Artifact]) -> list[dict[str, Any]]:
+    return [{"path": a.path, "sha256": a.sha256, "size": a.size} for a in artifacts]
+
+
+def show_document(state: BoardState, task_id: str) -> dict[str, Any]:
+    """`sprintboard show TASK --json`: `TaskDocument` (board/document.py, the schema) as
+    `model_dump(mode="json")` gives it, field for field in the same order.
+
+    Raises:
+        UnknownTask: no such task on the board.
+    """
+    task = state.task(task_id)
+    deps = []
+    for dep_id in task.dependencies:
+        dep = state.tasks.get(dep_id)
+        deps.append(
+            {"id": dep_id, "title": "", "status": "unknown", "artifacts": []}
+            if dep is None
+            else {
+                "id": dep.id,
+                "title": dep.title,
+                "status": dep.status,
+                "artifacts": _artifacts(dep.artifacts),
+            }
+        )
+    lease = task.lease
+    questions = [
+        {
+            "id": q.id,
+            "text": q.text,
+            "actor": q.actor,
+            "ts": q.ts,
+            "answer": q.answer,
+            "answered_by": q.answered_by,
+            "answered_at": q.answered_at,
+        }
+        for q in state.questions
+        if q.task == task.id
+    ]
+    return {
+        "id": task.id,
+        "title": task.title,
+        "description": task.description,
+        "status": task.status,
+        "column": task.column,
+        "priority": task.priority,
+        "type": task.type,
+        "role": task.role,
+        "caps": list(task.caps),
+        "estimate": None if task.estimate is None else str(task.estimate),
+        "criteria": [
+            {
+                "index": i,
+                "text": c.text,
+                "done": c.done,
+                "check": c.check,
+                "result": c.result,
+                "failed": not c.done and c.check is not None and c.result is not None,
+            }
+            for i, c in enumerate(task.criteria)
+        ],
+        "dependencies": deps,
+        "steps": [{"tool": s.tool, "config": dict(s.config)} for s in task.steps],
+        "agent": task.agent,
+        "lease": None if lease is None else {**_lease(lease), "ttl": lease.ttl},
+        "attempt": task.attempt,
+        "artifacts": _artifacts(task.artifacts),
+        # the schema's `dict[str, float]` prints 3 as 3.0
+        "metrics": {name: float(value) for name, value in task.metrics.items()},
+        "notes": [
+            {"text": n.text, "actor": n.actor, "ts": n.ts} for n in state.notes if n.task == task.id
+        ],
+        "questions": questions,
+        "decisions": [
+            {"text": d.text, "actor": d.actor, "ts": d.ts}
+            for d in state.decisions
+            if d.task == task.id
+        ],
+        "blocked_reason": task.blocked_reason,
+        "waiting_for_person": any(q["answer"] is None for q in questions),
+        "origin": task.origin,
+        "updated": task.updated,
     }
 
 
@@ -200,12 +298,18 @@ def _next(args: _Args) -> bool:
     return True
 
 
-def _status(args: _Args) -> bool:
+def _read_here(args: _Args) -> Any:
+    """The owner's board for `status` and `show` (their `--host` is this process's host),
+    or None to decline."""
     try:
         _number(args.values.get("timeout"), float)
     except ValueError:
-        return False
-    board = _owner_board(args, args.values.get("host"))
+        return None
+    return _owner_board(args, args.values.get("host"))
+
+
+def _status(args: _Args) -> bool:
+    board = _read_here(args)
     if board is None:
         return False
     from datetime import UTC, datetime
@@ -220,9 +324,18 @@ def _status(args: _Args) -> bool:
     return True
 
 
-_COMMANDS: dict[str, tuple[dict[str, tuple[str, bool]], Callable[[_Args], bool]]] = {
-    "next": (_NEXT_OPTIONS, _next),
-    "status": (_STATUS_OPTIONS, _status),
+def _show(args: _Args) -> bool:
+    board = _read_here(args)
+    if board is not None:
+        _print(show_document(board.refresh(), args.positional[0]))
+    return board is not None
+
+
+# command -> (its options, how many arguments, the answer)
+_COMMANDS: dict[str, tuple[dict[str, tuple[str, bool]], int, Callable[[_Args], bool]]] = {
+    "next": (_NEXT_OPTIONS, 0, _next),
+    "status": (_STATUS_OPTIONS, 0, _status),
+    "show": (_SHOW_OPTIONS, 1, _show),
 }
 
 
@@ -236,8 +349,8 @@ def answer(argv: Sequence[str]) -> bool:
     """
     if not argv or argv[0] not in _COMMANDS:
         return False
-    options, run = _COMMANDS[argv[0]]
-    args = _parse(argv[1:], options)
+    options, positional, run = _COMMANDS[argv[0]]
+    args = _parse(argv[1:], options, positional)
     if args is None:
         return False
     # These processes load the board, print and exit; everything they build is acyclic,

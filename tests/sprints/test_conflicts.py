@@ -33,3 +33,12 @@ def test_markdown_underlines_are_not_markers() -> None:
     text = "Title\n=======\n\ntext with <<<<<<< inside\n"
     assert find_conflict_markers(text) == []
     refuse_conflicts(text, Path("x.md"))
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r", "\u2028"])
+def test_markers_are_found_whatever_ends_the_lines(newline: str) -> None:
+    """The whole-text pre-check must never hide a marker the line scan would name."""
+    text = MERGED.replace("\n", newline)
+    assert [m.line for m in find_conflict_markers(text)] == [2, 4, 6, 8]
+    assert [m.line for m in find_conflict_markers(f"a{newline}>>>>>>> x{newline}")] == [2]
+    assert [m.line for m in find_conflict_markers(f"a{newline}||||||| x{newline}")] == [2]

@@ -197,3 +197,35 @@ def test_an_imported_task_remembers_its_file_and_line(
     path, _, line = origin.rpartition(":")
     text = Path(path).read_text(encoding="utf-8").splitlines()
     assert text[int(line) - 1].startswith("### T004:")
+
+
+def test_a_bad_value_found_by_the_write_path_names_its_own_tasks_line(
+    open_local: OpenBoard, tmp_path: Path
+) -> None:
+    """The import leaves value checks to the write path (one check per task, not two) and
+    still refuses with the line of the task that broke the rule."""
+    board = open_local()
+    path = tmp_path / "SPRINT_QUEUE.json"
+    tasks = [{"id": f"T{i}", "title": f"task {i}"} for i in range(1, 4)]
+    tasks.append({"id": "T4", "title": "x", "status": "in_progress", "lease": {"ttl": 60}})
+    tasks[2]["title"] = "two\nlines"
+    text = json.dumps({"sprint_id": "S1", "tasks": tasks}, indent=2)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SprintFileError, match="T3: title") as err:
+        import_file(board, path)
+    assert err.value.line == text.splitlines().index('      "id": "T3",') + 1
+    assert board.snapshot().tasks == {}
+    assert board.snapshot().sprint.id is None
+
+
+def test_a_task_already_on_the_board_is_still_checked(
+    open_local: OpenBoard, tmp_path: Path
+) -> None:
+    board = open_local()
+    path = tmp_path / "SPRINT_QUEUE.json"
+    path.write_text(json.dumps({"tasks": [{"id": "T1", "title": "ok"}]}), encoding="utf-8")
+    import_file(board, path)
+    path.write_text(json.dumps({"tasks": [{"id": "T1", "title": "a\nb"}]}), encoding="utf-8")
+    with pytest.raises(SprintFileError, match="T1: title"):
+        import_file(board, path)
+    assert board.snapshot().task("T1").title == "ok"
