@@ -55,7 +55,7 @@ def _config_text(
     name: str, owner: str, hosts: Sequence[tuple[str, Sequence[str]]], shared: Sequence[str] = ()
 ) -> str:
     lines = [
-        "# sprintboard workspace configuration (DESIGN.md contract 9)",
+        "# sprintboard workspace configuration: the file that makes this directory a workspace",
         "[board]",
         f'name = "{name}"',
         f'owner = "{owner}"',

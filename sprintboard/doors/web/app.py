@@ -33,7 +33,14 @@ from sprintboard.board.models import Status
 from sprintboard.board.values import entry_text, one_line
 from sprintboard.doors.web.feed import BoardFeed, sse
 from sprintboard.doors.web.page_data import BoardDelta, BoardPage, board_page
-from sprintboard.errors import BoardError, InvalidValue, UnknownTask
+from sprintboard.errors import (
+    BoardError,
+    InvalidValue,
+    PortTaken,
+    UnknownTask,
+    field_name,
+    problem_text,
+)
 
 __all__ = ["MAX_BODY", "TOKEN_HEADER", "BoardPage", "build_app"]
 
@@ -123,7 +130,9 @@ async def _parse(request: Request, model: type[BaseModel], token: str) -> Any:
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        return _error(400, f"bad request: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}")
+        return _error(
+            400, f"bad request: {problem_text(exc.errors()[0])} at {field_name(exc.errors()[0])}"
+        )
 
 
 def _move(board: LocalBoard, task: str, a: MoveAction) -> None:
@@ -250,8 +259,31 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
     return app
 
 
-def serve(board: LocalBoard, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Run the web board with uvicorn until interrupted."""
+def serve(
+    board: LocalBoard,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run the web board with uvicorn until interrupted; `ready` gets the URL once the port
+    is bound. PortTaken when another process has the port (uvicorn would say `Errno 98`
+    and exit 3)."""
+    import errno
+    import socket
+
     import uvicorn
 
-    uvicorn.run(build_app(board), host=host, port=port, log_level="warning")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortTaken(host, port) from None
+        raise
+    bound = sock.getsockname()[1]
+    if ready is not None:
+        ready(f"http://{host}:{bound}/")
+    config = uvicorn.Config(build_app(board), host=host, port=bound, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
