@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -330,7 +331,12 @@ def test_version_and_completion_and_verbosity() -> None:
 
     out = run("--version")
     assert (out.returncode, out.stdout.strip()) == (0, f"sprintboard {__version__}")
-    shown = run("--show-completion", "bash")
+    # typer detects the shell from the parent process; its test switch takes it as a value
+    exe = Path(sys.executable).with_name("sprintboard")
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    shown = subprocess.run(
+        [str(exe), "--show-completion", "bash"], capture_output=True, text=True, env=env
+    )
     assert shown.returncode == 0 and "_SPRINTBOARD_COMPLETE" in shown.stdout
     helped = run("--help")
     for flag in ("--quiet", "--verbose", "--install-completion", "--version"):

@@ -31,6 +31,7 @@ from starlette.routing import Route
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Status
 from sprintboard.board.values import entry_text, one_line
+from sprintboard.doors.web.extras import BurndownImage, task_details
 from sprintboard.doors.web.feed import BoardFeed, sse
 from sprintboard.doors.web.page_data import BoardDelta, BoardPage, board_page
 from sprintboard.errors import (
@@ -244,9 +245,24 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
         page = await asyncio.to_thread(board_page, board)
         return Response(page.model_dump_json(), media_type="application/json")
 
+    chart = BurndownImage(board)
+
+    async def api_burndown(_: Request) -> Response:
+        png = await asyncio.to_thread(chart.png)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    async def api_task(request: Request) -> Response:
+        try:
+            doc = task_details(board, str(request.path_params["task"]))
+        except UnknownTask as exc:
+            return _error(404, str(exc))
+        return Response(doc.model_dump_json(), media_type="application/json")
+
     routes = [
         Route("/", _guarded(index)),
         Route("/api/board", _guarded(api_board)),
+        Route("/api/burndown.png", _guarded(api_burndown)),
+        Route("/api/tasks/{task}", _guarded(api_task)),
         Route("/api/stream", _guarded(_stream(feed))),
     ]
     routes += [
