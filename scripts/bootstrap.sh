@@ -17,6 +17,10 @@ key=$( { sha256sum pyproject.toml
               -not -path '*/__pycache__/*' -not -name '*.pyc' | LC_ALL=C sort; } | sha256sum | cut -d' ' -f1 )
 if [ "$(cat .venv/.sprintboard-installed 2>/dev/null || true)" != "$key" ]; then
   echo "bootstrap: installing sprintboard into .venv" >&2
-  .venv/bin/uv pip install --python .venv/bin/python -q -e '.[dev,dask]' -C editable_mode=strict
+  # Bytecode compiled once here: many tests start `sprintboard` and Dask workers in fresh
+  # processes, and where PYTHONDONTWRITEBYTECODE is set each one would compile every module.
+  .venv/bin/uv pip install --python .venv/bin/python -q --compile-bytecode -e '.[dev,dask]' \
+    -C editable_mode=strict
+  .venv/bin/python -m compileall -q build/__editable__.* >/dev/null
   echo "$key" > .venv/.sprintboard-installed
 fi
