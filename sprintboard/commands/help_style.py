@@ -72,9 +72,9 @@ def _plain_text(*, text: str, style: str = "", markup_mode: Any) -> Any:
 
 def install() -> None:
     """Use these renderings for every help screen of this process (idempotent)."""
-    TyperOption.display_type_rich = _option_type  # type: ignore[method-assign,assignment]
+    TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
     TyperArgument.display_type_rich = _option_type  # type: ignore[method-assign,assignment]
     TyperArgument._rich_display_name = _rich_name  # type: ignore[method-assign]
     TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
-    TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[assignment,method-assign]
+    TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[method-assign,assignment]
     rich_utils._make_rich_text = _plain_text

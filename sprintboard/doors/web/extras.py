@@ -46,7 +46,8 @@ def standup_html(markdown: str | None) -> str | None:
         return None
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    html: str = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    return html
 
 
 def task_details(board: LocalBoard, task_id: str) -> TaskDocument:
