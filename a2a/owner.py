@@ -432,7 +432,7 @@ class OwnerHandler:
             None if caps is None else [str(c) for c in caps],
             int(args.get("ttl") or self.default_ttl),
             host=env.sender,
-            with_steps=bool(args.get("with_steps")),
+            by_worker=bool(args.get("by_worker")),
         )
         if task is None or task.lease is None:
             self._reply(env, None)

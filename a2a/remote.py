@@ -342,7 +342,7 @@ class RemoteBoard:
         ttl: int = 900,
         *,
         host: str | None = None,
-        with_steps: bool = False,
+        by_worker: bool = False,
     ) -> Task | None:
         """Take a task pushed to `agent`, or ask the owner to pick and lease the best one
         for it on this host (the owner's one scheduling rule); then accept it.
@@ -359,7 +359,7 @@ class RemoteBoard:
                 "role": role,
                 "caps": None if caps is None else list(caps),
                 "ttl": ttl,
-                "with_steps": with_steps,
+                "by_worker": by_worker,
             }
             got = self._call(
                 "request", lambda m: messages.request(m, "claim_next", args), what="claim_next"

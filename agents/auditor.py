@@ -190,10 +190,10 @@ class Auditor:
                 if written.kind == "command":
                     # placeholders are filled in token by token, after the match: a filled-in
                     # value can never become another argument
-                    argv = tuple(resolve_runs(list(written.argv), state, own))
+                    argv = tuple(resolve_runs(list(written.argv), state, own, task=task.id))
                     check = Check("command", argv=argv)
                 else:
-                    check = parse_check(resolve_runs(criterion.check, state, own))
+                    check = parse_check(resolve_runs(criterion.check, state, own, task=task.id))
                 verdict, detail = self._run(check, state, task, index)
         except (ValueError, SprintboardError) as exc:
             verdict, detail = "fail", str(exc)

@@ -1,9 +1,14 @@
-"""The Builder: runs a leased task's tool steps, records artifacts and metrics, submits with its fence.
+"""The Builder: runs a leased task's tool steps, or hands a task without steps to its
+agent's worker (agents/workers/), records artifacts and metrics, submits with its fence.
 
-The graph is `step` (once per tool step, a checkpoint after each) then `submit`. Every
-step writes into `runs/<task>/<attempt>/` and leaves `step-<n>-<tool>.report.json` when it
-finished; a re-run node (after a kill) skips a step whose report exists and submits only
-while the task still holds this attempt's lease, so nothing is done twice.
+The graph is `step` (once per tool step, a checkpoint after each) then `submit`, or, for a
+step-less task of a `command`/`llm` builder, `work` then `submit`. Every step writes into
+`runs/<task>/<attempt>/` and leaves `step-<n>-<tool>.report.json` when it finished; a
+worker's attempt leaves `outcome.json`. A re-run node (after a kill) skips a step whose
+report exists, never runs a worker twice for one attempt (a cut-off attempt fails, its
+files unrecorded), and submits only while the task still holds this attempt's lease, so
+nothing is done twice. A failed worker attempt goes back to ready with the reason (a note)
+until the agent's `max_attempts`, then the task is blocked with it.
 """
 
 from __future__ import annotations
@@ -21,10 +26,18 @@ from typing import Any, TypedDict
 from pydantic import BaseModel
 
 from sprintboard.agents.rundirs import absolute_paths, resolve_runs, run_dir, run_relpath
-from sprintboard.board.client import BoardClient
+from sprintboard.agents.workers import Worker
+from sprintboard.agents.workers.attempt import (
+    AttemptPlan,
+    run_attempt,
+    settle_earlier,
+    settled_outcome,
+)
+from sprintboard.agents.workers.run_dir import worker_artifacts
+from sprintboard.board.client import BoardClient, EventDraft
 from sprintboard.board.models import Artifact, Task
 from sprintboard.board.values import clean_line
-from sprintboard.config import load_config
+from sprintboard.config import AgentConfig, WorkspaceConfig, load_config
 from sprintboard.errors import BoardError, SprintboardError, StaleFence
 from sprintboard.files import atomic_write, workspace_file_ref
 from sprintboard.tools.registry import run_step, validate_step
@@ -99,10 +112,27 @@ class Builder:
         *,
         settings: BuilderSettings | None = None,
         run_tool: Any = None,
+        config: WorkspaceConfig | None = None,
+        workers: Mapping[str, Worker] | None = None,
     ) -> None:
         self.board, self.root = board, Path(root)
         self.settings = settings or BuilderSettings()
         self.run_tool = run_tool or run_step
+        self.config = config
+        self.workers = dict(workers or {})
+        """Builder agent -> the worker it hands step-less tasks to (`command`, `llm`)."""
+        self.agents: dict[str, AgentConfig] = {
+            a.name: a for a in (config.agents if config is not None else [])
+        }
+        self.paused: set[str] = set()
+        """Builder agents whose worker paused (its LLM key or bill was refused): the runner
+        claims nothing more for them. Set before the task is handed back, so the runner
+        cannot hand it to the same paused agent in between."""
+        if self.workers and config is None:
+            raise TypeError("workers need the workspace config")
+        self._live: set[tuple[str, int]] = set()
+        """(task, attempt) of the workers running in this process now."""
+        self._live_lock = threading.Lock()
 
     # -- graph ------------------------------------------------------------------------------
 
@@ -113,11 +143,20 @@ class Builder:
 
         g = StateGraph(BuildState)
         g.add_node("step", self._step)
+        g.add_node("work", self._work)
         g.add_node("submit", self._submit)
-        g.add_edge(START, "step")
+        g.add_conditional_edges(START, self._first, ["step", "work"])
         g.add_conditional_edges("step", self._after_step, ["step", "submit", END])
+        g.add_conditional_edges("work", self._after_work, ["submit", END])
         g.add_edge("submit", END)
         return g.compile(checkpointer=saver)
+
+    def _first(self, state: BuildState) -> str:
+        return "work" if state["steps"] == 0 and state["agent"] in self.workers else "step"
+
+    @staticmethod
+    def _after_work(state: BuildState) -> str:
+        return "__end__" if state["outcome"] else "submit"
 
     @staticmethod
     def start(task: Task, agent: str) -> BuildState:
@@ -178,7 +217,7 @@ class Builder:
         where = f"{task.id} step {state['next_step'] + 1} ({tool})"
         try:
             resolved = resolve_runs(
-                dict(config), self.board.snapshot(), {task.id: state["attempt"]}
+                dict(config), self.board.snapshot(), {task.id: state["attempt"]}, task=task.id
             )
             resolved = _ssh_addresses(resolved, self.root)
             cfg = absolute_paths(validate_step(tool, resolved), self.root)
@@ -225,6 +264,97 @@ class Builder:
             stop.set()
             thread.join()
 
+    def _work(self, state: BuildState) -> dict[str, Any]:
+        agent = self.agents[state["agent"]]
+        assert self.config is not None
+        plan = AttemptPlan(
+            root=self.root.absolute(),
+            config=self.config,
+            agent=agent,
+            host=self.board.host,
+            task=state["task"],
+            attempt=state["attempt"],
+            fence=state["fence"],
+        )
+        key = (plan.task, plan.attempt)
+        with self._live_lock:
+            # an earlier attempt still running here ends by itself (its lease is gone)
+            settle_earlier(plan, running=frozenset(self._live))
+            self._live.add(key)
+        try:
+            outcome = settled_outcome(plan)
+            if outcome is None:
+                if self._holds(state) is None:
+                    return {"outcome": "lost", "detail": "the lease was lost before it ran"}
+                # no board lock is held while the worker runs: it may call `sprintboard note`
+                with self._heartbeats(state) as lost:
+                    worker = self.workers[agent.name]
+                    outcome = run_attempt(plan, worker, self.board.snapshot(), lost)
+        finally:
+            with self._live_lock:
+                self._live.discard(key)
+        if outcome.ok:
+            return {"detail": outcome.reason}
+        if outcome.paused:
+            return self._pause(state, agent, outcome.reason)
+        return self._fail(state, agent, outcome.reason)
+
+    def _pause(self, state: BuildState, agent: AgentConfig, reason: str) -> dict[str, Any]:
+        """The worker cannot go on (its LLM key or bill was refused): say so in a decision
+        (the notifier tells people), hand the task back to ready, and stop this agent."""
+        task = self._holds(state)
+        if task is None:
+            return {"outcome": "lost", "detail": reason}
+        self.paused.add(agent.name)
+        host = self.board.host
+        text = clean_line(
+            f"Paused worker {agent.name}@{host}: {reason}. It takes no tasks until the "
+            f"provider problem is fixed and its runner restarts; {task.id} is back to ready.",
+            4000,
+        )
+        key = f"{host}:builder.{task.id}.{state['attempt']}.paused"
+        try:
+            self.board.apply(
+                [
+                    EventDraft(
+                        "decision.add",
+                        task.id,
+                        {"text": text, "paused": agent.name},
+                        f"{agent.name}@{host}",
+                        None,
+                        key,
+                    )
+                ]
+            )
+            self.board.release(task.id, state["fence"], clean_line(f"worker paused: {reason}"))
+        except BoardError as exc:  # lost the lease meanwhile: the new holder decides
+            log.warning("%s: could not hand the task back: %s", task.id, exc)
+        return {"outcome": "paused", "detail": reason}
+
+    def _fail(self, state: BuildState, agent: AgentConfig, reason: str) -> dict[str, Any]:
+        """A worker attempt failed: back to ready with the reason, or blocked at the last."""
+        task = self._holds(state)
+        if task is None:  # fenced out: the attempt's files are never recorded
+            return {"outcome": "lost", "detail": reason}
+        if state["attempt"] >= agent.max_attempts:
+            self._block(state, f"{state['attempt']} attempts failed; the last: {reason}")
+            return {"outcome": "failed", "detail": reason}
+        key = f"{self.board.host}:builder.{state['task']}.{state['attempt']}"
+        actor = f"{state['agent']}@{self.board.host}"
+        text = clean_line(f"Attempt {state['attempt']} failed: {reason}", 4000)
+        try:
+            self.board.apply(
+                [
+                    EventDraft(
+                        "note.add", task.id, {"text": text}, actor, state["fence"], f"{key}.note"
+                    )
+                ]
+            )
+            self.board.release(task.id, state["fence"], clean_line(text))
+        except BoardError as exc:  # lost the lease meanwhile: the new holder decides
+            log.warning("%s: could not hand the task back: %s", task.id, exc)
+        return {"outcome": "failed", "detail": reason}
+
     def _block(self, state: BuildState, reason: str) -> None:
         host = self.board.host
         try:
@@ -253,7 +383,12 @@ class Builder:
         for index, step in enumerate(task.steps):
             path = folder / f"step-{index + 1}-{step.tool}.report.json"
             metrics.update(_report_metrics(step.tool, json.loads(path.read_text(encoding="utf-8"))))
-        artifacts = collect_artifacts(self.root, folder) if folder.exists() else []
+        if not folder.exists():
+            artifacts = []
+        elif state["agent"] in self.workers and not task.steps:
+            artifacts = worker_artifacts(self.root, folder)
+        else:
+            artifacts = collect_artifacts(self.root, folder)
         try:
             self.board.submit(task.id, state["fence"], artifacts, metrics)
         except StaleFence as exc:

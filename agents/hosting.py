@@ -19,6 +19,7 @@ from sprintboard.board.client import BoardClient
 from sprintboard.board.clock import Clock, IdSource
 from sprintboard.board.local import LocalBoard
 from sprintboard.config import WorkspaceConfig, load_config
+from sprintboard.tools.registry import load_tool_modules
 from sprintboard.workspace import find_workspace, kanban_sync
 
 __all__ = ["board_for_host", "run_host"]
@@ -54,11 +55,14 @@ def run_host(
     clock: Clock | None = None,
     ids: IdSource | None = None,
     run_tool: Callable[[str, Any], Any] | None = None,
+    worker_backend: Any = None,
 ) -> RunSummary:
     """Run the agents of `host`: plan `plan` first (if given), then the wake loop.
 
     With `llm` (and no `backend` given) the Planner asks the `[llm]` endpoint first and
-    falls back to the recipe when it is unavailable.
+    falls back to the recipe (when one was named or matched) when it is unavailable. `llm`
+    workers talk to `worker_backend`, else to `[llm]`. The team's tools (`[tools] modules`)
+    are registered first, so plans and workers see them.
 
     Raises:
         WorkspaceError, ConfigError, BoardError: see `board_for_host`; a plan that does not
@@ -67,12 +71,21 @@ def run_host(
 
     root = find_workspace(workspace)
     config = load_config(root)
+    load_tool_modules(config.tools.modules)
     board = board_for_host(root, host, clock=clock, ids=ids)
     if llm and backend is None:
         backend = llm_backend(config.llm)
     with open_checkpointer(root) as saver, ExitStack() as stack:
         runner = Runner(
-            root, host, board, config, saver, options, backend=backend, run_tool=run_tool
+            root,
+            host,
+            board,
+            config,
+            saver,
+            options,
+            backend=backend,
+            run_tool=run_tool,
+            worker_backend=worker_backend,
         )
         if plan is not None:
             runner.plan(plan)

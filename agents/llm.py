@@ -22,14 +22,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from sprintboard import llm as seam
 from sprintboard.config import LLMConfig
 from sprintboard.errors import LLMUnavailable
-from sprintboard.llm import ChatReply, ChatRequest, RetryPolicy
+from sprintboard.llm import ChatReply, ChatRequest, RetryPolicy, ToolCall
 
 if TYPE_CHECKING:
     import openai
@@ -41,12 +41,29 @@ __all__ = ["OpenAIBackend"]
 _RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
 
+class _Call(BaseModel):
+    """A tool call as the wire carries it; missing parts are left for the caller to refuse."""
+
+    class _Function(BaseModel):
+        name: str = ""
+        arguments: str | dict[str, object] | None = None
+
+    id: str | None = None
+    function: _Function = _Function()
+
+    def call(self, index: int) -> ToolCall:
+        args = self.function.arguments
+        text = json.dumps(args) if isinstance(args, dict) else (args or "")
+        return ToolCall(id=self.id or f"call_{index}", name=self.function.name, arguments=text)
+
+
 class _Completion(BaseModel):
     """The part of an OpenAI chat-completion body this seam relies on."""
 
     class _Choice(BaseModel):
         class _Message(BaseModel):
             content: str | None = None
+            tool_calls: list[_Call] | None = None
 
         message: _Message
         finish_reason: str | None = None
@@ -145,11 +162,16 @@ class OpenAIBackend:
         import openai
 
         try:
-            raw = self._openai().chat.completions.with_raw_response.create(
+            create: Any = self._openai().chat.completions.with_raw_response.create
+            extra: dict[str, Any] = {}
+            if request.tools:
+                extra["tools"] = [t.wire() for t in request.tools]
+            raw = create(
                 model=self.settings.model,
-                messages=[m.model_dump() for m in request.messages],  # type: ignore[misc]
+                messages=[m.wire() for m in request.messages],
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
+                **extra,
             )
         except openai.APITimeoutError as exc:
             raise _Retryable(None, f"timed out after {self.settings.timeout:g}s") from exc
@@ -188,6 +210,7 @@ class OpenAIBackend:
             finish_reason=choice.finish_reason,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
+            tool_calls=tuple(c.call(i) for i, c in enumerate(choice.message.tool_calls or ())),
         )
 
 

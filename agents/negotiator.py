@@ -4,8 +4,10 @@ A pass is one graph thread keyed by the board's `seq` when it started (`recover`
 `assign`). Which tasks can be taken and in what order is the board's one scheduling rule
 (board/scheduling.py: priority, then least slack on the critical path); what stays here
 are the Negotiator's own decisions: which Builder takes a task (the least-loaded one that
-has the capabilities and WIP room, preferring this host; a task no agent here can take is
-routed to a host that can) and the recovery of expired leases. Each assignment is written
+has the capabilities, the worker for the task's kind and WIP room, preferring this host: a
+task with tool steps goes to a `tools` builder, one without to a `command` or `llm` builder;
+a task no agent here can take is routed to a host that can) and the recovery of expired
+leases. Each assignment is written
 through the client (`assign`, with its reason as a decision in KANBAN.md's Decisions), and
 only while an agent has room, so a person's later change (priority, block, reassign)
 steers the next decision.
@@ -89,26 +91,12 @@ class Negotiator:
         drafts: list[EventDraft] = []
         assigned: list[str] = []
         for task in ranked:
-            if not task.steps:
-                drafts += self._decide(
-                    state,
-                    task,
-                    "manual",
-                    f"{task.id} has no tool steps: no agent will do it; it waits for a person",
-                )
+            able, nobody = self._able(task)
+            if nobody is not None:
+                drafts += self._decide(state, task, *nobody)
                 continue
-            if task.agent is not None:
+            if task.agent is not None or not able:
                 continue  # assigned already, maybe by a person: their choice stands
-            able = [b for b in self.builders if b.misfit(task) is None]
-            if not able:
-                drafts += self._decide(
-                    state,
-                    task,
-                    f"unassignable.{task.attempt}",
-                    f"{task.id} needs {', '.join(task.caps)}; no builder in sprintboard.toml "
-                    "has it. Add the capability to a host or agent.",
-                )
-                continue
             if role_wip is not None and busy >= role_wip:
                 break
             free = [b for b in able if self._room(b, load)]
@@ -138,6 +126,27 @@ class Negotiator:
         if drafts:
             self.board.apply(drafts)
         return {"assigned": assigned}
+
+    def _able(self, task: Task) -> tuple[list[Claimant], tuple[str, str] | None]:
+        """The builders that could do `task` (its kind of worker, its caps), or the decision
+        (key, text) saying why none can: no command/llm builder at all for a step-less task
+        (it waits for a person), or none with the capabilities."""
+        kind = [b for b in self.builders if b.worker_misfit(task) is None]
+        if not task.steps and not kind:
+            return [], (
+                "manual",
+                f"{task.id} has no tool steps and no builder in sprintboard.toml has "
+                'worker = "command" or "llm": no agent will do it; it waits for a person',
+            )
+        able = [b for b in kind if b.misfit(task) is None]
+        if not able and task.agent is None:
+            which = "builder" if task.steps else "command or llm builder"
+            return [], (
+                f"unassignable.{task.attempt}",
+                f"{task.id} needs {', '.join(task.caps)}; no {which} in sprintboard.toml "
+                "has it. Add the capability to a host or agent.",
+            )
+        return able, None
 
     def _room(self, builder: Claimant, load: dict[str | None, int]) -> bool:
         wip = self.policy.wip_per_agent.get(builder.agent or "")

@@ -21,7 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sprintboard.agents.llm import OpenAIBackend
 from sprintboard.agents.llm_structured import structured
-from sprintboard.agents.recipe import Recipe, RecipeInfo, RecipeTask, expand_recipe, load_recipe
+from sprintboard.agents.recipe import (
+    Recipe,
+    RecipeInfo,
+    RecipeTask,
+    expand_recipe,
+    load_recipe,
+    matching_recipe,
+    shipped_recipes,
+)
 from sprintboard.agents.rundirs import run_refs
 from sprintboard.agents.runtime import linear_graph
 from sprintboard.board.client import BoardClient, EventDraft
@@ -65,6 +73,38 @@ class _LLMPlan(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     tasks: list[RecipeTask] = Field(min_length=1)
+
+
+_EXAMPLE = [
+    {
+        "key": "docs",
+        "title": "Write the user guide",
+        "description": "Explain setup and usage in docs/GUIDE.md",
+        "caps": ["docs"],
+        "criteria": [{"text": "The guide exists", "check": "file_exists {run}/GUIDE.md"}],
+    },
+    {
+        "key": "check",
+        "title": "Audit the data",
+        "after": ["docs"],
+        "steps": [{"tool": "audit", "config": {"inputs": ["data/train.jsonl"]}}],
+        "criteria": [{"text": "Audit report written"}],
+    },
+]
+"""The plan shape shown to the model when no recipe is at hand."""
+
+
+def _recipes_line() -> str:
+    return "; ".join(f"{n}: {load_recipe(n).recipe.summary}" for n in shipped_recipes())
+
+
+def _no_recipe(objective: str) -> str:
+    return (
+        f"plan refused, nothing was queued: the objective {objective!r} matches no recipe "
+        f"(recipes: {_recipes_line()}). Name one with --recipe NAME (or a .toml path), or let "
+        "the LLM draft the plan with --llm (it uses [llm] base_url, model and api_key_env "
+        "of sprintboard.toml)"
+    )
 
 
 def llm_backend(config: LLMConfig) -> Any:
@@ -161,7 +201,10 @@ class Planner:
 
     def _draft(self, state: PlanState) -> dict[str, Any]:
         snap = self.board.snapshot()
-        recipe = load_recipe(state["recipe"])
+        name = state["recipe"] or matching_recipe(state["objective"]) or ""
+        if not name and self.backend is None:
+            raise BoardError(_no_recipe(state["objective"]))
+        recipe = load_recipe(name) if name else None
         number = _next_number(snap)
         tasks: list[Task] | None = None
         llm_error = ""
@@ -177,22 +220,31 @@ class Planner:
                 tasks = None
         source = "llm" if tasks is not None else "recipe"
         if tasks is None:
+            if recipe is None:
+                raise BoardError(
+                    f"plan refused, nothing was queued: {llm_error}; and no recipe to fall "
+                    f"back to ({_recipes_line()}): fix [llm] or name one with --recipe NAME"
+                )
             tasks = expand_recipe(recipe, state["params"], first_number=number)
             validate_plan(tasks, snap)
         return {
             "tasks": [task_to_dict(t) for t in tasks],
             "source": source,
+            "recipe": name,
             "llm_error": llm_error,
         }
 
-    def _llm_tasks(self, state: PlanState, recipe: Recipe, number: int) -> list[Task]:
+    def _llm_tasks(self, state: PlanState, recipe: Recipe | None, number: int) -> list[Task]:
+        shape = recipe.model_dump(mode="json")["tasks"] if recipe is not None else _EXAMPLE
         system = (
-            "You plan work for sprintboard agents. Each task has tool steps "
-            f"(tools: {', '.join(tool_names())}), acceptance criteria with optional checks "
-            "(`file_exists PATH`, `audit_clean PATH`, `metric NAME OP NUMBER`), and `after` "
-            "keys it waits on. Strings may use {run} (this task's folder), {run:KEY}, "
-            "{param:NAME}. This recipe shows the shape:\n"
-            + json.dumps(recipe.model_dump(mode="json")["tasks"])
+            "You plan work for sprintboard agents. A task either has tool steps "
+            f"(tools: {', '.join(tool_names())}) that a builder runs, or no steps: then a "
+            "worker (a coding agent or an LLM with file tools) does it from its title, "
+            "description and criteria; give such a task `caps` naming the skill it needs "
+            "(e.g. docs, code). Acceptance criteria may carry checks (`file_exists PATH`, "
+            "`audit_clean PATH`, `metric NAME OP NUMBER`); `after` lists the keys a task "
+            "waits on. Strings may use {run} (this task's folder), {run:KEY}, "
+            "{param:NAME}. This shows the shape:\n" + json.dumps(shape)
         )
         prompt = f"Objective: {state['objective']}\nParameters: {json.dumps(state['params'])}"
         request = ChatRequest.from_prompt(prompt, system=system, max_tokens=4096)

@@ -40,6 +40,7 @@ __all__ = [
     "RecipeTask",
     "expand_recipe",
     "load_recipe",
+    "matching_recipe",
     "parse_params",
     "shipped_recipes",
 ]
@@ -108,6 +109,30 @@ def shipped_recipes() -> list[str]:
     return sorted(
         p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
     )
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_MIN_SHARED = 2
+"""Summary words an objective must share with a recipe to be planned by it unasked."""
+
+
+def _words(text: str) -> set[str]:
+    # "fine-tuned" counts as "fine", "tuned" and "finetuned"; short words say too little
+    lowered = text.lower()
+    joined = {w.replace("-", "") for w in re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", lowered)}
+    return {w for w in set(_WORD.findall(lowered)) | joined if len(w) >= 4}
+
+
+def matching_recipe(objective: str) -> str | None:
+    """The shipped recipe an objective asks for without naming it: it says the recipe's
+    name (`fine-tune`, `finetune`) or shares at least two words of its summary."""
+    said = _words(objective)
+    squeezed = re.sub(r"[\s_-]+", "", objective.lower())
+    for name in shipped_recipes():
+        info = load_recipe(name).recipe
+        if name in squeezed or len(said & _words(info.summary)) >= _MIN_SHARED:
+            return name
+    return None
 
 
 def parse_params(items: Sequence[str]) -> dict[str, Any]:

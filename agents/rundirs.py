@@ -1,8 +1,10 @@
 """Run folders: every attempt of a task writes under `runs/<task>/<attempt>/` (contract 8).
 
-Planned configs and checks say `{run:T004}`; the attempt is known only when the task runs,
-so the Builder and the Auditor resolve the placeholder against the board: a task's own
-run is its current attempt, another task's run is the attempt that was accepted.
+Planned configs and checks say `{run:T004}`, or `{run}` for the task's own run (a
+worker's outputs: `check: file_exists {run}/report.md`); the attempt is known only when the
+task runs, so the Builder and the Auditor resolve the placeholder against the board: a
+task's own run is its current attempt (the one being built or audited), another task's run
+is the attempt that was accepted.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sprintboard.errors import BoardError
 __all__ = ["absolute_paths", "resolve_runs", "run_dir", "run_refs", "run_relpath"]
 
 _RUN = re.compile(r"\{run:([A-Za-z0-9_.\-]+)\}")
+_OWN_RUN = "{run}"
 
 
 def run_refs(text: str) -> list[str]:
@@ -37,13 +40,21 @@ def run_dir(root: Path, task: str, attempt: int) -> Path:
     return Path(root) / run_relpath(task, attempt)
 
 
-def resolve_runs(value: Any, state: BoardState, own: Mapping[str, int] | None = None) -> Any:
-    """Replace `{run:ID}` in strings (recursively) by `runs/ID/<attempt>`.
+def resolve_runs(
+    value: Any,
+    state: BoardState,
+    own: Mapping[str, int] | None = None,
+    *,
+    task: str | None = None,
+) -> Any:
+    """Replace `{run:ID}` in strings (recursively) by `runs/ID/<attempt>`, and `{run}` by
+    `task`'s own run.
 
     `own` pins attempts (the running task's); other tasks use their current attempt.
 
     Raises:
-        BoardError: a placeholder names a task the board does not know, or one never run.
+        BoardError: a placeholder names a task the board does not know, or one never run;
+            `{run}` where no task is given.
     """
     pinned = dict(own or {})
 
@@ -57,14 +68,18 @@ def resolve_runs(value: Any, state: BoardState, own: Mapping[str, int] | None = 
         return task.attempt
 
     def sub(text: str) -> str:
+        if _OWN_RUN in text:
+            if task is None:
+                raise BoardError(f"{_OWN_RUN} names a task's own run; say {{run:ID}} here")
+            text = text.replace(_OWN_RUN, run_relpath(task, attempt_of(task)))
         return _RUN.sub(lambda m: run_relpath(m.group(1), attempt_of(m.group(1))), text)
 
     if isinstance(value, str):
         return sub(value)
     if isinstance(value, list):
-        return [resolve_runs(v, state, pinned) for v in value]
+        return [resolve_runs(v, state, pinned, task=task) for v in value]
     if isinstance(value, dict):
-        return {k: resolve_runs(v, state, pinned) for k, v in value.items()}
+        return {k: resolve_runs(v, state, pinned, task=task) for k, v in value.items()}
     return value
 
 

@@ -4,7 +4,9 @@ Each tick runs the Negotiator's pass, starts a Builder thread for every task its
 hold (resuming the ones a kill interrupted) and claims new work up to each Builder's WIP,
 and audits submitted tasks. Builders run in a thread pool; the loop wakes when the journal
 changes (`wait_for_change`: a person's KANBAN.md edit lands there as events), when a build
-ends, or on the timer. `once` stops when nothing is in flight and a tick changed nothing.
+ends, or on the timer. `once` stops when nothing is in flight (no build, no worker), a tick
+changed nothing (so nothing was claimable and nothing waited for this host's Auditor), and
+no task this host submitted still waits for an Auditor on another host.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from sprintboard.agents.builder import Builder, BuilderSettings
 from sprintboard.agents.negotiator import Negotiator
 from sprintboard.agents.planner import Planner, plan_thread_id
 from sprintboard.agents.runtime import run_thread, thread_config
+from sprintboard.agents.workers import worker_for
 from sprintboard.board.client import BoardClient
 from sprintboard.board.models import Task
 from sprintboard.board.values import clean_line
-from sprintboard.config import WorkspaceConfig
+from sprintboard.config import CONFIG_FILE, WorkspaceConfig
 from sprintboard.errors import BoardError
 from sprintboard.workspace import policy_from_config
 
@@ -40,7 +43,9 @@ class PlanRequest:
     """What the Planner is asked to plan before the loop starts."""
 
     objective: str
-    recipe: str = "finetune"
+    recipe: str = ""
+    """A recipe name or .toml path; empty: one whose summary the objective matches, else
+    the LLM's draft (with `--llm`), else the plan is refused."""
     params: Mapping[str, Any] = field(default_factory=dict)
     sprint: str = "S1"
 
@@ -51,7 +56,8 @@ class RunnerOptions:
 
     roles: tuple[str, ...] = ROLES
     once: bool = False
-    """Stop when nothing is in flight and a tick changed nothing."""
+    """Stop when nothing is claimable here, no build or worker runs, and nothing this host
+    submitted waits for the Auditor."""
     tick: float = 2.0
     """Seconds between timer wakes when the board does not change."""
     ttl: int | None = None
@@ -73,6 +79,8 @@ class RunSummary:
     planned: int = 0
     plan_source: str = ""
     errors: list[str] = field(default_factory=list)
+    paused: dict[str, str] = field(default_factory=dict)
+    """Builder agents whose worker paused -> the provider's reason."""
 
 
 class Runner:
@@ -89,6 +97,7 @@ class Runner:
         *,
         backend: Any = None,
         run_tool: Callable[[str, Any], Any] | None = None,
+        worker_backend: Any = None,
     ) -> None:
         self.root, self.host, self.board, self.config = Path(root), host, board, config
         self.saver, self.options = saver, options or RunnerOptions()
@@ -98,7 +107,22 @@ class Runner:
         self.policy = policy_from_config(config)
         self.ttl = self.options.ttl or config.board.default_ttl
         settings = self.options.builder or BuilderSettings(heartbeat_every=self.ttl / 3)
-        self.builder_graph = Builder(board, root, settings=settings, run_tool=run_tool).graph(saver)
+        config_path = self.root / CONFIG_FILE
+        worker_of = {
+            name: worker
+            for name, agent in self.builders.items()
+            if (
+                worker := worker_for(
+                    agent, config_path, config=config, board=board, backend=worker_backend
+                )
+            )
+            is not None
+        }
+
+        self.builder = Builder(
+            board, root, settings=settings, run_tool=run_tool, config=config, workers=worker_of
+        )
+        self.builder_graph = self.builder.graph(saver)
         self.negotiator_graph = self.auditor_graph = self.planner_graph = None
         self.negotiator_agent = self.auditor_agent = self.planner_agent = ""
         # Planner, Negotiator and Auditor work on the owner host only (DESIGN.md).
@@ -124,7 +148,9 @@ class Runner:
                 )
         workers = sum(a.wip or 1 for a in self.builders.values()) or 1
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="builder")
-        self.futures: dict[str, concurrent.futures.Future[dict[str, Any]]] = {}
+        # by (task, attempt): a released task claimed again may run beside its old thread,
+        # which must still be reaped
+        self.futures: dict[tuple[str, int], concurrent.futures.Future[dict[str, Any]]] = {}
         self.crashes: dict[str, int] = {}
 
     # -- planning ---------------------------------------------------------------------------
@@ -166,8 +192,11 @@ class Runner:
                     )
                 elif changed:
                     continue  # our own writes may have unlocked more work: tick again now
-                elif self.options.once:
+                elif self.options.once and not self._awaiting_audit():
                     break
+                elif self.options.once:
+                    # an Auditor elsewhere may send our work back: wait for its verdict
+                    self.board.wait_for_change(self.options.tick)
                 else:
                     self.board.wait_for_change(self.options.tick)
         finally:
@@ -184,6 +213,18 @@ class Runner:
         if self.auditor_graph is not None:
             self._audit()
         return started
+
+    def _awaiting_audit(self) -> bool:
+        """Work this runner submitted still waits for an Auditor that runs elsewhere."""
+        if self.auditor_graph is not None or not any(
+            a.role == "auditor" for a in self.config.agents
+        ):
+            return False  # audited in our own tick, or by nobody
+        tasks = self.board.snapshot().tasks
+        return any(
+            (t := tasks.get(tid)) is not None and t.status in AUDITABLE
+            for tid in self.summary.submitted
+        )
 
     def _negotiate(self) -> None:
         seq = self.board.snapshot().seq
@@ -210,14 +251,16 @@ class Runner:
         started = 0
         snap = self.board.snapshot()
         for task in snap.tasks.values():  # resume what a kill interrupted
-            if self._held(task) and task.id not in self.futures:
+            if self._held(task) and (task.id, task.attempt) not in self.futures:
                 assert task.lease is not None
                 if self._start(task, task.lease.agent):
                     started += 1
         for name in self.builders:
+            if name in self.builder.paused:
+                continue  # its LLM key or bill was refused: it takes nothing more here
             # The board picks (the one scheduling rule) and leases in one step, until this
             # Builder's WIP is full or nothing fits it; work assigned to it comes first.
-            while (got := self.board.claim_next(name, ttl=self.ttl, with_steps=True)) is not None:
+            while (got := self.board.claim_next(name, ttl=self.ttl, by_worker=True)) is not None:
                 self.summary.claimed.append(got.id)
                 if self._start(got, name):
                     started += 1
@@ -228,14 +271,17 @@ class Runner:
             return False  # left to lease expiry and the Negotiator
         thread = f"builder:{task.id}:{task.attempt}"
         start = Builder.start(task, agent)
-        self.futures[task.id] = self.pool.submit(run_thread, self.builder_graph, thread, start)
+        self.futures[(task.id, task.attempt)] = self.pool.submit(
+            run_thread, self.builder_graph, thread, start
+        )
         return True
 
     def _reap(self) -> None:
-        for task_id, future in list(self.futures.items()):
+        for key, future in list(self.futures.items()):
             if not future.done():
                 continue
-            del self.futures[task_id]
+            del self.futures[key]
+            task_id = key[0]
             try:
                 result = future.result()
             except Exception as exc:  # a bug or a board outage: count it, retry a few times
@@ -245,6 +291,8 @@ class Runner:
                 continue
             if result.get("outcome") == "submitted":
                 self.summary.submitted.append(task_id)
+            if result.get("outcome") == "paused":
+                self.summary.paused[str(result.get("agent"))] = str(result.get("detail"))
             self._release_if_stuck(task_id, result)
 
     def _release_if_stuck(self, task_id: str, result: Mapping[str, Any]) -> None:

@@ -82,12 +82,13 @@ class BoardClient(Protocol):
         ttl: int = 900,
         *,
         host: str | None = None,
-        with_steps: bool = False,
+        by_worker: bool = False,
     ) -> Task | None:
         """Lease the task the scheduling rule ranks first for `agent` on `host` (chosen and
         claimed at once) and return it, lease included; None when nothing is claimable.
         `host`: the owner may name any (default: the agent's host in the config); another
-        host claims only for itself. `with_steps`: only tasks with tool steps."""
+        host claims only for itself. `by_worker`: only the work the agent's configured worker
+        does by itself (tool steps for `tools`; step-less tasks for `command` and `llm`)."""
         ...
 
     def move(

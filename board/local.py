@@ -245,7 +245,7 @@ class LocalBoard:
         ttl: int = 900,
         *,
         host: str | None = None,
-        with_steps: bool = False,
+        by_worker: bool = False,
     ) -> Task | None:
         """Lease the first task of `next_tasks` for `agent` (on `host`: default its host in
         the config, else this one), chosen and claimed under one lock, and return it; None
@@ -270,7 +270,7 @@ class LocalBoard:
                 caps=caps,
                 agent=agent,
                 host=where,
-                with_steps=with_steps,
+                by_worker=by_worker,
             )
             if not best:
                 return []

@@ -62,6 +62,8 @@ class BoardPolicy:
     """Agent -> the one host it acts from."""
     agent_caps: dict[str, frozenset[str]] = field(default_factory=dict)
     host_caps: dict[str, frozenset[str]] = field(default_factory=dict)
+    agent_workers: dict[str, str] = field(default_factory=dict)
+    """Builder -> its worker kind (`tools`, `command`, `llm`); absent means `tools`."""
 
     @property
     def tracks_caps(self) -> bool:
@@ -112,7 +114,14 @@ class BoardPolicy:
         if self.tracks_caps:
             has = self.caps_of(agent, host)
             asked = has if asked is None else has & asked
-        return Claimant(agent, host, configured or role, asked, known=configured is not None)
+        return Claimant(
+            agent,
+            host,
+            configured or role,
+            asked,
+            known=configured is not None,
+            worker=self.agent_workers.get(agent, "tools"),
+        )
 
 
 def unknown_agent(agent: str) -> str:
@@ -138,6 +147,8 @@ class Claimant:
     """The agent is named in `sprintboard.toml`."""
     refusal: str | None = None
     """Why this claimant may take nothing at all (unknown agent, wrong host or role)."""
+    worker: str = "tools"
+    """The agent's worker kind in the config: what its runner can do by itself."""
 
     @property
     def who(self) -> str:
@@ -153,6 +164,19 @@ class Claimant:
             missing = sorted(set(task.caps) - self.caps)
             if missing:
                 return f"needs {', '.join(missing)}; {self.who} lacks it"
+        return None
+
+    def worker_misfit(self, task: Task) -> str | None:
+        """Why this claimant's worker cannot do `task` by itself, or None: a `tools` worker
+        runs tool steps; a `command` or `llm` worker does tasks without steps."""
+        if self.worker == "tools":
+            if task.steps:
+                return None
+            return f'has no tool steps; {self.who} runs only tool steps (worker = "tools")'
+        if task.steps:
+            return (
+                f"has tool steps; {self.who} hands only step-less tasks to its {self.worker} worker"
+            )
         return None
 
     def assigned_elsewhere(self, task: Task) -> bool:
@@ -245,12 +269,13 @@ def claimable(
     caps: Sequence[str] | None = None,
     agent: str | None = None,
     host: str | None = None,
-    with_steps: bool = False,
+    by_worker: bool = False,
 ) -> list[Task]:
     """Open tasks the claimant could take (WIP aside), in board order.
 
-    `with_steps` keeps only tasks with tool steps (a Builder that runs tools, not a person
-    or an outside coding agent).
+    `by_worker` keeps only tasks the agent's configured worker does by itself (an agent
+    runner's Builder): tasks with tool steps for `tools`, tasks without for `command` and
+    `llm`. A person or an outside agent claiming by hand takes either.
     """
     who = policy.claimant(agent, host, role=role, caps=caps)
     if who.refusal is not None:
@@ -261,7 +286,7 @@ def claimable(
         if is_open(state, t)
         and who.misfit(t) is None
         and not who.assigned_elsewhere(t)
-        and (t.steps or not with_steps)
+        and (not by_worker or who.worker_misfit(t) is None)
     ]
 
 
@@ -297,7 +322,7 @@ def next_tasks(
     caps: Sequence[str] | None = None,
     agent: str | None = None,
     host: str | None = None,
-    with_steps: bool = False,
+    by_worker: bool = False,
     limit: int | None = None,
 ) -> list[Task]:
     """What the claimant should take next, best first (the first `limit`); empty when its
@@ -306,7 +331,7 @@ def next_tasks(
     if who.refusal is not None or wip_room(state, policy, role=who.role, agent=agent):
         return []
     found = claimable(
-        state, policy, role=role, caps=caps, agent=agent, host=host, with_steps=with_steps
+        state, policy, role=role, caps=caps, agent=agent, host=host, by_worker=by_worker
     )
     return rank(state, found, agent=agent, limit=limit)
 

@@ -635,8 +635,12 @@ def _metric_set(state: BoardState, draft: EventDraft, t: str | None) -> None:
 
 
 def _entry_add(state: BoardState, draft: EventDraft, t: str | None) -> None:
-    f = _fields(draft, frozenset({"text"}))
+    # a decision may name the worker it paused (the notifier tells people)
+    keys = {"text", "paused"} if draft.op == "decision.add" else {"text"}
+    f = _fields(draft, frozenset(keys))
     text(f.get("text"), draft.op.split(".")[0], empty=False, task=t)
+    if f.get("paused") is not None:
+        name(f.get("paused"), "paused worker", t)
     _require_known(state, draft)
 
 

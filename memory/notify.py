@@ -10,7 +10,9 @@ What is notified (`KINDS`), judged per journal event against the state before an
 - `needs_person`: a task moved to `needs_manual` (criteria only a person can check);
 - `blocked`: a task moved to `blocked` with a reason;
 - `lease_expired`: an agent's lease ran out (`lease.expire`);
-- `sprint_done`: every task of the board is done or cancelled, or the sprint was closed.
+- `sprint_done`: every task of the board is done or cancelled, or the sprint was closed;
+- `worker_paused`: a builder's worker paused itself (`decision.add` naming it in `paused`:
+  an LLM provider refused the key or the bill, with the provider's message).
 
 Each notice is one JSON document (`Notice`, its `id` = `<event id>:<kind>`): piped to the
 command's stdin, or POSTed to the webhook (with an `Idempotency-Key` header = the id).
@@ -68,8 +70,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["question", "needs_person", "blocked", "lease_expired", "sprint_done"]
-KINDS: tuple[Kind, ...] = ("question", "needs_person", "blocked", "lease_expired", "sprint_done")
+Kind = Literal[
+    "question", "needs_person", "blocked", "lease_expired", "sprint_done", "worker_paused"
+]
+KINDS: tuple[Kind, ...] = (
+    "question", "needs_person", "blocked", "lease_expired", "sprint_done", "worker_paused"
+)  # fmt: skip
 STATE_FILE = Path(".sprintboard") / "notify.json"
 LOCK_FILE = Path(".sprintboard") / "notify.lock"
 _MAX_DELAY = 300.0
@@ -165,6 +171,8 @@ def _classify(before: _Before, event: Event, after: BoardState, board: str) -> l
     if event.op == "lease.expire":
         why = event.fields.get("reason") or "the lease expired"
         found.append(("lease_expired", f"{name}: {why}; back to ready"))
+    if event.op == "decision.add" and event.fields.get("paused"):
+        found.append(("worker_paused", str(event.fields.get("text", ""))))
     if _finished(after) and not before.finished:
         done = sum(t.status == "done" for t in after.tasks.values())
         how = "was closed" if after.sprint.status == "closed" else "is done"

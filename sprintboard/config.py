@@ -7,6 +7,7 @@ names the file and the key. `load_config` is the one place precedence lives.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +38,10 @@ __all__ = [
     "LLMConfig",
     "LOCAL_FILE",
     "NotifyConfig",
+    "ToolsConfig",
+    "WORKER_PLACEHOLDERS",
+    "WorkerKind",
+    "WorkersConfig",
     "WorkspaceConfig",
     "current_host",
     "load_config",
@@ -68,13 +73,85 @@ class HostConfig(_Table):
     then name the host."""
 
 
+WorkerKind = Literal["tools", "command", "llm"]
+"""What a builder does with a claimed task: run its tool steps (`tools`), or, for a task
+without steps, hand it to an outside program (`command`) or an LLM tool loop (`llm`)."""
+
+WORKER_PLACEHOLDERS: tuple[str, ...] = ("prompt_file", "task", "run_dir", "workspace")
+"""What a worker `command` may say in braces; each is filled in inside its own argument."""
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORKER_FIELDS = (
+    "command", "stdin", "timeout", "max_attempts", "env", "repo", "max_turns", "max_tokens"
+)  # fmt: skip
+_LLM_FIELDS = ("max_turns", "max_tokens")
+
+
 class AgentConfig(_Table):
+    """One `[[agents]]` entry; a builder's `worker*` fields say how it does step-less tasks
+    (DESIGN.md contract 12)."""
+
     name: str
     role: Literal["planner", "negotiator", "builder", "auditor"]
     host: str
     caps: list[str] = Field(default_factory=list)
     wip: int | None = Field(None, ge=1)
     """Tasks this agent may hold at once."""
+    worker: WorkerKind = "tools"
+    """Builders only: `tools` (registered steps), `command` or `llm` (tasks without steps)."""
+    command: list[str] = Field(default_factory=list)
+    """The worker's argv (never run through a shell); may say {prompt_file} {task}
+    {run_dir} {workspace}."""
+    stdin: bool = False
+    """Also pipe PROMPT.md to the command's stdin."""
+    timeout: float = Field(1800.0, gt=0)
+    """Seconds an attempt may run; then its process group is killed and the attempt fails."""
+    max_attempts: int = Field(3, ge=1)
+    """Attempts of a task (its claims so far) after which a failing worker blocks it."""
+    env: list[str] = Field(default_factory=list)
+    """Environment variables passed to the worker besides PATH, HOME, LANG, SPRINTBOARD_*."""
+    repo: str | None = None
+    """A git repository (relative to the workspace unless absolute); each attempt works in
+    a worktree of it on branch `sprintboard/<task>-<attempt>`."""
+    max_turns: int = Field(30, ge=1)
+    """`llm` workers: model replies per attempt before it fails."""
+    max_tokens: int = Field(200_000, ge=1)
+    """`llm` workers: tokens (prompt + completion, summed over the turns) per attempt."""
+
+    @model_validator(mode="after")
+    def _worker_settings(self) -> AgentConfig:
+        where = f"agent {self.name!r}"
+        if self.worker == "tools":
+            stray = [f for f in _WORKER_FIELDS if f in self.model_fields_set]
+            if stray:
+                raise ValueError(
+                    f'{where}: {", ".join(stray)} only apply to worker = "command" or "llm"'
+                )
+            return self
+        if self.role != "builder":
+            raise ValueError(f"{where}: worker = {self.worker!r} is for builders, not {self.role}s")
+        if self.worker == "command" and not self.command:
+            raise ValueError(
+                f'{where}: worker = "command" needs command = ["my-agent", "--prompt-file", '
+                '"{prompt_file}"]'
+            )
+        if self.worker != "command" and self.command:
+            raise ValueError(f'{where}: command is used only with worker = "command"')
+        stray = [f for f in _LLM_FIELDS if f in self.model_fields_set]
+        if self.worker != "llm" and stray:
+            raise ValueError(f'{where}: {", ".join(stray)} only apply to worker = "llm"')
+        if self.command and not self.command[0].strip():
+            raise ValueError(f"{where}: the command's first word is the program to run")
+        for arg in self.command:
+            for name in _PLACEHOLDER.findall(arg):
+                if name not in WORKER_PLACEHOLDERS:
+                    known = " ".join(f"{{{p}}}" for p in WORKER_PLACEHOLDERS)
+                    raise ValueError(f"{where}: unknown placeholder {{{name}}}; use one of {known}")
+        for name in self.env:
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"{where}: env {name!r} is not a variable name")
+        return self
 
 
 DEFAULT_LLM_BASE_URL = "https://api.openai.com/v1"
@@ -232,6 +309,39 @@ class AuditorConfig(_Table):
         return entries
 
 
+class WorkersConfig(_Table):
+    """`[workers]`: which worker commands this workspace permits."""
+
+    allow_commands: list[str] = Field(default_factory=list)
+    """When not empty, every `worker = "command"` agent's command must match an entry, as
+    written (placeholders included), by the rules of `[auditor] allow_commands`."""
+
+    @field_validator("allow_commands")
+    @classmethod
+    def _parses(cls, entries: list[str]) -> list[str]:
+        # start-up: only a config with an allow-list needs it
+        from sprintboard.allowlist import AllowList
+
+        AllowList.parse(entries)
+        return entries
+
+
+class ToolsConfig(_Table):
+    """`[tools]`: the team's own tools, registered beside the built-ins."""
+
+    modules: list[str] = Field(default_factory=list)
+    """Importable modules (`mypkg.tools`) whose `@register` calls add tools; besides them,
+    every installed `sprintboard.tools` entry point is loaded."""
+
+    @field_validator("modules")
+    @classmethod
+    def _dotted(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
+                raise ValueError(f"{name!r} is not a module name like mypkg.tools")
+        return names
+
+
 class WorkspaceConfig(_Table):
     """The whole `sprintboard.toml`."""
 
@@ -245,6 +355,8 @@ class WorkspaceConfig(_Table):
     kanban: KanbanConfig = KanbanConfig()
     auditor: AuditorConfig = AuditorConfig()
     notify: NotifyConfig = NotifyConfig()
+    workers: WorkersConfig = WorkersConfig()
+    tools: ToolsConfig = ToolsConfig()
     _local_host: str | None = PrivateAttr(None)
 
     @property
@@ -265,6 +377,16 @@ class WorkspaceConfig(_Table):
             if agent.name in seen:
                 raise ValueError(f"agent name {agent.name!r} is used twice")
             seen.add(agent.name)
+        if self.workers.allow_commands:
+            # start-up: only a config with an allow-list needs it
+            from sprintboard.allowlist import AllowList
+
+            allow = AllowList.parse(self.workers.allow_commands)
+            for agent in self.agents:
+                if agent.command and not allow.permits(agent.command):
+                    raise ValueError(
+                        f"agent {agent.name!r}: its command is not in [workers] allow_commands"
+                    )
         return self
 
     def host(self, name: str) -> HostConfig | None:

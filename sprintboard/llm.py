@@ -23,13 +23,15 @@ __all__ = [
     "ChatRequest",
     "RetryPolicy",
     "ScriptedBackend",
+    "ToolCall",
+    "ToolDefinition",
     "require_model_requests",
 ]
 
 ALLOW_MODEL_REQUESTS = True
 """When False, real backends refuse to send anything (tests turn it off in conftest)."""
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 
 def require_model_requests(endpoint: str) -> None:
@@ -45,11 +47,63 @@ def require_model_requests(endpoint: str) -> None:
         )
 
 
+class ToolCall(BaseModel, frozen=True, extra="forbid"):
+    """One function call a model asked for; `arguments` is its JSON text as written (a
+    model may write garbage there: the caller parses it and answers what was wrong)."""
+
+    id: str
+    name: str
+    arguments: str = ""
+
+
+class ToolDefinition(BaseModel, frozen=True, extra="forbid"):
+    """A function tool offered to the model (OpenAI `tools` entry of type "function")."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    """The arguments' JSON schema."""
+
+    def wire(self) -> dict[str, Any]:
+        """The OpenAI `tools` list entry."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+
 class ChatMessage(BaseModel, frozen=True, extra="forbid"):
-    """One message of a chat conversation."""
+    """One message of a chat conversation.
+
+    An assistant message may carry `tool_calls` and no text; a `tool` message answers the
+    call named by `tool_call_id`.
+    """
 
     role: Role
-    content: str
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The message as an OpenAI chat-completions request carries it."""
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["content"] = self.content or None
+            out["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in self.tool_calls
+            ]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        return out
 
 
 class ChatRequest(BaseModel, frozen=True, extra="forbid"):
@@ -60,6 +114,8 @@ class ChatRequest(BaseModel, frozen=True, extra="forbid"):
     """Upper bound on generated tokens."""
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     """0 asks for the most likely answer, which keeps agent runs repeatable where possible."""
+    tools: tuple[ToolDefinition, ...] = ()
+    """Function tools the model may call instead of (or besides) answering in text."""
 
     @classmethod
     def from_prompt(cls, prompt: str, *, system: str | None = None, **limits: Any) -> ChatRequest:
@@ -82,6 +138,12 @@ class ChatReply(BaseModel, frozen=True, extra="forbid"):
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    """Calls the model asked for (then `content` is often empty)."""
+
+    def message(self) -> ChatMessage:
+        """The reply as the assistant message that continues the conversation."""
+        return ChatMessage(role="assistant", content=self.content, tool_calls=self.tool_calls)
 
 
 class ChatBackend(Protocol):
@@ -118,6 +180,18 @@ class ScriptedBackend:
             if not queue:
                 raise AssertionError(f"ScriptedBackend ran out of replies ({len(texts)} given)")
             return ChatReply(content=queue.pop(0), model=model, finish_reason="stop")
+
+        return cls(answer)
+
+    @classmethod
+    def answering(cls, *replies: ChatReply) -> ScriptedBackend:
+        """A backend that answers whole replies (tool calls included) one by one."""
+        queue = list(replies)
+
+        def answer(request: ChatRequest) -> ChatReply:
+            if not queue:
+                raise AssertionError(f"ScriptedBackend ran out of replies ({len(replies)} given)")
+            return queue.pop(0)
 
         return cls(answer)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sprintboard.board.models import Event, Task
 from sprintboard.board.snapshot import counters
@@ -63,6 +63,10 @@ class TaskRow(_Out):
     blocked_reason: str | None
     lease: LeaseRow | None
     updated: str | None
+    caps: list[str] = Field(default_factory=list)
+    """Capabilities a builder needs to take it."""
+    artifacts: list[str] = Field(default_factory=list)
+    """Workspace paths of what was submitted (what a person reviewing it looks at)."""
 
 
 class SprintRow(_Out):
@@ -134,6 +138,8 @@ def task_row(task: Task) -> TaskRow:
             last_heartbeat=lease.last_heartbeat,
         ),
         updated=task.updated,
+        caps=list(task.caps),
+        artifacts=[a.path for a in task.artifacts],
     )
 
 

@@ -79,6 +79,20 @@ def _config_text(
             "",
         ]
     lines += [
+        "# A builder that hands tasks without tool steps to a coding agent's CLI (see the",
+        '# README, "Command workers"; trusted code with your rights, only `env` reaches it):',
+        "# [[agents]]",
+        '# name = "coder-1"',
+        '# role = "builder"',
+        f'# host = "{owner}"',
+        '# caps = ["code"]',
+        "# wip = 1",
+        '# worker = "command"',
+        '# command = ["my-agent", "--prompt-file", "{prompt_file}"]',
+        "# timeout = 1800",
+        "# max_attempts = 3",
+        '# env = ["ANTHROPIC_API_KEY"]',
+        "",
         "[wip]",
         "builder = 3",
         "auditor = 2",
@@ -200,6 +214,7 @@ def policy_from_config(config: WorkspaceConfig) -> BoardPolicy:
         agent_roles={a.name: a.role for a in config.agents},
         agent_hosts={a.name: a.host for a in config.agents},
         agent_caps={a.name: frozenset(a.caps) for a in config.agents},
+        agent_workers={a.name: a.worker for a in config.agents if a.role == "builder"},
         host_caps={h.name: frozenset(h.caps) for h in config.hosts},
     )
 

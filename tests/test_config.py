@@ -68,3 +68,45 @@ def test_a_refused_value_reads_as_words_not_pydantic(tmp_path: Path) -> None:
 def test_the_generated_config_names_no_internal_document(tmp_path: Path) -> None:
     text = (init_workspace(tmp_path / "ws", git=False) / "sprintboard.toml").read_text("utf-8")
     assert "DESIGN.md" not in text and "contract" not in text
+
+
+_CODER = '[board]\nowner = "a"\n[[agents]]\nname = "coder"\nrole = "{role}"\nhost = "a"\n{rest}'
+
+
+@pytest.mark.parametrize(
+    ("role", "rest", "reason"),
+    [
+        ("builder", 'worker = "command"\n', 'agent \'coder\': worker = "command" needs command = ['),
+        ("builder", 'worker = "command"\ncommand = ["x", "{prompt}"]\n', "unknown placeholder {prompt}; use one of {prompt_file}"),
+        ("builder", 'command = ["x"]\n', 'command only apply to worker = "command" or "llm"'),
+        ("builder", "timeout = 5\nrepo = \"r\"\n", "timeout, repo only apply to worker"),
+        ("auditor", 'worker = "command"\ncommand = ["x"]\n', 'is for builders, not auditors'),
+        ("builder", 'worker = "command"\ncommand = ["x"]\nenv = ["A B"]\n', "env 'A B' is not a variable name"),
+        ("builder", 'worker = "command"\ncommand = ["x"]\ntimeout = 0\n', "greater than 0"),
+        ("builder", 'worker = "shell"\n', "Input should be 'tools', 'command' or 'llm'"),
+        ("builder", 'worker = "command"\ncommand = ["x"]\n[workers]\nallow_commands = ["y ..."]\n',
+         "its command is not in [workers] allow_commands"),
+    ],
+)  # fmt: skip
+def test_worker_settings_are_checked_with_the_agent_named(
+    tmp_path: Path, role: str, rest: str, reason: str
+) -> None:
+    (tmp_path / "sprintboard.toml").write_text(_CODER.format(role=role, rest=rest), "utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert reason in str(err.value)
+
+
+def test_a_command_worker_config_loads_with_its_defaults(tmp_path: Path) -> None:
+    rest = 'worker = "command"\ncommand = ["agent", "--prompt-file", "{prompt_file}"]\n'
+    rest += '[workers]\nallow_commands = ["agent --prompt-file *"]\n'
+    (tmp_path / "sprintboard.toml").write_text(_CODER.format(role="builder", rest=rest), "utf-8")
+    config = load_config(tmp_path)
+    (coder,) = config.agents
+    assert (coder.worker, coder.stdin, coder.timeout, coder.max_attempts) == (
+        "command",
+        False,
+        1800.0,
+        3,
+    )
+    assert policy_from_config(config).agent_workers == {"coder": "command"}

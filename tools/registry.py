@@ -1,5 +1,10 @@
 """Tools register by name with a pydantic config model and a pydantic report model.
 
+Besides the built-ins below, a team's own tools register the same way (`@register` in a
+module): the modules `[tools] modules` names (`load_tool_modules`) and every installed
+`sprintboard.tools` entry point (loaded on the first lookup) are imported, so their tools
+are steps, CLI commands (`sprintboard tools run NAME`) and LLM-worker tools like the rest.
+
 A task step (`{tool, config}`) is validated against the tool's config model when the
 task is planned (`validate_step`) and run by the Builder (`run_step`). Tool modules are
 imported lazily so that validating a `dedup` step never imports mlx.
@@ -8,7 +13,7 @@ imported lazily so that validating a `dedup` step never imports mlx.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +21,20 @@ from pydantic import BaseModel, ValidationError
 
 from sprintboard.errors import ToolError, field_name, problem_text
 
-__all__ = ["ToolSpec", "get_tool", "register", "run_step", "tool_names", "validate_step"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ToolSpec",
+    "get_tool",
+    "load_tool_modules",
+    "register",
+    "run_step",
+    "tool_names",
+    "validate_step",
+]
+
+ENTRY_POINT_GROUP = "sprintboard.tools"
+"""Installed packages offer tools under this entry-point group (a module or an object whose
+import registers them)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +61,45 @@ _MODULES: dict[str, str] = {
     "fuse": "sprintboard.tools.fuse",
 }
 _REGISTRY: dict[str, ToolSpec] = {}
+_loaded: set[str] = set()
+_entry_points_loaded = False
+
+
+def load_tool_modules(modules: Sequence[str]) -> None:
+    """Import the team's tool modules (`[tools] modules`); each registers its tools.
+
+    Raises:
+        ToolError: a module cannot be imported (its error is named).
+    """
+    for module in modules:
+        if module in _loaded:
+            continue
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # a user's module may fail in any way: say which and why
+            raise ToolError(
+                module, f"[tools] modules: cannot import it ({type(exc).__name__}: {exc})"
+            ) from None
+        _loaded.add(module)
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    # scanning installed distributions costs start-up time: only when a lookup needs it
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            point.load()
+        except Exception as exc:  # an installed plugin is broken: name it, do not hide it
+            raise ToolError(
+                point.name,
+                f"entry point {point.value} ({ENTRY_POINT_GROUP}) does not load: "
+                f"{type(exc).__name__}: {exc}",
+            ) from None
 
 
 def register(
@@ -60,6 +117,7 @@ def register(
 
 def tool_names() -> list[str]:
     """Every tool name a step may use."""
+    _load_entry_points()
     return sorted(set(_MODULES) | set(_REGISTRY))
 
 
@@ -71,6 +129,8 @@ def get_tool(name: str) -> ToolSpec:
     """
     if name not in _REGISTRY and name in _MODULES:
         importlib.import_module(_MODULES[name])
+    if name not in _REGISTRY:
+        _load_entry_points()
     try:
         return _REGISTRY[name]
     except KeyError:

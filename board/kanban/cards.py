@@ -18,6 +18,8 @@ _STRICT = re.compile(
     r"^`(?P<id>[^`\s]+)` P(?P<prio>\d+) (?P<strike>~~)?\*\*(?P<title>(?:\\.|[^*\\])+)\*\*(?P<tail>.*)$"
 )
 _OWNER_TAG = re.compile(r"\*\*\[([^\]*]+)\]\*\*")
+_NEEDS = re.compile(r"needs:\s*([A-Za-z0-9_.:+-]+(?:\s*,\s*[A-Za-z0-9_.:+-]+)*)")
+_LOOSE_NEEDS = re.compile(r"(?:^|\s*·\s*)" + _NEEDS.pattern + r"(?=\s*(?:·|$))")
 _STATUS_TAG = re.compile(r"`([a-z_]+)`")
 _COMMITS = re.compile(r"^\(commits? `?([0-9a-zA-Z]+(?:`?,\s*`?[0-9a-zA-Z]+)*)`?\)$")
 _DONE = re.compile(r"^✅\s*(\d{4}-\d\d-\d\d|\d{1,2}/\d{1,2})$")
@@ -47,16 +49,20 @@ def strict_card(text: str, key: SectionKey, checked: bool, number: int) -> Kanba
         return None
     tail, _, reason = tail.partition(" · blocked: ")
     owner = None
+    caps: tuple[str, ...] = ()
     status: Status | None = None
     commits: tuple[str, ...] = ()
     done = None
     for token in tail.split(" · ")[1:]:
         tag = _OWNER_TAG.fullmatch(token)
+        needs = _NEEDS.fullmatch(token)
         explicit = _STATUS_TAG.fullmatch(token)
         found_commits = _COMMITS.match(token)
         found_done = _DONE.match(token)
         if tag and owner is None:
             owner = tag.group(1)
+        elif needs and not caps:
+            caps = _caps(needs.group(1))
         elif explicit and explicit.group(1) in STATUSES and status is None:
             status = explicit.group(1)  # type: ignore[assignment]  # checked against STATUSES
         elif found_commits and not commits:
@@ -73,6 +79,7 @@ def strict_card(text: str, key: SectionKey, checked: bool, number: int) -> Kanba
         status=status,
         priority=int(m.group("prio")),
         owner=owner,
+        caps=caps,
         blocked_reason=reason or None,
         commits=commits,
         done=done,
@@ -100,6 +107,11 @@ def loose_card(
     if tag:
         owner = tag.group(1).strip()
         text = (text[: tag.start()] + text[tag.end() :]).strip()
+    caps: tuple[str, ...] = ()
+    needs = _LOOSE_NEEDS.search(text)
+    if needs:
+        caps = _caps(needs.group(1))
+        text = (text[: needs.start()] + text[needs.end() :]).strip()
     reason = None
     text, _, blocked = text.partition(" · blocked: ")
     if blocked:
@@ -129,12 +141,17 @@ def loose_card(
         status=status,
         priority=priority,
         owner=owner,
+        caps=caps,
         blocked_reason=reason,
         commits=commits,
         done=done,
         checked=checked,
         line=number,
     )
+
+
+def _caps(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
 def _trailing(

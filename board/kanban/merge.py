@@ -169,6 +169,7 @@ def _create(card: KanbanCard, actor: str) -> EventDraft:
         "status": status,
         "priority": card.priority,
         "agent": card.owner,
+        "caps": list(card.caps),
         "blocked_reason": reason,
         "commits": list(card.commits),
         "criteria": [
@@ -192,6 +193,8 @@ def _card_changes(ref: KanbanCard, card: KanbanCard, task: Task, actor: str) -> 
         update["priority"] = card.priority
     if card.owner != ref.owner and card.owner != task.agent:
         update["agent"] = card.owner
+    if card.caps != ref.caps and list(card.caps) != task.caps:
+        update["caps"] = list(card.caps)
     if card.commits != ref.commits and list(card.commits) != task.commits:
         update["commits"] = list(card.commits)
     drafts += _criteria_changes(ref, card, task, actor, update)

@@ -14,6 +14,7 @@ from sprintboard.board.models import Column, Status, column_of
 from sprintboard.board.state import BoardState
 
 __all__ = [
+    "ARTIFACT_MARK",
     "COLUMN_KEYS",
     "DEFAULT_HEADINGS",
     "END_MARKER",
@@ -95,6 +96,10 @@ def default_status(key: SectionKey) -> Status:
     return _DEFAULT_STATUS[key]
 
 
+ARTIFACT_MARK = "📎"
+"""Starts a card's artifact line (`  - 📎 `runs/T1/1/report.md``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class KanbanCard:
     """What KANBAN.md shows of one task; `parse(render(state))` gives these back exactly."""
@@ -104,6 +109,8 @@ class KanbanCard:
     status: Status
     priority: int = 3
     owner: str | None = None
+    caps: tuple[str, ...] = ()
+    """Capabilities a builder needs (`needs: code, gpu`)."""
     blocked_reason: str | None = None
     commits: tuple[str, ...] = ()
     done: str | None = None
@@ -111,6 +118,9 @@ class KanbanCard:
     criteria: tuple[tuple[str, bool], ...] = ()
     checked: bool = False
     """The card's own checkbox; a person ticking it means done."""
+    artifacts: tuple[str, ...] = ()
+    """Workspace paths of what was submitted, shown (`📎`) while the task is in Review, so
+    a person reviewing it sees what to look at. Derived: editing them changes nothing."""
     line: int = field(default=0, compare=False)
     """Line in the file it was read from (0 when rendered from the state)."""
 
@@ -206,11 +216,13 @@ def cards_of(state: BoardState) -> dict[str, KanbanCard]:
             status=task.status,
             priority=task.priority,
             owner=task.agent,
+            caps=tuple(task.caps),
             blocked_reason=" ".join(task.blocked_reason.split()) if task.blocked_reason else None,
             commits=tuple(task.commits),
             done=task.done_at[:10] if task.done_at else None,
             criteria=tuple((c.text, c.done) for c in task.criteria),
             checked=task.status in ("done", "cancelled"),
+            artifacts=(tuple(a.path for a in task.artifacts) if task.column == "Review" else ()),
         )
     return out
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sprintboard.board.kanban.cards import loose_card, strict_card
 from sprintboard.board.kanban.model import (
+    ARTIFACT_MARK,
     COLUMN_KEYS,
     DEFAULT_HEADINGS,
     END_MARKER,
@@ -53,6 +54,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 _ITEM = re.compile(r"^[-*+]\s+(.*)$")
 _CHECKBOX = re.compile(r"^\[([ xX])\]\s*(.*)$")
 _CRITERION = re.compile(r"^\s{2,}[-*+]\s+\[([ xX])\]\s*(.*)$")
+_ARTIFACT = re.compile(r"^\s{2,}[-*+]\s+" + ARTIFACT_MARK + r"\s*`?([^`]*?)`?\s*$")
 _ENTRY_WHO = re.compile(r"^(?P<text>.*) _\((?P<actor>[^,()]+), (?P<date>\d{4}-\d\d-\d\d)\)_$")
 _QUESTION = re.compile(
     r"^`(?P<task>[^`]+)` (?P<text>.*?)"
@@ -313,13 +315,7 @@ class _Parser:
                     self._start(EntryRun())
             self._entry(item.group(1), section.key, number)
             return
-        criterion = _CRITERION.match(line)
-        if criterion and isinstance(self.block, CardRun) and self.last_card:
-            card = self.doc.cards[self.last_card]
-            done = criterion.group(1) != " "
-            self.doc.cards[self.last_card] = replace(
-                card, criteria=(*card.criteria, (criterion.group(2).strip(), done))
-            )
+        if isinstance(self.block, CardRun) and self.last_card and self._card_line(line):
             return
         if line.startswith("  ") and isinstance(self.block, EntryRun) and self.last_entry:
             entries = self.doc.decisions if section.key == "decisions" else self.doc.notes
@@ -330,6 +326,25 @@ class _Parser:
             self._start(Verbatim([]))
         assert isinstance(self.block, Verbatim)
         self.block.lines.append(line)
+
+    def _card_line(self, line: str) -> bool:
+        """A criterion or an artifact line under the last card: added to it (True)."""
+        assert self.last_card is not None
+        card = self.doc.cards[self.last_card]
+        criterion = _CRITERION.match(line)
+        if criterion:
+            done = criterion.group(1) != " "
+            self.doc.cards[self.last_card] = replace(
+                card, criteria=(*card.criteria, (criterion.group(2).strip(), done))
+            )
+            return True
+        artifact = _ARTIFACT.match(line)
+        if artifact:
+            self.doc.cards[self.last_card] = replace(
+                card, artifacts=(*card.artifacts, artifact.group(1).strip())
+            )
+            return True
+        return False
 
     # -- items ------------------------------------------------------------------------------
 

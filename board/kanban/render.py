@@ -11,6 +11,7 @@ import copy
 from collections.abc import Mapping
 
 from sprintboard.board.kanban.model import (
+    ARTIFACT_MARK,
     COLUMN_KEYS,
     DEFAULT_HEADINGS,
     END_MARKER,
@@ -57,6 +58,8 @@ def render_card(card: KanbanCard) -> list[str]:
     tokens: list[str] = []
     if card.owner:
         tokens.append(f"**[{card.owner}]**")
+    if card.caps:
+        tokens.append(f"needs: {', '.join(card.caps)}")
     if card.status != default_status(column_key(card.status, card.blocked_reason)):
         tokens.append(f"`{card.status}`")
     if card.commits:
@@ -69,6 +72,7 @@ def render_card(card: KanbanCard) -> list[str]:
     lines = [" · ".join([head, *tokens])]
     for text, done in card.criteria:
         lines.append(f"  - [{'x' if done else ' '}] {' '.join(text.split())}")
+    lines += [f"  - {ARTIFACT_MARK} `{path}`" for path in card.artifacts]
     return lines
 
 

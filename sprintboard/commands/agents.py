@@ -16,13 +16,19 @@ app = typer.Typer(
     help="Run the Planner, Negotiator, Builder and Auditor agents.", no_args_is_help=True
 )
 
-_RECIPE = typer.Option("finetune", "--recipe", help="A shipped recipe name or a .toml path.")
+_RECIPE = typer.Option(
+    "",
+    "--recipe",
+    help="A shipped recipe name or a .toml path (default: the recipe the objective matches; "
+    "none matching: refused, unless --llm drafts the plan).",
+)
 _PARAM = typer.Option([], "--param", "-p", help="Recipe parameter NAME=VALUE (repeatable).")
 _SPRINT = typer.Option("S1", "--sprint", help="Sprint id the plan goes into.")
 _LLM = typer.Option(
     False,
     "--llm",
-    help="Let the Planner draft with the LLM endpoint of sprintboard.toml (falls back to the recipe).",
+    help="Let the Planner draft with the LLM endpoint of sprintboard.toml (tool steps and "
+    "step-less tasks for workers; falls back to a named or matching recipe).",
 )
 
 
@@ -83,6 +89,7 @@ def run(
         "submitted": summary.submitted,
         "audited": summary.audited,
         "errors": summary.errors,
+        "paused": summary.paused,
     }
     if json:
         print_json(doc)
@@ -95,6 +102,8 @@ def run(
     )
     for verdict in sorted(summary.audited.items()):
         typer.echo(f"  {verdict[0]} -> {verdict[1]}")
+    for agent, why in sorted(summary.paused.items()):
+        typer.echo(f"  paused {agent}: {why}", err=True)
     for error in summary.errors:
         typer.echo(f"  error: {error}", err=True)
 

@@ -142,7 +142,13 @@ def add(
         [], "--dep", "-d", help="Dependency ids (repeatable or comma-separated)."
     ),
     role: str = typer.Option("builder", help="Role that works the task."),
-    caps: list[str] = typer.Option([], "--cap", help="Required capability (repeatable)."),
+    caps: list[str] = typer.Option(
+        [],
+        "--caps",
+        "--cap",
+        help="Capabilities a builder needs to take it, comma-separated or repeated "
+        "(e.g. code,gpu); a task without steps goes to a command or llm builder that has them.",
+    ),
     estimate: str | None = typer.Option(None, help="Minutes as LOW-HIGH, e.g. 120-180."),
     description: str = typer.Option("", help="Free text."),
     criterion: list[str] = typer.Option(
@@ -181,7 +187,7 @@ def edit(
     deps: list[str] | None = typer.Option(None, "--dep", "-d", help="Replace the dependency list."),
     role: str | None = typer.Option(None, help="Role that works the task."),
     caps: list[str] | None = typer.Option(
-        None, "--cap", help="Replace the required capabilities (repeatable)."
+        None, "--caps", "--cap", help="Replace the capabilities, comma-separated (e.g. code,gpu)."
     ),
     estimate: str | None = typer.Option(None, help="Minutes as LOW-HIGH, e.g. 120-180."),
     description: str | None = typer.Option(None, help="New free text."),

@@ -363,6 +363,78 @@ def leakage(
         raise typer.Exit(1)
 
 
+def _team_tools(workspace: Path | None) -> None:
+    """Register `[tools] modules` of the workspace, when the command runs inside one."""
+    from sprintboard.config import load_config
+    from sprintboard.errors import WorkspaceError
+    from sprintboard.tools.registry import load_tool_modules
+    from sprintboard.workspace import find_workspace
+
+    try:
+        root = find_workspace(workspace)
+    except WorkspaceError:
+        if workspace is not None:
+            raise
+        return  # outside a workspace: the built-ins and installed entry points only
+    load_tool_modules(load_config(root).tools.modules)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    import json
+    import tomllib
+
+    from sprintboard.errors import ConfigError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read it ({exc.strerror})") from None
+    try:
+        raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            path, None, f"not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(path, None, "must hold one object (the tool's config)")
+    return raw
+
+
+@app.command("run")
+def run_tool(
+    name: str = typer.Argument(..., help="A registered tool (see `sprintboard tools list`)."),
+    config: Path = typer.Option(..., "--config", help="The tool's config: a .json or .toml file."),
+    workspace: Path | None = options.WORKSPACE,
+    as_json: bool = options.JSON,
+) -> None:
+    """Run any registered tool (built-in, `[tools] modules`, entry point) on a config file."""
+    from sprintboard.tools.registry import get_tool
+
+    _team_tools(workspace)
+    report = get_tool(name).run(_config(name, _read_config(config)))
+    _emit(report, as_json, [report.model_dump_json(indent=2)])
+
+
+@app.command("list")
+def list_tools(workspace: Path | None = options.WORKSPACE, as_json: bool = options.JSON) -> None:
+    """Every registered tool with its one-line summary."""
+    from sprintboard.tools.registry import get_tool, tool_names
+
+    _team_tools(workspace)
+    rows = []
+    for name in tool_names():
+        try:
+            summary = get_tool(name).summary
+        except Exception as exc:  # an optional extra missing (mlx): say so, list the rest
+            summary = f"(unavailable here: {type(exc).__name__})"
+        rows.append({"name": name, "summary": summary})
+    if as_json:
+        print_json({"tools": rows})
+        return
+    for row in rows:
+        typer.echo(f"{row['name']}: {row['summary']}")
+
+
 def register(root: typer.Typer) -> None:
     """Add the `tools` group, the MLX commands included, to the root app."""
     # Importing tools_mlx adds train/eval/generate/fuse to `app`.

@@ -1,9 +1,10 @@
 """The demo's recipe: the shipped `finetune` recipe, adapted to a 40/25/20/10/5 mix.
 
 The shipped recipe mixes its sources in equal shares and has no optional work. The demo
-keeps every template of it and changes two things: the `mix` step names each source
-with its share, and a low-priority "Near-duplicate report" task (dedup with `near`, kept
-apart from the main chain) is added. The result is written as a recipe file the Planner
+keeps every template of it and changes three things: the `mix` step names each source
+with its share, a low-priority "Near-duplicate report" task (dedup with `near`, kept
+apart from the main chain) is added, and so is a step-less "Write the model card" task
+after the evaluation, for the demo's command worker (`sprintboard.demo.model_card`). The result is written as a recipe file the Planner
 loads like any other (`--recipe PATH`).
 """
 
@@ -16,9 +17,19 @@ from typing import Any
 
 from sprintboard.agents.recipe import Recipe, RecipeCriterion, RecipeStep, RecipeTask, load_recipe
 
-__all__ = ["NEAR_DUP_TITLE", "demo_recipe", "recipe_toml", "write_demo_recipe"]
+__all__ = [
+    "MODEL_CARD_TITLE",
+    "NEAR_DUP_TITLE",
+    "WRITER_CAPS",
+    "demo_recipe",
+    "recipe_toml",
+    "write_demo_recipe",
+]
 
 NEAR_DUP_TITLE = "Near-duplicate report (optional)"
+MODEL_CARD_TITLE = "Write the model card"
+WRITER_CAPS = ["docs"]
+"""What the model card task needs: only the demo's command worker (`writer-alpha`) has it."""
 
 
 def demo_recipe(shares: Mapping[str, int], *, iters: int = 30) -> Recipe:
@@ -42,6 +53,7 @@ def demo_recipe(shares: Mapping[str, int], *, iters: int = 30) -> Recipe:
         tasks.append(template)
         if template.key == "dedup":
             tasks.append(_near_dup_report())
+    tasks.append(_model_card())
     defaults = {**base.recipe.defaults, "iters": iters}
     info = base.recipe.model_copy(update={"name": "finetune-demo", "defaults": defaults})
     return Recipe(recipe=info, tasks=tasks)
@@ -72,6 +84,24 @@ def _near_dup_report() -> RecipeTask:
             RecipeCriterion(
                 text="Near-duplicate clusters listed", check="file_exists {run}/near_clusters.jsonl"
             )
+        ],
+    )
+
+
+def _model_card() -> RecipeTask:
+    # No tool steps: a command worker (an outside program) does it; the Auditor checks
+    # the file it left in its own run folder.
+    return RecipeTask(
+        key="model_card",
+        title=MODEL_CARD_TITLE,
+        description="Write MODEL_CARD.md from the evaluation's metrics and files.",
+        after=["eval"],
+        priority=2,
+        estimate=(2, 5),
+        complexity="Low",
+        caps=list(WRITER_CAPS),
+        criteria=[
+            RecipeCriterion(text="MODEL_CARD.md written", check="file_exists {run}/MODEL_CARD.md")
         ],
     )
 

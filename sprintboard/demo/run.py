@@ -6,8 +6,10 @@ folders and the A2A directory through a shared mount. Each host's agents run as 
 process (`sprintboard agents run --host ...`) and the owner's daemon (`sprintboard a2a
 serve --host alpha`) answers beta's signed messages; beta's results travel back as blobs
 the owner verifies and promotes. Beta's agents start first; once beta holds its first audit
-a scripted person edits KANBAN.md (and syncs it), then alpha's agents start. No network,
-key or GPU is needed.
+a scripted person edits KANBAN.md (and syncs it), then alpha's agents start. Last, alpha's
+command worker (`writer-alpha`, running `sprintboard.demo.model_card` where a coding
+agent's CLI would go) writes the model card, a task without tool steps, and the Auditor
+checks the file in its run folder. No network, key or GPU is needed.
 
 ```python
 from sprintboard.demo import main
@@ -34,7 +36,7 @@ from sprintboard.a2a.keys import keygen, pair
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.state import BoardState
 from sprintboard.demo.data import SOURCES, DatasetSummary, write_dataset
-from sprintboard.demo.recipe import NEAR_DUP_TITLE, write_demo_recipe
+from sprintboard.demo.recipe import NEAR_DUP_TITLE, WRITER_CAPS, write_demo_recipe
 from sprintboard.demo.story import PersonEdit, tell_story
 from sprintboard.errors import SprintboardError
 from sprintboard.join import join_workspace
@@ -225,6 +227,7 @@ def _set_up_hosts(run: _Run) -> Path:
     # beta's own folder (its own `.sprintboard/`, no board files: every board call it
     # makes is a signed message to alpha).
     init_workspace(ws, owner="alpha", hosts=[("alpha", []), ("beta", ["mlx"])], shared=_SHARED)
+    _add_writer(ws)  # before the join: beta's folder gets the same agents
     beta = Path(join_workspace(ws, run.root / "beta", "beta").folder)
     secret = keygen(ws / ".sprintboard" / "keys", "alpha", "beta")
     pair(beta / ".sprintboard" / "keys", "alpha", "beta", secret)
@@ -317,6 +320,30 @@ def _close(run: _Run, board: LocalBoard, dataset: DatasetSummary, person: Person
     memory = (result.standup, result.burndown)
     run.say.write(tell_story(ws, board.events(), result.state, person, run.timings, memory))
     return result
+
+
+def _add_writer(ws: Path) -> None:
+    """A command-worker builder on alpha: it takes the step-less model card task (DESIGN.md
+    contract 12), running the demo's own script where a coding agent's CLI would go."""
+    argv = [sys.executable, "-P", "-m", "sprintboard.demo.model_card", "{prompt_file}"]
+    lines = [
+        "",
+        "# hands tasks without tool steps to an outside program (here the demo's script;",
+        "# see the README for coding-agent CLIs)",
+        "[[agents]]",
+        'name = "writer-alpha"',
+        'role = "builder"',
+        'host = "alpha"',
+        f"caps = {orjson.dumps(WRITER_CAPS).decode()}",
+        "wip = 1",
+        'worker = "command"',
+        f"command = {orjson.dumps(argv).decode()}",
+        "timeout = 120",
+        "max_attempts = 2",
+        "",
+    ]
+    with (ws / "sprintboard.toml").open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
 
 
 def _granted(board: LocalBoard) -> bool:

@@ -70,6 +70,21 @@ def _metrics(metrics: Mapping[str, float], names: Sequence[str]) -> str:
     return ", ".join(shown) or "no metrics"
 
 
+def _worker_lines(workspace: Path, state: BoardState, who: Mapping[str, str]) -> list[str]:
+    """The step-less task a command worker did (the model card), and its note."""
+    card = next((t for t in state.tasks.values() if not t.steps and t.artifacts), None)
+    if card is None:
+        return []
+    said = [n.text for n in state.notes if n.task == card.id]
+    return [
+        "",
+        f"{card.id} had no tool steps: {who.get(card.id, '?')} ran its command worker in "
+        f"{workspace / 'runs' / card.id / str(card.attempt)} "
+        f"({len(card.artifacts)} files; the Auditor checked {{run}}/MODEL_CARD.md)",
+        *(f"  its note: {text}" for text in said[-1:]),
+    ]
+
+
 def tell_story(
     workspace: Path,
     events: Sequence[Event],
@@ -112,6 +127,7 @@ def tell_story(
     if evaluation is not None:
         names = ("test_loss", "test_ppl", "perplexity")
         lines.append(f"  eval:  {_metrics(evaluation.metrics, names)}")
+    lines += _worker_lines(workspace, state, who)
     lines += [
         "",
         "where to look:",

@@ -293,7 +293,7 @@ def test_claim_next_from_a_host_takes_what_the_one_ranking_gives_that_host(side:
         ]
     )
     side.board.assign("T4", "builder-alpha")  # assigned elsewhere: not offered to beta
-    args = {"agent": "builder-beta", "role": None, "caps": None, "ttl": 60, "with_steps": False}
+    args = {"agent": "builder-beta", "role": None, "caps": None, "ttl": 60, "by_worker": False}
     got = _ask(side, "claim_next", args)
     assert got.env.kind == "assignment" and got.parsed.meta["task"]["id"] == "T3"
     got = _ask(side, "claim_next", args)  # builder-beta has WIP 2 in the generated config

@@ -182,7 +182,8 @@ def test_cli_run_with_llm_402_exits_0_and_plans_from_the_recipe(
     done = subprocess.run(
         [sys.executable, "-c", "from sprintboard.cli import main; main()",
          "agents", "run", "--once", "--llm", "--roles", "planner,negotiator", "--json",
-         "--objective", "tune", "--param", f"sources={srcs}", "--param", "model=m"],
+         "--objective", "tune", "--recipe", "finetune", "--param", f"sources={srcs}",
+         "--param", "model=m"],
         cwd=workspace, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -201,7 +202,8 @@ def test_cli_plan_queues_the_recipe_once(
     from sprintboard.cli import main
 
     srcs = ",".join(sources(workspace, count=3))
-    argv = ["agents", "plan", "--objective", "tune", "-p", f"sources={srcs}", "-p", "model=m",
+    argv = ["agents", "plan", "--objective", "tune", "--recipe", "finetune",
+            "-p", f"sources={srcs}", "-p", "model=m",
             "-w", str(workspace), "--json"]  # fmt: skip
     main(argv)
     assert json.loads(capsys.readouterr().out) == {"sprint": "S1", "planned": 8, "source": "recipe"}

@@ -138,4 +138,7 @@ def test_a_task_without_steps_waits_for_a_person(make_runner: Callable[..., Runn
     task = board.snapshot().tasks["T100"]
     assert task.status == "ready" and task.attempt == 0 and task.agent is None
     notes = [d.text for d in board.snapshot().decisions if d.task == "T100"]
-    assert notes == ["T100 has no tool steps: no agent will do it; it waits for a person"]
+    assert notes == [
+        'T100 has no tool steps and no builder in sprintboard.toml has worker = "command" or '
+        '"llm": no agent will do it; it waits for a person'
+    ]

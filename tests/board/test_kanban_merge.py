@@ -121,6 +121,16 @@ def test_each_kind_of_edit_becomes_an_event_by_the_person(
     assert view.sync(b).merged is False  # nothing left to merge
 
 
+def test_a_person_sets_caps_on_a_card(board: tuple[LocalBoard, KanbanSync]) -> None:
+    b, view = board
+    line = "- [ ] `T001` P1 **Audit the TOEFL set**"
+    _save(view.path, _edit(view.path, line, line + " · needs: code, gpu"))
+    report = view.sync(b)
+    assert report.error is None and report.merged
+    assert b.snapshot().tasks["T001"].caps == ["code", "gpu"]
+    assert line + " · needs: code, gpu" in view.path.read_text(encoding="utf-8")
+
+
 def test_person_and_agent_changing_different_fields_both_survive(
     board: tuple[LocalBoard, KanbanSync],
 ) -> None:

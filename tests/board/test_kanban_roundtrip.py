@@ -14,6 +14,7 @@ from sprintboard.board.kanban.render import render_kanban
 from sprintboard.board.models import STATUSES, Criterion, Decision, Note, Task
 from sprintboard.board.state import BoardState
 from sprintboard.errors import KanbanParseError
+from sprintboard.files import FileRef
 
 # The seed documents live beside the repo (`../shared/examples`, DESIGN.md).
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
@@ -49,6 +50,11 @@ def _states(draw: st.DrawFn) -> BoardState:
             status=status,
             priority=draw(st.integers(0, 4)),
             agent=draw(st.none() | _word),
+            caps=draw(st.lists(_word, max_size=2, unique=True)),
+            artifacts=[
+                FileRef(f"runs/T{n + 1:03d}/1/{name}.md", "0" * 64, 1)
+                for name in draw(st.lists(_word, max_size=2, unique=True))
+            ],
             blocked_reason=reason,
             commits=draw(st.lists(_sha, max_size=2)),
             done_at=draw(_day) if status == "done" else None,
@@ -77,6 +83,22 @@ def test_parse_of_render_gives_the_state_back(state: BoardState) -> None:
     assert doc.decisions == decisions and doc.notes == notes
     assert doc.new_ids == [] and doc.warnings == []
     assert render_kanban(state, doc) == text  # read and rendered again: byte-identical
+
+
+def test_a_card_shows_its_caps_and_in_review_what_was_submitted() -> None:
+    state = BoardState()
+    art = FileRef("runs/T001/1/report.md", "0" * 64, 9)
+    state.tasks["T001"] = Task(
+        id="T001", title="Research", status="needs_manual", caps=["code", "gpu"], artifacts=[art]
+    )
+    state.tasks["T002"] = Task(id="T002", title="Done one", status="done", artifacts=[art])
+    text = render_kanban(state)
+    line = "- [ ] `T001` P3 **Research** · needs: code, gpu · `needs_manual`"
+    assert f"{line}\n  - 📎 `runs/T001/1/report.md`" in text
+    assert text.count("📎") == 1  # only while in review: not under the done T002
+    loose = parse_kanban("# K\n\n## Ready\n- Port the loader · needs: code, mlx\n", taken=[])
+    (card,) = loose.cards.values()
+    assert (card.title, card.caps) == ("Port the loader", ("code", "mlx"))
 
 
 def test_the_quimbot_board_is_read_as_people_wrote_it() -> None:

@@ -112,10 +112,32 @@ def test_wip_per_agent_and_per_role_leave_no_room(mk: Mk) -> None:
         check_claim(state, POLICY, state.tasks["A"], "b-alpha", "alpha")
 
 
-def test_with_steps_keeps_only_work_a_tool_builder_can_do(mk: Mk) -> None:
+def test_by_worker_keeps_only_work_a_tool_builder_can_do(mk: Mk) -> None:
     state = _state(mk("manual", priority=1), mk("tool", steps=[Step("audit", {})]))
-    assert _ids(next_tasks(state, POLICY, agent="b-alpha", with_steps=True)) == ["tool"]
+    assert _ids(next_tasks(state, POLICY, agent="b-alpha", by_worker=True)) == ["tool"]
     assert _ids(next_tasks(state, POLICY, agent="b-alpha")) == ["manual", "tool"]
+
+
+def test_by_worker_sends_step_less_tasks_to_command_and_llm_builders_whose_caps_cover(
+    mk: Mk,
+) -> None:
+    policy = BoardPolicy(
+        owner="alpha",
+        agent_roles={"tools-1": "builder", "coder": "builder", "writer": "builder"},
+        agent_hosts={"tools-1": "alpha", "coder": "alpha", "writer": "alpha"},
+        agent_caps={"coder": frozenset({"code"}), "writer": frozenset()},
+        agent_workers={"tools-1": "tools", "coder": "command", "writer": "llm"},
+    )
+    state = _state(
+        mk("tool", steps=[Step("audit", {})]),
+        mk("code", caps=["code"]),
+        mk("any"),
+    )
+    assert _ids(next_tasks(state, policy, agent="tools-1", by_worker=True)) == ["tool"]
+    assert _ids(next_tasks(state, policy, agent="coder", by_worker=True)) == ["code", "any"]
+    assert _ids(next_tasks(state, policy, agent="writer", by_worker=True)) == ["any"]
+    why = policy.claimant("coder").worker_misfit(state.tasks["tool"])
+    assert why is not None and "command worker" in why
 
 
 def test_an_unknown_agent_takes_nothing_unless_claims_are_open(mk: Mk) -> None:

@@ -34,7 +34,7 @@ def test_every_task_but_the_blocked_one_is_done_once_by_the_auditor(
 ) -> None:
     result, _ = demo
     state, events = result.state, _events(result)
-    assert len(state.tasks) == 11  # 5 audits, dedup, report, mix, split, train, eval
+    assert len(state.tasks) == 12  # 5 audits, dedup, report, mix, split, train, eval, card
     rest = {t.id for t in state.tasks.values()} - {result.person.blocked}
     assert {state.tasks[t].status for t in rest} == {"done"}
     for task_id in rest:
@@ -120,3 +120,23 @@ def test_the_faults_are_found_and_the_records_are_written(demo: tuple[DemoResult
     )
     assert result.burndown.read_bytes().startswith(b"\x89PNG")
     assert "where to look:" in story and str(ws / "KANBAN.md") in story
+
+
+def test_a_command_worker_writes_the_model_card_and_the_auditor_checks_its_run(
+    demo: tuple[DemoResult, str],
+) -> None:
+    result, story = demo
+    state, events, ws = result.state, _events(result), result.workspace
+    card = next(t for t in state.tasks.values() if t.title == "Write the model card")
+    evaluation = next(t for t in state.tasks.values() if t.title.startswith("Evaluate"))
+    assert not card.steps and card.status == "done" and card.dependencies == [evaluation.id]
+    (grant,) = [e for e in events if e.op == "lease.grant" and e.task == card.id]
+    assert grant.actor == "writer-alpha@alpha"
+    assert card.criteria[0].check is not None and "/MODEL_CARD.md" in card.criteria[0].check
+    text = (ws / "runs" / card.id / "1" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"| test_loss | {evaluation.metrics['test_loss']:.4f} |" in text
+    assert f"runs/{card.id}/1/MODEL_CARD.md" in {a.path for a in card.artifacts}
+    notes = [n for n in state.notes if n.task == card.id]
+    assert notes and notes[-1].actor == "writer-alpha@alpha"
+    assert f"MODEL_CARD.md written from {evaluation.id}" in notes[-1].text
+    assert f"{card.id} had no tool steps: writer-alpha@alpha" in story
