@@ -68,7 +68,7 @@ def _app() -> typer.Typer:
         debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
     ) -> None:
         """One task board for AI agents and people."""
-        from sprintboard.commands.verbosity import set_verbosity
+        from sprintboard.commands.verbosity import set_verbosity  # start-up: typer path only
 
         _State.debug = debug
         set_verbosity(quiet, verbose)
@@ -88,9 +88,9 @@ class _State:
 
 def _print_version(value: bool) -> None:
     if value:
-        import typer
+        import typer  # start-up: see the module docstring
 
-        from sprintboard import __version__
+        from sprintboard import __version__  # start-up: typer path only
 
         typer.echo(f"sprintboard {__version__}")
         raise typer.Exit()
