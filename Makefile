@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench mutate clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -24,6 +24,11 @@ lint: setup
 # Every benchmark at its --quick size (a few minutes), then one summary table of the goals.
 bench: setup
 	@$(BIN)/python benchmarks/run_all.py
+
+# Mutation testing of the critical modules (mutmut, module by module; about half an hour on 2
+# cores, so not in CI). `make mutate MODULES="board/state.py a2a/seen.py"` runs some of them.
+mutate: setup
+	@$(BIN)/python scripts/mutate.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) build demo .pytest_cache .mypy_cache .ruff_cache

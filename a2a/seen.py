@@ -25,24 +25,37 @@ class SeenIds:
         self._ids: dict[str, float] = {}
         self._buffer: list[str] = []
         self._lines = 0
+        """Lines in the file as far as this process knows (each counted once)."""
         self._offset = 0
+        """Where reading goes on: everything before it was read (or written) here."""
+        self._tail = b""
+        """The last line before `_offset`: if it is not there any more, the file was compacted."""
+        self._inode: int | None = None
         self._catch_up()
 
     def _catch_up(self) -> None:
         """Read ids other processes (the daemon, the HTTP endpoint) appended since last time."""
         try:
-            size = self.path.stat().st_size
+            with self.path.open("rb") as fh:
+                inode = os.fstat(fh.fileno()).st_ino
+                start = self._offset - len(self._tail)
+                fh.seek(start)
+                data = fh.read()
+                if inode != self._inode or not data.startswith(self._tail):
+                    # Compacted by another process: rewritten, and maybe longer again by now
+                    # than where this reader stopped. Only a whole read sees every id.
+                    self._inode, self._offset, self._tail, self._lines = inode, 0, b"", 0
+                    fh.seek(0)
+                    data = fh.read()
+                else:
+                    data = data[len(self._tail) :]
         except FileNotFoundError:
             return
-        if size < self._offset:  # compacted by another process: read it whole again
-            self._offset = 0
-        if size == self._offset:
-            return
-        with self.path.open("rb") as fh:
-            fh.seek(self._offset)
-            data = fh.read(size - self._offset)
         end = data.rfind(b"\n") + 1  # a torn last line is read once it is complete
+        if not end:
+            return
         self._offset += end
+        self._tail = data[data.rfind(b"\n", 0, end - 1) + 1 : end]
         for line in data[:end].decode("utf-8", errors="replace").splitlines():
             parts = line.split(" ")
             if len(parts) == 2:
@@ -71,14 +84,23 @@ class SeenIds:
         """Append the ids added since the last flush and fsync them (group commit)."""
         if not self._buffer:
             return
+        self._catch_up()  # others' lines first, so that reading can go on after ours
         data = "".join(self._buffer).encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            inode = os.fstat(fd).st_ino
         finally:
             os.close(fd)
-        self._lines += len(self._buffer)
+        if end - len(data) == self._offset and self._inode in (inode, None):
+            # Nobody appended in between: our lines need not be read back (and counted) again.
+            self._inode, self._offset = inode, end
+            self._tail = data[data.rfind(b"\n", 0, len(data) - 1) + 1 :]
+            self._lines += len(self._buffer)
         self._buffer.clear()
 
     def prune(self, now: datetime) -> int:
@@ -87,10 +109,14 @@ class SeenIds:
         stale = [k for k, until in self._ids.items() if until < cutoff]
         for key in stale:
             del self._ids[key]
+        self.flush()
         if self._lines > 1000 and len(self._ids) < self._lines // 2:
-            self.flush()
-            body = "".join(f"{k} {v:.3f}\n" for k, v in self._ids.items())
-            atomic_write(self.path, body.encode("utf-8"))
-            self._lines = len(self._ids)
-            self._offset = len(body.encode("utf-8"))
+            self._catch_up()  # ids another process appended must survive the rewrite
+            for key in stale:
+                self._ids.pop(key, None)
+            body = "".join(f"{k} {v:.3f}\n" for k, v in self._ids.items()).encode("utf-8")
+            atomic_write(self.path, body)
+            self._inode, self._offset, self._tail = None, 0, b""
+            self._lines = 0
+            self._catch_up()
         return len(stale)

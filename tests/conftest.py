@@ -8,14 +8,25 @@ from pathlib import Path
 
 import pytest
 
-_CLEARED_PREFIXES = ("SPRINTBOARD_", "OPENAI_", "OPENROUTER_")
+CLEARED_PREFIXES = ("SPRINTBOARD_", "OPENAI_", "OPENROUTER_")
+CLEARED_NAMES = frozenset({"UPDATE_GOLDEN"})
+"""A golden file is rewritten only by `--update-golden`: from the environment, every golden
+test would rewrite its file and pass, whatever the code printed."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite the golden files from this run's output (each such test is skipped)",
+    )
 
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Tests never see the developer's keys, endpoints or workspace."""
+    """Tests never see the developer's keys, endpoints, workspace or golden-file switch."""
     for name in list(os.environ):
-        if name.startswith(_CLEARED_PREFIXES):
+        if name.startswith(CLEARED_PREFIXES) or name in CLEARED_NAMES:
             monkeypatch.delenv(name, raising=False)
     yield
 

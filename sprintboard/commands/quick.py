@@ -132,6 +132,8 @@ def _task_row(task: Task) -> dict[str, Any]:
             "last_heartbeat": lease.last_heartbeat,
         },
         "updated": task.updated,
+        "caps": list(task.caps),
+        "artifacts": [a.path for a in task.artifacts],
     }
 
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,25 @@ def test_a_replayed_http_message_commits_nothing_new(side: Side, url: str) -> No
     assert side.journal() == journal
     reasons = [x.context for x in side.owner.postbox.ledger.lines() if x.action == "quarantine"]  # type: ignore[union-attr]
     assert len(reasons) == 2 and all("replayed id" in r for r in reasons)
+
+
+def test_a_replay_inside_the_skew_window_is_refused_after_a_compaction(
+    side: Side, url: str
+) -> None:
+    """An id handled over HTTP is kept until expiry + skew, like one the daemon handled: the
+    envelope still verifies until then, so a compaction must not drop the id earlier."""
+    seen = side.owner.postbox.seen
+    gone = side.clock.now() - timedelta(seconds=1)
+    for i in range(1100):  # mostly stale: the next prune rewrites the file
+        seen.add(f"beta-old-{i}", gone)
+    seen.flush()
+    env, first = _claim(side, url)
+    assert first.state == "TASK_STATE_COMPLETED"
+    side.clock.advance((env.expires_at - side.clock.now()).total_seconds() + 60)
+    assert seen.prune(side.clock.now()) == 1100
+    assert len((seen.path).read_text(encoding="utf-8").splitlines()) == 1  # rewritten
+    again = send_over_http_sync(url, side.beta, env)
+    assert again.state == "TASK_STATE_REJECTED" and "replayed id" in again.text
 
 
 def test_a_message_the_directory_daemon_handled_is_a_replay_over_http(side: Side, url: str) -> None:

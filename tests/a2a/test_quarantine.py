@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,27 @@ def test_a_remote_metric_under_the_writers_own_lease_is_recorded_as_the_holder(
     (event,) = [e for e in scene.board.events() if e.op == "metric.set"]
     assert event.actor == "builder-beta@beta" and event.fence == scene.lease.fence
     assert scene.board.snapshot().tasks["T2"].metrics == {"val_loss": 1.5}
+
+
+def test_a_replay_inside_its_window_is_caught_after_the_ids_were_pruned_and_compacted(
+    scene: Scene,
+) -> None:
+    env = scene.heartbeat()
+    scene.beta.post([env])
+    assert scene.process() == 1
+    seen = scene.owner.postbox.seen
+    for i in range(1100):  # old ids, long past their window
+        seen.add(f"beta-old-{i}", scene.clock.now() - timedelta(days=1))
+    seen.flush()
+    # the last moment of the replay's window: expiry + max_skew
+    scene.clock.advance(3600 + 600)
+    assert seen.prune(scene.clock.now()) == 1100
+    assert len(seen.path.read_text(encoding="utf-8").splitlines()) == 1  # compacted
+    archived = scene.a2a / "alpha" / "archive" / file_name(env)
+    shutil.copy(archived, scene.inbox / "new" / file_name(env))
+    assert scene.process() == 0
+    assert scene.reasons() == [f"replayed id {env.id} (already handled)"]
+    fresh = open_owner(scene.ws, clock=scene.clock)  # and after a restart
+    shutil.copy(archived, scene.inbox / "new" / file_name(env))
+    assert fresh.postbox.process(fresh) == 0
+    assert scene.reasons()[1] == f"replayed id {env.id} (already handled)"

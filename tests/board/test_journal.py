@@ -248,3 +248,103 @@ def test_a_same_length_edit_of_a_middle_line_is_refused_on_open(
     assert report.set_aside == [] and report.rechained == 5
     state = open_local(ids_start=70).snapshot()
     assert state.tasks["T1"].lease is None and state.decisions[-1].text == "newer work"
+
+
+def _replace_line(root: Path, index: int, change: Any) -> None:
+    """Replace line `index` (0-based) with `change(parsed)`, re-chaining nothing."""
+    lines = _journal(root).read_bytes().splitlines(keepends=True)
+    lines[index] = orjson.dumps(change(orjson.loads(lines[index]))) + b"\n"
+    _journal(root).write_bytes(b"".join(lines))
+    (root / ".sprintboard" / "head.json").unlink()
+    _snapshot(root).unlink()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda d: [d], "a line must be a JSON object"),
+        (lambda d: {**d, "seq": 7}, "seq is 7, expected 1"),
+        (lambda d: {k: v for k, v in d.items() if k != "seq"}, "seq is None, expected 1"),
+        (lambda d: {**d, "prev": "0" * 16}, "hash chain broken: prev is '0000000000000000', "
+                                            "but line 0 hashes to None"),
+        (lambda d: {**d, "op": "task.delete"}, "unknown op 'task.delete'"),
+        (lambda d: {k: v for k, v in d.items() if k != "actor"},
+         "actor is 'None', of the wrong type"),
+        (lambda d: {k: v for k, v in d.items() if k != "fields"},
+         "fields is 'None', of the wrong type"),
+        (lambda d: {**d, "fields": {}},
+         "event does not apply: task.create has a bad value (KeyError: 'task')"),
+        (lambda d: {**d, "fields": {"task": {"id": "T1", "title": "t", "status": "nope"}}},
+         "event does not apply: T1: unknown status 'nope'"),
+    ],
+)  # fmt: skip
+def test_a_bad_first_line_is_named_with_its_reason(
+    tmp_path: Path, open_local: Any, task: Any, change: Any, reason: str
+) -> None:
+    open_local().create_tasks([task("T1")])
+    _replace_line(tmp_path, 0, change)
+    with pytest.raises(JournalCorrupt) as err:
+        open_local()
+    assert (err.value.line, err.value.path) == (1, _journal(tmp_path))
+    assert err.value.reason.startswith(reason)
+    assert str(err.value).startswith(f"{_journal(tmp_path)}:1: {reason}")
+
+
+def test_lines_longer_than_the_read_window_are_verified(
+    tmp_path: Path, open_local: Any, task: Any
+) -> None:
+    """The head check reads the last line backwards in growing windows (4 KiB first)."""
+    board = open_local()
+    board.create_tasks([task("T1", description="x" * 20_000)])
+    board.update_task("T1", {"description": "y" * 9000})
+    assert open_local().snapshot().tasks["T1"].description == "y" * 9000
+    data = _journal(tmp_path).read_bytes()
+    _journal(tmp_path).write_bytes(data.replace(b"y" * 9000, b"z" * 9000))
+    with pytest.raises(JournalRolledBack, match="line hash"):
+        open_local()
+
+
+def test_a_journal_shorter_than_the_recorded_head_is_refused(
+    tmp_path: Path, open_local: Any, task: Any
+) -> None:
+    board = open_local()
+    board.create_tasks([task("T1")])
+    board.create_tasks([task("T2")])
+    head = _head(tmp_path)
+    data = _journal(tmp_path).read_bytes()
+    assert head["offset"] == len(data)
+    _journal(tmp_path).write_bytes(data[:-1])
+    with pytest.raises(JournalRolledBack) as err:
+        open_local()
+    assert (err.value.expected, err.value.found) == (
+        f"seq 2 ({head['hash']})",
+        f"a journal of {len(data) - 1} bytes (< {len(data)})",
+    )
+
+
+def _head(root: Path) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads((root / ".sprintboard" / "head.json").read_bytes())
+    return data
+
+
+def test_an_unreadable_head_means_the_whole_journal_is_verified(
+    tmp_path: Path, open_local: Any, task: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _busy_board(open_local, task)
+    (tmp_path / ".sprintboard" / "head.json").write_bytes(b"{not json")
+    assert open_local().verify() == 7
+    assert "head.json is unreadable; verifying the whole journal instead" in caplog.text
+    head = _head(tmp_path)
+    assert (head["seq"], head["offset"]) == (7, len(_journal(tmp_path).read_bytes()))
+
+
+def test_event_ids_are_read_from_every_line(tmp_path: Path, open_local: Any, task: Any) -> None:
+    from sprintboard.board.journal import Journal
+
+    board = open_local()
+    board.create_tasks([task("T1")])
+    board.apply([EventDraft("note.add", None, {"text": '"id":"fake"'}, "human:a", id="msg:1")])
+    journal = Journal(_journal(tmp_path), tmp_path / "head.json")
+    assert journal.event_ids() == {"alpha:00000000000000000000000001", "msg:1"}
+    assert Journal(tmp_path / "none.jsonl", tmp_path / "h.json").event_ids() == set()
+    assert Journal(tmp_path / "none.jsonl", tmp_path / "h.json").read().lines == []

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from sprintboard.board.clock import CounterIds, FrozenClock
+from sprintboard.board.kanban.merge import merge_edit
+from sprintboard.board.kanban.model import (
+    KanbanCard,
+    KanbanDocument,
+    KanbanEntry,
+    cards_of,
+    entries_of,
+)
 from sprintboard.board.kanban.sync import KanbanSync
 from sprintboard.board.local import LocalBoard
+from sprintboard.board.models import Task
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.board.state import BoardState
 
@@ -315,3 +326,292 @@ def test_a_file_that_names_no_copy_merges_only_what_was_added(
     assert b.snapshot().tasks["T002"].priority == 2
     assert [n.text for n in b.snapshot().notes] == ["Backups run nightly"]
     assert any("only new cards, decisions and notes" in w for w in report.warnings)
+
+
+# -- every merged field: the person wins where both touched it, the agent keeps the rest ----
+
+_PERSON = "human:ana"
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One field the merge carries: the person's edit of a card, an agent's change of the
+    same field, and how to read it back from the task."""
+
+    edit: Callable[[KanbanCard], KanbanCard]
+    agent: Callable[[LocalBoard], None]
+    read: Callable[[Task], object]
+    person_value: object
+    agent_value: object
+
+
+def _agent_update(**fields: object) -> Callable[[LocalBoard], None]:
+    return lambda b: b.update_task("T1", fields, actor="planner-1@alpha")
+
+
+_FIELDS: dict[str, _Field] = {
+    "title": _Field(
+        lambda c: replace(c, title="Person title"),
+        _agent_update(title="Agent title"),
+        lambda t: t.title,
+        "Person title",
+        "Agent title",
+    ),
+    "priority": _Field(
+        lambda c: replace(c, priority=0),
+        _agent_update(priority=2),
+        lambda t: t.priority,
+        0,
+        2,
+    ),
+    "owner": _Field(
+        lambda c: replace(c, owner="ana"),
+        _agent_update(agent="builder-1"),
+        lambda t: t.agent,
+        "ana",
+        "builder-1",
+    ),
+    "commits": _Field(
+        lambda c: replace(c, commits=("abc1234",)),
+        _agent_update(commits=["fff0000"]),
+        lambda t: t.commits,
+        ["abc1234"],
+        ["fff0000"],
+    ),
+    "criteria": _Field(
+        lambda c: replace(c, criteria=(("person's criterion", False),)),
+        _agent_update(criteria=[{"text": "agent's criterion"}]),
+        lambda t: [x.text for x in t.criteria],
+        ["person's criterion"],
+        ["agent's criterion"],
+    ),
+    "status": _Field(
+        lambda c: replace(c, status="cancelled", checked=True),
+        lambda b: b.move("T1", "ready", actor="planner-1@alpha"),
+        lambda t: t.status,
+        "cancelled",
+        "ready",
+    ),
+    "blocked_reason": _Field(
+        lambda c: replace(c, blocked_reason="the person's reason"),
+        _agent_update(blocked_reason="the agent's reason"),
+        lambda t: t.blocked_reason,
+        "the person's reason",
+        "the agent's reason",
+    ),
+}
+
+
+def _merge_board(tmp_path: Path) -> LocalBoard:
+    board = LocalBoard(tmp_path, host="alpha", policy=POLICY, clock=FrozenClock(), ids=CounterIds())
+    board.create_tasks(
+        [
+            {
+                "id": "T1",
+                "title": "Base title",
+                "status": "blocked",
+                "blocked_reason": "the base reason",
+                "priority": 1,
+                "criteria": [{"text": "base criterion"}],
+                "commits": ["0000000"],
+            },
+            {"id": "T2", "title": "Other", "status": "ready"},
+        ],
+        actor="planner-1@alpha",
+    )
+    return board
+
+
+def _merged(board: LocalBoard, base: KanbanDocument, edited: KanbanDocument) -> Task:
+    result = merge_edit(base, edited, board.snapshot(), _PERSON)
+    assert {d.actor for d in result.drafts} <= {_PERSON}
+    board.apply(result.drafts)
+    return board.snapshot().tasks["T1"]
+
+
+@pytest.mark.parametrize("name", list(_FIELDS))
+def test_on_every_merged_field_both_touched_the_person_wins(tmp_path: Path, name: str) -> None:
+    spec = _FIELDS[name]
+    board = _merge_board(tmp_path)
+    base = KanbanDocument(cards=cards_of(board.snapshot()))
+    edited = KanbanDocument(cards={**base.cards, "T1": spec.edit(base.cards["T1"])})
+    spec.agent(board)
+    assert spec.read(board.snapshot().tasks["T1"]) == spec.agent_value
+    assert spec.read(_merged(board, base, edited)) == spec.person_value
+
+
+@pytest.mark.parametrize("name", list(_FIELDS))
+def test_an_agent_change_the_person_did_not_touch_survives(tmp_path: Path, name: str) -> None:
+    spec = _FIELDS[name]
+    board = _merge_board(tmp_path)
+    base = KanbanDocument(cards=cards_of(board.snapshot()))
+    other = "title" if name != "title" else "priority"
+    edited_card = _FIELDS[other].edit(base.cards["T1"])
+    edited = KanbanDocument(cards={**base.cards, "T1": edited_card})
+    spec.agent(board)
+    task = _merged(board, base, edited)
+    assert spec.read(task) == spec.agent_value
+    assert _FIELDS[other].read(task) == _FIELDS[other].person_value
+
+
+def test_an_unchanged_file_merges_to_nothing(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    base = KanbanDocument(cards=cards_of(board.snapshot()))
+    for spec in _FIELDS.values():
+        if spec.read(board.snapshot().tasks["T1"]) != spec.agent_value:
+            spec.agent(board)
+    result = merge_edit(base, KanbanDocument(cards=dict(base.cards)), board.snapshot(), _PERSON)
+    assert (result.drafts, result.warnings) == ([], [])
+
+
+def _docs(board: LocalBoard) -> tuple[KanbanDocument, KanbanDocument]:
+    state = board.snapshot()
+    decisions, notes = entries_of(state)
+    base = KanbanDocument(cards=cards_of(state), decisions=decisions, notes=notes)
+    edited = KanbanDocument(cards=dict(base.cards), decisions=list(decisions), notes=list(notes))
+    return base, edited
+
+
+def test_new_cards_are_created_as_the_person_wrote_them(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    base, edited = _docs(board)
+    edited.cards["N1"] = KanbanCard(
+        "N1", "Ticked", "ready", priority=1, checked=True, done="2026-02-03"
+    )
+    edited.cards["N2"] = KanbanCard("N2", "Stuck", "blocked", owner="ana", commits=("abc",))
+    edited.cards["N3"] = KanbanCard(
+        "N3", "Why", "blocked", blocked_reason="legal", criteria=(("c", True),)
+    )
+    edited.cards["N4"] = KanbanCard("N4", "Dropped", "cancelled", checked=True)
+    result = merge_edit(base, edited, board.snapshot(), _PERSON)
+    assert [(d.op, d.task, d.actor) for d in result.drafts] == [
+        ("task.create", n, _PERSON) for n in ("N1", "N2", "N3", "N4")
+    ]
+    n1, n2, n3, n4 = (d.fields["task"] for d in result.drafts)
+    assert (n1["status"], n1["priority"], n1["done_at"]) == ("done", 1, "2026-02-03T00:00:00Z")
+    assert (n2["status"], n2["blocked_reason"], n2["agent"], n2["commits"]) == (
+        "blocked",
+        "blocked in KANBAN.md by human:ana",
+        "ana",
+        ["abc"],
+    )
+    assert (n3["blocked_reason"], n3["role"], "done_at" in n3) == ("legal", "builder", False)
+    assert n3["criteria"] == [{"text": "c", "done": True, "check": None, "result": None}]
+    assert (n4["status"], n4["title"]) == ("cancelled", "Dropped")
+    board.apply(result.drafts)
+    assert board.snapshot().tasks["N1"].status == "done"
+
+
+def test_ticking_criteria_in_the_file_checks_them_once(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    board.update_task("T1", {"criteria": [{"text": "a"}, {"text": "b"}, {"text": "c"}]})
+    board.check_criterion("T1", 2, True, "by the auditor", "human:bob")
+    base, edited = _docs(board)
+    card = base.cards["T1"]
+    ticked = (("a", True), ("b", False), ("c", True))
+    edited.cards["T1"] = replace(card, criteria=ticked)
+    assert card.criteria[2] == ("c", True)
+    board.check_criterion("T1", 0, True, "meanwhile", "human:bob")  # the agent got there first
+    result = merge_edit(base, edited, board.snapshot(), _PERSON)
+    assert result.drafts == []  # a tick the task already has is not written again
+    board2 = _merge_board(tmp_path / "again")
+    board2.update_task("T1", {"criteria": [{"text": "a"}, {"text": "b"}]})
+    base, edited = _docs(board2)
+    edited.cards["T1"] = replace(base.cards["T1"], criteria=(("a", False), ("b", True)))
+    (draft,) = merge_edit(base, edited, board2.snapshot(), _PERSON).drafts
+    assert (draft.op, draft.task, draft.fields) == (
+        "criterion.check",
+        "T1",
+        {"index": 1, "done": True, "result": "ticked in KANBAN.md by human:ana"},
+    )
+
+
+def test_renamed_criteria_keep_the_checks_and_results_of_the_ones_kept(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    crit = [{"text": "a", "check": "file_exists x", "result": "ok", "done": True}]
+    board.update_task("T1", {"criteria": crit})
+    base, edited = _docs(board)
+    edited.cards["T1"] = replace(base.cards["T1"], criteria=(("new", False), ("a", True)))
+    (draft,) = merge_edit(base, edited, board.snapshot(), _PERSON).drafts
+    assert draft.fields == {
+        "criteria": [
+            {"text": "new", "done": False, "check": None, "result": None},
+            {"text": "a", "done": True, "check": "file_exists x", "result": "ok"},
+        ]
+    }
+
+
+def test_a_card_moved_in_the_file_moves_the_task_with_force_only_off_the_table(
+    tmp_path: Path,
+) -> None:
+    board = _merge_board(tmp_path)
+    base, edited = _docs(board)
+    edited.cards["T1"] = replace(base.cards["T1"], status="ready", blocked_reason=None)
+    edited.cards["T2"] = replace(base.cards["T2"], status="awaiting_test")
+    drafts = merge_edit(base, edited, board.snapshot(), _PERSON).drafts
+    assert [(d.task, d.fields) for d in drafts] == [
+        ("T1", {"to": "ready", "reason": "moved in KANBAN.md by human:ana"}),
+        ("T2", {"to": "awaiting_test", "reason": "moved in KANBAN.md by human:ana", "force": True}),
+    ]
+    base, edited = _docs(board)
+    edited.cards["T2"] = replace(base.cards["T2"], status="blocked")
+    (draft,) = merge_edit(base, edited, board.snapshot(), _PERSON).drafts
+    assert draft.fields == {"to": "blocked", "reason": "blocked in KANBAN.md by human:ana"}
+
+
+def test_ticking_a_card_already_under_done_finishes_the_task(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    board.move("T2", "done", "human:ana", force=True)
+    board.move("T2", "ready", "human:ana", force=True)
+    base, edited = _docs(board)
+    base.cards["T2"] = replace(base.cards["T2"], status="done", checked=False)  # as last rendered
+    edited.cards["T2"] = replace(base.cards["T2"], status="done", checked=True)
+    (draft,) = merge_edit(base, edited, board.snapshot(), _PERSON).drafts
+    assert draft.fields == {
+        "to": "done",
+        "reason": "moved in KANBAN.md by human:ana",
+        "force": True,
+    }
+
+
+def test_decisions_and_notes_added_removed_and_made_on_both_sides(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    board.add_decision("same twice")
+    board.add_decision("same twice")
+    board.add_note("kept")
+    base, edited = _docs(board)
+    board.add_decision("both wrote this")  # merged from an earlier save meanwhile
+    edited.decisions = [
+        *edited.decisions[:1],  # one "same twice" deleted
+        KanbanEntry("both wrote this"),
+        KanbanEntry("new one"),
+        KanbanEntry("new one"),
+    ]
+    edited.notes = []
+    result = merge_edit(base, edited, board.snapshot(), _PERSON, id_prefix="merge-7")
+    assert [(d.op, d.fields["text"], d.id) for d in result.drafts] == [
+        ("decision.add", "new one", "merge-7-000"),
+        ("decision.add", "new one", "merge-7-001"),
+    ]
+    assert result.warnings == [
+        "a decision was deleted from KANBAN.md ('same twice'); the journal keeps every decision, "
+        "so it is shown again",
+        "a note was deleted from KANBAN.md ('kept'); the journal keeps every note, so it is "
+        "shown again",
+    ]
+
+
+def test_deleting_a_card_is_a_warning_naming_it(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    base, edited = _docs(board)
+    del edited.cards["T2"]
+    result = merge_edit(base, edited, board.snapshot(), _PERSON)
+    assert result.drafts == []
+    assert result.warnings == [
+        "T2 (Other) was deleted from KANBAN.md; deleting a line does not delete a task, so it is "
+        "shown again. To drop it, mark it `cancelled`."
+    ]
+    board.create_tasks([{"id": "T3", "title": "agent's", "status": "ready"}])
+    edited.cards["T3"] = replace(base.cards["T2"], id="T3", title="agent's", priority=0)
+    (draft,) = merge_edit(base, edited, board.snapshot(), _PERSON).drafts  # no base: the board's
+    assert (draft.op, draft.task, draft.fields) == ("task.update", "T3", {"priority": 0})

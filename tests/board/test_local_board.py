@@ -197,3 +197,41 @@ def test_snapshots_handed_out_are_never_mutated(open_local: Any, task: Any) -> N
     board.claim("T1", agent="b1", host="alpha", ttl=60)
     assert before.tasks["T1"].status == "ready" and before.tasks["T1"].lease is None
     assert board.snapshot().tasks["T1"].status == "in_progress"
+
+
+def test_a_snapshot_is_never_changed_by_later_writes_to_its_tasks(
+    open_local: Any, task: Any, clock: FrozenClock
+) -> None:
+    import copy
+
+    board = open_local(BoardPolicy(owner="alpha", open_claims=True, agent_roles={"aud": "auditor"}))
+    board.create_tasks([task("T1", criteria=[{"text": "a"}])])
+    lease = board.claim("T1", agent="b1", host="alpha", ttl=60)
+    before = board.snapshot()
+    kept = copy.deepcopy(before)
+    clock.advance(10)
+    board.heartbeat("T1", lease.fence)
+    board.check_criterion("T1", 0, True, "ok", "aud@alpha")
+    board.submit("T1", lease.fence, [Artifact("a", "0" * 64, 1)], {"loss": 1.0})
+    board.add_decision("d", task="T1")
+    board.start_sprint("S1")
+    assert before == kept
+    after = board.snapshot().tasks["T1"]
+    assert after.criteria[0].done and after.artifacts and after.lease is None
+
+
+def test_the_sprint_decisions_and_notes_outlive_later_writes(open_local: Any, task: Any) -> None:
+    board = open_local()
+    board.start_sprint("S1", goal="ship", wip_limits={"builder": 2})
+    board.add_decision("d1")
+    board.add_note("n1", task=None)
+    board.create_tasks([task("T1")])
+    board.claim("T1", agent="b1", host="alpha", ttl=60)
+    for state in (board.snapshot(), open_local().snapshot()):
+        assert (state.sprint.id, state.sprint.goal, state.sprint.wip_limits) == (
+            "S1",
+            "ship",
+            {"builder": 2},
+        )
+        assert [d.text for d in state.decisions] == ["d1"]
+        assert [n.text for n in state.notes] == ["n1"]

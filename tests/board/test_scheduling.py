@@ -10,10 +10,14 @@ import pytest
 from sprintboard.board.models import Estimate, Lease, SprintInfo, Step, Task
 from sprintboard.board.scheduling import (
     BoardPolicy,
+    Claimant,
     check_claim,
     claimable,
+    held,
     next_tasks,
     nothing_to_take,
+    unknown_agent,
+    wip_room,
 )
 from sprintboard.board.state import BoardState
 from sprintboard.errors import LeaseConflict, WipLimitReached
@@ -168,3 +172,193 @@ def test_capabilities_not_tracked_anywhere_are_not_checked(mk: Mk) -> None:
     untracked = BoardPolicy(agent_roles={"b": "builder"})
     assert _ids(next_tasks(state, untracked, agent="b")) == ["G"]
     check_claim(state, untracked, state.tasks["G"], "b", "alpha")
+
+
+# -- the claimant as the config sees it -----------------------------------------------------
+
+CAPS = BoardPolicy(
+    owner="alpha",
+    open_claims=True,
+    agent_roles={"b-alpha": "builder", "b-beta": "builder"},
+    agent_hosts={"b-alpha": "alpha", "b-beta": "beta"},
+    agent_caps={"b-beta": frozenset({"cuda"})},
+    host_caps={"alpha": frozenset(), "beta": frozenset({"mlx"})},
+)
+
+
+def _caps(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+@pytest.mark.parametrize(
+    ("policy", "args", "expected"),
+    [
+        (POLICY, ((), {"host": "h", "role": "builder", "caps": ["x"]}),
+         Claimant(None, "h", "builder", _caps("x"))),
+        (POLICY, (("ghost", "alpha"), {"role": "builder", "caps": ["x"]}),
+         Claimant("ghost", "alpha", "builder", _caps("x"), refusal=unknown_agent("ghost"))),
+        (CAPS, (("ghost", "alpha"), {"role": "auditor", "caps": ["x"]}),
+         Claimant("ghost", "alpha", "auditor", _caps("x"),
+                  refusal="ghost is not in sprintboard.toml, so it takes only builder work")),
+        (CAPS, (("ghost", "beta"), {}), Claimant("ghost", "beta", "builder", _caps("mlx"))),
+        (CAPS, (("b-alpha", "alpha"), {"role": "auditor", "caps": ["x"]}),
+         Claimant("b-alpha", "alpha", "auditor", _caps("x"),
+                  refusal="b-alpha is a builder in sprintboard.toml, not a auditor")),
+        (CAPS, (("b-beta", "alpha"), {"caps": ["x"]}),
+         Claimant("b-beta", "alpha", "builder", _caps("x"),
+                  refusal="b-beta runs on beta in sprintboard.toml, not on alpha")),
+        (CAPS, (("b-beta",), {}),
+         Claimant("b-beta", "beta", "builder", _caps("cuda", "mlx"), known=True)),
+        (CAPS, (("b-beta", "beta"), {"role": "builder", "caps": ["mlx", "tpu"]}),
+         Claimant("b-beta", "beta", "builder", _caps("mlx"), known=True)),
+        (BoardPolicy(agent_roles={"b": "builder"}), (("b", "h"), {"caps": ["x"]}),
+         Claimant("b", "h", "builder", _caps("x"), known=True)),
+    ],
+)  # fmt: skip
+def test_a_claimant_gets_role_host_and_caps_from_the_config(
+    policy: BoardPolicy, args: tuple[tuple[str, ...], dict[str, Any]], expected: Claimant
+) -> None:
+    positional, keywords = args
+    assert policy.claimant(*positional, **keywords) == expected
+
+
+def test_hosts_and_capabilities_of_an_agent() -> None:
+    assert CAPS.host_for("b-beta", "gamma", "alpha") == "gamma"
+    assert CAPS.host_for("b-beta", None, "alpha") == "beta"
+    assert CAPS.host_for("ghost", None, "alpha") == "alpha"
+    assert CAPS.caps_of("b-beta", "beta") == {"cuda", "mlx"}
+    assert CAPS.caps_of("b-beta", None) == {"cuda"}
+    assert CAPS.caps_of("ghost", "beta") == {"mlx"} and CAPS.caps_of("ghost", "nowhere") == set()
+    assert CAPS.tracks_caps and not BoardPolicy(host_caps={"a": frozenset()}).tracks_caps
+
+
+def test_held_counts_leases_and_on_request_the_promised_work(mk: Mk) -> None:
+    state = _state(
+        mk("L1", status="in_progress", lease=_lease("b-alpha")),
+        mk("L2", status="in_progress", lease=_lease("b-beta"), role="auditor"),
+        mk("P1", agent="b-alpha"),  # assigned, not claimed: a promise
+        mk("P2", agent="b-alpha", status="blocked", blocked_reason="x"),  # not ready: none
+        mk("P3", agent="b-beta"),
+    )
+    assert held(state) == 2
+    assert (held(state, agent="b-alpha"), held(state, role="builder")) == (1, 1)
+    assert held(state, agent="b-alpha", reserved=True) == 2
+    assert held(state, reserved=True) == 2  # promises count only for a named agent
+    assert held(state, agent="b-beta", role="auditor", reserved=True) == 2
+
+
+def test_wip_room_checks_the_agent_then_its_configured_role(mk: Mk) -> None:
+    roles = {"b1": "builder"}
+    state = _state(
+        mk("L1", status="in_progress", lease=_lease("b0")),
+        mk("L2", status="in_progress", lease=_lease("b2")),
+        mk("L3", status="in_progress", lease=_lease("b3"), role="auditor"),
+        wip={"auditor": 1, "builder": 2},
+    )
+    sprint_limits = BoardPolicy(agent_roles=roles, open_claims=True)
+    assert wip_room(state, sprint_limits, agent="b1") == (
+        "role builder holds 2 task(s), its WIP limit is 2"
+    )
+    assert wip_room(state, sprint_limits, agent="b9") is None  # no role known, no agent limit
+    assert wip_room(state, sprint_limits, role="auditor") == (
+        "role auditor holds 1 task(s), its WIP limit is 1"
+    )
+    config_wins = BoardPolicy(agent_roles=roles, wip_per_role={"builder": 3}, open_claims=True)
+    assert wip_room(state, config_wins, agent="b1") is None
+    check_claim(state, config_wins, mk("A"), "b1", "alpha")
+    with pytest.raises(WipLimitReached) as err:
+        check_claim(state, sprint_limits, mk("A"), "b1", "alpha")
+    assert (err.value.scope, err.value.limit) == ("role builder", 2)
+    agent_limit = BoardPolicy(wip_per_agent={"b0": 1}, open_claims=True)
+    assert wip_room(state, agent_limit, agent="b0") == (
+        "agent b0 holds 1 task(s), its WIP limit is 1"
+    )
+    with pytest.raises(WipLimitReached) as err:
+        check_claim(state, agent_limit, mk("A"), "b0", "alpha")
+    assert (err.value.scope, err.value.limit) == ("agent b0", 1)
+
+
+def test_a_refused_claim_names_the_task(mk: Mk) -> None:
+    state = _state(mk("A", caps=["mlx", "cuda"]))
+    with pytest.raises(LeaseConflict) as err:
+        check_claim(state, POLICY, state.tasks["A"], "ghost", "alpha")
+    assert err.value.task == "A" and str(err.value).startswith("A: cannot be claimed: ghost is")
+    with pytest.raises(LeaseConflict) as err:
+        check_claim(state, POLICY, state.tasks["A"], "b-beta", "beta")
+    assert str(err.value) == "A: needs cuda; b-beta@beta lacks it"
+    with pytest.raises(LeaseConflict) as err:
+        check_claim(state, POLICY, state.tasks["A"], "b-alpha", "alpha")
+    assert str(err.value) == "A: needs cuda, mlx; b-alpha@alpha lacks it"
+
+
+def test_work_assigned_to_a_host_goes_to_that_host_only(mk: Mk) -> None:
+    state = _state(mk("A", agent="b-beta", host="beta"), mk("B", agent="b-beta"))
+    beta = Claimant("b-beta", "beta", "builder", None)
+    assert [beta.assigned_elsewhere(t) for t in state.tasks.values()] == [False, False]
+    elsewhere = Claimant("b-beta", "gamma", "builder", None)
+    assert [elsewhere.assigned_elsewhere(t) for t in state.tasks.values()] == [True, False]
+    anywhere = Claimant("b-beta", None, "builder", None)
+    assert [anywhere.assigned_elsewhere(t) for t in state.tasks.values()] == [False, False]
+
+
+def test_next_and_nothing_to_take_use_the_claimants_own_words(mk: Mk) -> None:
+    state = _state(mk("G", caps=["mlx"]), mk("R", role="auditor"))
+    assert _ids(next_tasks(state, POLICY, agent="b-beta", host="beta")) == ["G"]
+    assert next_tasks(state, POLICY, agent="b-beta", host="beta", caps=[]) == []
+    assert next_tasks(state, POLICY, agent="b-beta", host="alpha") == []
+    assert nothing_to_take(state, POLICY, agent="b-beta", host="beta", caps=[]).reason == (
+        "no ready task fits b-beta@beta (role builder, caps [])"
+    )
+    assert nothing_to_take(state, POLICY, agent="b-beta", host="beta").reason == (
+        "no ready task fits b-beta@beta (role builder, caps [mlx])"
+    )
+    assert nothing_to_take(state, BoardPolicy(), role="planner").reason == (
+        "no ready task fits a planner-role agent (role planner)"
+    )
+    assert nothing_to_take(state, BoardPolicy()).reason == (
+        "no ready task fits a any-role agent (any role)"
+    )
+    assert nothing_to_take(state, POLICY, agent="b-beta", host="alpha").reason == (
+        "b-beta runs on beta in sprintboard.toml, not on alpha"
+    )
+    assert nothing_to_take(state, POLICY, agent="b-alpha", role="auditor").reason == (
+        "b-alpha is a builder in sprintboard.toml, not a auditor"
+    )
+    busy = _state(mk("X", status="in_progress", lease=_lease("b-alpha")), mk("A"))
+    full = nothing_to_take(busy, BoardPolicy(wip_per_role={"builder": 1}), role="builder")
+    assert (full.reason, full.wip_limit) == (
+        "role builder holds 1 task(s), its WIP limit is 1",
+    ) * 2
+    assert nothing_to_take(busy, POLICY, agent="b-alpha").wip_limit == (
+        "agent b-alpha holds 1 task(s), its WIP limit is 1"
+    )
+
+
+def test_limits_count_only_what_they_limit(mk: Mk) -> None:
+    state = _state(
+        mk("L1", status="in_progress", lease=_lease("b-beta", "beta")),
+        mk("P1", agent="b-alpha"),
+        mk("P2"),
+        mk("P3"),
+        mk("A"),
+    )
+    assert held(state, agent="b-alpha", reserved=True) == 1  # its promise, not others' work
+    check_claim(state, POLICY, state.tasks["A"], "b-alpha", "alpha")  # b-beta's lease: not its
+    assert _ids(next_tasks(state, POLICY, agent="b-alpha")) == ["P1", "P2", "P3", "A"]
+
+
+def test_an_unnamed_agent_is_held_to_the_builder_limit_and_its_hosts_caps(mk: Mk) -> None:
+    opened = BoardPolicy(
+        open_claims=True,
+        wip_per_role={"builder": 1},
+        host_caps={"alpha": frozenset(), "beta": frozenset({"mlx"})},
+    )
+    free = _state(mk("G", caps=["mlx"]), mk("A"))
+    assert _ids(next_tasks(free, opened, agent="ghost", host="beta")) == ["G", "A"]
+    assert _ids(next_tasks(free, opened, agent="ghost", host="alpha")) == ["A"]
+    assert _ids(claimable(free, POLICY, agent="b-beta", host="alpha")) == []  # wrong host
+    busy = _state(mk("X", status="in_progress", lease=_lease("b0")), mk("A"))
+    assert next_tasks(busy, opened, agent="ghost", host="alpha") == []
+    assert nothing_to_take(free, CAPS, agent="b-beta", caps=["cuda", "mlx", "tpu"]).reason == (
+        "no ready task fits b-beta@beta (role builder, caps [cuda, mlx])"
+    )

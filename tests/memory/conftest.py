@@ -9,7 +9,6 @@ person and T008 waits for a person. The clock stops at 2026-11-23 10:00.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -195,13 +194,16 @@ def make_story() -> StoryFactory:
 
 
 @pytest.fixture
-def golden() -> Callable[[str, str], None]:
-    """Compare text to `golden/NAME`; `UPDATE_GOLDEN=1` rewrites the file instead."""
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """Compare text to `golden/NAME`; `pytest --update-golden` rewrites the file instead and
+    skips the test, so a rewritten golden never counts as a pass."""
+    update = bool(request.config.getoption("--update-golden"))
 
     def check(name: str, text: str) -> None:
         path = GOLDEN / name
-        if os.environ.get("UPDATE_GOLDEN"):
+        if update:
             path.write_text(text, encoding="utf-8")
+            pytest.skip(f"rewrote {path}; review the diff, then run again without the option")
         assert text == path.read_text(encoding="utf-8")
 
     return check

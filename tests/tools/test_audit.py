@@ -226,3 +226,41 @@ def test_progress_bar_runs_on_plain_and_gzip_inputs(
         AuditConfig(inputs=[plain, packed], out_dir=tmp_path / "o", plot=False), show_progress=True
     )
     assert report.rows == 10 and report.ok
+
+
+S, T = "system", "tool"
+
+
+@pytest.mark.parametrize(
+    ("roles", "bad_at"),
+    [
+        ((U, A, A), 2),
+        ((S, S, U, A), 1),
+        ((S, A), 1),
+        ((U, T, A), 1),
+        ((U, A, S, U, A), 2),
+        ((U, A, U, A, A), 4),
+        ((U, A, T, S), 3),
+        ((T, U, A), 0),
+        ((U, A), None),
+        ((S, U, A, U, A), None),
+        ((U, A, T, T, A, U, A), None),
+        ((U, A, T, U, A), None),
+        ((U, A, U), None),
+    ],
+)
+def test_every_role_order_is_checked(
+    tmp_path: Path, ds_write: Write, roles: tuple[str, ...], bad_at: int | None
+) -> None:
+    """An optional system turn, then user and assistant alternating; tool results follow an
+    assistant (or another tool). Checked on the fast path and the worded one alike."""
+    row = _msgs(*[(r, f"turn {i}") for i, r in enumerate(roles)])
+    path = ds_write(tmp_path / "d.jsonl", [row, {**row, "id": 1}])  # the 2nd takes the slow path
+    report = audit(AuditConfig(inputs=[path], out_dir=tmp_path / "out", plot=False))
+    if bad_at is None:
+        assert (report.clean, report.rejected, report.counts) == (2, 0, {"extra_keys": 1})
+        return
+    assert report.rejected == 2 and report.counts["alternation"] == 2
+    (first, *_) = report.examples["alternation"]
+    after = f"after {roles[bad_at - 1]!r}" if bad_at else "first"
+    assert first.line == 1 and first.detail == f"messages[{bad_at}] is {roles[bad_at]!r} {after}"

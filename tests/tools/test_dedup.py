@@ -212,3 +212,50 @@ def test_rows_split_across_read_chunks_keep_their_lines_and_offsets(
     assert pieces.examples == whole.examples
     for name in ("d.dedup.jsonl", "dropped.jsonl", "rejects.jsonl"):
         assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "pieces" / name).read_bytes()
+
+
+def _turns(*turns: tuple[str, str]) -> dict[str, Any]:
+    return {"messages": [{"role": r, "content": c} for r, c in turns]}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"normalize_whitespace": True}, {"near": True}],
+    ids=["streaming", "whitespace-folded", "fingerprint-pass"],
+)
+def test_the_exact_key_is_the_roles_and_the_contents(
+    tmp_path: Path, ds_write: Write, options: dict[str, Any]
+) -> None:
+    """The same texts under other roles are another conversation: both rows are kept."""
+    shifted = [
+        _turns(("system", "x"), ("user", "q"), ("assistant", "a")),
+        _turns(("user", "x"), ("assistant", "q"), ("user", "a")),
+        _turns(("user", "x"), ("assistant", "q a")),  # the contents joined differently
+        _turns(("user", "x q"), ("assistant", "a")),
+        _turns(("system", "x"), ("user", "q"), ("assistant", " a ")),  # same as the first
+        {**_turns(("user", "x"), ("assistant", "q"), ("user", "a")), "id": 7},  # slow path
+    ]
+    path = ds_write(tmp_path / "d.jsonl", shifted)
+    out = tmp_path / "out"
+    report = dedup(DedupConfig(inputs=[path], out_dir=out, near_threshold=1.0, **options))
+    assert report.exact_dropped == 2
+    exact = [(d["line"], d["kept_line"]) for d in _dropped(out) if d["kind"] == "exact"]
+    assert exact == [(5, 1), (6, 2)]
+    if not options.get("near"):  # the near pass compares texts only: those rows are alike
+        kept = [orjson.loads(x) for x in _lines(out / "d.dedup.jsonl")]
+        assert kept == shifted[:4]
+
+
+def test_row_key_of_a_conversation_keys_on_roles_too() -> None:
+    """`row_key` without chosen keys is the conversation key: roles and stripped contents."""
+    from sprintboard.tools.row_scan import row_key
+
+    def key(*turns: tuple[str, str]) -> bytes:
+        return row_key(b"{}", list(turns), None, False)
+
+    first = key(("system", "x"), ("user", "q"), ("assistant", "a"))
+    assert first != key(("user", "x"), ("assistant", "q"), ("user", "a"))
+    assert first == key(("system", " x"), ("user", "q "), ("assistant", "a"))
+    assert key(("user", "a  b"), ("assistant", "c")) != key(("user", "a b"), ("assistant", "c"))
+    folded = row_key(b"{}", [("user", "a  b"), ("assistant", "c")], None, True)
+    assert folded == row_key(b"{}", [("user", "a b"), ("assistant", "c")], None, True)
