@@ -508,7 +508,7 @@ class OwnerHandler:
                 self._refuse(
                     env,
                     task or "?",
-                    f"a remote host may apply only {sorted(REMOTE_OPS)} (and writes no "
+                    f"a remote host may apply only {', '.join(sorted(REMOTE_OPS))} (and writes no "
                     f"decisions), not {op!r}",
                 )
             fence = item.get("fence")

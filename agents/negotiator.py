@@ -151,7 +151,7 @@ class Negotiator:
             busy += 1
             assigned.append(task.id)
             if seat.host != self.board.host:
-                why += f"; routed to {seat.host}: no free builder here has {sorted(task.caps)}"
+                why += f"; routed to {seat.host}: no free builder here has {', '.join(sorted(task.caps))}"
             self.board.assign(
                 task.id,
                 seat.agent,

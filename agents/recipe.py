@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sprintboard.board.criteria import parse_check
 from sprintboard.board.models import Criterion, Estimate, Step, Task
-from sprintboard.errors import ConfigError
+from sprintboard.errors import ConfigError, field_name, problem_text
 
 __all__ = [
     "Recipe",
@@ -187,8 +187,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or None
-        raise ConfigError(where, key, err["msg"]) from None
+        raise ConfigError(where, field_name(err), problem_text(err)) from None
     _check_keys(recipe, where)
     return recipe
 

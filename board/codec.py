@@ -23,7 +23,7 @@ from sprintboard.board.models import (
     Step,
     Task,
 )
-from sprintboard.errors import BoardError
+from sprintboard.errors import BoardError, field_name, problem_text
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -186,7 +186,7 @@ def validate_task(data: dict[str, Any]) -> Task:
     try:
         return _task_adapter().validate_python(known)
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        problems = [f"{field_name(err)}: {problem_text(err)}" for err in exc.errors()]
         raise TaskValidationError(str(data.get("id", "?")), problems) from None
 
 

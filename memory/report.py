@@ -20,7 +20,15 @@ from sprintboard.files import atomic_write
 from sprintboard.memory.burndown import Burndown, compute_burndown
 from sprintboard.memory.standup import StandupSource
 
-__all__ = ["ReportResult", "render_html", "render_png", "report_text", "write_report"]
+__all__ = [
+    "ReportResult",
+    "rate_text",
+    "render_html",
+    "render_png",
+    "report_text",
+    "span_text",
+    "write_report",
+]
 
 
 class ReportResult(BaseModel, frozen=True, extra="forbid"):
@@ -42,8 +50,26 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-def _hours(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+def span_text(hours: float | None) -> str:
+    """A duration in the unit that fits it: `40 s`, `25 min`, `5.5 h`, `4.0 d`."""
+    if hours is None:
+        return "-"
+    if hours < 1 / 60:
+        return f"{hours * 3600:.0f} s"
+    if hours < 2:
+        return f"{hours * 60:.0f} min"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} d"
+
+
+def rate_text(count: int, days: float) -> str:
+    """`count` over a span of `days`, per hour when the span is under two days."""
+    if days <= 0:
+        return "-"
+    if days < 2:
+        return f"{count / (days * 24):.2f} tasks/h"
+    return f"{count / days:.2f} tasks/day"
 
 
 def report_text(b: Burndown) -> str:
@@ -66,32 +92,33 @@ def report_text(b: Burndown) -> str:
     )
     out += ["", "Velocity per sprint"]
     out += _table(
-        ["sprint", "days", "done", "done min", "tasks/day"],
+        ["sprint", "span", "done", "done min", "rate"],
         [
             [
                 v.sprint,
-                f"{v.days:.2f}",
+                span_text(v.days * 24),
                 str(v.done_tasks),
                 str(v.done_minutes),
-                f"{v.done_tasks / v.days:.2f}" if v.days else "-",
+                rate_text(v.done_tasks, v.days),
             ]
             for v in b.velocity
         ],
     )
-    out += ["", "Throughput per role (current sprint)"]
+    current = b.velocity[-1].days if b.velocity else 0.0
+    out += ["", f"Throughput per role (current sprint, {span_text(current * 24)} so far)"]
     out += _table(
-        ["role", "done", "per day"],
-        [[r.role, str(r.done_tasks), f"{r.per_day:.2f}"] for r in b.throughput],
+        ["role", "done", "rate"],
+        [[r.role, str(r.done_tasks), rate_text(r.done_tasks, current)] for r in b.throughput],
     )
-    out += ["", "Lead time per task (hours)"]
+    out += ["", "Lead time per task (lead: from creation; cycle: from first claim)"]
     out += _table(
         ["task", "role", "lead", "cycle", "done", "title"],
         [
             [
                 t.task,
                 t.role,
-                _hours(t.lead_hours),
-                _hours(t.cycle_hours),
+                span_text(t.lead_hours),
+                span_text(t.cycle_hours),
                 t.done[:16].replace("T", " "),
                 t.title,
             ]

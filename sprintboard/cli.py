@@ -1,7 +1,8 @@
 """The `sprintboard` command line: a thin layer that parses, calls one API function, prints.
 
-Exit codes: 0 ok, 1 a user error (one line on stderr naming what and where), 2 usage.
-`--debug` shows the traceback too.
+Exit codes (README "Exit codes"): 0 ok, 1 refused or findings (one line on stderr naming
+what and where), 2 usage, 130 interrupted. `--debug` shows the traceback too. With `--json`
+an error is one JSON object on stderr instead: {"error": {"message", "kind", "exit_code"}}.
 
 `next --json` and `status --json` on the owner are answered first by
 `sprintboard.commands.quick`, without importing typer or pydantic (most of their time
@@ -28,7 +29,10 @@ def _app() -> typer.Typer:
     # typer is imported here, not at the top: it costs ~40 ms that `quick` saves
     import typer
 
+    from sprintboard.commands import help_style
     from sprintboard.commands.lazy_group import LazyGroup
+
+    help_style.install()
 
     # The commands come from the table in sprintboard/commands/__init__.py, built on first use.
     app = typer.Typer(
@@ -37,15 +41,37 @@ def _app() -> typer.Typer:
         help="One task board for AI agents and people.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
-        add_completion=False,
+        add_completion=True,  # --install-completion / --show-completion
     )
 
     @app.callback()
     def _root(
+        version: bool = typer.Option(
+            False,
+            "--version",
+            "-V",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the version and exit.",
+        ),
+        quiet: bool = typer.Option(
+            False, "--quiet", "-q", help="Say only errors: no progress bars, no warnings."
+        ),
+        verbose: int = typer.Option(
+            0,
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="Say more (-v info, -vv debug), on stderr.",
+        ),
         debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
     ) -> None:
         """One task board for AI agents and people."""
+        from sprintboard.commands.verbosity import set_verbosity  # start-up: typer path only
+
         _State.debug = debug
+        set_verbosity(quiet, verbose)
 
     return app
 
@@ -58,6 +84,28 @@ def __getattr__(name: str) -> Any:
 
 class _State:
     debug = False
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        import typer  # start-up: see the module docstring
+
+        from sprintboard import __version__  # start-up: typer path only
+
+        typer.echo(f"sprintboard {__version__}")
+        raise typer.Exit()
+
+
+def _error(args: list[str], exc: BaseException, code: int) -> None:
+    """Report `exc` on stderr: one line, or one JSON object when `--json` was given."""
+    if "--json" in args:
+        import json  # start-up: only errors pay for it
+
+        doc = {"error": {"message": str(exc), "kind": type(exc).__name__, "exit_code": code}}
+        sys.stderr.write(json.dumps(doc) + "\n")
+    else:
+        sys.stderr.write(f"error: {exc}\n")
+    sys.exit(code)
 
 
 def _set_help_width() -> None:
@@ -82,8 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         if answer(args):
             return
     except SprintboardError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        sys.exit(1)
+        _error(args, exc, 1)
     _typer_main(args)
 
 
@@ -102,14 +149,19 @@ def _typer_main(args: list[str]) -> None:
         sys.stderr.write("aborted\n")
         sys.exit(1)
     except typer.TyperException as exc:  # usage errors: exit 2, with click's message
+        code = int(getattr(exc, "exit_code", 2))
         show = getattr(exc, "show", None)
-        if callable(show):
+        if "--json" in args:
+            _error(args, exc, code)
+        elif callable(show):
             show()
         else:
             sys.stderr.write(f"error: {exc}\n")
-        sys.exit(int(getattr(exc, "exit_code", 2)))
+        sys.exit(code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
     except SprintboardError as exc:
         if _State.debug:
             raise
-        sys.stderr.write(f"error: {exc}\n")
-        sys.exit(1)
+        _error(args, exc, 1)

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from sprintboard.errors import ConfigError
+from sprintboard.errors import ConfigError, field_name, problem_text
 from sprintboard.files import CONFIG_FILE, LOCAL_FILE
 
 __all__ = [
@@ -480,10 +480,10 @@ def load_config(workspace: Path) -> WorkspaceConfig:
         config = WorkspaceConfig.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or None
+        key = field_name(err)
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         where = root / LOCAL_FILE if a2a and key and key.startswith("a2a") else path
-        raise ConfigError(where, key, f"{err['msg']}{more}") from None
+        raise ConfigError(where, key, f"{problem_text(err)}{more}") from None
     if host is not None:
         config._local_host = host
     return config

@@ -38,7 +38,9 @@ SprintboardError
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "BoardError",
@@ -58,6 +60,7 @@ __all__ = [
     "NotPermitted",
     "NotifyFailed",
     "OwnerUnreachable",
+    "PortTaken",
     "SecondOwner",
     "SprintFileError",
     "SprintboardError",
@@ -69,7 +72,25 @@ __all__ = [
     "UnknownTask",
     "WipLimitReached",
     "WorkspaceError",
+    "field_name",
+    "problem_text",
 ]
+
+# pydantic starts a validator's message with its kind; people need only the message
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def problem_text(err: Mapping[str, Any]) -> str:
+    """The message of one pydantic error (an item of `ValidationError.errors()`), in words."""
+    msg = str(err.get("msg", ""))
+    for prefix in _PYDANTIC_PREFIXES:
+        msg = msg.removeprefix(prefix)
+    return msg
+
+
+def field_name(err: Mapping[str, Any]) -> str | None:
+    """Where one pydantic error is, dotted (`hosts.0.caps`), or None for the whole value."""
+    return ".".join(str(p) for p in err.get("loc", ())) or None
 
 
 class SprintboardError(Exception):
@@ -83,6 +104,16 @@ class ConfigError(SprintboardError):
         self.path, self.key, self.reason = Path(path), key, reason
         where = f"{path}" + (f" [{key}]" if key else "")
         super().__init__(f"{where}: {reason}")
+
+
+class PortTaken(SprintboardError):
+    """A server (`serve`, `a2a http`) cannot listen: another process has the port."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        super().__init__(
+            f"port {port} on {host} is taken by another process; stop it or pass --port N"
+        )
 
 
 class WorkspaceError(SprintboardError):

@@ -67,7 +67,7 @@ def _config_text(
     store: str | None = None,
 ) -> str:
     lines = [
-        "# sprintboard workspace configuration (DESIGN.md contract 9)",
+        "# sprintboard workspace configuration: the file that makes this directory a workspace",
         "[board]",
         f'name = "{name}"',
         f'owner = "{owner}"',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -295,3 +296,63 @@ def test_the_fence_comes_from_the_environment_and_messages_become_notes(ws: Path
     assert doc["questions"][0]["id"] == asked.stdout.strip() and doc["waiting_for_person"]
     stale = sb("note", "T1", "late", "--as", "builder-alpha")  # the lease ended at submit
     assert stale.returncode == 1 and stale.stderr.count("\n") == 1
+
+
+def test_every_command_that_changes_a_task_answers_json(ws: Path) -> None:
+    w = ["-w", str(ws), "--json"]
+    added = orjson.loads(run("add", "T1", "Audit", *w).stdout)
+    assert (added["id"], added["status"]) == ("T1", "ready")
+    edited = orjson.loads(run("edit", "T1", "--title", "Audit rows", *w).stdout)
+    assert edited["title"] == "Audit rows"
+    lease = orjson.loads(run("claim", "T1", "--agent", "builder-alpha", *w).stdout)
+    beat = orjson.loads(run("heartbeat", "T1", "--fence", str(lease["fence"]), *w).stdout)
+    assert beat["fence"] == lease["fence"] and beat["task"] == "T1"
+    released = orjson.loads(run("release", "T1", "--fence", str(lease["fence"]), *w).stdout)
+    assert released["status"] == "ready"
+    lease = orjson.loads(run("claim", "T1", "--agent", "builder-alpha", *w).stdout)
+    submitted = orjson.loads(run("submit", "T1", "--fence", str(lease["fence"]), *w).stdout)
+    assert (submitted["id"], submitted["status"]) == ("T1", "awaiting_test")
+    moved = orjson.loads(run("move", "T1", "blocked", "-r", "waits for data", *w).stdout)
+    assert moved["status"] == "blocked"
+
+
+def test_errors_are_json_on_stderr_with_json(ws: Path) -> None:
+    out = run("move", "T404", "done", "-w", str(ws), "--json")
+    assert out.returncode == 1 and out.stdout == ""
+    err = orjson.loads(out.stderr)["error"]
+    assert "T404" in err["message"] and err["exit_code"] == 1
+    usage = run("move", "T1", "nowhere", "-w", str(ws), "--json")
+    assert usage.returncode == 2
+    assert orjson.loads(usage.stderr)["error"]["exit_code"] == 2
+    plain = run("move", "T404", "done", "-w", str(ws))
+    assert plain.stderr.startswith("error: ") and "T404" in plain.stderr
+
+
+def test_version_and_completion_and_verbosity() -> None:
+    from sprintboard import __version__
+
+    out = run("--version")
+    assert (out.returncode, out.stdout.strip()) == (0, f"sprintboard {__version__}")
+    # typer detects the shell from the parent process; its test switch takes it as a value
+    exe = Path(sys.executable).with_name("sprintboard")
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    shown = subprocess.run(
+        [str(exe), "--show-completion", "bash"], capture_output=True, text=True, env=env
+    )
+    assert shown.returncode == 0 and "_SPRINTBOARD_COMPLETE" in shown.stdout
+    helped = run("--help")
+    for flag in ("--quiet", "--verbose", "--install-completion", "--version"):
+        assert flag in helped.stdout, flag
+
+
+def test_serve_on_a_busy_port_says_so_and_exits_1(ws: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = run("serve", "-w", str(ws), "--port", str(port))
+    assert out.returncode == 1
+    assert f"port {port} on 127.0.0.1 is taken" in out.stderr
+    assert "Errno" not in out.stderr and "http://" not in out.stderr

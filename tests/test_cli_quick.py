@@ -200,8 +200,9 @@ def test_errors_are_one_line_and_exit_1(
         main(["next", "--json"])
     assert exc.value.code == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "not inside a workspace" in err
-    assert err.count("\n") == 1
+    assert err.count("\n") == 1  # one line: with --json, one JSON object (issue 27)
+    doc = orjson.loads(err)["error"]
+    assert "not inside a workspace" in doc["message"] and doc["exit_code"] == 1
 
 
 def test_an_unknown_task_is_one_line_and_exit_1_on_both_paths(

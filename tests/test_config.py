@@ -54,6 +54,22 @@ def test_open_board_on_a_non_owner_host_is_refused(tmp_path: Path) -> None:
         open_board(root, host="beta")
 
 
+def test_a_refused_value_reads_as_words_not_pydantic(tmp_path: Path) -> None:
+    ws = init_workspace(tmp_path / "ws", git=False)
+    path = ws / "sprintboard.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[a2a]\n", '[a2a]\nurl = "ftp://alpha/"\n', 1), "utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(ws)
+    assert "is not an http:// or https:// URL" in str(err.value)
+    assert "Value error" not in str(err.value)
+
+
+def test_the_generated_config_names_no_internal_document(tmp_path: Path) -> None:
+    text = (init_workspace(tmp_path / "ws", git=False) / "sprintboard.toml").read_text("utf-8")
+    assert "DESIGN.md" not in text and "contract" not in text
+
+
 _CODER = '[board]\nowner = "a"\n[[agents]]\nname = "coder"\nrole = "{role}"\nhost = "a"\n{rest}'
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sprintboard.errors import ToolError
+from sprintboard.errors import ToolError, field_name, problem_text
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -148,8 +148,7 @@ def validate_step(name: str, config: Mapping[str, Any]) -> BaseModel:
         return spec.config.model_validate(dict(config))
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}"
-            for err in exc.errors()
+            f"{field_name(err) or '(config)'}: {problem_text(err)}" for err in exc.errors()
         )
         raise ToolError(name, f"invalid step config: {problems}") from None
 

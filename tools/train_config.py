@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ByteSize, Field, ValidationError, model_validator
 
-from sprintboard.errors import ConfigError
+from sprintboard.errors import ConfigError, field_name, problem_text
 
 __all__ = [
     "EvalConfig",
@@ -300,6 +300,6 @@ def load_train_config(path: Path | None = None, **overrides: Any) -> TrainConfig
         return TrainConfig.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
+        field = field_name(err)
         where = path if path is not None else "train flags"
-        raise ConfigError(where, field, err["msg"]) from None
+        raise ConfigError(where, field, problem_text(err)) from None

@@ -26,6 +26,15 @@ class RepairProposal:
     changed_lines: list[int] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
     lossy: bool = True
+    original: str = ""
+    """The text as it was, for `diff`."""
+
+    def diff(self, name: str) -> str:
+        """The repair as a unified diff of `name` (empty when nothing changes)."""
+        before = self.original.splitlines(keepends=True)
+        after = self.text.splitlines(keepends=True)
+        lines = difflib.unified_diff(before, after, f"{name} (now)", f"{name} (repaired)")
+        return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
     def summary(self) -> str:
         """One paragraph for a person: what changes and how far to trust it."""
@@ -78,4 +87,4 @@ def propose_repair(text: str) -> RepairProposal:
     lossy = any(name in _LOSSY_STEPS for _kind, name in fixed.explanation or []) or (
         "\ufffd" in fixed.text and "\ufffd" not in text
     )
-    return RepairProposal(fixed.text, changed, steps, lossy)
+    return RepairProposal(fixed.text, changed, steps, lossy, original=text)

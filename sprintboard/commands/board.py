@@ -119,14 +119,22 @@ def sync(
 def check(
     file: Path | None = typer.Argument(None, help="File to check (default: the KANBAN.md)."),
     repair: bool = typer.Option(
-        False, "--repair", help="Write the proposed mojibake repair to FILE (a guess: review it)."
+        False, "--repair", help="Show the proposed mojibake repair as a diff (writes nothing)."
+    ),
+    write: bool = typer.Option(
+        False,
+        "--write",
+        help="With --repair: write the repair to FILE, keeping the original as FILE.orig.",
     ),
     workspace: Path | None = options.WORKSPACE,
     json: bool = options.JSON,
 ) -> None:
-    """Parse KANBAN.md (or FILE) without changing anything; show a mojibake repair proposal."""
+    """Parse KANBAN.md (or FILE) without changing it. A file broken by mojibake gets a
+    repair proposal: `--repair` shows it as a diff, `--repair --write` writes it."""
     from sprintboard.board.kanban.parse import parse_kanban
 
+    if write and not repair:
+        raise typer.BadParameter("--write writes the repair: give --repair too")
     kanban: Any = None
     board: Any = None
     if file is None:
@@ -139,7 +147,7 @@ def check(
         # The workspace's own file is read as `sync` would: its ids taken, its last copy known.
         doc = kanban.check(data, board.snapshot()) if kanban else parse_kanban(data, path)
     except KanbanParseError as exc:
-        _offer_repair(exc, data, path, repair=repair, json=json)
+        _offer_repair(exc, data, path, show=repair, write=write, json=json)
         return
     if json:
         print_json(
@@ -162,10 +170,11 @@ def check(
 
 
 def _offer_repair(
-    exc: KanbanParseError, data: bytes, path: Path, *, repair: bool, json: bool
+    exc: KanbanParseError, data: bytes, path: Path, *, show: bool, write: bool, json: bool
 ) -> None:
-    """A file that does not parse because of mojibake: show (or with --repair write) the
-    proposed repair; exit 1 unless it was written. Any other parse error is raised."""
+    """A file that does not parse because of mojibake: say so and what the repair would
+    change; `show` prints its diff, `write` writes it beside a copy of the original. Exit 1
+    unless it was written. Any other parse error is raised."""
     # start-up: each command loads only the code it runs (tests/test_cli_lazy.py)
     from sprintboard.board.kanban.mojibake import find_mojibake, propose_repair
     from sprintboard.board.kanban.parse import parse_kanban
@@ -174,9 +183,15 @@ def _offer_repair(
     if not find_mojibake(text):
         raise
     proposal = propose_repair(text)
-    if repair:
+    diff = proposal.diff(str(path)) if show else ""
+    original: Path | None = None
+    if write:
+        from sprintboard.files import atomic_write
+
         parse_kanban(proposal.text, path)  # the repair must itself be a board
-        path.write_text(proposal.text, encoding="utf-8")
+        original = _free_name(path.with_name(path.name + ".orig"))
+        original.write_bytes(data)
+        atomic_write(path, proposal.text.encode("utf-8"))
     if json:
         print_json(
             {
@@ -186,19 +201,36 @@ def _offer_repair(
                     "changed_lines": proposal.changed_lines,
                     "steps": proposal.steps,
                     "lossy": proposal.lossy,
-                    "written": repair,
+                    "diff": diff or None,
+                    "written": write,
+                    "original": None if original is None else str(original),
                 },
             }
         )
     else:
-        typer.echo(f"error: {exc}", err=True)
-        typer.echo(proposal.summary(), err=True)
         typer.echo(
-            f"repair written to {path}" if repair else "run with --repair to write it",
-            err=True,
+            f"{'fixed' if write else 'error'}: {exc.path}:{exc.line}: {exc.reason}", err=True
         )
-    if not repair:
+        typer.echo(proposal.summary(), err=True)
+        if diff:
+            typer.echo(diff, nl=False)
+        if write:
+            typer.echo(f"repair written to {path}; the original is {original}", err=True)
+        elif show:
+            typer.echo(f"{path} was not changed; `--repair --write` writes this diff", err=True)
+        else:
+            typer.echo(f"{path} was not changed; `--repair` shows the proposed diff", err=True)
+    if not write:
         raise SystemExit(1) from None
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or `path.1`, `path.2`, ... : the first that does not exist (never overwrite)."""
+    n, candidate = 0, path
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}.{n}")
+    return candidate
 
 
 @app.command("merge-driver", hidden=True)

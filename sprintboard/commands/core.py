@@ -214,6 +214,7 @@ def add(
     status_: str = typer.Option("ready", "--status", help="Initial status."),
     workspace: Path | None = options.WORKSPACE,
     actor: str = ActorOpt,
+    json: bool = options.JSON,
 ) -> None:
     """Add a task."""
     from sprintboard.board.criteria import parse_criterion
@@ -233,23 +234,24 @@ def add(
         "criteria": [parse_criterion(c) for c in criterion],
     }
     board.create_tasks([data], actor=actor)
-    typer.echo(f"added {task_id}")
+    _print_task(board, task_id, json, f"added {task_id}")
 
 
 def edit(
-    task_id: str,
-    title: str | None = typer.Option(None),
-    priority: int | None = typer.Option(None, "--priority", "-p"),
+    task_id: str = typer.Argument(..., help="The task to change, e.g. T009."),
+    title: str | None = typer.Option(None, help="New one-line title."),
+    priority: int | None = typer.Option(None, "--priority", "-p", help="Lower is more urgent."),
     deps: list[str] | None = typer.Option(None, "--dep", "-d", help="Replace the dependency list."),
-    role: str | None = typer.Option(None),
+    role: str | None = typer.Option(None, help="Role that works the task."),
     caps: list[str] | None = typer.Option(
         None, "--caps", "--cap", help="Replace the capabilities, comma-separated (e.g. code,gpu)."
     ),
-    estimate: str | None = typer.Option(None),
-    description: str | None = typer.Option(None),
+    estimate: str | None = typer.Option(None, help="Minutes as LOW-HIGH, e.g. 120-180."),
+    description: str | None = typer.Option(None, help="New free text."),
     owner: str | None = typer.Option(None, help="Assign to an agent (empty string to clear)."),
     workspace: Path | None = options.WORKSPACE,
     actor: str = ActorOpt,
+    json: bool = options.JSON,
 ) -> None:
     """Change fields of a task."""
     from sprintboard.board.values import one_line
@@ -273,8 +275,9 @@ def edit(
         fields["agent"] = owner or None
     if not fields:
         raise typer.BadParameter("nothing to change; give at least one option")
-    _board(workspace).update_task(task_id, fields, actor=actor)
-    typer.echo(f"updated {task_id}: {', '.join(sorted(fields))}")
+    board = _board(workspace)
+    board.update_task(task_id, fields, actor=actor)
+    _print_task(board, task_id, json, f"updated {task_id}: {', '.join(sorted(fields))}")
 
 
 def move(
@@ -286,6 +289,7 @@ def move(
     ),
     workspace: Path | None = options.WORKSPACE,
     actor: str = ActorOpt,
+    json: bool = options.JSON,
 ) -> None:
     """Move a task to another status."""
     from sprintboard.board.models import STATUSES
@@ -302,16 +306,17 @@ def move(
         to != "blocked" or not reason or reason == before.blocked_reason
     )
     task = board.move(task_id, to, actor, reason=reason, force=force)
-    typer.echo(
+    said = (
         f"{task.id} is already {to}; nothing changed"
         if unchanged
         else f"{task.id} -> {task.status}"
     )
+    _print_task(board, task.id, json, said)
 
 
 def claim(
     task_id: str,
-    agent: str = typer.Option(..., "--agent", "-a"),
+    agent: str = typer.Option(..., "--agent", "-a", help="The agent that takes the lease."),
     host: str | None = options.HOST,
     ttl: int | None = typer.Option(None, help="Lease seconds (default: [board] default_ttl)."),
     workspace: Path | None = options.WORKSPACE,
@@ -323,6 +328,15 @@ def claim(
     seconds = _default_ttl(board) if ttl is None else ttl
     lease = board.claim(task_id, agent=agent, host=host or board.host, ttl=seconds)
     _print_lease(task_id, lease, json)
+
+
+def _print_task(board: Any, task_id: str, json: bool, said: str) -> None:
+    """`said` for a person, or with `--json` the task as it now stands (the document of
+    `show --json`), so every command that changes a task answers a script the same way."""
+    if json:
+        print_json(board.task(task_id))
+    else:
+        typer.echo(said)
 
 
 def _print_lease(task_id: str, lease: Any, json: bool) -> None:
@@ -384,13 +398,17 @@ def heartbeat(
     workspace: Path | None = options.WORKSPACE,
     host: str | None = options.HOST,
     timeout: float = options.TIMEOUT,
+    json: bool = options.JSON,
 ) -> None:
     """Extend a lease (the fencing token must be current); `--message` leaves a note too."""
     board = _client(workspace, host, timeout)
     lease = board.heartbeat(task_id, fence)
     if message:
         board.note(task_id, message, f"{lease.agent}@{lease.host}", fence)
-    typer.echo(f"{task_id} lease extended to {lease.expires}")
+    if json:
+        _print_lease(task_id, lease, json)
+    else:
+        typer.echo(f"{task_id} lease extended to {lease.expires}")
 
 
 def _note_as_holder(board: Any, task_id: str, fence: int, message: str) -> None:
@@ -403,14 +421,16 @@ def _note_as_holder(board: Any, task_id: str, fence: int, message: str) -> None:
 def release(
     task_id: str,
     fence: int = options.FENCE,
-    reason: str = typer.Option("released", "--reason", "-r"),
+    reason: str = typer.Option("released", "--reason", "-r", help="Why, for the journal."),
     workspace: Path | None = options.WORKSPACE,
     host: str | None = options.HOST,
     timeout: float = options.TIMEOUT,
+    json: bool = options.JSON,
 ) -> None:
     """Give a lease back; the task returns to ready."""
-    _client(workspace, host, timeout).release(task_id, fence, reason)
-    typer.echo(f"{task_id} released")
+    board = _client(workspace, host, timeout)
+    board.release(task_id, fence, reason)
+    _print_task(board, task_id, json, f"{task_id} released")
 
 
 def submit(
@@ -422,6 +442,7 @@ def submit(
     workspace: Path | None = options.WORKSPACE,
     host: str | None = options.HOST,
     timeout: float = options.TIMEOUT,
+    json: bool = options.JSON,
 ) -> None:
     """Hand in a result for the Auditor: artifacts and metrics, with the fencing token.
 
@@ -452,12 +473,12 @@ def submit(
     if message:  # while the lease is held: the submit ends it
         _note_as_holder(board, task_id, fence, message)
     task = board.submit(task_id, fence, arts, checked)
-    typer.echo(f"{task.id} submitted -> {task.status}")
+    _print_task(board, task.id, json, f"{task.id} submitted -> {task.status}")
 
 
 def log(
     limit: int = typer.Option(20, "--limit", "-n", help="Events to show (0 for all)."),
-    task: str | None = typer.Option(None, "--task", "-t"),
+    task: str | None = typer.Option(None, "--task", "-t", help="Only this task's events."),
     workspace: Path | None = options.WORKSPACE,
     json: bool = options.JSON,
 ) -> None:
@@ -472,8 +493,19 @@ def log(
         print_json(rows)
         return
     for r in rows:
-        detail = " ".join(f"{k}={v}" for k, v in r.fields.items() if k != "task")
+        detail = " ".join(f"{k}={_shown(v)}" for k, v in r.fields.items() if k != "task")
         typer.echo(f"{r.seq:>6} {r.ts} {r.actor:<22} {r.op:<16} {r.task or '-':<8} {detail}"[:200])
+
+
+def _shown(value: Any) -> str:
+    """A journal field as a person reads it: lists comma-separated, records as JSON."""
+    if isinstance(value, list | tuple) and all(isinstance(v, str | int) for v in value):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict | list | tuple):
+        import json  # only the log pays for it
+
+        return json.dumps(value, separators=(",", ":"), default=str)
+    return str(value)
 
 
 def validate(

@@ -27,12 +27,15 @@ def serve(
     workspace: Path | None = typer.Option(None, "--workspace", "-w", help="Workspace directory."),
     port: int = typer.Option(8765, help="Port on 127.0.0.1."),
 ) -> None:
-    """Serve the live web board on http://127.0.0.1:PORT (updates as the journal changes)."""
+    """Serve the live web board on http://127.0.0.1:PORT (updates as the journal changes).
+    Exit 1 when the port is taken."""
     from sprintboard.doors.web.app import serve as run_server
     from sprintboard.workspace import open_board
 
-    typer.echo(f"sprintboard web board on http://127.0.0.1:{port}/", err=True)
-    run_server(open_board(workspace), port=port)
+    def ready(url: str) -> None:
+        typer.echo(f"sprintboard web board on {url}", err=True)
+
+    run_server(open_board(workspace), port=port, ready=ready)
 
 
 def register(root: typer.Typer) -> None:

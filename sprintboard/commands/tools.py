@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from sprintboard.commands import options
 from sprintboard.commands.output import print_json
+from sprintboard.commands.verbosity import show_progress
 
 __all__ = ["app", "register"]
 
@@ -127,7 +128,7 @@ def audit(
                 },
             ),
             engine=engine,
-            show_progress=not as_json,
+            show_progress=show_progress(as_json),
         )
     lines = [
         f"{f.path}: {f.format or '?'}, {f.rows} rows, {f.rejected} rejected, {f.warned} warned"
@@ -202,7 +203,7 @@ def dedup(
                 },
             ),
             engine=engine,
-            show_progress=not as_json,
+            show_progress=show_progress(as_json),
         )
     lines = [
         f"{s.name}: {s.rows} rows, {s.rejected} rejected, {s.exact_dropped} exact + {s.near_dropped} near dropped, "
@@ -256,7 +257,7 @@ def mix(
                 },
             ),
             engine=engine,
-            show_progress=not as_json,
+            show_progress=show_progress(as_json),
         )
     lines = [
         f"{s.name}: {s.taken}/{s.target} rows (available {s.available})"
@@ -307,7 +308,7 @@ def split(
                 },
             ),
             engine=engine,
-            show_progress=not as_json,
+            show_progress=show_progress(as_json),
         )
     lines = [f"{name}: {n} rows" for name, n in report.splits.items()]
     lines.append(
@@ -348,7 +349,7 @@ def leakage(
                 },
             ),
             engine=engine,
-            show_progress=not as_json,
+            show_progress=show_progress(as_json),
         )
     lines = [
         f"{b}: {report.exact} exact and {report.near} near of {report.b_rows} rows also in {a}"

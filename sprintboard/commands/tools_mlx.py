@@ -14,6 +14,7 @@ import typer
 from sprintboard.commands import options
 from sprintboard.commands.output import print_json
 from sprintboard.commands.tools import app
+from sprintboard.commands.verbosity import show_progress
 
 __all__ = ["app", "eval_cmd", "fuse_cmd", "generate_cmd", "train_cmd"]
 
@@ -44,7 +45,11 @@ def train_cmd(
     max_seq_length: int | None = typer.Option(None, help="Tokens per row [2048]."),
     iters: int | None = typer.Option(None, help="Total optimizer steps."),
     epochs: float | None = typer.Option(None, help="Passes over train (instead of --iters)."),
-    grad_checkpoint: bool | None = typer.Option(None, "--grad-checkpoint/--no-grad-checkpoint"),
+    grad_checkpoint: bool | None = typer.Option(
+        None,
+        "--grad-checkpoint/--no-grad-checkpoint",
+        help="Recompute activations to save memory [off].",
+    ),
     seed: int | None = typer.Option(None, help="Seed for adapters, batch order, dropout [0]."),
     report_every: int | None = typer.Option(None, help="Steps between metric rows [10]."),
     eval_every: int | None = typer.Option(None, help="Steps between validations [100]."),
@@ -97,7 +102,7 @@ def train_cmd(
         "hosts": [h.strip() for h in hosts.split(",") if h.strip()] if hosts else None,
     }  # fmt: skip
     cfg = load_train_config(config, **flags)
-    report = train(cfg, show_progress=not json_out)
+    report = train(cfg, show_progress=show_progress(json_out))
     if json_out:
         print_json(report)
         return
@@ -114,8 +119,8 @@ def eval_cmd(
     data: Path = typer.Option(..., help="Directory with the split's JSONL."),
     adapter: Path | None = typer.Option(None, help="Adapter directory from `train`."),
     split: str = typer.Option("test", help="test, valid or train."),
-    batch_size: int = typer.Option(4),
-    max_seq_length: int = typer.Option(2048),
+    batch_size: int = typer.Option(4, help="Rows per forward pass."),
+    max_seq_length: int = typer.Option(2048, help="Tokens per row; longer rows are cut."),
     batches: int = typer.Option(-1, help="Batches to evaluate; -1: all."),
     output: Path | None = typer.Option(None, help="Manifest directory [adapter dir]."),
     json_out: bool = options.JSON,
@@ -151,9 +156,9 @@ def generate_cmd(
     prompt: str = typer.Option(..., "--prompt", "-p", help="The prompt."),
     adapter: Path | None = typer.Option(None, help="Adapter directory from `train`."),
     raw: bool = typer.Option(False, "--raw", help="Do not wrap the prompt in the chat template."),
-    max_tokens: int = typer.Option(64),
+    max_tokens: int = typer.Option(64, help="Tokens to generate at most."),
     temperature: float = typer.Option(0.0, help="0: greedy."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Sampling seed."),
     json_out: bool = options.JSON,
 ) -> None:
     """Generate text from --prompt, with the adapter if one is given."""

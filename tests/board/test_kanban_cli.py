@@ -64,10 +64,19 @@ def test_check_proposes_the_mojibake_repair_and_writes_it_only_when_asked(
     code, _, err = _run(capsys, "board", "check", str(target))
     assert code == 1 and f"{target}:1:" in err and "guess" in err
     assert target.read_bytes() == before
-    code, out, _ = _run(capsys, "board", "check", str(target), "--repair", "--json")
+    assert "was not changed; `--repair` shows the proposed diff" in err
+    code, out, err = _run(capsys, "board", "check", str(target), "--repair")
+    assert code == 1 and target.read_bytes() == before  # --repair only shows
+    assert out.startswith(f"--- {target} (now)\n+++ {target} (repaired)\n@@")
+    assert "`--repair --write` writes this diff" in err and "written" not in err
+    code, out, _ = _run(capsys, "board", "check", str(target), "--repair", "--write", "--json")
     report = orjson.loads(out)
     assert code == 0 and report["repair"]["written"] and report["repair"]["lossy"]
     assert target.read_bytes() == (EXAMPLES / "quimbot-KANBAN.md").read_bytes()
+    assert report["repair"]["original"] == f"{target}.orig"
+    assert (tmp_path / "KANBAN.md.orig").read_bytes() == before
+    code, _, err = _run(capsys, "board", "check", str(target), "--write")
+    assert code == 2 and "give --repair too" in err
 
 
 def test_a_broken_file_fails_sync_with_file_and_line(

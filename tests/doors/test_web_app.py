@@ -31,6 +31,26 @@ def test_board_page_has_columns_graph_and_statuses(
     assert "blocked" in view["statuses"] and set(view["graph"]) == {"critical_path", "phases"}
 
 
+def test_the_page_gets_a_burndown_png_a_rendered_standup_and_the_whole_task(
+    web_board: LocalBoard, page_client: PageClient
+) -> None:
+    memory = web_board.root / "memory"
+    memory.mkdir(exist_ok=True)
+    (memory / "2026-12-07.md").write_text("# Standup\n\n- **T1** <script>x</script>\n", "utf-8")
+    web_board.note("T1", "rows counted", "human:ana")
+    client = page_client(build_app(web_board))
+    png = client.get("/api/burndown.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG")
+    html = client.get("/api/board").json()["standup_html"]
+    assert "<strong>T1</strong>" in html and "<script>" not in html and "&lt;script&gt;" in html
+    task = client.get("/api/tasks/T1").json()
+    assert task["id"] == "T1" and task["notes"][0]["text"] == "rows counted"
+    assert client.get("/api/tasks/T404").status_code == 404
+    page = client.get("/").text
+    assert 'id="legend"' in page and "critical path" in page
+
+
 def test_move_block_and_decide_land_as_events(
     web_board: LocalBoard, page_client: PageClient
 ) -> None:

@@ -96,3 +96,35 @@ def test_a_second_page_patches_changed_cards_and_refetches_after_a_gap(
             assert "Refetch on a gap" in page.inner_text("#decisions")
         finally:
             browser.close()
+
+
+def test_the_burndown_loads_and_a_card_opens_its_details(
+    web_board: LocalBoard, live_url: str
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    web_board.note("T1", "rows counted", "human:ana")
+    memory = web_board.root / "memory"
+    memory.mkdir(exist_ok=True)
+    (memory / "2026-12-07.md").write_text("# Standup\n\n- **T1** ready\n", encoding="utf-8")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(live_url)
+            page.wait_for_selector('[data-column="Ready"] #card-T1')
+            page.wait_for_function(
+                "document.getElementById('burndown').complete"
+                " && document.getElementById('burndown').naturalWidth > 0",
+                timeout=30000,
+            )
+            assert page.is_visible("#burndown")
+            assert page.inner_html("#standup").count("<strong>T1</strong>") == 1
+            assert "critical path" in page.inner_text("#legend")
+            page.click("#card-T1")
+            page.wait_for_selector("#details:not([hidden]) h4")
+            details = page.inner_text("#details")
+            assert "T1 Audit sources" in details and "human:ana: rows counted" in details
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "web-board-details.png"), full_page=True)
+        finally:
+            browser.close()

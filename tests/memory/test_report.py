@@ -6,8 +6,16 @@ import base64
 import re
 from typing import Any
 
+import pytest
+
 from sprintboard.memory.burndown import compute_burndown
-from sprintboard.memory.report import render_html, report_text, write_report
+from sprintboard.memory.report import (
+    rate_text,
+    render_html,
+    report_text,
+    span_text,
+    write_report,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -44,8 +52,23 @@ def test_text_report_has_every_table(story: Any) -> None:
         assert title in text
     assert re.search(r"^2026-11-23\s+7\s+555\s+1\s+75$", text, re.M)
     assert re.search(
-        r"^T001\s+builder\s+95\.42\s+0\.42\s+2026-11-23 08:25\s+Audit sources$", text, re.M
+        r"^T001\s+builder\s+4\.0 d\s+25 min\s+2026-11-23 08:25\s+Audit sources$", text, re.M
     )
+    assert re.search(r"^S1\s+\S+ [a-z]+\s+1\s+75\s+\d+\.\d\d tasks/(h|day)$", text, re.M)
+
+
+@pytest.mark.parametrize(
+    ("hours", "shown"),
+    [(None, "-"), (0.005, "18 s"), (0.42, "25 min"), (5.5, "5.5 h"), (95.42, "4.0 d")],
+)
+def test_durations_use_the_unit_that_fits(hours: float | None, shown: str) -> None:
+    assert span_text(hours) == shown
+
+
+def test_a_sprint_of_minutes_reports_per_hour_not_per_day() -> None:
+    assert rate_text(5, 15 / 1440) == "20.00 tasks/h"
+    assert rate_text(6, 3.0) == "2.00 tasks/day"
+    assert rate_text(1, 0.0) == "-"
 
 
 def test_report_writes_a_png_and_a_self_contained_page(story: Any) -> None:

@@ -31,9 +31,17 @@ from starlette.routing import Route
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import Status
 from sprintboard.board.values import entry_text, one_line
+from sprintboard.doors.web.extras import BurndownImage, task_details
 from sprintboard.doors.web.feed import BoardFeed, sse
 from sprintboard.doors.web.page_data import BoardDelta, BoardPage, board_page
-from sprintboard.errors import BoardError, InvalidValue, UnknownTask
+from sprintboard.errors import (
+    BoardError,
+    InvalidValue,
+    PortTaken,
+    UnknownTask,
+    field_name,
+    problem_text,
+)
 
 __all__ = ["MAX_BODY", "TOKEN_HEADER", "BoardPage", "build_app"]
 
@@ -123,7 +131,9 @@ async def _parse(request: Request, model: type[BaseModel], token: str) -> Any:
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        return _error(400, f"bad request: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}")
+        return _error(
+            400, f"bad request: {problem_text(exc.errors()[0])} at {field_name(exc.errors()[0])}"
+        )
 
 
 def _move(board: LocalBoard, task: str, a: MoveAction) -> None:
@@ -235,9 +245,24 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
         page = await asyncio.to_thread(board_page, board)
         return Response(page.model_dump_json(), media_type="application/json")
 
+    chart = BurndownImage(board)
+
+    async def api_burndown(_: Request) -> Response:
+        png = await asyncio.to_thread(chart.png)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    async def api_task(request: Request) -> Response:
+        try:
+            doc = task_details(board, str(request.path_params["task"]))
+        except UnknownTask as exc:
+            return _error(404, str(exc))
+        return Response(doc.model_dump_json(), media_type="application/json")
+
     routes = [
         Route("/", _guarded(index)),
         Route("/api/board", _guarded(api_board)),
+        Route("/api/burndown.png", _guarded(api_burndown)),
+        Route("/api/tasks/{task}", _guarded(api_task)),
         Route("/api/stream", _guarded(_stream(feed))),
     ]
     routes += [
@@ -250,8 +275,31 @@ def build_app(board: LocalBoard, *, wait_seconds: float = 0.5) -> Starlette:
     return app
 
 
-def serve(board: LocalBoard, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Run the web board with uvicorn until interrupted."""
+def serve(
+    board: LocalBoard,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run the web board with uvicorn until interrupted; `ready` gets the URL once the port
+    is bound. PortTaken when another process has the port (uvicorn would say `Errno 98`
+    and exit 3)."""
+    import errno
+    import socket
+
     import uvicorn
 
-    uvicorn.run(build_app(board), host=host, port=port, log_level="warning")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortTaken(host, port) from None
+        raise
+    bound = sock.getsockname()[1]
+    if ready is not None:
+        ready(f"http://{host}:{bound}/")
+    config = uvicorn.Config(build_app(board), host=host, port=bound, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])

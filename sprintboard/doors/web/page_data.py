@@ -16,6 +16,7 @@ from sprintboard.board.document import QuestionDoc, question_doc
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.models import STATUSES, Task
 from sprintboard.board.state import BoardState
+from sprintboard.doors.web.extras import standup_html
 from sprintboard.status import StatusReport, TaskRow, board_status, task_row
 
 __all__ = [
@@ -59,6 +60,8 @@ class BoardPage(BaseModel):
     questions: list[QuestionRow]
     statuses: list[str]
     standup: str | None
+    standup_html: str | None = None
+    """`standup` rendered (raw HTML in the note escaped)."""
 
 
 class BoardDelta(BaseModel):
@@ -110,13 +113,15 @@ def latest_standup(root: Path) -> str | None:
 def board_page(board: LocalBoard) -> BoardPage:
     """Everything the page shows (blocking: it reads the journal and `memory/`)."""
     state = board.snapshot()
+    standup = latest_standup(board.root)
     return BoardPage(
         board=board_status(board),
         graph=graph_summary(state.tasks.values()),
         decisions=_decisions(state),
         questions=_questions(state),
         statuses=list(STATUSES),
-        standup=latest_standup(board.root),
+        standup=standup,
+        standup_html=standup_html(standup),
     )
 
 
