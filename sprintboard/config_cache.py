@@ -30,7 +30,7 @@ __all__ = ["CACHE_FILE", "BoardSettings", "board_settings"]
 log = logging.getLogger(__name__)
 
 CACHE_FILE = ".sprintboard/config.json"
-_FORMAT = 1
+_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,8 @@ class BoardSettings:
     """`host` of `.sprintboard/host.toml` (a folder made by `join`), if any."""
     lock_timeout: float
     policy: BoardPolicy
+    database: bool = False
+    """The board lives in a database (`[board] store` or `dsn_env`), not in this folder's files."""
 
     def host(self, override: str | None = None) -> str:
         """This process's host, by the precedence of `config.current_host`."""
@@ -120,6 +122,7 @@ def board_settings(root: Path) -> BoardSettings:
         local_host=config.local_host,
         lock_timeout=config.board.lock_timeout,
         policy=policy_from_config(config),
+        database=bool(config.board.store or config.board.dsn_env),
     )
     if _digest(root) == digest:  # not edited while it was validated
         try:

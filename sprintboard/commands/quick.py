@@ -266,7 +266,7 @@ def _owner_board(args: _Args, process_host: str | None) -> Any:
     root = find_workspace(None if workspace is None else Path(workspace))
     settings = board_settings(root)
     host = settings.host(process_host)
-    if host != settings.owner:
+    if host != settings.owner or settings.database:  # a store board opens through open_board
         return None
     # No observers: a read never renders KANBAN.md (see workspace.open_board).
     return LocalBoard(root, host=host, policy=settings.policy, lock_timeout=settings.lock_timeout)

@@ -297,3 +297,23 @@ def test_a_thread_checkpointed_on_one_host_resumes_on_another(tmp_path: Path, pg
     with open_checkpointer(beta) as saver:  # another host, the same database
         result = run_thread(linear_graph(Two, [("a", a), ("b", b)], saver), "builder:T1:1", {})
     assert result == {"a": "ran", "b": "ran"} and ran == ["a", "b"]
+
+
+@pytest.mark.parametrize("args", [["show", "T1"], ["next"], ["status"]], ids=" ".join)
+def test_json_reads_on_the_owner_of_a_store_board_read_the_store(
+    tmp_path: Path, pg_url: str, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`next/status/show --json` have a quick path for file boards; a store board's files
+    hold no journal, so it must read the store (the demo's model-card worker found this)."""
+    from sprintboard.cli import main
+
+    ws = init_workspace(tmp_path / "alpha", owner="alpha", git=False, store=pg_url)
+    board = open_board(ws)
+    board.create_tasks([{"id": "T1", "title": "in the store", "status": "ready"}])
+    board.close()
+    capsys.readouterr()
+    main([*args, "--json", "-w", str(ws)])
+    assert "in the store" in capsys.readouterr().out or args == ["next"]
+    if args == ["next"]:
+        main(["next", "--json", "-w", str(ws), "--agent", "builder-alpha"])
+        assert '"T1"' in capsys.readouterr().out
