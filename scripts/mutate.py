@@ -50,6 +50,7 @@ _BOARD = [
         "journal",
         "journal_file",
         "kanban_merge",
+        "questions",
     )
 ]
 _TOOLS = ["tests/tools/test_audit.py", "tests/tools/test_dedup.py"]
@@ -66,7 +67,7 @@ MODULES: dict[str, list[str]] = {
     "board/authority.py": _BOARD,
     "board/journal.py": _BOARD + _FAULTS,
     "board/store.py": _BOARD + _FAULTS,
-    "board/kanban/merge.py": ["tests/board/test_kanban_merge.py"],
+    "board/kanban/merge.py": ["tests/board/test_kanban_merge.py", "tests/board/test_questions.py"],
     "a2a/envelope.py": ["tests/a2a/test_envelope.py", "tests/a2a/test_postbox.py"],
     "a2a/seen.py": [
         "tests/a2a/test_seen.py",
