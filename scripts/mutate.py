@@ -53,7 +53,12 @@ _BOARD = [
         "questions",
     )
 ]
-_TOOLS = ["tests/tools/test_audit.py", "tests/tools/test_dedup.py"]
+_TOOLS = [
+    "tests/tools/test_chat_rows.py",
+    "tests/tools/test_row_scan.py",
+    "tests/tools/test_audit.py",
+    "tests/tools/test_dedup.py",
+]
 _FAULTS = [
     "tests/faults/test_two_owners.py",
     "tests/faults/test_reverted_journal.py",
