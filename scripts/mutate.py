@@ -51,6 +51,7 @@ _BOARD = [
         "journal_file",
         "kanban_merge",
         "questions",
+        "store",
     )
 ]
 _TOOLS = [
