@@ -90,7 +90,10 @@ def test_rank_is_priority_then_least_slack_then_board_order(mk: Mk) -> None:
         mk("urgent", est=1, priority=1),
         mk("twin", est=10, priority=2),
     )
-    assert _ids(next_tasks(state, BoardPolicy())) == ["urgent", "long", "short", "twin"]
+    ranked = ["urgent", "long", "short", "twin"]
+    assert _ids(next_tasks(state, BoardPolicy())) == ranked
+    for limit in range(6):  # a limit keeps the best first of the full ranking
+        assert _ids(next_tasks(state, BoardPolicy(), limit=limit)) == ranked[:limit], limit
 
 
 def test_work_assigned_to_an_agent_goes_to_it_first_and_to_no_one_else(mk: Mk) -> None:
@@ -365,23 +368,6 @@ def test_an_unnamed_agent_is_held_to_the_builder_limit_and_its_hosts_caps(mk: Mk
     assert nothing_to_take(free, CAPS, agent="b-beta", caps=["cuda", "mlx", "tpu"]).reason == (
         "no ready task fits b-beta@beta (role builder, caps [cuda, mlx])"
     )
-
-
-def test_a_limit_keeps_the_best_first_of_the_full_ranking(mk: Mk) -> None:
-    state = _state(
-        mk("short", est=10, priority=2),
-        mk("long", est=100, priority=2),
-        mk("tail", "long", est=100, priority=2),
-        mk("urgent", est=1, priority=1),
-        mk("twin", est=10, priority=2),
-        mk("mine", priority=3, agent="b-alpha"),
-    )
-    ranked = ["mine", "urgent", "long", "short", "twin"]
-    assert _ids(next_tasks(state, POLICY, agent="b-alpha")) == ranked
-    for limit in range(7):
-        got = next_tasks(state, POLICY, agent="b-alpha", limit=limit)
-        assert _ids(got) == ranked[:limit], limit
-    assert _ids(next_tasks(state, BoardPolicy(), limit=2)) == ["urgent", "long"]
 
 
 def test_next_up_asks_for_the_agent_or_for_a_role_with_no_caps(mk: Mk) -> None:
