@@ -174,6 +174,11 @@ def stage_tests(module: str, tests: list[str]) -> Path:
                 "timeout_multiplier": 15.0,
                 "timeout_constant": 2.0,
                 "use_git_change_detection": False,
+                # Workers fork from a server that only imported and collected the tests, not
+                # from the process that ran them all for the stats: a thread some test left
+                # there (holding a lock at the fork) hung the a2a workers until their
+                # timeout, which then counted as a kill.
+                "process_isolation": "forkserver",
             },
         }
     }
