@@ -15,8 +15,10 @@ from sprintboard.board.kanban.model import (
     KanbanCard,
     KanbanDocument,
     KanbanEntry,
+    KanbanQuestion,
     cards_of,
     entries_of,
+    questions_of,
 )
 from sprintboard.board.kanban.sync import KanbanSync
 from sprintboard.board.local import LocalBoard
@@ -721,4 +723,44 @@ def test_without_a_base_deleted_entries_are_shown_again_and_changes_named(tmp_pa
         "decision, so it is shown again",
         "a note was deleted from KANBAN.md ('kept note'); the journal keeps every note, so it "
         "is shown again",
+    ]
+
+
+def _asked(board: LocalBoard) -> tuple[str, str]:
+    first = board.ask("T1", "Which split?", "builder-1@alpha").id
+    second = board.ask("T2", "Which seed?", "builder-1@alpha").id
+    return first, second
+
+
+def test_an_answer_under_any_open_question_is_taken(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    first, second = _asked(board)
+    base = KanbanDocument(questions=questions_of(board.snapshot()))
+    edited = KanbanDocument(questions=[base.questions[0], replace(base.questions[1], answer="7")])
+    (draft,) = merge_edit(base, edited, board.snapshot(), _PERSON).drafts
+    assert (draft.op, draft.task, draft.fields, draft.actor) == (
+        "question.answer",
+        "T2",
+        {"text": "7", "question": second},
+        _PERSON,
+    )
+
+
+def test_an_answer_the_board_cannot_take_is_a_warning(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    first, _ = _asked(board)
+    board.answer("T1", "80/20  by source", "human:bob")
+    base = KanbanDocument(questions=questions_of(board.snapshot()))
+    unknown = KanbanQuestion("nope", "T1", "Which?", answer="yes", line=12)
+    elsewhere = replace(base.questions[0], id=first, task="T2", answer="sure", line=14)
+    same = replace(base.questions[0], answer="80/20 by source")  # as rendered: no change
+    dropped = replace(base.questions[0], answer=None)  # the answer line deleted: no change
+    edited = KanbanDocument(questions=[unknown, elsewhere, same, dropped])
+    result = merge_edit(base, edited, board.snapshot(), _PERSON)
+    assert result.drafts == []
+    assert result.warnings == [
+        "KANBAN.md line 12: no question q:nope about T1 on the board; the answer under it "
+        "was not taken",
+        f"KANBAN.md line 14: no question q:{first} about T2 on the board; the answer under it "
+        "was not taken",
     ]
