@@ -245,3 +245,43 @@ def test_lines_another_process_wrote_are_folded_with_their_ids_and_hashes(
     b.add_note("b again")  # extends the chain from a's last line
     assert a.validate().events == 4
     assert [n.text for n in a.snapshot().notes] == ["b", "a", "b again"]
+
+
+def _edited(spoil: Any) -> Any:
+    """`spoil`, then T1's status changed by hand in the snapshot."""
+
+    def both(root: Path) -> None:
+        path = _paths(root)["snapshot"]
+        data = orjson.loads(path.read_bytes())
+        data["tasks"][0]["status"] = "done"
+        path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+        spoil(root)
+
+    return both
+
+
+@pytest.mark.parametrize("spoil", [_no_digest, _other_head])
+def test_a_snapshot_set_aside_is_compared_with_the_journal(
+    tmp_path: Path, open_local: Any, task: Any, spoil: Any
+) -> None:
+    _board(open_local, task)
+    _edited(spoil)(tmp_path)
+    found = open_local(ids_start=10).validate()
+    assert found == Verification(
+        7, "differs", "T1.status is 'done' in the snapshot, 'awaiting_test' in the journal"
+    )
+
+
+def test_a_reader_refuses_another_line_at_the_head_it_read_up_to(
+    tmp_path: Path, open_local: Any, task: Any
+) -> None:
+    writer = _board(open_local, task)
+    reader = open_local(ids_start=100)
+    writer.add_note("one more")
+    assert reader.refresh().seq == 8  # read up to the writer's line
+    journal = _paths(tmp_path)["journal"]
+    data = journal.read_bytes()
+    journal.write_bytes(data.replace(b"one more", b"one MORE") + b"{}\n")
+    with pytest.raises(JournalRolledBack) as err:
+        reader.refresh()
+    assert err.value.found == "another line"
