@@ -16,7 +16,7 @@ from sprintboard.a2a.ledger import Ledger, LedgerLine
 from sprintboard.a2a.postbox import Outcome, Postbox, Received
 from sprintboard.a2a.seen import SeenIds
 from sprintboard.a2a.transport_dir import DirTransport
-from sprintboard.board.clock import CounterIds, FrozenClock
+from sprintboard.board.clock import CounterIds, FrozenClock, crockford26
 from sprintboard.errors import BoardError, MessageRejected
 
 START = "2026-01-01T00:00:00.000Z"
@@ -323,3 +323,23 @@ def test_the_seen_ids_are_pruned_once_every_thousand_handled(
     assert pruned == [pair.clock.now()]
     handle(1)
     assert len(pruned) == 2
+
+
+def test_the_payload_is_built_for_the_envelopes_id_on_the_boards_clock(
+    pair: Pair, tmp_path: Path
+) -> None:
+    asked: list[str] = []
+    env = pair.beta.seal(
+        "alpha", "heartbeat", lambda m: asked.append(m) or messages.heartbeat(m, "T2", "S1")
+    )
+    assert asked == [env.id]
+    box = Postbox(
+        "gamma",
+        DirTransport(pair.dir),
+        KeyRing(tmp_path / "keys"),
+        seen=SeenIds(tmp_path / "seen-gamma.log"),
+        clock=pair.clock,
+    )  # no ids given: ULIDs whose time is the postbox's clock
+    ms = int(pair.clock.now().timestamp() * 1000)
+    minted = box.new_id()
+    assert minted.startswith("gamma-") and minted[6:16] == crockford26(ms << 80)[:10]
