@@ -764,3 +764,17 @@ def test_an_answer_the_board_cannot_take_is_a_warning(tmp_path: Path) -> None:
         f"KANBAN.md line 14: no question q:{first} about T2 on the board; the answer under it "
         "was not taken",
     ]
+
+
+def test_the_same_answer_given_meanwhile_through_another_door_is_no_conflict(
+    tmp_path: Path,
+) -> None:
+    board = _merge_board(tmp_path)
+    _asked(board)
+    base = KanbanDocument(questions=questions_of(board.snapshot()))
+    board.answer("T1", "80/20  by\nsource", "human:bob")  # the CLI, while the file was open
+    edited = KanbanDocument(
+        questions=[replace(base.questions[0], answer="80/20 by source"), base.questions[1]]
+    )
+    result = merge_edit(base, edited, board.snapshot(), _PERSON)
+    assert (result.drafts, result.warnings) == ([], [])
