@@ -19,6 +19,7 @@ from sprintboard.board.authority import authorize
 from sprintboard.board.client import BoardObserver, EventDraft
 from sprintboard.board.clock import Clock, IdSource, SystemClock, UlidIds, format_ts
 from sprintboard.board.codec import task_to_dict, validate_task
+from sprintboard.board.collector import collector_paused
 from sprintboard.board.journal import Head, encode_event, line_hash
 from sprintboard.board.leases import (
     claim_drafts,
@@ -134,7 +135,8 @@ class LocalBoard:
     def _write(
         self, build: Callable[[BoardState], Iterable[EventDraft]], *, render: bool = False
     ) -> list[Event]:
-        with self._writing():
+        # A bulk write (an import, a board sync) folds thousands of drafts: see collector.py
+        with self._writing(), collector_paused():
             state = self._state.fork()
             now = self.clock.now()
             ts = format_ts(now)
