@@ -669,14 +669,15 @@ def check_task(data: Mapping[str, Any] | object, *, partial: bool = False) -> No
     label = tid if isinstance(tid, str) and _TASK_ID.fullmatch(tid) else None
     if not partial:
         task_id(tid, "task id", None)
-        unknown = sorted(fields.keys() - _TASK_KEYS)
-        if unknown:
+        if not fields.keys() <= _TASK_KEYS:
+            unknown = sorted(fields.keys() - _TASK_KEYS)
             raise InvalidValue("task", unknown, "unknown fields", label)
-    plain = _PLAIN
+    plain = _PLAIN  # the same keys as _TASK_RULES
     for key, value in fields.items():
-        rule = _TASK_RULES.get(key)
-        if rule is None or (key == "id" and not partial) or plain[key](value):
+        test = plain.get(key)
+        if test is None or test(value) or (key == "id" and not partial):
             continue
+        rule = _TASK_RULES[key]
         rule(_plain(value) if key in ("estimate", "lease") else value, key, label)
 
 
