@@ -139,9 +139,7 @@ class _Waits:
                         f"{lease.agent}@{lease.host} holds it; {_agents_run(lease.host)}")  # fmt: skip
         if task.dependencies:
             tasks = self._tasks
-            undone = [
-                d for d in task.dependencies if d in tasks and tasks[d].status != "done"
-            ]
+            undone = [d for d in task.dependencies if d in tasks and tasks[d].status != "done"]
             if undone:
                 return Wait(tid, "tasks", ", ".join(undone), "they finish first")
         if not task.steps:

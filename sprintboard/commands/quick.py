@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from sprintboard.board.models import Artifact, Lease, Task
+from sprintboard.board.models import Artifact, Lease
 from sprintboard.board.scheduling import NextUp
 from sprintboard.board.state import BoardState
 from sprintboard.board.waits import Wait, state_counters, state_of

@@ -32,8 +32,15 @@ def _full() -> Task:
         steps=[Step("train", {"lr": 0.0001, "epochs": 3, "layers": [1, 2], "x": {"y": None}})],
         agent="builder-beta",
         host="beta",
-        lease=Lease("builder-beta", "beta", 7, "2026-12-07T10:00:00Z", 600,
-                    "2026-12-07T10:10:00Z", "2026-12-07T10:05:00Z"),  # fmt: skip
+        lease=Lease(
+            "builder-beta",
+            "beta",
+            7,
+            "2026-12-07T10:00:00Z",
+            600,
+            "2026-12-07T10:10:00Z",
+            "2026-12-07T10:05:00Z",
+        ),  # fmt: skip
         artifacts=[FileRef("runs/T1/1/model.bin", "ab" * 32, 2**40)],
         metrics={"loss": 1.9, "tiny": 1e-7, "count": 3.0, "neg": -0.5},
         blocked_reason=None,
