@@ -362,7 +362,7 @@ def adopt_journal(workspace: Path | None = None) -> None:
     dsn = config.board.store_dsn()
     if dsn is not None:
         from sprintboard.board.pg.board import PgBoard  # start-up: see _open_store_board
-        from sprintboard.board.pg.store import PgStore
+        from sprintboard.board.pg.store import PgStore  # start-up: as above
 
         store = PgStore(dsn, timeout=config.board.lock_timeout)
         PgBoard.adopt(
