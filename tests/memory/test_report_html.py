@@ -34,7 +34,9 @@ def _board(root: Path) -> tuple[LocalBoard, FrozenClock]:
     T4 builder   created 0, claimed 30, done 50  -> lead 50 min, cycle 20 min; train + eval
     T5 builder   never done. The clock stops at 11:00."""
     clock = FrozenClock(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
-    policy = BoardPolicy(owner="alpha", agent_roles=ROLES, agent_hosts=dict.fromkeys(ROLES, "alpha"))
+    policy = BoardPolicy(
+        owner="alpha", agent_roles=ROLES, agent_hosts=dict.fromkeys(ROLES, "alpha")
+    )
     board = LocalBoard(root, host="alpha", policy=policy, clock=clock, ids=CounterIds())
     board.start_sprint("S7", goal="a <b>bold</b> goal", actor="human:ana")
     train_steps = [
