@@ -160,7 +160,7 @@ def plan(
 @app.command("recipes")
 def recipes(
     name: str | None = typer.Argument(
-        None, metavar="[NAME]", help="Show this recipe in full (default: list them all)."
+        None, metavar="NAME", help="Show this recipe in full (default: list them all)."
     ),
     workspace: Path | None = options.WORKSPACE,
     json: bool = options.JSON,
