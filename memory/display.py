@@ -3,7 +3,21 @@ the span, metrics at four significant digits, titles on one line."""
 
 from __future__ import annotations
 
-__all__ = ["number_text", "one_line", "rate_text", "seconds_text", "span_text"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sprintboard.memory.burndown import Burndown
+
+__all__ = [
+    "day_rows",
+    "number_text",
+    "one_line",
+    "rate_text",
+    "role_rows",
+    "seconds_text",
+    "span_text",
+    "sprint_rows",
+]
 
 
 def span_text(hours: float | None) -> str:
@@ -45,3 +59,47 @@ def one_line(text: str) -> str:
     """Text from the board on one line: newlines and other control characters become spaces
     (a title may hold anything a door accepted)."""
     return text.translate(_CONTROL)
+
+
+def day_rows(b: Burndown) -> list[list[str]]:
+    """Burndown per day: day, open tasks and minutes, done tasks and minutes."""
+    return [
+        [
+            d.day,
+            str(d.remaining_tasks),
+            str(d.remaining_minutes),
+            str(d.done_tasks),
+            str(d.done_minutes),
+        ]
+        for d in b.days
+    ]
+
+
+def sprint_rows(b: Burndown) -> list[list[str]]:
+    """Velocity per sprint: sprint, span, done tasks and minutes, rate."""
+    return [
+        [
+            v.sprint,
+            seconds_text(v.span_seconds),
+            str(v.done_tasks),
+            str(v.done_minutes),
+            rate_text(v.done_tasks, v.span_seconds / 86400),
+        ]
+        for v in b.velocity
+    ]
+
+
+def role_rows(b: Burndown) -> list[list[str]]:
+    """Per role: done, rate, lead median and max, cycle median and max."""
+    return [
+        [
+            r.role,
+            str(r.done_tasks),
+            rate_text(r.done_tasks, b.span_seconds / 86400),
+            seconds_text(r.lead_median_seconds),
+            seconds_text(r.lead_max_seconds),
+            seconds_text(r.cycle_median_seconds),
+            seconds_text(r.cycle_max_seconds),
+        ]
+        for r in b.throughput
+    ]

@@ -17,7 +17,16 @@ from pydantic import BaseModel
 from sprintboard.board.clock import parse_ts
 from sprintboard.files import atomic_write
 from sprintboard.memory.burndown import Burndown, compute_burndown
-from sprintboard.memory.display import number_text, one_line, rate_text, seconds_text, span_text
+from sprintboard.memory.display import (
+    day_rows,
+    number_text,
+    one_line,
+    rate_text,
+    role_rows,
+    seconds_text,
+    span_text,
+    sprint_rows,
+)
 from sprintboard.memory.report_html import render_html
 from sprintboard.memory.standup import StandupSource
 
@@ -54,38 +63,14 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def report_text(b: Burndown) -> str:
     """The report as plain text tables."""
     title = f"Sprint {b.sprint}" if b.sprint else "No sprint started"
-    out = [f"{title}" + (f" — {b.goal}" if b.goal else "") + f" (as of {b.as_of} UTC)", ""]
+    out = [one_line(title + (f" — {b.goal}" if b.goal else "")) + f" (as of {b.as_of} UTC)", ""]
     out += ["Burndown (end of day)"]
-    out += _table(
-        ["day", "remaining", "remaining min", "done", "done min"],
-        [
-            [
-                d.day,
-                str(d.remaining_tasks),
-                str(d.remaining_minutes),
-                str(d.done_tasks),
-                str(d.done_minutes),
-            ]
-            for d in b.days
-        ],
-    )
+    out += _table(["day", "remaining", "remaining min", "done", "done min"], day_rows(b))
     out += ["", "Velocity per sprint"]
-    out += _table(
-        ["sprint", "span", "done", "done min", "rate"],
-        [
-            [
-                v.sprint,
-                seconds_text(v.span_seconds),
-                str(v.done_tasks),
-                str(v.done_minutes),
-                rate_text(v.done_tasks, v.span_seconds / 86400),
-            ]
-            for v in b.velocity
-        ],
-    )
+    out += _table(["sprint", "span", "done", "done min", "rate"], sprint_rows(b))
     out += ["", f"Tasks done per {b.bucket} (current sprint)"]
     out += _table(
-        [b.bucket, "done", "done min"],
+        [f"{b.bucket} from", "done", "done min"],
         [
             [_bucket_label(v.start, b.bucket), str(v.done_tasks), str(v.done_minutes)]
             for v in b.velocity_buckets
@@ -95,18 +80,7 @@ def report_text(b: Burndown) -> str:
     out += ["", f"Throughput per role (current sprint, {seconds_text(b.span_seconds)} so far)"]
     out += _table(
         ["role", "done", "rate", "lead median", "lead max", "cycle median", "cycle max"],
-        [
-            [
-                r.role,
-                str(r.done_tasks),
-                rate_text(r.done_tasks, b.span_seconds / 86400),
-                seconds_text(r.lead_median_seconds),
-                seconds_text(r.lead_max_seconds),
-                seconds_text(r.cycle_median_seconds),
-                seconds_text(r.cycle_max_seconds),
-            ]
-            for r in b.throughput
-        ],
+        role_rows(b),
     )
     out += ["", "Lead time per task (lead: from creation; cycle: from first claim)"]
     out += _table(

@@ -17,10 +17,13 @@ from sprintboard.board.clock import parse_ts
 from sprintboard.memory.burndown import Burndown
 from sprintboard.memory.charts import Series, bar_chart, line_chart
 from sprintboard.memory.display import (
+    day_rows,
     number_text,
     one_line,
     rate_text,
+    role_rows,
     seconds_text,
+    sprint_rows,
 )
 from sprintboard.memory.history import format_minute
 from sprintboard.memory.training import TrainingRun
@@ -183,18 +186,7 @@ def render_html(b: Burndown) -> str:
         _table(
             "roles",
             ["role", "done", "rate", "lead median", "lead max", "cycle median", "cycle max"],
-            [
-                [
-                    r.role,
-                    str(r.done_tasks),
-                    rate_text(r.done_tasks, b.span_seconds / 86400),
-                    seconds_text(r.lead_median_seconds),
-                    seconds_text(r.lead_max_seconds),
-                    seconds_text(r.cycle_median_seconds),
-                    seconds_text(r.cycle_max_seconds),
-                ]
-                for r in b.throughput
-            ],
+            role_rows(b),
             {1, 3, 4, 5, 6},
         ),
         "<h2>Lead and cycle time per task</h2>",
@@ -221,34 +213,15 @@ def render_html(b: Burndown) -> str:
         "<h2>Velocity per sprint</h2>",
         _table(
             "sprints",
-            ["sprint", "started", "span", "done", "done (estimated min)", "rate"],
-            [
-                [
-                    v.sprint,
-                    format_minute(v.started),
-                    seconds_text(v.span_seconds),
-                    str(v.done_tasks),
-                    str(v.done_minutes),
-                    rate_text(v.done_tasks, v.span_seconds / 86400),
-                ]
-                for v in b.velocity
-            ],
-            {3, 4},
+            ["sprint", "span", "done", "done (estimated min)", "rate"],
+            sprint_rows(b),
+            {2, 3},
         ),
         "<h2>Burndown per day</h2>",
         _table(
             "days",
             ["day", "open", "open (estimated min)", "done", "done (estimated min)"],
-            [
-                [
-                    d.day,
-                    str(d.remaining_tasks),
-                    str(d.remaining_minutes),
-                    str(d.done_tasks),
-                    str(d.done_minutes),
-                ]
-                for d in b.days
-            ],
+            day_rows(b),
             {1, 2, 3, 4},
         ),
         '<p class="muted">Written by <code>sprintboard report --html</code> from the board\'s '

@@ -8,40 +8,33 @@ import os
 import pty
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
-from sprintboard.cli import main
 from sprintboard.workspace import init_workspace
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
 
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+CliRun = Callable[..., tuple[int, str, str]]
+"""The `cli` fixture of tests/conftest.py."""
 
 
 @pytest.fixture
-def ws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+def ws(tmp_path: Path, cli: CliRun) -> Path:
     root = init_workspace(tmp_path / "ws", hosts=[("alpha", [])], git=False)
     w = ("-w", str(root))
-    assert cli(capsys, "add", "T1", "Audit", "-p", "1", *w)[0] == 0
-    assert cli(capsys, "add", "T2", "Dedup", "-d", "T1", "--status", "blocked", *w)[0] == 0
-    assert cli(capsys, "claim", "T1", "--agent", "builder-alpha", *w)[0] == 0
+    assert cli("add", "T1", "Audit", "-p", "1", *w)[0] == 0
+    assert cli("add", "T2", "Dedup", "-d", "T1", "--status", "blocked", *w)[0] == 0
+    assert cli("claim", "T1", "--agent", "builder-alpha", *w)[0] == 0
     return root
 
 
-def test_note_ask_and_answer_answer_json(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_note_ask_and_answer_answer_json(ws: Path, cli: CliRun) -> None:
     w = ("-w", str(ws), "--json")
-    code, out, _ = cli(capsys, "note", "T1", "half the rows read", "--as", "builder-alpha", *w)
+    code, out, _ = cli("note", "T1", "half the rows read", "--as", "builder-alpha", *w)
     assert code == 0
     noted = orjson.loads(out)
     assert noted["task"] == "T1" and noted["note_id"]
@@ -50,7 +43,7 @@ def test_note_ask_and_answer_answer_json(ws: Path, capsys: pytest.CaptureFixture
         "builder-alpha@alpha",
     )
 
-    code, out, _ = cli(capsys, "ask", "T1", "drop the empty rows?", "--as", "builder-alpha", *w)
+    code, out, _ = cli("ask", "T1", "drop the empty rows?", "--as", "builder-alpha", *w)
     asked = orjson.loads(out)
     assert code == 0 and asked["task"] == "T1"
     assert asked["question"]["id"] == asked["question_id"]
@@ -59,7 +52,7 @@ def test_note_ask_and_answer_answer_json(ws: Path, capsys: pytest.CaptureFixture
         None,
     )
 
-    code, out, _ = cli(capsys, "answer", "T1", "yes", "--as", "human:ana", *w)
+    code, out, _ = cli("answer", "T1", "yes", "--as", "human:ana", *w)
     answered = orjson.loads(out)
     assert code == 0 and answered["question_id"] == asked["question_id"]
     assert (answered["question"]["answer"], answered["question"]["answered_by"]) == (
@@ -67,32 +60,30 @@ def test_note_ask_and_answer_answer_json(ws: Path, capsys: pytest.CaptureFixture
         "human:ana",
     )
 
-    code, out, _ = cli(capsys, "show", "T1", *w)
+    code, out, _ = cli("show", "T1", *w)
     shown = orjson.loads(out)
     assert shown["notes"][0] == noted["note"]  # the same document `show --json` lists
     assert shown["questions"][0] == answered["question"]
 
 
-def test_conversation_errors_are_json_on_stderr(
-    ws: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_conversation_errors_are_json_on_stderr(ws: Path, cli: CliRun) -> None:
     for args in (
         ("note", "T404", "x", "--as", "builder-alpha"),
         ("answer", "T1", "no question was asked", "--as", "human:ana"),
     ):
-        code, out, err = cli(capsys, *args, "-w", str(ws), "--json")
+        code, out, err = cli(*args, "-w", str(ws), "--json")
         assert code == 1 and out == ""
         error = orjson.loads(err)["error"]
         assert error["exit_code"] == 1 and error["message"]
 
 
-def test_import_answers_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_answers_json(tmp_path: Path, cli: CliRun) -> None:
     root = init_workspace(tmp_path / "ws", hosts=[("alpha", [])], git=False)
     backlog = EXAMPLES / "oodatcaa-SPRINT_BACKLOG.md"
-    code, out, _ = cli(capsys, "import", str(backlog), "-w", str(root), "--json")
+    code, out, _ = cli("import", str(backlog), "-w", str(root), "--json")
     doc = orjson.loads(out)
     assert code == 0 and doc["kind"] == "backlog" and doc["created"][0] == "T001"
-    code, out, err = cli(capsys, "import", str(tmp_path / "nope.md"), "-w", str(root), "--json")
+    code, out, err = cli("import", str(tmp_path / "nope.md"), "-w", str(root), "--json")
     assert code != 0 and out == "" and "error" in orjson.loads(err)
 
 

@@ -4,6 +4,7 @@ a missing or unknown parameter is refused with the example."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -16,7 +17,6 @@ from sprintboard.agents.recipe import (
     shipped_recipes,
 )
 from sprintboard.agents.recipe_catalog import list_recipes
-from sprintboard.cli import main
 from sprintboard.errors import ConfigError
 from sprintboard.workspace import init_workspace
 
@@ -42,15 +42,8 @@ key = "write"
 title = "Write about {param:topic}"
 """
 
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+CliRun = Callable[..., tuple[int, str, str]]
+"""The `cli` fixture of tests/conftest.py."""
 
 
 @pytest.mark.parametrize("name", shipped_recipes())
@@ -76,9 +69,9 @@ def ws(tmp_path: Path) -> Path:
 
 
 def test_recipes_lists_the_workspace_and_shipped_ones_with_parameters(
-    ws: Path, capsys: pytest.CaptureFixture[str]
+    ws: Path, cli: CliRun
 ) -> None:
-    code, out, _ = cli(capsys, "agents", "recipes", "--json", "-w", str(ws))
+    code, out, _ = cli("agents", "recipes", "--json", "-w", str(ws))
     assert code == 0
     docs = {d["ref"]: d for d in orjson.loads(out)}
     assert set(docs) == {"docs", *shipped_recipes()}
@@ -103,27 +96,27 @@ def test_recipes_lists_the_workspace_and_shipped_ones_with_parameters(
         "--param 'topic=the board'"
     )
 
-    code, out, _ = cli(capsys, "agents", "recipes", "-w", str(ws))
+    code, out, _ = cli("agents", "recipes", "-w", str(ws))
     assert code == 0
     assert "docs (" in out and "finetune (shipped)" in out
     assert "  topic  text, required. What the docs explain" in out
     assert "  pages  integer, default 3. How many pages at most" in out
 
 
-def test_one_recipe_in_full_shows_its_tasks(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cli(capsys, "agents", "recipes", "finetune", "-w", str(ws))
+def test_one_recipe_in_full_shows_its_tasks(ws: Path, cli: CliRun) -> None:
+    code, out, _ = cli("agents", "recipes", "finetune", "-w", str(ws))
     assert code == 0
     assert "example: sprintboard agents plan --recipe finetune" in out
     assert "    train, after split: train; needs mlx - Train a LoRA adapter" in out
-    code, _, err = cli(capsys, "agents", "recipes", "nosuch", "-w", str(ws))
+    code, _, err = cli("agents", "recipes", "nosuch", "-w", str(ws))
     assert code == 1 and "no recipe 'nosuch'; known: docs, finetune" in err
 
 
 def test_recipes_works_outside_a_workspace(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cli: CliRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    code, out, _ = cli(capsys, "agents", "recipes", "--json")
+    code, out, _ = cli("agents", "recipes", "--json")
     assert code == 0 and [d["ref"] for d in orjson.loads(out)] == shipped_recipes()
 
 
@@ -135,11 +128,8 @@ def test_a_workspace_recipe_plans_by_name(ws: Path) -> None:
     assert [d.ref for d in list_recipes(None)] == shipped_recipes()
 
 
-def test_a_missing_parameter_names_it_and_shows_the_example(
-    ws: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_missing_parameter_names_it_and_shows_the_example(ws: Path, cli: CliRun) -> None:
     code, out, err = cli(
-        capsys,
         "agents", "plan", "--recipe", "finetune", "--objective", "tune",
         "--param", "sources=a.jsonl", "-w", str(ws),
     )  # fmt: skip
@@ -150,11 +140,8 @@ def test_a_missing_parameter_names_it_and_shows_the_example(
     assert len(err.strip().splitlines()) == 1
 
 
-def test_an_unknown_parameter_is_refused_with_a_hint_and_the_example(
-    ws: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_unknown_parameter_is_refused_with_a_hint_and_the_example(ws: Path, cli: CliRun) -> None:
     code, _, err = cli(
-        capsys,
         "agents", "plan", "--recipe", "docs", "--objective", "d",
         "--param", "topic=x", "--param", "pagse=4", "-w", str(ws),
     )  # fmt: skip
