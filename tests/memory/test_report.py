@@ -102,3 +102,39 @@ def test_a_board_without_a_sprint_still_reports(tmp_path: Any) -> None:
     assert result.burndown.sprint is None and result.burndown.days == []
     assert result.text.startswith("No sprint started")
     assert result.png.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_velocity_counts_in_the_slice_that_fits_the_sprint(story: Any, tmp_path: Any) -> None:
+    from sprintboard.board.clock import CounterIds, FrozenClock
+    from sprintboard.board.local import LocalBoard
+    from sprintboard.board.scheduling import BoardPolicy
+
+    long = compute_burndown(story.board.events(), story.clock.now())
+    # four days and an hour: one slice per day, T001 done on the last
+    assert long.bucket == "day" and long.span_seconds == 4 * 86400 + 3600
+    assert [(v.start[:10], v.done_tasks) for v in long.velocity_buckets] == [
+        ("2026-11-19", 0),
+        ("2026-11-20", 0),
+        ("2026-11-21", 0),
+        ("2026-11-22", 0),
+        ("2026-11-23", 1),
+    ]
+
+    clock = FrozenClock()
+    board = LocalBoard(
+        tmp_path / "short",
+        host="alpha",
+        policy=BoardPolicy(owner="alpha", open_claims=True),
+        clock=clock,
+        ids=CounterIds(),
+    )
+    board.start_sprint("S1", "short")
+    board.create_tasks([{"id": "T1", "title": "one", "status": "ready"}])
+    clock.advance(150)
+    board.move("T1", "done", "human:ana", force=True)
+    clock.advance(60)
+    short = compute_burndown(board.events(), clock.now())
+    # three and a half minutes: one slice per minute, T1 done in the third
+    assert short.bucket == "minute"
+    assert [v.done_tasks for v in short.velocity_buckets] == [0, 0, 1, 0]
+    assert "Tasks done per minute" in report_text(short)
