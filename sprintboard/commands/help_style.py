@@ -98,4 +98,4 @@ def install() -> None:
     TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[method-assign,assignment]
     for cls in (TyperCommand, TyperGroup):
         if not getattr(cls.format_help, "plain_text", False):
-            cls.format_help = _with_plain_text(cls.format_help)  # type: ignore[method-assign]
+            cls.format_help = _with_plain_text(cls.format_help)  # type: ignore[method-assign,assignment]
