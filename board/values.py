@@ -654,6 +654,8 @@ _PLAIN: dict[str, Callable[[Any], bool]] = {
     "extra": _is_empty_dict,
 }
 """Per task field: a fast test that is True only for values its `_TASK_RULES` rule accepts."""
+_NONE_PLAIN = frozenset(key for key, test in _PLAIN.items() if test(None))
+"""The fields whose rule accepts None (most of a usual task's fields hold None)."""
 
 
 def check_task(data: Mapping[str, Any] | object, *, partial: bool = False) -> None:
@@ -672,8 +674,10 @@ def check_task(data: Mapping[str, Any] | object, *, partial: bool = False) -> No
         if not fields.keys() <= _TASK_KEYS:
             unknown = sorted(fields.keys() - _TASK_KEYS)
             raise InvalidValue("task", unknown, "unknown fields", label)
-    plain = _PLAIN  # the same keys as _TASK_RULES
+    plain, none_ok = _PLAIN, _NONE_PLAIN  # the same keys as _TASK_RULES
     for key, value in fields.items():
+        if value is None and key in none_ok:
+            continue
         test = plain.get(key)
         if test is None or test(value) or (key == "id" and not partial):
             continue
