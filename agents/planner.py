@@ -204,7 +204,7 @@ class Planner:
         name = state["recipe"] or matching_recipe(state["objective"]) or ""
         if not name and self.backend is None:
             raise BoardError(_no_recipe(state["objective"]))
-        recipe = load_recipe(name) if name else None
+        recipe = load_recipe(name, self.root) if name else None
         number = _next_number(snap)
         tasks: list[Task] | None = None
         llm_error = ""

@@ -13,12 +13,19 @@ names the templates a task waits on. Strings are templates:
 
 Run folders are left as `{run:T004}`: the attempt number is known only when the task runs
 (`runs/<task>/<attempt>/`, see `sprintboard.agents.rundirs`).
+
+`[recipe.param_help]` gives each parameter a one-line meaning and `[recipe.example]` an
+objective and parameter values that plan; `agents recipes` shows both, and a missing or
+unknown parameter is refused with the example. A name given to `--recipe` is looked up in
+the workspace's `recipes/NAME.toml` first, then among the shipped recipes.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+import shlex
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,14 +42,17 @@ from sprintboard.errors import ConfigError, field_name, problem_text
 __all__ = [
     "Recipe",
     "RecipeCriterion",
+    "RecipeExample",
     "RecipeInfo",
     "RecipeStep",
     "RecipeTask",
+    "example_command",
     "expand_recipe",
     "load_recipe",
     "matching_recipe",
     "parse_params",
     "shipped_recipes",
+    "workspace_recipes",
 ]
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+(?::[A-Za-z0-9_.\-]+)?)\}")
@@ -85,6 +95,13 @@ class RecipeTask(_Model):
     criteria: list[RecipeCriterion] = Field(default_factory=list)
 
 
+class RecipeExample(_Model):
+    """`[recipe.example]`: an objective and `--param` values (as typed) that plan."""
+
+    objective: str
+    params: dict[str, str] = Field(default_factory=dict)
+
+
 class RecipeInfo(_Model):
     """The `[recipe]` table."""
 
@@ -94,6 +111,9 @@ class RecipeInfo(_Model):
     """Parameters the caller must give."""
     defaults: dict[str, Any] = Field(default_factory=dict)
     """Parameters with a default value."""
+    param_help: dict[str, str] = Field(default_factory=dict)
+    """Parameter -> what it means, on one line."""
+    example: RecipeExample | None = None
 
 
 class Recipe(_Model):
@@ -108,6 +128,31 @@ def shipped_recipes() -> list[str]:
     folder = resources.files("sprintboard.agents").joinpath("recipes")
     return sorted(
         p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+WORKSPACE_RECIPES = "recipes"
+"""The workspace folder whose `NAME.toml` files `--recipe NAME` finds before the shipped ones."""
+
+
+def workspace_recipes(root: Path | None) -> list[Path]:
+    """The workspace's own recipe files (`recipes/*.toml`), by name."""
+    if root is None or not (root / WORKSPACE_RECIPES).is_dir():
+        return []
+    return sorted((root / WORKSPACE_RECIPES).glob("*.toml"))
+
+
+def example_command(recipe: Recipe, ref: str | None = None) -> str:
+    """The `agents plan` command line of the recipe's example (`ref`: how `--recipe` names
+    it, default its name); without an example, one with a placeholder per required param."""
+    info = recipe.recipe
+    example = info.example or RecipeExample(
+        objective="...", params={p: p.upper() for p in info.params}
+    )
+    params = "".join(f" --param {shlex.quote(f'{k}={v}')}" for k, v in example.params.items())
+    return (
+        f"sprintboard agents plan --recipe {shlex.quote(ref or info.name)} "
+        f"--objective {shlex.quote(example.objective)}{params}"
     )
 
 
@@ -155,13 +200,17 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
     return params
 
 
-def load_recipe(name_or_path: str | Path) -> Recipe:
-    """Load a shipped recipe by name (`finetune`) or a recipe file by path.
+def load_recipe(name_or_path: str | Path, root: Path | None = None) -> Recipe:
+    """Load a recipe by name (the workspace `root`'s `recipes/NAME.toml`, else the shipped
+    one) or a recipe file by path.
 
     Raises:
         ConfigError: no such recipe, not TOML, or a wrong key (file and key named).
     """
     path = Path(name_or_path)
+    own = root / WORKSPACE_RECIPES / f"{name_or_path}.toml" if root is not None else None
+    if own is not None and path.suffix != ".toml" and own.is_file():
+        path = own
     if path.suffix == ".toml" or path.exists():
         where = str(path)
         try:
@@ -176,7 +225,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
                 where,
                 None,
                 f"no shipped recipe {name_or_path!r}; shipped: {', '.join(shipped_recipes())} "
-                "(or give a path to a .toml file)",
+                "(or give a path to a .toml file; `sprintboard agents recipes` lists them)",
             )
         text = ref.read_text(encoding="utf-8")
     try:
@@ -193,6 +242,19 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
 
 
 def _check_keys(recipe: Recipe, where: str) -> None:
+    info = recipe.recipe
+    known = [*info.params, *info.defaults]
+    for table, names in (
+        ("param_help", info.param_help),
+        ("example.params", _example_params(info)),
+    ):
+        for name in names:
+            if name not in known:
+                raise ConfigError(
+                    where,
+                    f"recipe.{table}.{name}",
+                    f"{name!r} is no parameter of this recipe (it has: {', '.join(known) or 'none'})",
+                )
     keys = [t.key for t in recipe.tasks]
     for index, template in enumerate(recipe.tasks):
         if keys.count(template.key) > 1:
@@ -208,6 +270,10 @@ def _check_keys(recipe: Recipe, where: str) -> None:
                     raise ConfigError(
                         where, f"tasks.{index}.criteria.{c_index}.check", str(exc)
                     ) from None
+
+
+def _example_params(info: RecipeInfo) -> dict[str, str]:
+    return info.example.params if info.example is not None else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +305,30 @@ def expand_recipe(
         ConfigError: a parameter is missing, a foreach parameter is not a list, or a
             template names an unknown placeholder.
     """
-    where = f"recipe {recipe.recipe.name}"
-    values: dict[str, Any] = {**recipe.recipe.defaults, **params}
-    missing = [p for p in recipe.recipe.params if p not in values]
+    info = recipe.recipe
+    where = f"recipe {info.name}"
+    values: dict[str, Any] = {**info.defaults, **params}
+    missing = [p for p in info.params if p not in values]
     if missing:
+        said = "; ".join(
+            f"{p}: {info.param_help[p]}" if p in info.param_help else p for p in missing
+        )
         raise ConfigError(
-            where, None, f"missing parameter(s) {', '.join(missing)}; give --param NAME=VALUE"
+            where,
+            None,
+            f"missing parameter{'s' if len(missing) > 1 else ''} {', '.join(missing)} ({said}); "
+            f"give --param NAME=VALUE, e.g. {example_command(recipe)}",
+        )
+    known = [*info.params, *info.defaults]
+    unknown = [p for p in params if p not in known]
+    if unknown and known:  # a drafted plan (no parameters declared) takes whatever it is given
+        hints = [m for u in unknown for m in difflib.get_close_matches(u, known, n=1)]
+        hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+        raise ConfigError(
+            where,
+            None,
+            f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}{hint}; "
+            f"it takes {', '.join(known)}, e.g. {example_command(recipe)}",
         )
     instances = _instances(recipe, values, where, first_number, prefix)
     tasks = []

@@ -20,9 +20,10 @@ an installed sprintboard does; without them every run would compile the sources 
     python benchmarks/bench_scale.py --before ../main/.venv   # also an older install, same boards
     python benchmarks/bench_scale.py --sizes 10000 --import-rounds 3   # import: median of 3
 
-`--before VENV` runs that install's `next`/`status`/`show` interleaved with ours on the same
-boards (built by ours), and its import in turn with ours (each into a new workspace), for
-before/after ratios measured side by side.
+`--before VENV` runs that install's `next`/`status`/`show` interleaved with ours on copies of
+the same boards (built by ours; each install reads its own copy, see `measure`), and its
+import in turn with ours (each into a new workspace), for before/after ratios measured side
+by side.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -106,13 +108,20 @@ def measure(
     commands: dict[str, list[str]] = {
         "import sprintboard": [sys.executable, "-P", "-c", "import sprintboard"],
     }
-    for label, exe in (("", EXE), (" (before)", before)):
+    # Each install reads its own copy of the board: the settings cache
+    # (.sprintboard/config.json) is stamped with the code that wrote it, so two installs
+    # taking turns on one folder would each validate sprintboard.toml again on every run.
+    own = ws.with_name(ws.name + "-before")
+    if before is not None and not own.exists():
+        shutil.copytree(ws, own, symlinks=True)
+    for label, exe, folder in (("", EXE, ws), (" (before)", before, own)):
         if exe is None:
             continue
-        commands[f"next --json{label}"] = [exe, "next", "--json"]
-        commands[f"status --json{label}"] = [exe, "status", "--json"]
+        w = ["-w", str(folder)]
+        commands[f"next --json{label}"] = [exe, "next", "--json", *w]
+        commands[f"status --json{label}"] = [exe, "status", "--json", *w]
         if show and has_show(exe):
-            commands[f"show --json{label}"] = [exe, "show", "--json", f"T{n // 2:05d}"]
+            commands[f"show --json{label}"] = [exe, "show", "--json", f"T{n // 2:05d}", *w]
     walls, cpus = interleaved(commands, ws, rounds)
     out = {name: (statistics.median(walls[name]), statistics.median(cpus[name])) for name in walls}
     commit = [run_cmd([EXE, "add", f"B{i}", f"bench {i}"], ws) for i in range(max(3, rounds // 2))]

@@ -6,7 +6,6 @@ The board never calls `datetime.now()` or `random` directly, so TTL tests advanc
 
 from __future__ import annotations
 
-import base64
 import os
 import threading
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,9 @@ __all__ = [
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # RFC 4648 base32 digit -> the Crockford digit of the same value (base32 is C code)
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
+# every 10-bit value as its two Crockford digits
+_PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
+_SHIFTS = range(120, -1, -10)
 
 
 class Clock(Protocol):
@@ -87,10 +88,9 @@ class UlidIds:
 def crockford26(value: int) -> str:
     """The low 130 bits of `value` as 26 Crockford base32 digits, most significant first.
 
-    20 bytes are 32 base32 digits of 5 bits each; the last 26 are the low 130 bits. An
-    import makes one id per task, and a digit loop in Python cost ~10 % of it."""
-    padded = (value & ((1 << 130) - 1)).to_bytes(20, "big")
-    return base64.b32encode(padded)[6:].translate(_TO_CROCKFORD).decode()
+    Two digits (10 bits) per table lookup, ~1 us an id; an import makes one id per task
+    (a digit loop in Python cost ~10 % of it, `base64.b32encode` ~2.5 us an id)."""
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 class CounterIds:

@@ -15,30 +15,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sprintboard.board.authority import authorize
 from sprintboard.board.client import BoardObserver, EventDraft
 from sprintboard.board.clock import Clock, IdSource, SystemClock, UlidIds, format_ts
 from sprintboard.board.codec import task_to_dict, validate_task
+from sprintboard.board.collector import collector_paused
 from sprintboard.board.journal import Head, encode_event, line_hash
-from sprintboard.board.leases import (
-    claim_drafts,
-    expiry_drafts,
-    heartbeat_drafts,
-    release_drafts,
-    submit_drafts,
-)
 from sprintboard.board.lock import BoardLock
 from sprintboard.board.models import Artifact, Event, Lease, Note, Question, Status, Task
-from sprintboard.board.moves import (
-    check_dependencies,
-    is_noop_move,
-    move_drafts,
-    promotion_drafts,
-)
 from sprintboard.board.scheduling import BoardPolicy, NextUp, claimable, next_tasks, next_up, rank
 from sprintboard.board.state import BoardState, open_question, reduce
 from sprintboard.board.store import BoardStore, Verification, board_paths
-from sprintboard.board.values import check_draft
 from sprintboard.errors import BoardError, NotOwner, NotPermitted
 
 if TYPE_CHECKING:
@@ -134,7 +120,15 @@ class LocalBoard:
     def _write(
         self, build: Callable[[BoardState], Iterable[EventDraft]], *, render: bool = False
     ) -> list[Event]:
-        with self._writing():
+        # start-up: the write path's rules load with the first write (`status`, `next` and
+        # `show` open a board only to read it)
+        from sprintboard.board.authority import authorize
+        from sprintboard.board.leases import expiry_drafts
+        from sprintboard.board.moves import check_dependencies, is_noop_move, promotion_drafts
+        from sprintboard.board.values import check_draft
+
+        # A bulk write (an import, a board sync) folds thousands of drafts: see collector.py
+        with self._writing(), collector_paused():
             state = self._state.fork()
             now = self.clock.now()
             ts = format_ts(now)
@@ -249,6 +243,8 @@ class LocalBoard:
         Raises:
             UnknownTask, LeaseConflict, WipLimitReached.
         """
+        from sprintboard.board.leases import claim_drafts  # start-up: see _write
+
         now = self.clock.now()
         self._write(
             lambda state: claim_drafts(state, task, agent, host, ttl, now, board=self._host)
@@ -275,6 +271,8 @@ class LocalBoard:
             NotPermitted: the agent may claim nothing here (not in the config without open
                 claims, another host's agent, or a role that is not its own).
         """
+        from sprintboard.board.leases import claim_drafts  # start-up: see _write
+
         now = self.clock.now()
         where = self.policy.host_for(agent, host, self._host)
         refusal = self.policy.claimant(agent, where, role=role, caps=caps).refusal
@@ -306,6 +304,7 @@ class LocalBoard:
         Raises:
             StaleFence: the lease was lost (expired, released or re-granted).
         """
+        from sprintboard.board.leases import heartbeat_drafts  # start-up: see _write
 
         now = self.clock.now()
         self._write(lambda state: heartbeat_drafts(state, task, fence, now))
@@ -321,12 +320,14 @@ class LocalBoard:
         Raises:
             StaleFence: the token is not the current lease's; nothing is recorded.
         """
+        from sprintboard.board.leases import submit_drafts  # start-up: see _write
 
         self._write(lambda state: submit_drafts(state, task, fence, artifacts, metrics))
         return self._state.task(task)
 
     def release(self, task: str, fence: int, reason: str = "released") -> None:
         """Give a lease back; the task returns to ready."""
+        from sprintboard.board.leases import release_drafts  # start-up: see _write
 
         self._write(lambda state: release_drafts(state, task, fence, reason))
 
@@ -426,6 +427,7 @@ class LocalBoard:
                 allowed ones are listed), the actor may not make it (board/authority.py:
                 e.g. done with unchecked criteria), or the task is no longer `expected`.
         """
+        from sprintboard.board.moves import move_drafts  # start-up: see _write
 
         def build(state: BoardState) -> list[EventDraft]:
             if key is not None and key in self._ids_seen():

@@ -1,6 +1,8 @@
-"""Burndown, velocity, throughput per role and lead times, computed from the journal.
+"""Burndown, velocity, throughput per role, lead and cycle times and the training runs,
+computed from the journal.
 
-Numbers only (no plotting, no files): `report` draws and writes them. Work is counted in
+Numbers only (no plotting, no files): `report` draws and writes them; `report --json` and
+`report --html` show this one model. Work is counted in
 tasks and in estimated minutes (the middle of a task's `low-high` range; a task without an
 estimate counts 0 minutes). The burndown samples the board at the end of every UTC day of
 the current sprint, and at `now` for today.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
+from statistics import median
 
 from pydantic import BaseModel
 
@@ -17,6 +20,7 @@ from sprintboard.board.clock import format_ts, parse_ts
 from sprintboard.board.models import Event, Task
 from sprintboard.board.state import BoardState
 from sprintboard.memory.history import History, fold_history
+from sprintboard.memory.training import TrainingRun, training_runs
 
 __all__ = [
     "Burndown",
@@ -24,6 +28,7 @@ __all__ = [
     "LeadTime",
     "RoleThroughput",
     "SprintVelocity",
+    "VelocityBucket",
     "compute_burndown",
     "minutes_of",
 ]
@@ -61,15 +66,31 @@ class SprintVelocity(_Row):
     done_tasks: int
     done_minutes: int
     days: float
-    """Length of the sprint so far, in days."""
+    """Length of the sprint so far, in days (rounded to 0.01)."""
+    span_seconds: int = 0
+    """Length of the sprint so far, in seconds."""
+
+
+class VelocityBucket(_Row):
+    """Tasks done in one slice of the current sprint (see `Burndown.bucket`)."""
+
+    start: str
+    done_tasks: int
+    done_minutes: int
 
 
 class RoleThroughput(_Row):
-    """Tasks of one role finished in the current sprint."""
+    """Tasks of one role finished in the current sprint, and how long they took."""
 
     role: str
     done_tasks: int
     per_day: float
+    lead_median_seconds: int | None = None
+    lead_max_seconds: int | None = None
+    cycle_median_seconds: int | None = None
+    """Over the role's done tasks that were ever claimed (a task moved to done by a person
+    without a claim has no cycle time)."""
+    cycle_max_seconds: int | None = None
 
 
 class LeadTime(_Row):
@@ -79,9 +100,13 @@ class LeadTime(_Row):
     title: str
     role: str
     created: str
+    claimed: str | None = None
+    """First claim, where the cycle time starts."""
     done: str
     lead_hours: float
     cycle_hours: float | None
+    lead_seconds: int = 0
+    cycle_seconds: int | None = None
 
 
 class Burndown(_Row):
@@ -97,6 +122,14 @@ class Burndown(_Row):
     velocity: list[SprintVelocity]
     throughput: list[RoleThroughput]
     lead_times: list[LeadTime]
+    span_seconds: int = 0
+    """Length of the current sprint so far (0 without a sprint)."""
+    bucket: str = "day"
+    """The slice `velocity_buckets` counts in: `minute`, `5 min`, `15 min`, `hour` or `day`,
+    the smallest that cuts the sprint so far into at most 48 slices."""
+    velocity_buckets: list[VelocityBucket] = []
+    training: list[TrainingRun] = []
+    """Tasks with a `train` or `eval` step: their metrics and artifacts."""
 
 
 def minutes_of(task: Task) -> int:
@@ -145,6 +178,9 @@ def compute_burndown(events: Sequence[Event], now: datetime) -> Burndown:
     if moved:
         sample(moved.pop().ts, history)
     days = _days(history, current_start, samples, now)
+    lead_times = _lead_times(history)
+    span = int(max((now - current_start).total_seconds(), 0)) if current_start else 0
+    bucket = next((b for b in _BUCKETS if span <= b[0] * _MAX_BUCKETS), _BUCKETS[-1])
     return Burndown(
         sprint=history.state.sprint.id,
         goal=history.state.sprint.goal,
@@ -152,9 +188,44 @@ def compute_burndown(events: Sequence[Event], now: datetime) -> Burndown:
         days=days,
         timeline=timeline,
         velocity=_velocity(history, starts, now),
-        throughput=_throughput(history, current_start, now),
-        lead_times=_lead_times(history),
+        throughput=_throughput(history, current_start, now, lead_times),
+        lead_times=lead_times,
+        span_seconds=span,
+        bucket=bucket[1],
+        velocity_buckets=_buckets(history, current_start, now, bucket[0]),
+        training=training_runs(history.state),
     )
+
+
+_BUCKETS = ((60, "minute"), (300, "5 min"), (900, "15 min"), (3600, "hour"), (86400, "day"))
+"""Velocity slices (seconds, name), smallest first."""
+_MAX_BUCKETS = 48
+
+
+def _buckets(
+    history: History, start: datetime | None, now: datetime, size: int
+) -> list[VelocityBucket]:
+    """Done tasks per slice of `size` seconds from the slice holding `start` to the one
+    holding `now`; slices are aligned to the epoch (a day slice starts at 00:00 UTC)."""
+    if start is None:
+        return []
+    first = int(start.timestamp()) // size * size
+    last = int(now.timestamp()) // size * size
+    counts = {edge: [0, 0] for edge in range(first, last + 1, size)}
+    for task in history.state.tasks.values():
+        done_ts = history.trails[task.id].done_ts
+        if task.status != "done" or done_ts is None:
+            continue
+        edge = int(parse_ts(done_ts).timestamp()) // size * size
+        if edge in counts:
+            counts[edge][0] += 1
+            counts[edge][1] += minutes_of(task)
+    return [
+        VelocityBucket(
+            start=format_ts(datetime.fromtimestamp(edge, UTC)), done_tasks=n, done_minutes=m
+        )
+        for edge, (n, m) in counts.items()
+    ]
 
 
 def _days(
@@ -224,24 +295,38 @@ def _velocity(history: History, starts: Sequence[Event], now: datetime) -> list[
                 done_tasks=len(done),
                 done_minutes=sum(minutes_of(t) for t in done),
                 days=round(max((stop - begin).total_seconds(), 0) / 86400, 2),
+                span_seconds=round(max((stop - begin).total_seconds(), 0)),
             )
         )
     return out
 
 
-def _throughput(history: History, start: datetime | None, now: datetime) -> list[RoleThroughput]:
+def _throughput(
+    history: History, start: datetime | None, now: datetime, lead_times: Sequence[LeadTime]
+) -> list[RoleThroughput]:
     if start is None:
         return []
     days = max((now - start).total_seconds() / 86400, 1 / 24)
-    counts: dict[str, int] = {}
-    for task in history.state.tasks.values():
-        done_ts = history.trails[task.id].done_ts
-        if task.status == "done" and done_ts and parse_ts(done_ts) >= start:
-            counts[task.role] = counts.get(task.role, 0) + 1
-    return [
-        RoleThroughput(role=role, done_tasks=n, per_day=round(n / days, 2))
-        for role, n in sorted(counts.items())
-    ]
+    by_role: dict[str, list[LeadTime]] = {}
+    for row in lead_times:
+        if parse_ts(row.done) >= start:
+            by_role.setdefault(row.role, []).append(row)
+    out = []
+    for role, rows in sorted(by_role.items()):
+        leads = [r.lead_seconds for r in rows]
+        cycles = [r.cycle_seconds for r in rows if r.cycle_seconds is not None]
+        out.append(
+            RoleThroughput(
+                role=role,
+                done_tasks=len(rows),
+                per_day=round(len(rows) / days, 2),
+                lead_median_seconds=round(median(leads)),
+                lead_max_seconds=max(leads),
+                cycle_median_seconds=round(median(cycles)) if cycles else None,
+                cycle_max_seconds=max(cycles) if cycles else None,
+            )
+        )
+    return out
 
 
 def _lead_times(history: History) -> list[LeadTime]:
@@ -252,6 +337,8 @@ def _lead_times(history: History) -> list[LeadTime]:
             continue
         done = parse_ts(trail.done_ts)
         claim = parse_ts(trail.first_claim_ts) if trail.first_claim_ts else None
+        lead = (done - parse_ts(trail.created_ts)).total_seconds()
+        cycle = (done - claim).total_seconds() if claim else None
         rows.append(
             (
                 trail.done_seq or 0,
@@ -260,9 +347,12 @@ def _lead_times(history: History) -> list[LeadTime]:
                     title=task.title,
                     role=task.role,
                     created=trail.created_ts,
+                    claimed=trail.first_claim_ts,
                     done=trail.done_ts,
-                    lead_hours=round((done - parse_ts(trail.created_ts)).total_seconds() / 3600, 2),
-                    cycle_hours=round((done - claim).total_seconds() / 3600, 2) if claim else None,
+                    lead_hours=round(lead / 3600, 2),
+                    cycle_hours=round(cycle / 3600, 2) if cycle is not None else None,
+                    lead_seconds=round(lead),
+                    cycle_seconds=round(cycle) if cycle is not None else None,
                 ),
             )
         )

@@ -1,14 +1,13 @@
-"""`sprintboard report`: burndown and velocity as text and PNG, throughput per role, lead times.
+"""`sprintboard report`: burndown and velocity as text and PNG, throughput and lead/cycle
+times per role and per task, the training runs' metrics.
 
 matplotlib is imported only when a PNG is drawn (it costs ~0.5 s), through its object API
 with the Agg canvas: no pyplot, no global state, no display needed. `--html` writes one
-self-contained page with the PNG inlined as base64.
+self-contained page (memory/report_html.py) from the same computed `Burndown`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,17 @@ from pydantic import BaseModel
 from sprintboard.board.clock import parse_ts
 from sprintboard.files import atomic_write
 from sprintboard.memory.burndown import Burndown, compute_burndown
+from sprintboard.memory.display import (
+    day_rows,
+    number_text,
+    one_line,
+    rate_text,
+    role_rows,
+    seconds_text,
+    span_text,
+    sprint_rows,
+)
+from sprintboard.memory.report_html import render_html
 from sprintboard.memory.standup import StandupSource
 
 __all__ = [
@@ -50,65 +60,27 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-def span_text(hours: float | None) -> str:
-    """A duration in the unit that fits it: `40 s`, `25 min`, `5.5 h`, `4.0 d`."""
-    if hours is None:
-        return "-"
-    if hours < 1 / 60:
-        return f"{hours * 3600:.0f} s"
-    if hours < 2:
-        return f"{hours * 60:.0f} min"
-    if hours < 48:
-        return f"{hours:.1f} h"
-    return f"{hours / 24:.1f} d"
-
-
-def rate_text(count: int, days: float) -> str:
-    """`count` over a span of `days`, per hour when the span is under two days."""
-    if days <= 0:
-        return "-"
-    if days < 2:
-        return f"{count / (days * 24):.2f} tasks/h"
-    return f"{count / days:.2f} tasks/day"
-
-
 def report_text(b: Burndown) -> str:
     """The report as plain text tables."""
     title = f"Sprint {b.sprint}" if b.sprint else "No sprint started"
-    out = [f"{title}" + (f" — {b.goal}" if b.goal else "") + f" (as of {b.as_of} UTC)", ""]
+    out = [one_line(title + (f" — {b.goal}" if b.goal else "")) + f" (as of {b.as_of} UTC)", ""]
     out += ["Burndown (end of day)"]
-    out += _table(
-        ["day", "remaining", "remaining min", "done", "done min"],
-        [
-            [
-                d.day,
-                str(d.remaining_tasks),
-                str(d.remaining_minutes),
-                str(d.done_tasks),
-                str(d.done_minutes),
-            ]
-            for d in b.days
-        ],
-    )
+    out += _table(["day", "remaining", "remaining min", "done", "done min"], day_rows(b))
     out += ["", "Velocity per sprint"]
+    out += _table(["sprint", "span", "done", "done min", "rate"], sprint_rows(b))
+    out += ["", f"Tasks done per {b.bucket} (current sprint)"]
     out += _table(
-        ["sprint", "span", "done", "done min", "rate"],
+        [f"{b.bucket} from", "done", "done min"],
         [
-            [
-                v.sprint,
-                span_text(v.days * 24),
-                str(v.done_tasks),
-                str(v.done_minutes),
-                rate_text(v.done_tasks, v.days),
-            ]
-            for v in b.velocity
+            [_bucket_label(v.start, b.bucket), str(v.done_tasks), str(v.done_minutes)]
+            for v in b.velocity_buckets
+            if v.done_tasks
         ],
     )
-    current = b.velocity[-1].days if b.velocity else 0.0
-    out += ["", f"Throughput per role (current sprint, {span_text(current * 24)} so far)"]
+    out += ["", f"Throughput per role (current sprint, {seconds_text(b.span_seconds)} so far)"]
     out += _table(
-        ["role", "done", "rate"],
-        [[r.role, str(r.done_tasks), rate_text(r.done_tasks, current)] for r in b.throughput],
+        ["role", "done", "rate", "lead median", "lead max", "cycle median", "cycle max"],
+        role_rows(b),
     )
     out += ["", "Lead time per task (lead: from creation; cycle: from first claim)"]
     out += _table(
@@ -117,15 +89,35 @@ def report_text(b: Burndown) -> str:
             [
                 t.task,
                 t.role,
-                span_text(t.lead_hours),
-                span_text(t.cycle_hours),
+                seconds_text(t.lead_seconds),
+                seconds_text(t.cycle_seconds),
                 t.done[:16].replace("T", " "),
-                t.title,
+                one_line(t.title),
             ]
             for t in b.lead_times
         ],
     )
+    if b.training:
+        out += ["", "Training runs (metrics the train/eval steps recorded)"]
+        out += _table(
+            ["task", "status", "steps", "metrics", "title"],
+            [
+                [
+                    r.task,
+                    r.status,
+                    ",".join(r.tools),
+                    " ".join(f"{k}={number_text(v)}" for k, v in r.metrics.items()) or "-",
+                    one_line(r.title),
+                ]
+                for r in b.training
+            ],
+        )
     return "\n".join(out) + "\n"
+
+
+def _bucket_label(start: str, bucket: str) -> str:
+    moment = parse_ts(start)
+    return moment.strftime("%Y-%m-%d" if bucket == "day" else "%Y-%m-%d %H:%M")
 
 
 def render_png(b: Burndown) -> bytes:
@@ -143,9 +135,13 @@ def render_png(b: Burndown) -> bytes:
         _plot_timeline(burn, b)
     else:
         _plot_days(burn, b, days)
-    velocity.bar(days, [d.done_tasks for d in b.days], color="tab:green")
+    velocity.bar(
+        [_bucket_label(v.start, b.bucket)[5:] for v in b.velocity_buckets],
+        [v.done_tasks for v in b.velocity_buckets],
+        color="tab:green",
+    )
     velocity.yaxis.set_major_locator(MaxNLocator(integer=True))
-    velocity.set_title("Velocity (tasks done per day)")
+    velocity.set_title(f"Velocity (tasks done per {b.bucket})")
     velocity.set_ylabel("tasks")
     for axis in (burn, velocity):
         axis.tick_params(axis="x", labelrotation=45)
@@ -154,23 +150,6 @@ def render_png(b: Burndown) -> bytes:
     # No "Software" entry: the same numbers give the same bytes across runs.
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
-
-
-def render_html(b: Burndown, png: bytes, text: str) -> str:
-    """One self-contained page: the chart inlined as base64, the tables as preformatted text."""
-    title = html.escape(f"Sprint report — {b.sprint or 'no sprint'}")
-    image = base64.b64encode(png).decode("ascii")
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title}</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}"
-        "pre{background:#f6f8fa;padding:1em;overflow-x:auto}img{max-width:100%}</style>"
-        "</head><body>\n"
-        f"<h1>{title}</h1>\n"
-        f'<img alt="burndown and velocity" src="data:image/png;base64,{image}">\n'
-        f"<pre>{html.escape(text)}</pre>\n"
-        "</body></html>\n"
-    )
 
 
 def write_report(
@@ -189,7 +168,7 @@ def write_report(
     html_path = None
     if as_html:
         html_path = target / f"{stem}.html"
-        atomic_write(html_path, render_html(burndown, png, text).encode("utf-8"))
+        atomic_write(html_path, render_html(burndown).encode("utf-8"))
     return ReportResult(burndown=burndown, text=text, png=png_path, html=html_path)
 
 

@@ -33,7 +33,7 @@ from sprintboard.board.clock import parse_ts
 from sprintboard.board.models import COLUMNS, Event, Task
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.board.state import BoardState
-from sprintboard.board.waits import Wait, state_counters, state_of, task_wait
+from sprintboard.board.waits import Wait, state_counters, state_of, waits
 
 __all__ = [
     "EventRow",
@@ -192,16 +192,13 @@ def board_status(
     snapshot a remote host got from the owner). With `policy` (and the `alive` hosts), each
     task says what it waits for."""
     state = board.snapshot() if state is None else state
-
-    def wait(task: Task) -> Wait | None:
-        return None if policy is None else task_wait(state, policy, task, alive, board.host)
-
+    found = {} if policy is None else {w.task: w for w in waits(state, policy, alive, board.host)}
     return StatusReport(
         workspace=str(board.root),
         host=board.host,
         sprint=SprintRow(id=state.sprint.id, goal=state.sprint.goal, status=state.sprint.status),
         counters=state_counters(state),
-        tasks=[task_row(t, wait(t)) for t in state.tasks.values()],
+        tasks=[task_row(t, found.get(t.id)) for t in state.tasks.values()],
         journal=JournalRow(seq=state.seq, head=state.head),
     )
 

@@ -17,8 +17,6 @@ from sprintboard.board.client import BoardObserver
 from sprintboard.board.clock import Clock, IdSource, SystemClock, format_ts
 from sprintboard.board.local import LocalBoard, board_paths
 from sprintboard.board.lock import BoardLock
-from sprintboard.board.pg.board import PgBoard, StoreClock
-from sprintboard.board.pg.store import PgStore
 from sprintboard.board.scheduling import BoardPolicy
 from sprintboard.errors import ConfigError, WorkspaceError
 from sprintboard.files import CONFIG_FILE
@@ -315,6 +313,9 @@ def _open_store_board(
     observers: list[BoardObserver],
 ) -> LocalBoard:
     """The board in PostgreSQL (contract 13): any host opens it, no owner needed."""
+    # start-up: the store code loads only for a board that lives in one
+    from sprintboard.board.pg.board import PgBoard, StoreClock
+    from sprintboard.board.pg.store import PgStore
     from sprintboard.config import current_host  # loaded already by open_board
 
     store = PgStore(dsn, timeout=config.board.lock_timeout)
@@ -360,6 +361,9 @@ def adopt_journal(workspace: Path | None = None) -> None:
     config = load_config(root)
     dsn = config.board.store_dsn()
     if dsn is not None:
+        from sprintboard.board.pg.board import PgBoard  # start-up: see _open_store_board
+        from sprintboard.board.pg.store import PgStore  # start-up: as above
+
         store = PgStore(dsn, timeout=config.board.lock_timeout)
         PgBoard.adopt(
             root, store=store, host=current_host(config), policy=policy_from_config(config)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,6 +37,27 @@ def no_model_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     from sprintboard import llm
 
     monkeypatch.setattr(llm, "ALLOW_MODEL_REQUESTS", False)
+
+
+CliRun = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> CliRun:
+    """Run the CLI in-process: `cli("status", "-w", ws)` -> (exit code, stdout, stderr)."""
+    from sprintboard.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()  # only this command's output
+        code = 0
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,9 @@ def test_json_reads_on_the_owner_load_neither_typer_nor_pydantic(
     for room in set(COMMANDS.values()):
         assert f"sprintboard.commands.{room}" not in mods, room
     assert not any(m.startswith("sprintboard.board.kanban") for m in mods)
+    # a read opens the board without its write path's rules or the PostgreSQL store
+    for write in ("values", "authority", "leases", "moves", "pg.store", "pg.board"):
+        assert f"sprintboard.board.{write}" not in mods, write
 
 
 def test_the_table_names_every_command_of_every_room() -> None:

@@ -7,7 +7,6 @@ journal. Rendering the same state with the same layout gives the same bytes.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 
 from sprintboard.board.kanban.model import (
@@ -16,6 +15,7 @@ from sprintboard.board.kanban.model import (
     DEFAULT_HEADINGS,
     END_MARKER,
     SECTION_KEYS,
+    Block,
     CardRun,
     EntryRun,
     KanbanCard,
@@ -119,12 +119,22 @@ def default_layout(
     return KanbanDocument(title=f"# {title}", sections=sections)
 
 
+def _copy(block: Block) -> Block:
+    """A block to place cards in, the layout's left as parsed (`copy.deepcopy` walked each
+    of a 10,000-task board's ids: a third of rendering it)."""
+    if isinstance(block, CardRun):
+        return CardRun(block.heading, list(block.ids))
+    if isinstance(block, Verbatim):
+        return Verbatim(list(block.lines))
+    return EntryRun()
+
+
 def _complete(
     layout: KanbanDocument, headings: Mapping[SectionKey, str], questions: bool
 ) -> list[Section]:
     """The layout's sections plus any known section it lacks, at its usual place (the
     questions section only when there are `questions` to show)."""
-    sections = copy.deepcopy(layout.sections)
+    sections = [Section(s.heading, s.key, [_copy(b) for b in s.blocks]) for s in layout.sections]
     names = {**DEFAULT_HEADINGS, **headings}
     for rank, key in enumerate(SECTION_KEYS):
         if any(s.key == key for s in sections) or (key == "questions" and not questions):

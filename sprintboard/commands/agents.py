@@ -20,10 +20,17 @@ app = typer.Typer(
 _RECIPE = typer.Option(
     "",
     "--recipe",
-    help="A shipped recipe name or a .toml path (default: the recipe the objective matches; "
-    "none matching: refused, unless --llm drafts the plan).",
+    help="A recipe name (the workspace's recipes/NAME.toml, else a shipped one) or a .toml "
+    "path (default: the recipe the objective matches; none matching: refused, unless --llm "
+    "drafts the plan). `sprintboard agents recipes NAME` shows its parameters.",
 )
-_PARAM = typer.Option([], "--param", "-p", help="Recipe parameter NAME=VALUE (repeatable).")
+_PARAM = typer.Option(
+    [],
+    "--param",
+    "-p",
+    help="Recipe parameter NAME=VALUE (repeatable; a,b is a list). `sprintboard agents "
+    "recipes NAME` lists what each means.",
+)
 _SPRINT = typer.Option("S1", "--sprint", help="Sprint id the plan goes into.")
 _LLM = typer.Option(
     False,
@@ -148,6 +155,55 @@ def plan(
         print_json({"sprint": sprint, "planned": summary.planned, "source": summary.plan_source})
         return
     typer.echo(f"{sprint}: planned {summary.planned} tasks from {summary.plan_source}")
+
+
+@app.command("recipes")
+def recipes(
+    name: str | None = typer.Argument(
+        None, metavar="NAME", help="Show this recipe in full (default: list them all)."
+    ),
+    workspace: Path | None = options.WORKSPACE,
+    json: bool = options.JSON,
+) -> None:
+    """List the recipes `agents plan --recipe` takes (the workspace's recipes/*.toml, then
+    the shipped ones): parameters with type, default and meaning, and an example command."""
+    from sprintboard.agents.recipe_catalog import find_recipe, list_recipes
+    from sprintboard.errors import WorkspaceError
+    from sprintboard.workspace import find_workspace
+
+    try:
+        root: Path | None = find_workspace(workspace)
+    except WorkspaceError:
+        if workspace is not None:
+            raise
+        root = None  # outside a workspace: the shipped recipes still help
+    docs = [find_recipe(root, name)] if name else list_recipes(root)
+    if json:
+        print_json(docs[0] if name else docs)
+        return
+    for i, doc in enumerate(docs):
+        if i:
+            typer.echo("")
+        _say_recipe(doc, full=name is not None)
+
+
+def _say_recipe(doc: Any, *, full: bool) -> None:
+    """One recipe as text: name, where from, summary, parameters, example (and its tasks)."""
+    where = "shipped" if doc.source == "shipped" else doc.path
+    typer.echo(f"{doc.ref} ({where}): {doc.summary}".rstrip(": "))
+    width = max((len(p.name) for p in doc.params), default=0)
+    for p in doc.params:
+        need = "required" if p.required else f"default {p.default}"
+        typer.echo(f"  {p.name:<{width}}  {p.type}, {need}. {p.description}".rstrip())
+    typer.echo(f"  example: {doc.example}")
+    if full:
+        typer.echo("  tasks:")
+        for t in doc.tasks:
+            each = f" (one per {t.foreach})" if t.foreach else ""
+            after = f", after {', '.join(t.after)}" if t.after else ""
+            runs = f": {', '.join(t.tools)}" if t.tools else ""
+            needs = f"; needs {', '.join(t.caps)}" if t.caps else ""
+            typer.echo(f"    {t.key}{each}{after}{runs}{needs} - {t.title}")
 
 
 def register(root: typer.Typer) -> None:

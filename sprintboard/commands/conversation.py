@@ -7,10 +7,34 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import BaseModel, ConfigDict
 
+from sprintboard.board.document import NoteDoc, QuestionDoc
 from sprintboard.commands import options
+from sprintboard.commands.output import print_json
 
-__all__ = ["register"]
+__all__ = ["NoteWritten", "QuestionState", "register"]
+
+
+class NoteWritten(BaseModel):
+    """`note --json`: the note as `show --json` lists it, with its id."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: str
+    note_id: str
+    note: NoteDoc
+
+
+class QuestionState(BaseModel):
+    """`ask --json` and `answer --json`: the question as `show --json` lists it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: str
+    question_id: str
+    question: QuestionDoc
+
 
 AgentOpt = typer.Option(
     ...,
@@ -29,12 +53,17 @@ def note(
     workspace: Path | None = options.WORKSPACE,
     host: str | None = options.HOST,
     timeout: float = options.TIMEOUT,
+    json: bool = options.JSON,
 ) -> None:
     """Leave a progress note on TASK."""
     from sprintboard.a2a.node import open_client
 
-    open_client(workspace, host, timeout=timeout).note(task_id, text, agent, fence)
-    typer.echo(f"{task_id}: noted")
+    got = open_client(workspace, host, timeout=timeout).note(task_id, text, agent, fence)
+    if json:
+        note = NoteDoc(text=got.text, actor=got.actor, ts=got.ts)
+        print_json(NoteWritten(task=task_id, note_id=got.id, note=note))
+    else:
+        typer.echo(f"{task_id}: noted")
 
 
 def ask(
@@ -51,11 +80,11 @@ def ask(
     heartbeating): the task shows as waiting for a person until someone answers (the
     answer appears in `sprintboard show TASK`)."""
     from sprintboard.a2a.node import open_client
-    from sprintboard.commands.output import print_json
+    from sprintboard.board.document import question_doc
 
     asked = open_client(workspace, host, timeout=timeout).ask(task_id, question, agent, fence)
     if json:
-        print_json({"task": task_id, "question_id": asked.id})
+        print_json(QuestionState(task=task_id, question_id=asked.id, question=question_doc(asked)))
     else:
         typer.echo(asked.id)
 
@@ -72,12 +101,17 @@ def answer(
     workspace: Path | None = options.WORKSPACE,
     host: str | None = options.HOST,
     timeout: float = options.TIMEOUT,
+    json: bool = options.JSON,
 ) -> None:
     """Answer a question an agent asked about TASK (its runner wakes up to it)."""
     from sprintboard.a2a.node import open_client
+    from sprintboard.board.document import question_doc
 
     got = open_client(workspace, host, timeout=timeout).answer(task_id, text, actor, question)
-    typer.echo(f"{task_id}: answered {got.id}")
+    if json:
+        print_json(QuestionState(task=task_id, question_id=got.id, question=question_doc(got)))
+    else:
+        typer.echo(f"{task_id}: answered {got.id}")
 
 
 def register(root: typer.Typer) -> None:

@@ -141,9 +141,8 @@ def status(
     import os
     from datetime import UTC, datetime
 
-    from rich.console import Console
-
     from sprintboard.board.hosts import alive_hosts
+    from sprintboard.commands.output import console
     from sprintboard.config import load_config
     from sprintboard.errors import OwnerUnreachable
     from sprintboard.status import StaleRow, StatusFilter, board_status, status_lines
@@ -179,9 +178,9 @@ def status(
         shown = report.model_copy(update={"tasks": rows})
         print_json(shown.model_dump(mode="json", exclude=None if report.stale else {"stale"}))
     else:
-        console = Console(highlight=False)
+        out = console()
         for line in status_lines(report, rows, now):
-            console.print(line, soft_wrap=True)
+            out.print(line, soft_wrap=True)
     if unanswered is not None and report.stale is not None:
         typer.echo(
             f"error: {unanswered}. Shown: the owner's last snapshot, received "

@@ -10,11 +10,11 @@ tests/test_cli_help.py walks every command's `--help` and checks the result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from typer import _click as click
-from typer import rich_utils
-from typer.core import TyperArgument, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 __all__ = ["install", "type_label"]
 
@@ -66,8 +66,27 @@ def _plain_text(*, text: str, style: str = "", markup_mode: Any) -> Any:
     import inspect
 
     from rich.text import Text
+    from typer import rich_utils
 
     return rich_utils.highlighter(Text(inspect.cleandoc(text), style=style))
+
+
+_FormatHelp = Callable[[Any, click.Context, click.HelpFormatter], None]
+
+
+def _with_plain_text(format_help: _FormatHelp) -> _FormatHelp:
+    """`format_help` that first gives typer's rich renderer our help text. Done here, not
+    in `install`: importing `typer.rich_utils` (and rich) costs ~70 ms, and a command that
+    shows no help screen (an import, a claim) should not pay for it."""
+
+    def plain_format_help(self: Any, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from typer import rich_utils  # start-up: only a help screen needs it
+
+        rich_utils._make_rich_text = _plain_text
+        format_help(self, ctx, formatter)
+
+    plain_format_help.plain_text = True  # type: ignore[attr-defined]
+    return plain_format_help
 
 
 def install() -> None:
@@ -77,4 +96,6 @@ def install() -> None:
     TyperArgument._rich_display_name = _rich_name  # type: ignore[method-assign]
     TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
     TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[method-assign,assignment]
-    rich_utils._make_rich_text = _plain_text
+    for cls in (TyperCommand, TyperGroup):
+        if not getattr(cls.format_help, "plain_text", False):
+            cls.format_help = _with_plain_text(cls.format_help)  # type: ignore[method-assign,assignment]

@@ -123,7 +123,7 @@ def recipe_toml(recipe: Recipe) -> str:
     """The recipe as TOML text that `load_recipe` reads back to the same model."""
     info = recipe.recipe
     lines = ["[recipe]"]
-    lines += [f"{k} = {_value(v)}" for k, v in info.model_dump(exclude={"defaults"}).items()]
+    lines += [f"{k} = {_value(v)}" for k, v in info.model_dump(exclude={"defaults"}, exclude_none=True).items()]
     lines += ["", "[recipe.defaults]"]
     lines += [f"{json.dumps(k)} = {_value(v)}" for k, v in info.defaults.items()]
     for task in recipe.tasks:

@@ -9,6 +9,7 @@ from pathlib import Path
 from sprintboard.agents.hosting import run_host
 from sprintboard.agents.runner import PlanRequest, RunnerOptions
 from sprintboard.board.models import Event
+from sprintboard.memory.report import write_report
 from sprintboard.workspace import open_board
 
 
@@ -74,3 +75,10 @@ def test_finetune_recipe_runs_to_done_with_three_builders(
     assert (workspace / ".sprintboard" / "checkpoints.sqlite").is_file()
     backlog = (workspace / "sprints" / "S1" / "BACKLOG.md").read_text(encoding="utf-8")
     assert "T001" in backlog and "T009" in backlog and "Train a LoRA adapter" in backlog
+    # the report reads the real train and eval steps' metrics back from the board
+    report = write_report(board, workspace / "out", as_html=True)
+    runs = {r.task: r for r in report.burndown.training}
+    assert sorted(runs) == ["T008", "T009"] and runs["T009"].tools == ["eval"]
+    assert runs["T008"].metrics["val_loss"] == train.metrics["val_loss"]
+    assert "test_ppl" in runs["T009"].metrics and all(c.done for c in runs["T008"].checks)
+    assert report.html is not None and 'id="metrics-T009"' in report.html.read_text("utf-8")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 
@@ -78,16 +77,15 @@ def test_report_writes_a_png_and_a_self_contained_page(story: Any) -> None:
     assert result.png.name == "report-2026-11-23.png" and png.startswith(PNG_MAGIC)
     assert result.html is not None
     page = result.html.read_text("utf-8")
-    inlined = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert inlined is not None and base64.b64decode(inlined.group(1)) == png
-    assert not re.search(r'(src|href)="(?!data:)', page)  # nothing fetched from elsewhere
+    assert page.count("<svg") == 2  # burndown and velocity, inline
+    assert not re.search(r'(src|href)="', page)  # nothing fetched from elsewhere
     # same journal, same clock: same bytes
     assert write_report(story.board).png.read_bytes() == png
 
 
 def test_html_escapes_text_from_the_board(story: Any) -> None:
     b = compute_burndown(story.board.events(), story.clock.now())
-    page = render_html(b, b"png", "title <script>alert(1)</script>")
+    page = render_html(b.model_copy(update={"goal": "title <script>alert(1)</script>"}))
 
     assert "<script>" not in page and "&lt;script&gt;" in page
 
@@ -104,3 +102,39 @@ def test_a_board_without_a_sprint_still_reports(tmp_path: Any) -> None:
     assert result.burndown.sprint is None and result.burndown.days == []
     assert result.text.startswith("No sprint started")
     assert result.png.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_velocity_counts_in_the_slice_that_fits_the_sprint(story: Any, tmp_path: Any) -> None:
+    from sprintboard.board.clock import CounterIds, FrozenClock
+    from sprintboard.board.local import LocalBoard
+    from sprintboard.board.scheduling import BoardPolicy
+
+    long = compute_burndown(story.board.events(), story.clock.now())
+    # four days and an hour: one slice per day, T001 done on the last
+    assert long.bucket == "day" and long.span_seconds == 4 * 86400 + 3600
+    assert [(v.start[:10], v.done_tasks) for v in long.velocity_buckets] == [
+        ("2026-11-19", 0),
+        ("2026-11-20", 0),
+        ("2026-11-21", 0),
+        ("2026-11-22", 0),
+        ("2026-11-23", 1),
+    ]
+
+    clock = FrozenClock()
+    board = LocalBoard(
+        tmp_path / "short",
+        host="alpha",
+        policy=BoardPolicy(owner="alpha", open_claims=True),
+        clock=clock,
+        ids=CounterIds(),
+    )
+    board.start_sprint("S1", "short")
+    board.create_tasks([{"id": "T1", "title": "one", "status": "ready"}])
+    clock.advance(150)
+    board.move("T1", "done", "human:ana", force=True)
+    clock.advance(60)
+    short = compute_burndown(board.events(), clock.now())
+    # three and a half minutes: one slice per minute, T1 done in the third
+    assert short.bucket == "minute"
+    assert [v.done_tasks for v in short.velocity_buckets] == [0, 0, 1, 0]
+    assert "Tasks done per minute" in report_text(short)
