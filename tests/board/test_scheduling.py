@@ -11,11 +11,11 @@ from sprintboard.board.models import Estimate, Lease, SprintInfo, Step, Task
 from sprintboard.board.scheduling import (
     BoardPolicy,
     Claimant,
+    NextUp,
+    NothingToTake,
     check_claim,
     claimable,
     held,
-    NextUp,
-    NothingToTake,
     next_tasks,
     next_up,
     nothing_to_take,
