@@ -12,7 +12,6 @@ import pytest
 
 from sprintboard.board.client import EventDraft
 from sprintboard.board.journal import content_digest
-from sprintboard.board.local import LocalBoard
 from sprintboard.board.store import BoardStore, Verification, board_paths
 from sprintboard.errors import JournalRolledBack
 
@@ -21,17 +20,6 @@ LOG = "sprintboard.board.store"
 
 def _paths(root: Path) -> dict[str, Path]:
     return board_paths(root)
-
-
-def _board(open_local: Any, task: Any) -> LocalBoard:
-    """Seven events: two tasks, a lease, a heartbeat, a submit, a decision."""
-    board = open_local()
-    board.create_tasks([task("T1"), task("T2", dependencies=["T1"], status="blocked")])
-    lease = board.claim("T1", agent="b1", host="alpha", ttl=60)
-    board.heartbeat("T1", lease.fence)
-    board.submit("T1", lease.fence, [], {"val_loss": 1.25})
-    board.add_decision("ship it")
-    return board
 
 
 def _record_snapshot_digest(root: Path) -> None:
@@ -54,9 +42,9 @@ def test_the_files_of_a_workspace(tmp_path: Path) -> None:
 
 
 def test_a_snapshot_in_step_is_loaded_as_it_is(
-    tmp_path: Path, open_local: Any, task: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, open_local: Any, task: Any, monkeypatch: pytest.MonkeyPatch, busy_board: Any
 ) -> None:
-    board = _board(open_local, task)
+    board = busy_board()
     before = {name: _paths(tmp_path)[name].read_bytes() for name in ("snapshot", "head")}
 
     def refused(*args: Any, **kwargs: Any) -> Any:
@@ -126,9 +114,10 @@ def test_a_snapshot_not_in_step_is_rebuilt_and_validate_says_why(
     spoil: Any,
     detail: str,
     warning: str | None,
+    busy_board: Any,
 ) -> None:
     original = _paths(tmp_path)["snapshot"]
-    board = _board(open_local, task)
+    board = busy_board()
     rendered = original.read_bytes()
     spoil(tmp_path)
     with caplog.at_level(logging.WARNING, logger=LOG):
@@ -142,9 +131,9 @@ def test_a_snapshot_not_in_step_is_rebuilt_and_validate_says_why(
 
 
 def test_a_damaged_snapshot_this_host_vouched_for_differs(
-    tmp_path: Path, open_local: Any, task: Any, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, open_local: Any, task: Any, caplog: pytest.LogCaptureFixture, busy_board: Any
 ) -> None:
-    _board(open_local, task)
+    busy_board()
     _damaged(tmp_path)
     with caplog.at_level(logging.WARNING, logger=LOG):
         found = open_local(ids_start=10).validate()
@@ -171,9 +160,9 @@ def test_an_older_snapshot_agrees_with_the_journal_at_its_own_seq(
 
 
 def test_validate_checks_the_recorded_head_again(
-    tmp_path: Path, open_local: Any, task: Any
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
 ) -> None:
-    board = _board(open_local, task)
+    board = busy_board()
     journal = _paths(tmp_path)["journal"]
     lines = journal.read_bytes().splitlines(keepends=True)
     journal.write_bytes(b"".join(lines[:-1]))  # cut back behind the head this host recorded
@@ -182,9 +171,9 @@ def test_validate_checks_the_recorded_head_again(
 
 
 def test_a_journal_shorter_than_the_head_or_another_line_at_it_is_refused(
-    tmp_path: Path, open_local: Any, task: Any
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
 ) -> None:
-    board = _board(open_local, task)
+    board = busy_board()
     journal = _paths(tmp_path)["journal"]
     data = journal.read_bytes()
     head = board.snapshot().head
@@ -208,9 +197,9 @@ def test_a_journal_shorter_than_the_head_or_another_line_at_it_is_refused(
 
 
 def test_a_reader_leaves_a_torn_tail_to_the_next_writer(
-    tmp_path: Path, open_local: Any, task: Any
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
 ) -> None:
-    board = _board(open_local, task)
+    board = busy_board()
     journal = _paths(tmp_path)["journal"]
     whole = journal.read_bytes()
     journal.write_bytes(whole + b'{"v":1,"seq":8')  # a writer died mid-line
@@ -223,8 +212,10 @@ def test_a_reader_leaves_a_torn_tail_to_the_next_writer(
     assert [p.read_bytes() for p in _paths(tmp_path)["torn"].iterdir()] == [b'{"v":1,"seq":8']
 
 
-def test_opening_sets_a_torn_tail_aside(tmp_path: Path, open_local: Any, task: Any) -> None:
-    _board(open_local, task)
+def test_opening_sets_a_torn_tail_aside(
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
+) -> None:
+    busy_board()
     journal = _paths(tmp_path)["journal"]
     whole = journal.read_bytes()
     journal.write_bytes(whole + b'{"v":1,"seq":8')
@@ -262,9 +253,9 @@ def _edited(spoil: Any) -> Any:
 
 @pytest.mark.parametrize("spoil", [_no_digest, _other_head])
 def test_a_snapshot_set_aside_is_compared_with_the_journal(
-    tmp_path: Path, open_local: Any, task: Any, spoil: Any
+    tmp_path: Path, open_local: Any, task: Any, spoil: Any, busy_board: Any
 ) -> None:
-    _board(open_local, task)
+    busy_board()
     _edited(spoil)(tmp_path)
     found = open_local(ids_start=10).validate()
     assert found == Verification(
@@ -273,9 +264,9 @@ def test_a_snapshot_set_aside_is_compared_with_the_journal(
 
 
 def test_a_reader_refuses_another_line_at_the_head_it_read_up_to(
-    tmp_path: Path, open_local: Any, task: Any
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
 ) -> None:
-    writer = _board(open_local, task)
+    writer = busy_board()
     reader = open_local(ids_start=100)
     writer.add_note("one more")
     assert reader.refresh().seq == 8  # read up to the writer's line
