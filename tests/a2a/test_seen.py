@@ -268,3 +268,19 @@ def test_the_folder_of_the_file_is_made(tmp_path: Path) -> None:
     seen.add("beta-a", LIVE)
     seen.flush()
     assert "beta-a" in SeenIds(tmp_path / "ws" / ".sprintboard" / "seen.txt")
+
+
+def test_a_reader_reads_on_where_it_stopped_and_pruned_ids_stay_pruned(tmp_path: Path) -> None:
+    """Lines past their window stay in a file too small to compact; a reader that read the
+    file whole again would bring them back."""
+    path = tmp_path / "seen.txt"
+    writer, reader = SeenIds(path), SeenIds(path)
+    writer.add("beta-old", STALE)
+    writer.add("beta-1", LIVE)
+    writer.flush()
+    assert "beta-1" in reader and reader.prune(NOW) == 1
+    for name in ("beta-2", "beta-3", "beta-4"):
+        writer.add(name, LIVE)
+        writer.flush()
+        assert name in reader
+    assert len(reader) == 4 and "beta-old" in _lines(path)[0]
