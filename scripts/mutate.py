@@ -14,6 +14,7 @@ time limit per mutant (mutmut's: 15 x the tests' time, at least a few seconds).
     .venv/bin/python scripts/mutate.py board/state.py  # one (or several) of them
     .venv/bin/python scripts/mutate.py --jobs 1        # fewer worker processes
     .venv/bin/python scripts/mutate.py board/journal.py --tests tests/board/test_journal_file.py
+    .venv/bin/python scripts/mutate.py --again board/store.py  # last run's survivors, new tests
 
 Prints, per module, killed / total and the score, then every survivor as its diff.
 Not in CI: it takes tens of minutes on two cores.
