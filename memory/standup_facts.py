@@ -26,6 +26,7 @@ __all__ = [
     "DecisionItem",
     "DoneItem",
     "NextItem",
+    "QuestionItem",
     "StandupFacts",
     "TaskLine",
     "gather_facts",

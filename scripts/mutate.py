@@ -14,6 +14,7 @@ time limit per mutant (mutmut's: 15 x the tests' time, at least a few seconds).
     .venv/bin/python scripts/mutate.py board/state.py  # one (or several) of them
     .venv/bin/python scripts/mutate.py --jobs 1        # fewer worker processes
     .venv/bin/python scripts/mutate.py board/journal.py --tests tests/board/test_journal_file.py
+    .venv/bin/python scripts/mutate.py --again board/store.py  # last run's survivors, new tests
 
 Prints, per module, killed / total and the score, then every survivor as its diff.
 Not in CI: it takes tens of minutes on two cores.
@@ -50,9 +51,16 @@ _BOARD = [
         "journal",
         "journal_file",
         "kanban_merge",
+        "questions",
+        "store",
     )
 ]
-_TOOLS = ["tests/tools/test_audit.py", "tests/tools/test_dedup.py"]
+_TOOLS = [
+    "tests/tools/test_chat_rows.py",
+    "tests/tools/test_row_scan.py",
+    "tests/tools/test_audit.py",
+    "tests/tools/test_dedup.py",
+]
 _FAULTS = [
     "tests/faults/test_two_owners.py",
     "tests/faults/test_reverted_journal.py",
@@ -66,7 +74,7 @@ MODULES: dict[str, list[str]] = {
     "board/authority.py": _BOARD,
     "board/journal.py": _BOARD + _FAULTS,
     "board/store.py": _BOARD + _FAULTS,
-    "board/kanban/merge.py": ["tests/board/test_kanban_merge.py"],
+    "board/kanban/merge.py": ["tests/board/test_kanban_merge.py", "tests/board/test_questions.py"],
     "a2a/envelope.py": ["tests/a2a/test_envelope.py", "tests/a2a/test_postbox.py"],
     "a2a/seen.py": [
         "tests/a2a/test_seen.py",
@@ -136,18 +144,26 @@ def stage(module: str, tests: list[str]) -> Path:
     for package, folder in sorted(_package_dirs().items()):
         target = src.joinpath(*package.split("."))
         shutil.copytree(ROOT / folder, target, ignore=_ignore, dirs_exist_ok=True)
-    shutil.copytree(ROOT / "tests", here / "tests", ignore=_ignore)
     shutil.copy2(ROOT / "conftest.py", here / "conftest.py")
     # tests find the example boards at ../shared/examples from the checkout (parents[3] of
     # mutants/tests/board/test_x.py is the stage folder)
     shared = ROOT.parent / "shared"
     if shared.is_dir():
         (here / "shared").symlink_to(shared)
+    return stage_tests(module, tests)
+
+
+def stage_tests(module: str, tests: list[str]) -> Path:
+    """The checkout's tests and mutmut's config (test selection) into the module's stage."""
+    here = stage_dir(module)
+    if (here / "tests").exists():
+        shutil.rmtree(here / "tests")
+    shutil.copytree(ROOT / "tests", here / "tests", ignore=_ignore)
     pytest_cfg = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
         "pytest"
     ]["ini_options"]
     target = f"src/sprintboard/{_room_path(module)}"
-    config = {
+    config: dict[str, object] = {
         "tool": {
             "pytest": {"ini_options": pytest_cfg},
             "mutmut": {
@@ -159,6 +175,11 @@ def stage(module: str, tests: list[str]) -> Path:
                 "timeout_multiplier": 15.0,
                 "timeout_constant": 2.0,
                 "use_git_change_detection": False,
+                # Workers fork from a server that only imported and collected the tests, not
+                # from the process that ran them all for the stats: a thread some test left
+                # there (holding a lock at the fork) hung the a2a workers until their
+                # timeout, which then counted as a kill.
+                "process_isolation": "forkserver",
             },
         }
     }
@@ -198,13 +219,48 @@ def _globs(module: str) -> list[str]:
     return [f"{prefix}.{name}__mutmut_*" for name in ONLY.get(module, [])]
 
 
-def run_module(module: str, tests: list[str], jobs: int) -> Score:
-    from fnmatch import fnmatchcase
-
+def _survivors(meta: Path) -> list[str]:
     from mutmut.stats import status_by_exit_code
 
-    meta = stage(module, tests)
+    codes: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    return sorted(
+        name
+        for name, code in codes.items()
+        if status_by_exit_code[code] not in _KILLED and status_by_exit_code[code] != "skipped"
+    )
+
+
+def restage(module: str, tests: list[str]) -> tuple[Path, list[str]]:
+    """The last run's stage with today's tests, and the mutants that survived that run.
+
+    Tests only ever get added between the two runs, so what was killed stays killed; the
+    source must be the one that was mutated (else the mutants are of other code).
+    """
+    here = stage_dir(module)
+    room = _room_path(module)
+    meta = here / "mutants" / f"src/sprintboard/{room}.meta"
+    staged = here / "src" / "sprintboard" / room
+    if not meta.exists():
+        raise SystemExit(f"{module}: no earlier run to go on from; run it without --again")
+    if staged.read_bytes() != (ROOT / module).read_bytes():
+        raise SystemExit(f"{module}: the source changed since its last run; run it in full")
+    stage_tests(module, tests)
+    # the per-test stats decide which tests a mutant runs: collect them again, new tests too
+    (here / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    return meta, _survivors(meta)
+
+
+def run_module(module: str, tests: list[str], jobs: int, *, again: bool = False) -> Score:
+    from fnmatch import fnmatchcase
+
     globs = _globs(module)
+    if again:
+        meta, names = restage(module, tests)
+        globs = [n for n in names if not globs or any(fnmatchcase(n, g) for g in globs)]
+        if not globs:
+            return _score(module, meta, _globs(module), 0.0)
+    else:
+        meta = stage(module, tests)
     started = time.monotonic()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUTANT_UNDER_TEST")}
     mutmut = Path(sys.executable).with_name("mutmut")
@@ -216,10 +272,19 @@ def run_module(module: str, tests: list[str], jobs: int) -> Score:
         text=True,
         check=False,
     )
-    score = Score(module, seconds=time.monotonic() - started)
     if proc.returncode != 0 or not meta.exists():
         sys.stdout.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise SystemExit(f"mutmut failed on {module} (exit {proc.returncode})")
+    return _score(module, meta, _globs(module), time.monotonic() - started)
+
+
+def _score(module: str, meta: Path, globs: list[str], seconds: float) -> Score:
+    """Every mutant of the module (the `ONLY` functions of it) as the meta file has it."""
+    from fnmatch import fnmatchcase
+
+    from mutmut.stats import status_by_exit_code
+
+    score = Score(module, seconds=seconds)
     codes: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
     for name, code in sorted(codes.items()):
         if globs and not any(fnmatchcase(name, g) for g in globs):
@@ -254,6 +319,11 @@ def main() -> int:
         help="test files to run instead of the module's selection (a quicker, weaker check)",
     )
     parser.add_argument(
+        "--again",
+        action="store_true",
+        help="run only the last run's survivors, against the tests as they are now",
+    )
+    parser.add_argument(
         "--report", type=Path, default=ROOT / "build" / "mutate-report.md", help="survivors file"
     )
     args = parser.parse_args()
@@ -267,7 +337,7 @@ def main() -> int:
         only = f", functions: {' '.join(ONLY[module])}" if module in ONLY else ""
         tests = args.tests or MODULES[module]
         print(f"== {module} (tests: {' '.join(tests)}{only})", flush=True)
-        score = run_module(module, tests, args.jobs)
+        score = run_module(module, tests, args.jobs, again=args.again)
         scores.append(score)
         print(
             f"   {score.killed}/{score.total} killed ({score.percent:.1f}%) in "

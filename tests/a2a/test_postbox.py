@@ -16,7 +16,7 @@ from sprintboard.a2a.ledger import Ledger, LedgerLine
 from sprintboard.a2a.postbox import Outcome, Postbox, Received
 from sprintboard.a2a.seen import SeenIds
 from sprintboard.a2a.transport_dir import DirTransport
-from sprintboard.board.clock import CounterIds, FrozenClock
+from sprintboard.board.clock import CounterIds, FrozenClock, crockford26
 from sprintboard.errors import BoardError, MessageRejected
 
 START = "2026-01-01T00:00:00.000Z"
@@ -237,3 +237,109 @@ def test_ids_are_kept_until_expiry_plus_skew(pair: Pair) -> None:
     assert pair.alpha.seen.prune(pair.clock.now()) == 0 and env.id in pair.alpha.seen
     pair.clock.advance(0.001)
     assert pair.alpha.seen.prune(pair.clock.now()) == 1
+
+
+def test_a_failure_is_logged_and_its_ledger_line_names_the_file(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    poison = pair.heartbeat(task="T1")
+    pair.clock.advance(2)
+
+    def handler(received: Received) -> Outcome:
+        raise RuntimeError("boom")
+
+    with caplog.at_level("WARNING", logger="sprintboard.a2a.postbox"):
+        assert pair.alpha.process(handler) == 0
+    name, reason = file_name(poison), "handler error: RuntimeError('boom')"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"alpha: handler failed on {name}",
+        f"alpha: quarantined {name}: {reason}",
+    ]
+    assert Ledger(pair.dir, "alpha").lines() == [
+        LedgerLine("2026-01-01T00:00:02.000Z", "alpha", "quarantine", "", reason, name)
+    ]
+
+
+def test_one_bad_message_does_not_stop_the_batch_behind_it(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken, unreadable, replayed, good = (pair.heartbeat(task=t) for t in ("T1", "T2", "T3", "T4"))
+    pair.alpha.seen.add(replayed.id, replayed.expires_at)
+    inbox = type(pair.alpha.transport.inbox("alpha"))
+    read = inbox.read
+
+    def flaky(self: Any, name: str) -> bytes:
+        if name == file_name(unreadable):
+            raise OSError(5, "Input/output error")
+        return read(self, name)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(inbox, "read", flaky)
+    other = pair.alpha.transport.inbox("alpha")
+
+    def only(name: str) -> bool:
+        if name == file_name(taken):
+            assert other.claim(name)  # another reader takes it between listing and claiming
+        return True
+
+    handled: list[str | None] = []
+    assert pair.alpha.process(lambda r: handled.append(r.env.task) or None, only=only) == 1
+    assert handled == ["T4"]
+    assert pair.quarantined() == sorted(
+        [
+            (file_name(unreadable), "unreadable: [Errno 5] Input/output error"),
+            (file_name(replayed), f"replayed id {replayed.id} (already handled)"),
+        ]
+    )
+    assert pair.inbox("cur") == [file_name(taken)]  # the other reader's
+
+
+def test_only_picks_the_files_this_process_takes(pair: Pair) -> None:
+    mine, theirs = pair.heartbeat(task="T1"), pair.heartbeat(task="T2")
+    assert pair.alpha.process(lambda r: None, only=lambda n: n == file_name(mine)) == 1
+    assert mine.id in pair.alpha.seen and theirs.id not in pair.alpha.seen
+    assert pair.inbox("new") == [file_name(theirs)]
+
+
+def test_the_seen_ids_are_pruned_once_every_thousand_handled(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pruned: list[object] = []
+    prune = pair.alpha.seen.prune
+    monkeypatch.setattr(pair.alpha.seen, "prune", lambda now: pruned.append(now) or prune(now))
+
+    def handle(count: int) -> None:
+        envs = [
+            pair.beta.seal("alpha", "heartbeat", lambda m: messages.heartbeat(m, "T1", "S"))
+            for _ in range(count)
+        ]
+        pair.beta.post(envs)
+        assert pair.alpha.process(lambda r: None) == count
+
+    handle(999)
+    pair.clock.advance(1)
+    handle(1)  # the thousandth
+    assert pruned == [pair.clock.now()]
+    handle(999)  # counting starts again at zero
+    assert pruned == [pair.clock.now()]
+    handle(1)
+    assert len(pruned) == 2
+
+
+def test_the_payload_is_built_for_the_envelopes_id_on_the_boards_clock(
+    pair: Pair, tmp_path: Path
+) -> None:
+    asked: list[str] = []
+    env = pair.beta.seal(
+        "alpha", "heartbeat", lambda m: asked.append(m) or messages.heartbeat(m, "T2", "S1")
+    )
+    assert asked == [env.id]
+    box = Postbox(
+        "gamma",
+        DirTransport(pair.dir),
+        KeyRing(tmp_path / "keys"),
+        seen=SeenIds(tmp_path / "seen-gamma.log"),
+        clock=pair.clock,
+    )  # no ids given: ULIDs whose time is the postbox's clock
+    ms = int(pair.clock.now().timestamp() * 1000)
+    minted = box.new_id()
+    assert minted.startswith("gamma-") and minted[6:16] == crockford26(ms << 80)[:10]

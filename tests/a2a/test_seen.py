@@ -208,3 +208,79 @@ def test_the_file_is_private_to_the_host(tmp_path: Path) -> None:
     seen.add("beta-1", LIVE)
     seen.flush()
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def _write_ids(path: Path, live: int, stale: int) -> None:
+    """Lines another process wrote: `live` ids, then `stale` ones."""
+    times = [LIVE] * live + [STALE] * stale
+    body = "".join(f"beta-{i} {t.timestamp():.3f}\n" for i, t in enumerate(times))
+    path.write_text(body, encoding="utf-8")
+
+
+@pytest.mark.parametrize(("live", "stale", "compacted"), [(400, 600, False), (400, 601, True)])
+def test_a_reader_counts_the_lines_it_read_once(
+    tmp_path: Path, live: int, stale: int, compacted: bool
+) -> None:
+    path = tmp_path / "seen.txt"
+    _write_ids(path, live, stale)
+    reader = SeenIds(path)  # read whole: 1000 (or 1001) lines, each counted once
+    assert reader.prune(NOW) == stale
+    assert len(_lines(path)) == (live if compacted else live + stale)
+
+
+def test_a_file_compacted_to_nothing_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "seen.txt"
+    reader = SeenIds(path)
+    writer = SeenIds(path)
+    for i in range(1001):
+        writer.add(f"beta-{i}", STALE)
+    assert writer.prune(NOW) == 1001 and path.read_bytes() == b""  # compacted to empty
+    assert "beta-0" not in reader and "beta-0" not in reader  # read again, then from 0
+    writer.add("beta-new", LIVE)
+    writer.flush()
+    assert "beta-new" in reader
+
+
+def test_a_file_rewritten_in_place_after_our_own_flush_is_read_again_whole(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "seen.txt"
+    seen = SeenIds(path)
+    until = f"{LIVE.timestamp():.3f}"
+    seen.add("beta-a", LIVE)
+    seen.add("beta-b", LIVE)
+    seen.flush()  # this reader stops after its own last line
+    with path.open("r+", encoding="utf-8") as fh:  # same inode: a restore (`cp`) over it
+        fh.write(f"beta-c {until}\nbeta-d {until}\nbeta-e {until}\n")
+    assert "beta-c" in seen and "beta-e" in seen
+
+
+def test_a_damaged_line_does_not_hide_the_ids_after_it(tmp_path: Path) -> None:
+    path = tmp_path / "seen.txt"
+    until = f"{LIVE.timestamp():.3f}".encode()
+    path.write_bytes(b"beta-a " + until + b"\nbeta-\xff x\nbeta-b soon\nbeta-c " + until + b"\n")
+    seen = SeenIds(path)
+    assert "beta-a" in seen and "beta-c" in seen and len(seen) == 2
+
+
+def test_the_folder_of_the_file_is_made(tmp_path: Path) -> None:
+    seen = SeenIds(tmp_path / "ws" / ".sprintboard" / "seen.txt")
+    seen.add("beta-a", LIVE)
+    seen.flush()
+    assert "beta-a" in SeenIds(tmp_path / "ws" / ".sprintboard" / "seen.txt")
+
+
+def test_a_reader_reads_on_where_it_stopped_and_pruned_ids_stay_pruned(tmp_path: Path) -> None:
+    """Lines past their window stay in a file too small to compact; a reader that read the
+    file whole again would bring them back."""
+    path = tmp_path / "seen.txt"
+    writer, reader = SeenIds(path), SeenIds(path)
+    writer.add("beta-old", STALE)
+    writer.add("beta-1", LIVE)
+    writer.flush()
+    assert "beta-1" in reader and reader.prune(NOW) == 1
+    for name in ("beta-2", "beta-3", "beta-4"):
+        writer.add(name, LIVE)
+        writer.flush()
+        assert name in reader
+    assert len(reader) == 4 and "beta-old" in _lines(path)[0]

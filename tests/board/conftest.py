@@ -46,3 +46,20 @@ def task() -> MakeTask:
         return {"id": task_id, "title": f"task {task_id}", "status": "ready", **fields}
 
     return make
+
+
+@pytest.fixture
+def busy_board(open_local: OpenBoard, task: MakeTask) -> Callable[[], LocalBoard]:
+    """The board in tmp_path with seven events: two tasks (T2 waits on T1), T1 claimed,
+    heartbeat, submitted, and a decision."""
+
+    def make() -> LocalBoard:
+        board = open_local()
+        board.create_tasks([task("T1"), task("T2", dependencies=["T1"], status="blocked")])
+        lease = board.claim("T1", agent="b1", host="alpha", ttl=60)
+        board.heartbeat("T1", lease.fence)
+        board.submit("T1", lease.fence, [], {"val_loss": 1.25})
+        board.add_decision("ship it")
+        return board
+
+    return make

@@ -15,7 +15,13 @@ from sprintboard.board.authority import Actor, actor_of, authorize
 from sprintboard.board.client import EventDraft
 from sprintboard.board.local import LocalBoard
 from sprintboard.board.scheduling import BoardPolicy
-from sprintboard.errors import InvalidTransition, LeaseConflict, NotPermitted, StaleFence
+from sprintboard.errors import (
+    InvalidTransition,
+    LeaseConflict,
+    NotPermitted,
+    StaleFence,
+    UnknownTask,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
 
@@ -237,6 +243,11 @@ def test_the_imported_backlog_cannot_be_finished_unchecked_from_the_cli(tmp_path
             POLICY,
             Actor("auditor-1@beta", "agent", "auditor-1", "beta", "auditor", wrong_host="alpha"),
         ),
+        (  # the name ends at the first `@`: no agent is named `builder-1@alpha`
+            "builder-1@alpha@beta",
+            POLICY,
+            Actor("builder-1@alpha@beta", "agent", "builder-1", "alpha@beta", "builder", "alpha"),
+        ),
         (
             "roamer@beta",
             BoardPolicy(agent_roles={"roamer": "builder"}),
@@ -410,3 +421,51 @@ def test_moves_by_people_and_by_agents(leased: LocalBoard) -> None:
         "T3: cannot move ready -> ready (an event never carries a role: roles come from "
         "sprintboard.toml; drop `role`)"
     )
+
+
+def test_a_host_heartbeat_comes_from_a_configured_agent_of_that_host(leased: LocalBoard) -> None:
+    beat = {"host": "alpha"}
+    assert _check(leased, "host.heartbeat", None, "builder-1@alpha", **beat).fields == beat
+    assert _check(leased, "host.heartbeat", None, "human:ana", host="zeta").op == "host.heartbeat"
+    why = "a host heartbeat comes from a configured agent of that same host"
+    assert _refusal(
+        NotPermitted, leased, "host.heartbeat", None, "builder-1@alpha", host="beta"
+    ) == (f"board: builder-1@alpha may not host.heartbeat: {why}")
+    assert _refusal(NotPermitted, leased, "host.heartbeat", None, "claude@alpha", **beat) == (
+        f"board: claude@alpha may not host.heartbeat: {why}"
+    )
+
+
+def test_only_a_person_answers_a_question(leased: LocalBoard) -> None:
+    why = "a person answers questions (`sprintboard answer`, the web board or KANBAN.md)"
+    for actor, token in [("planner-1@alpha", None), ("builder-1@alpha", 1), ("claude@alpha", 2)]:
+        task = "T2" if actor.startswith("claude") else "T1"
+        message = _refusal(NotPermitted, leased, "question.answer", task, actor, token, text="x")
+        assert message == f"{task}: {actor} may not question.answer: {why}"
+    assert _check(leased, "question.answer", "T1", "human:ana", text="x").op == "question.answer"
+
+
+def test_an_unnamed_agent_writes_only_the_ops_listed_for_it(leased: LocalBoard) -> None:
+    # authorize is public: an op outside the list is refused even about the task it holds
+    # (LocalBoard's value check refuses unknown ops first; this rule must not lean on that).
+    assert _refusal(NotPermitted, leased, "task.delete", "T2", "claude@alpha", 2).startswith(
+        "T2: claude@alpha may not task.delete: claude is not an agent in sprintboard.toml"
+    )
+
+
+@pytest.mark.parametrize(
+    ("actor", "fields"),
+    [
+        ("human:ana", {"to": "done", "force": True}),
+        ("human:ana", {"to": "done"}),
+        ("auditor-1@alpha", {"to": "done"}),
+        ("builder-1@alpha", {"agent": "builder-1", "host": "alpha"}),
+    ],
+)
+def test_a_move_or_claim_without_a_task_names_no_task(
+    leased: LocalBoard, actor: str, fields: dict[str, Any]
+) -> None:
+    op = "lease.grant" if "agent" in fields else "task.move"
+    with pytest.raises(UnknownTask) as err:
+        _check(leased, op, None, actor, **fields)
+    assert err.value.task == ""

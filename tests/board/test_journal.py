@@ -21,17 +21,10 @@ def _snapshot(root: Path) -> Path:
     return root / "sprints" / "SPRINT_QUEUE.json"
 
 
-def _busy_board(open_local: Any, task: Any) -> None:
-    board = open_local()
-    board.create_tasks([task("T1"), task("T2", dependencies=["T1"], status="blocked")])
-    lease = board.claim("T1", agent="b1", host="alpha", ttl=60)
-    board.heartbeat("T1", lease.fence)
-    board.submit("T1", lease.fence, [], {"val_loss": 1.25})
-    board.add_decision("ship it")
-
-
-def test_events_follow_the_contract(tmp_path: Path, open_local: Any, task: Any) -> None:
-    _busy_board(open_local, task)
+def test_events_follow_the_contract(
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
+) -> None:
+    busy_board()
     lines = _journal(tmp_path).read_bytes().splitlines()
     first = orjson.loads(lines[0])
     assert list(first) == ["v", "seq", "id", "ts", "actor", "op", "task", "fields", "fence", "prev"]
@@ -40,17 +33,19 @@ def test_events_follow_the_contract(tmp_path: Path, open_local: Any, task: Any) 
 
 
 def test_replay_rebuilds_a_byte_identical_snapshot(
-    tmp_path: Path, open_local: Any, task: Any
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
 ) -> None:
-    _busy_board(open_local, task)
+    busy_board()
     original = _snapshot(tmp_path).read_bytes()
     _snapshot(tmp_path).unlink()
     open_local()
     assert _snapshot(tmp_path).read_bytes() == original
 
 
-def test_damaged_snapshot_is_rebuilt(tmp_path: Path, open_local: Any, task: Any) -> None:
-    _busy_board(open_local, task)
+def test_damaged_snapshot_is_rebuilt(
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
+) -> None:
+    busy_board()
     original = _snapshot(tmp_path).read_bytes()
     _snapshot(tmp_path).write_bytes(b'{"format": "sprintboard.queue/1", "tasks": [')
     board = open_local()
@@ -90,8 +85,10 @@ def test_torn_last_line_is_set_aside(tmp_path: Path, open_local: Any, task: Any)
     assert board.verify() == 2
 
 
-def test_damage_in_the_middle_names_the_line(tmp_path: Path, open_local: Any, task: Any) -> None:
-    _busy_board(open_local, task)
+def test_damage_in_the_middle_names_the_line(
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
+) -> None:
+    busy_board()
     lines = _journal(tmp_path).read_bytes().splitlines(keepends=True)
     lines[2] = lines[2].replace(b'"ttl":60', b'"ttl":61')  # edited by hand: chain breaks after it
     _journal(tmp_path).write_bytes(b"".join(lines))
@@ -105,8 +102,10 @@ def test_damage_in_the_middle_names_the_line(tmp_path: Path, open_local: Any, ta
     assert _journal(tmp_path).read_bytes() == before  # nothing rewritten
 
 
-def test_invalid_json_line_is_refused(tmp_path: Path, open_local: Any, task: Any) -> None:
-    _busy_board(open_local, task)
+def test_invalid_json_line_is_refused(
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
+) -> None:
+    busy_board()
     lines = _journal(tmp_path).read_bytes().splitlines(keepends=True)
     lines[1] = b"<<<<<<< HEAD\n"
     _journal(tmp_path).write_bytes(b"".join(lines))
@@ -172,9 +171,9 @@ def _rechain(root: Path) -> None:
 
 
 def test_a_line_the_reducer_cannot_fold_is_named_and_repairable(
-    tmp_path: Path, open_local: Any, task: Any
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
 ) -> None:
-    _busy_board(open_local, task)
+    busy_board()
     board = open_local(ids_start=50)
     board.add_decision("after the bad line")
     # what an older version wrote for `-m loss=nan`: orjson stores NaN as null
@@ -223,9 +222,9 @@ def test_a_hand_edited_snapshot_is_not_trusted(tmp_path: Path, open_local: Any, 
 
 
 def test_a_missing_snapshot_is_rebuilt_and_validates(
-    tmp_path: Path, open_local: Any, task: Any
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
 ) -> None:
-    _busy_board(open_local, task)
+    busy_board()
     _snapshot(tmp_path).unlink()
     found = open_local(ids_start=10).validate()
     assert (found.snapshot, found.events) == ("rebuilt", 7) and "missing" in found.detail
@@ -233,9 +232,9 @@ def test_a_missing_snapshot_is_rebuilt_and_validates(
 
 
 def test_a_same_length_edit_of_a_middle_line_is_refused_on_open(
-    tmp_path: Path, open_local: Any, task: Any
+    tmp_path: Path, open_local: Any, task: Any, busy_board: Any
 ) -> None:
-    _busy_board(open_local, task)
+    busy_board()
     board = open_local(ids_start=50)
     board.add_decision("newer work")
     _rewrite_line(tmp_path, 2, b'"ttl":60', b'"ttl":61')  # head.json is still there
@@ -328,9 +327,9 @@ def _head(root: Path) -> dict[str, Any]:
 
 
 def test_an_unreadable_head_means_the_whole_journal_is_verified(
-    tmp_path: Path, open_local: Any, task: Any, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, open_local: Any, task: Any, caplog: pytest.LogCaptureFixture, busy_board: Any
 ) -> None:
-    _busy_board(open_local, task)
+    busy_board()
     (tmp_path / ".sprintboard" / "head.json").write_bytes(b"{not json")
     assert open_local().verify() == 7
     assert "head.json is unreadable; verifying the whole journal instead" in caplog.text

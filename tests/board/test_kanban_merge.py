@@ -15,8 +15,10 @@ from sprintboard.board.kanban.model import (
     KanbanCard,
     KanbanDocument,
     KanbanEntry,
+    KanbanQuestion,
     cards_of,
     entries_of,
+    questions_of,
 )
 from sprintboard.board.kanban.sync import KanbanSync
 from sprintboard.board.local import LocalBoard
@@ -392,6 +394,13 @@ _FIELDS: dict[str, _Field] = {
         "cancelled",
         "ready",
     ),
+    "caps": _Field(
+        lambda c: replace(c, caps=("mlx",)),
+        _agent_update(caps=["cuda"]),
+        lambda t: t.caps,
+        ["mlx"],
+        ["cuda"],
+    ),
     "blocked_reason": _Field(
         lambda c: replace(c, blocked_reason="the person's reason"),
         _agent_update(blocked_reason="the agent's reason"),
@@ -615,3 +624,157 @@ def test_deleting_a_card_is_a_warning_naming_it(tmp_path: Path) -> None:
     edited.cards["T3"] = replace(base.cards["T2"], id="T3", title="agent's", priority=0)
     (draft,) = merge_edit(base, edited, board.snapshot(), _PERSON).drafts  # no base: the board's
     assert (draft.op, draft.task, draft.fields) == ("task.update", "T3", {"priority": 0})
+
+
+def test_the_fields_update_comes_before_the_move_that_records_unchecked_criteria(
+    tmp_path: Path,
+) -> None:
+    # The person rewrote the criteria, all ticked, and ticked the card: the forced move
+    # must see the new criteria (nothing unchecked), so the update goes first.
+    board = _merge_board(tmp_path)
+    base, edited = _docs(board)
+    edited.cards["T1"] = replace(base.cards["T1"], criteria=(("new", True),), checked=True)
+    drafts = merge_edit(base, edited, board.snapshot(), _PERSON).drafts
+    assert [d.op for d in drafts] == ["task.update", "task.move"]
+    board.apply(drafts)
+    assert board.snapshot().tasks["T1"].status == "done"
+    (move,) = [e for e in board.events() if e.op == "task.move"]
+    assert "unchecked" not in move.fields
+
+
+def test_a_task_moved_since_the_copy_stays_where_it_is(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    board.move("T2", "done", "human:bob", force=True)
+    base, edited = _docs(board)
+    board.move("T2", "ready", "human:bob", force=True)  # reopened meanwhile, card untouched
+    assert merge_edit(base, edited, board.snapshot(), _PERSON).drafts == []
+
+
+def test_ticking_a_card_forces_the_move_to_done_even_where_done_is_allowed(
+    tmp_path: Path,
+) -> None:
+    board = _merge_board(tmp_path)
+    board.move("T2", "awaiting_test", "human:bob", force=True)  # done is a plain move from here
+    base, edited = _docs(board)
+    edited.cards["T2"] = replace(base.cards["T2"], checked=True)
+    (draft,) = merge_edit(base, edited, board.snapshot(), _PERSON).drafts
+    assert draft.fields == {
+        "to": "done",
+        "reason": "moved in KANBAN.md by human:ana",
+        "force": True,
+    }
+
+
+def test_a_tick_on_a_criterion_the_board_no_longer_has_is_dropped(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    board.update_task("T1", {"criteria": [{"text": "a"}, {"text": "b"}]})
+    base, edited = _docs(board)
+    board.update_task("T1", {"criteria": [{"text": "a"}]}, actor="planner-1@alpha")
+    edited.cards["T1"] = replace(base.cards["T1"], criteria=(("a", False), ("b", True)))
+    assert merge_edit(base, edited, board.snapshot(), _PERSON).drafts == []
+
+
+def test_entries_count_as_a_multiset_on_every_side(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    for text in ("twice", "twice", "once"):
+        board.add_note(text)
+    base, edited = _docs(board)
+    board.add_note("both")  # merged from an earlier save, twice
+    board.add_note("both")
+    edited.notes = [KanbanEntry("once"), KanbanEntry("once"), *[KanbanEntry("both")] * 3]
+    result = merge_edit(base, edited, board.snapshot(), _PERSON)
+    # "once" written a second time is a new note; two of the three "both" are the board's
+    assert [(d.op, d.fields["text"]) for d in result.drafts] == [
+        ("note.add", "once"),
+        ("note.add", "both"),
+    ]
+    deleted = "a note was deleted from KANBAN.md ('twice'); the journal keeps every note, so "
+    assert result.warnings == [deleted + "it is shown again"] * 2
+
+
+def test_a_deleted_entry_is_named_by_its_first_sixty_characters(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    board.add_decision("d" * 59 + "ef")
+    base, edited = _docs(board)
+    edited.decisions = []
+    assert merge_edit(base, edited, board.snapshot(), _PERSON).warnings == [
+        f"a decision was deleted from KANBAN.md ({'d' * 59 + 'e'!r}); the journal keeps every "
+        "decision, so it is shown again"
+    ]
+
+
+def test_without_a_base_deleted_entries_are_shown_again_and_changes_named(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    board.create_tasks([{"id": f"C{i:02d}", "title": "c", "status": "ready"} for i in range(11)])
+    board.add_decision("kept decision")
+    board.add_note("kept note")
+    _, edited = _docs(board)
+    edited.decisions, edited.notes = [], []
+    for i in range(11):
+        edited.cards[f"C{i:02d}"] = replace(edited.cards[f"C{i:02d}"], priority=0)
+    result = merge_edit(None, edited, board.snapshot(), _PERSON)
+    assert result.drafts == []
+    ten = ", ".join(f"C{i:02d}" for i in range(10))
+    assert result.warnings == [
+        "KANBAN.md does not say which rendered copy it was edited from (its `_Last synced: "
+        "... (journal seq N)_` line is missing), so only new cards, decisions and notes were "
+        f"merged; changes to {ten} were not. Make them again in the file as it is now.",
+        "a decision was deleted from KANBAN.md ('kept decision'); the journal keeps every "
+        "decision, so it is shown again",
+        "a note was deleted from KANBAN.md ('kept note'); the journal keeps every note, so it "
+        "is shown again",
+    ]
+
+
+def _asked(board: LocalBoard) -> tuple[str, str]:
+    first = board.ask("T1", "Which split?", "builder-1@alpha").id
+    second = board.ask("T2", "Which seed?", "builder-1@alpha").id
+    return first, second
+
+
+def test_an_answer_under_any_open_question_is_taken(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    first, second = _asked(board)
+    base = KanbanDocument(questions=questions_of(board.snapshot()))
+    edited = KanbanDocument(questions=[base.questions[0], replace(base.questions[1], answer="7")])
+    (draft,) = merge_edit(base, edited, board.snapshot(), _PERSON).drafts
+    assert (draft.op, draft.task, draft.fields, draft.actor) == (
+        "question.answer",
+        "T2",
+        {"text": "7", "question": second},
+        _PERSON,
+    )
+
+
+def test_an_answer_the_board_cannot_take_is_a_warning(tmp_path: Path) -> None:
+    board = _merge_board(tmp_path)
+    first, _ = _asked(board)
+    board.answer("T1", "80/20  by source", "human:bob")
+    base = KanbanDocument(questions=questions_of(board.snapshot()))
+    unknown = KanbanQuestion("nope", "T1", "Which?", answer="yes", line=12)
+    elsewhere = replace(base.questions[0], id=first, task="T2", answer="sure", line=14)
+    same = replace(base.questions[0], answer="80/20 by source")  # as rendered: no change
+    dropped = replace(base.questions[0], answer=None)  # the answer line deleted: no change
+    edited = KanbanDocument(questions=[unknown, elsewhere, same, dropped])
+    result = merge_edit(base, edited, board.snapshot(), _PERSON)
+    assert result.drafts == []
+    assert result.warnings == [
+        "KANBAN.md line 12: no question q:nope about T1 on the board; the answer under it "
+        "was not taken",
+        f"KANBAN.md line 14: no question q:{first} about T2 on the board; the answer under it "
+        "was not taken",
+    ]
+
+
+def test_the_same_answer_given_meanwhile_through_another_door_is_no_conflict(
+    tmp_path: Path,
+) -> None:
+    board = _merge_board(tmp_path)
+    _asked(board)
+    base = KanbanDocument(questions=questions_of(board.snapshot()))
+    board.answer("T1", "80/20  by\nsource", "human:bob")  # the CLI, while the file was open
+    edited = KanbanDocument(
+        questions=[replace(base.questions[0], answer="80/20 by source"), base.questions[1]]
+    )
+    result = merge_edit(base, edited, board.snapshot(), _PERSON)
+    assert (result.drafts, result.warnings) == ([], [])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sprintboard.board import state as board_state
+from sprintboard.board.client import EventDraft
 from sprintboard.board.models import OPS
 from sprintboard.errors import BoardError, InvalidValue, NotPermitted
 from sprintboard.workspace import init_workspace, kanban_sync, open_board
@@ -88,3 +89,35 @@ def test_the_section_appears_only_with_questions(ws: Path) -> None:
     board = open_board(ws)
     board.add_note("hello", "human:ana")
     assert "Questions" not in (ws / "KANBAN.md").read_text(encoding="utf-8")
+
+
+def test_an_answer_goes_to_the_question_it_names_or_the_oldest_open_one(ws: Path) -> None:
+    board = open_board(ws)
+    first = board.ask("T1", "left or right?", "builder-alpha")
+    board.answer("T1", "left", "human:ana")
+    second = board.ask("T1", "how far?", "builder-alpha")
+    third = board.ask("T1", "which road?", "builder-alpha")
+    board.answer("T1", "the north one", "human:bo", third.id)  # named: not the oldest open
+    board.answer("T1", "two miles", "human:ana")  # unnamed: the oldest open, not the answered
+    answered = {q.id: (q.answer, q.answered_by, q.answered_at) for q in board.snapshot().questions}
+    ts = {e.fields.get("question"): e.ts for e in board.events() if e.op == "question.answer"}
+    assert answered == {
+        first.id: ("left", "human:ana", ts[first.id]),
+        second.id: ("two miles", "human:ana", ts[second.id]),
+        third.id: ("the north one", "human:bo", ts[third.id]),
+    }
+    with pytest.raises(BoardError) as unknown:
+        board.answer("T1", "?", "human:ana", "q-none")
+    assert str(unknown.value).startswith("T1: no question q-none about this task")
+    with pytest.raises(BoardError) as again:
+        board.answer("T1", "right", "human:bo", first.id)
+    assert str(again.value).startswith(
+        f"T1: question {first.id} was answered by human:ana at {ts[first.id]}"
+    )
+
+
+def test_a_host_heartbeat_records_when_the_owner_heard_from_the_host(ws: Path) -> None:
+    board = open_board(ws)
+    (beat,) = board.apply([EventDraft("host.heartbeat", None, {"host": "alpha"}, "human:ana")])
+    board.add_note("a later write keeps it", "human:ana")
+    assert board.snapshot().hosts_seen == {"alpha": beat.ts}

@@ -11,10 +11,13 @@ from sprintboard.board.models import Estimate, Lease, SprintInfo, Step, Task
 from sprintboard.board.scheduling import (
     BoardPolicy,
     Claimant,
+    NextUp,
+    NothingToTake,
     check_claim,
     claimable,
     held,
     next_tasks,
+    next_up,
     nothing_to_take,
     unknown_agent,
     wip_room,
@@ -87,7 +90,10 @@ def test_rank_is_priority_then_least_slack_then_board_order(mk: Mk) -> None:
         mk("urgent", est=1, priority=1),
         mk("twin", est=10, priority=2),
     )
-    assert _ids(next_tasks(state, BoardPolicy())) == ["urgent", "long", "short", "twin"]
+    ranked = ["urgent", "long", "short", "twin"]
+    assert _ids(next_tasks(state, BoardPolicy())) == ranked
+    for limit in range(6):  # a limit keeps the best first of the full ranking
+        assert _ids(next_tasks(state, BoardPolicy(), limit=limit)) == ranked[:limit], limit
 
 
 def test_work_assigned_to_an_agent_goes_to_it_first_and_to_no_one_else(mk: Mk) -> None:
@@ -361,4 +367,52 @@ def test_an_unnamed_agent_is_held_to_the_builder_limit_and_its_hosts_caps(mk: Mk
     assert next_tasks(busy, opened, agent="ghost", host="alpha") == []
     assert nothing_to_take(free, CAPS, agent="b-beta", caps=["cuda", "mlx", "tpu"]).reason == (
         "no ready task fits b-beta@beta (role builder, caps [cuda, mlx])"
+    )
+
+
+def test_next_up_asks_for_the_agent_or_for_a_role_with_no_caps(mk: Mk) -> None:
+    state = _state(
+        mk("G", caps=["mlx"], priority=1),
+        mk("A", priority=2),
+        mk("B", priority=3),
+        mk("R", role="auditor"),
+        mk("M", agent="b-beta", host="beta", priority=4),
+    )
+    # without an agent: builder work needing no capability, host and assignment ignored
+    assert _ids(next_up(state, POLICY).tasks) == ["A", "B", "M"]
+    assert _ids(next_up(state, POLICY, caps=["mlx"], host="beta").tasks) == ["G", "A", "B", "M"]
+    assert _ids(next_up(state, POLICY, role="auditor").tasks) == ["R"]
+    assert _ids(next_up(state, POLICY, limit=1).tasks) == ["A"]
+    assert next_up(state, POLICY).why is None
+    # an agent: its own role, host, caps and assignments from the config; `caps=[]` is no
+    # narrowing ("none given"), unlike a role's empty caps above
+    assert _ids(next_up(state, POLICY, agent="b-beta").tasks) == ["M", "G", "A", "B"]
+    assert _ids(next_up(state, POLICY, agent="b-beta", caps=[]).tasks) == ["M", "G", "A", "B"]
+    assert _ids(next_up(state, POLICY, agent="b-beta", caps=["cuda"]).tasks) == ["M", "A", "B"]
+    assert _ids(next_up(state, POLICY, agent="b-beta", host="beta", limit=2).tasks) == ["M", "G"]
+    assert _ids(next_up(state, POLICY, agent="b-alpha").tasks) == ["A", "B"]
+    assert _ids(next_up(state, POLICY, agent="aud").tasks) == ["R"]
+
+
+def test_next_up_says_why_there_is_nothing(mk: Mk) -> None:
+    state = _state(mk("G", caps=["mlx"]))
+    assert next_up(state, POLICY) == NextUp(
+        [], NothingToTake("no ready task fits a builder-role agent (role builder, caps [])")
+    )
+    assert next_up(state, POLICY, role="auditor", caps=["mlx"]) == NextUp(
+        [], NothingToTake("no ready task fits a auditor-role agent (role auditor, caps [mlx])")
+    )
+    assert next_up(state, POLICY, agent="b-alpha") == NextUp(
+        [], NothingToTake("no ready task fits b-alpha@alpha (role builder, caps [])")
+    )
+    assert next_up(state, POLICY, agent="b-beta", host="alpha") == NextUp(
+        [], NothingToTake("b-beta runs on beta in sprintboard.toml, not on alpha")
+    )
+    busy = _state(mk("X", status="in_progress", lease=_lease("b-alpha")), mk("A"))
+    assert next_up(busy, POLICY, agent="b-alpha") == NextUp(
+        [],
+        NothingToTake(
+            "agent b-alpha holds 1 task(s), its WIP limit is 1",
+            "agent b-alpha holds 1 task(s), its WIP limit is 1",
+        ),
     )

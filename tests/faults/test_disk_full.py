@@ -86,7 +86,12 @@ def test_snapshot_write_failing_after_the_append_is_not_a_failed_commit(
         patch.setattr(store, "atomic_write", no_space)
         with caplog.at_level(logging.WARNING):
             board.add_note("committed while the snapshot could not be written")
-    assert "rebuilt from the journal" in caplog.text
+    snapshot = ws / "sprints" / "SPRINT_QUEUE.json"
+    why = OSError(errno.ENOSPC, "No space left on device", str(snapshot))
+    assert (
+        f"{snapshot} not updated after seq {board.snapshot().seq} ({why}); it is rebuilt "
+        "from the journal on the next write or load" in [r.getMessage() for r in caplog.records]
+    )
     assert _notes(ws) == ["committed while the snapshot could not be written"]
     board.add_note("next")
     assert _notes(ws) == ["committed while the snapshot could not be written", "next"]

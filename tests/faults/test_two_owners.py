@@ -77,6 +77,11 @@ def test_second_owner_in_a_synced_copy_is_detected_and_refused(hosts: Any) -> No
     for exc in (running.value, fresh.value):
         text = str(exc)
         assert "events.jsonl:3:" in text and "'beta'" in text and "two owners" in text
+        assert exc.event_id.startswith("beta:")
+        assert (
+            f"event {exc.event_id} was written by host 'beta' acting as board owner, but "
+            "'alpha' owns this board" in text
+        )
         assert "sprintboard validate --adopt" in text
         assert isinstance(exc, NotOwner)
     assert (alpha_ws / "sprints" / "events.jsonl").read_bytes() == before  # nothing on top

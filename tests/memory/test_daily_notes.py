@@ -3,6 +3,7 @@ newest standup, and appends that never touch what is there."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -170,3 +171,45 @@ def test_append_refuses_a_note_that_is_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(MemoryFileError):
         append_text(path, "new\n")
     assert path.read_bytes() == b"\xff\xfe"
+
+
+def test_blocker_lines_need_no_bullet_and_only_a_whole_strike_resolves_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "n.md"
+    path.write_text(
+        "## Blockers\n"
+        "T1 waits on the GPU\n"
+        "- ~~T2 blocked~~.\n"
+        "- ~~T3~~ fixed, but T4 still blocked\n"
+        "- ~~T5 blocked~~ T6\n",
+        encoding="utf-8",
+    )
+    note = read_daily_note(path, [f"T{i}" for i in range(1, 7)])
+    assert note.path == path
+    assert [(b.line, b.text, b.tasks) for b in note.blockers] == [
+        (2, "T1 waits on the GPU", ("T1",)),
+        (4, "~~T3~~ fixed, but T4 still blocked", ("T3", "T4")),
+        (5, "~~T5 blocked~~ T6", ("T5", "T6")),
+    ]
+
+
+def test_append_writes_the_notes_line_endings_whatever_the_text_has(tmp_path: Path) -> None:
+    lf, crlf = tmp_path / "lf.md", tmp_path / "crlf.md"
+    lf.write_bytes(b"a\n")
+    crlf.write_bytes(b"a\r\n")
+    for path in (lf, crlf):
+        append_text(path, "b\r\nc\n")
+    assert lf.read_bytes() == b"a\n\nb\nc\n"
+    assert crlf.read_bytes() == b"a\r\n\r\nb\r\nc\r\n"
+
+
+def test_append_makes_missing_folders_and_a_file_others_may_read(tmp_path: Path) -> None:
+    path = tmp_path / "ws" / "memory" / "2026-01-01.md"
+    old = os.umask(0o022)
+    try:
+        append_text(path, "body\n")
+    finally:
+        os.umask(old)
+    assert path.read_text(encoding="utf-8") == "body\n"
+    assert path.stat().st_mode & 0o777 == 0o644

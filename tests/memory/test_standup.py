@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sprintboard.board.clock import CounterIds, FrozenClock
+from sprintboard.board.local import LocalBoard
+from sprintboard.board.models import Artifact
 from sprintboard.errors import LLMUnavailable, MemoryFileError
 from sprintboard.llm import ChatReply, ChatRequest, ScriptedBackend
-from sprintboard.memory.daily_notes import latest_standup, read_daily_note
+from sprintboard.memory.daily_notes import NoteBlocker, latest_standup, read_daily_note
 from sprintboard.memory.history import fold_history
-from sprintboard.memory.standup import resolve_since, write_standup
+from sprintboard.memory.standup import render_facts, render_standup, resolve_since, write_standup
+from sprintboard.memory.standup_facts import (
+    ActorStat,
+    DecisionItem,
+    DoneItem,
+    NextItem,
+    QuestionItem,
+    StandupFacts,
+    TaskLine,
+    WaitingItem,
+)
 
 
 def test_a_day_of_activity_gives_the_golden_standup(
@@ -236,3 +250,195 @@ def test_a_golden_mismatch_fails_even_with_update_golden_set(
         after = path.read_bytes()
         path.write_bytes(before)  # whatever happened, the real golden stays as it was
     assert after == before
+
+
+_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def _ts(moment: str) -> str:
+    return f"2026-11-{moment}:00.000Z"
+
+
+FACTS = StandupFacts(
+    day="2026-11-23",
+    as_of=_NOW,
+    since_seq=3,
+    through_seq=9,
+    previous_day=None,
+    sprint_id=None,
+    sprint_goal="",
+    stalled_days=4,
+    done=[
+        DoneItem(
+            "T1",
+            "One",
+            _ts("23T08:00"),
+            "auditor-1@alpha",
+            (Artifact("a.json", "ab" * 32, 10), Artifact("b.json", "cd" * 32, 20)),
+            ("abc", "def"),
+        )
+    ],
+    in_progress=[
+        # a lease line needs the agent, the lease's start and a heartbeat; else who moved it
+        TaskLine("T2", "Two", "in_progress", _ts("23T07:00"), "human:ana", agent="b-1"),
+        TaskLine("T3", "Three", "adapting", _ts("22T10:00"), "human:bob", last_heartbeat="x"),
+        TaskLine(
+            "T4",
+            "Four",
+            "in_progress",
+            _ts("23T08:00"),
+            "b-2@beta",
+            agent="b-2",
+            host="beta",
+            acquired=_ts("23T08:00"),
+            last_heartbeat=_ts("23T09:30"),
+            heartbeats=3,
+        ),
+    ],
+    waiting=[WaitingItem("T5", "Five", ()), WaitingItem("T6", "Six", ("T1", "T2"))],
+    questions=[
+        QuestionItem("T2", "Two", "q1", "which  split\n to use?", "b-1@alpha", _ts("23T09:00")),
+        QuestionItem(
+            "T3",
+            "Three",
+            "q2",
+            "ok?",
+            "b-1@alpha",
+            _ts("22T09:00"),
+            "yes,  go\n ahead",
+            "human:ana",
+        ),
+    ],
+    decisions=[
+        DecisionItem(_ts("23T09:10"), "human:ana", "T2", "split by source"),
+        DecisionItem(_ts("23T09:20"), "human:ana", None, "ship friday"),
+    ],
+    critical_path=["T1", "T2"],
+    finished_on_path=["T1"],
+    next_note="the graph is a guess",
+    next_items=[NextItem("T2", "Two", "in_progress", 1, "in progress")],
+    note_blockers=[NoteBlocker(Path("/ws/memory/n.md"), 7, "Blockers", "T2 waits", ("T2",))],
+    actors=[ActorStat("alpha", "b-1@alpha", 1, ("T2", "T4"), ("T1", "T2"))],
+)
+
+
+def test_every_kind_of_fact_in_its_words() -> None:
+    assert render_facts(FACTS, Path("/ws"), ["memory/old.md is not UTF-8"]) == (
+        "### Done since the last standup\n"
+        "- **T1** One — done 2026-11-23 08:00 by auditor-1@alpha; artifacts: `a.json` "
+        "(abababababab, 10 B), `b.json` (cdcdcdcdcdcd, 20 B); commits: abc, def\n"
+        "\n### In progress\n"
+        "- **T2** Two — in_progress since 2026-11-23 07:00 (3h), by human:ana\n"
+        "- **T3** Three — adapting since 2026-11-22 10:00 (1d), by human:bob\n"
+        "- **T4** Four — in_progress, b-2@beta; lease 2h old, last heartbeat 30m ago "
+        "(3 heartbeats)\n"
+        "\n### Blocked\n- none\n"
+        "\n### Waiting on other tasks\n"
+        "- **T5** Five — its dependencies are done: ready to take\n"
+        "- **T6** Six — waits on T1, T2\n"
+        "\n### Waiting for a person\n"
+        "- **T2** Two — b-1@alpha asked 2026-11-23 09:00 (1h): which split to use? "
+        "(`sprintboard answer T2`)\n"
+        "- **T3** Three — b-1@alpha asked 2026-11-22 09:00: ok? — answered by human:ana: "
+        "yes, go ahead\n"
+        "\n### Decisions\n"
+        "- 2026-11-23 09:10 human:ana (T2): split by source\n"
+        "- 2026-11-23 09:20 human:ana: ship friday\n"
+        "\n### Next on the critical path\n"
+        "Critical path: ~~T1~~ → T2 (finished ones struck through)\n"
+        "_The graph is a guess._\n"
+        "- **T2** Two — P1, in progress\n"
+        "\n### Stalled (no event in 4 days)\n- none\n"
+        "\n### Blockers in daily notes\n"
+        "- T2 — memory/n.md:7 (Blockers): T2 waits\n"
+        "- unreadable note: memory/old.md is not UTF-8\n"
+        "\n### Per host and agent\n"
+        "- alpha / b-1@alpha: 1 event; holds T2, T4; touched T1, T2\n"
+    )
+
+
+def test_a_summary_keeps_its_paragraphs_and_indents_above_the_facts(story: Any) -> None:
+    reply = "T001 is done.\n\n  - T002 next\nT008 waits.  "
+    backend = ScriptedBackend.replying(reply)
+    result = write_standup(story.board, llm=backend)
+    head, facts = result.text.split("### Done since the last standup\n")
+    assert head.endswith(
+        "sprint S1 (dataset to fine-tuned model)._\n\n"
+        "**Summary** (written by a model from the facts below):\n\n"
+        "> T001 is done.\n>\n>   - T002 next\n> T008 waits.\n\n"
+    )
+    assert head.startswith("<!-- sprintboard:standup date=2026-11-23 seq=25 since=10 -->\n")
+    (request,) = backend.requests
+    assert request.max_tokens == 300
+    assert request.messages[0].role == "system"
+    assert request.messages[0].content.startswith("You write the opening of a team's daily")
+
+
+def test_a_summary_that_failed_is_one_line_above_the_facts(story: Any) -> None:
+    result = write_standup(story.board, llm=ScriptedBackend.replying(""))
+    head = result.text.split("### Done since the last standup\n")[0]
+    assert head.startswith("<!-- sprintboard:standup date=2026-11-23 seq=25 since=10 -->\n")
+    assert head.endswith(
+        "_No summary: the model scripted answered with an empty text. The facts below are "
+        "complete._\n\n"
+    )
+
+
+def test_a_board_without_a_sprint_or_events_still_gets_a_standup(tmp_path: Path) -> None:
+    clock = FrozenClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    board = LocalBoard(tmp_path, host="alpha", clock=clock, ids=CounterIds())
+    text = render_standup(board, stalled_days=5)
+    assert "as of 2026-11-23 09:00 UTC; no sprint._" in text
+    assert "### Stalled (no event in 5 days)\n- none\n" in text
+
+
+def test_shown_for_a_past_day_or_since_a_seq(story: Any) -> None:
+    past = render_standup(story.board, day=date(2026, 11, 20))
+    assert (
+        "_From the journal through seq 10, since the start of the journal; as of 2026-11-21" in past
+    )
+    assert "_From the journal through seq 25, since seq 12; " in render_standup(
+        story.board, since="12"
+    )
+
+
+def test_the_day_is_the_utc_day_whatever_the_local_zone(
+    story: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: already 2026-11-24 locally
+    time.tzset()
+    try:
+        result = write_standup(story.board)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert result.day == "2026-11-23"
+
+
+def test_a_written_standup_is_not_written_again_and_says_so(story: Any) -> None:
+    write_standup(story.board)
+    again = write_standup(story.board)
+    assert (again.appended, again.seq, again.since, again.text) == (False, 25, 0, "")
+
+
+def test_blockers_come_from_the_days_note_and_the_newest_one_before_it(
+    story: Any, advance_to: Any
+) -> None:
+    memory = story.root / "memory"
+    (memory / "2026-11-21.md").write_text("## Blockers\n- T007 stuck on a survey\n", "utf-8")
+    text = write_standup(story.board).text
+    noted = text.split("### Blockers in daily notes\n")[1].split("\n\n")[0]
+    assert [line.split(":")[0] for line in noted.splitlines()] == [
+        "- T004 — memory/2026-11-22.md",
+        "- T002, T006 — memory/2026-11-22.md",
+        "- T004 — memory/2026-11-23.md",
+    ]
+    # an unreadable note is named, and the notes after it are still read
+    advance_to(story.clock, "2026-11-25T09:00:00")
+    (memory / "2026-11-24.md").write_bytes(b"## Blockers\n- T006 \xff\n")
+    (memory / "2026-11-25.md").write_text("## Blockers\n- T006 waits\n", "utf-8")
+    text = write_standup(story.board).text
+    noted = text.split("### Blockers in daily notes\n")[1].split("\n\n")[0]
+    first, second = noted.splitlines()
+    assert first == "- T006 — memory/2026-11-25.md:2 (Blockers): T006 waits"
+    assert second.startswith(f"- unreadable note: {memory / '2026-11-24.md'}:2: not UTF-8")
