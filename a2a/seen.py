@@ -16,6 +16,11 @@ from sprintboard.files import atomic_write
 __all__ = ["SeenIds"]
 
 
+def _last_line(data: bytes) -> bytes:
+    """The last whole line of `data` (which ends with a newline), newline included."""
+    return data[data.rfind(b"\n", 0, -1) + 1 :]
+
+
 class SeenIds:
     """`id -> keep-until (epoch seconds)`, durable in one append-only file."""
 
@@ -55,8 +60,8 @@ class SeenIds:
         if not end:
             return
         self._offset += end
-        self._tail = data[data.rfind(b"\n", 0, end - 1) + 1 : end]
-        for line in data[:end].decode("utf-8", errors="replace").splitlines():
+        self._tail = _last_line(data[:end])
+        for line in data[:end].decode(errors="replace").splitlines():
             parts = line.split(" ")
             if len(parts) == 2:
                 try:
@@ -85,7 +90,7 @@ class SeenIds:
         if not self._buffer:
             return
         self._catch_up()  # others' lines first, so that reading can go on after ours
-        data = "".join(self._buffer).encode("utf-8")
+        data = "".join(self._buffer).encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             view = memoryview(data)
@@ -99,7 +104,7 @@ class SeenIds:
         if end - len(data) == self._offset and self._inode in (inode, None):
             # Nobody appended in between: our lines need not be read back (and counted) again.
             self._inode, self._offset = inode, end
-            self._tail = data[data.rfind(b"\n", 0, len(data) - 1) + 1 :]
+            self._tail = _last_line(data)
             self._lines += len(self._buffer)
         self._buffer.clear()
 
@@ -114,7 +119,7 @@ class SeenIds:
             self._catch_up()  # ids another process appended must survive the rewrite
             for key in stale:
                 self._ids.pop(key, None)
-            body = "".join(f"{k} {v:.3f}\n" for k, v in self._ids.items()).encode("utf-8")
+            body = "".join(f"{k} {v:.3f}\n" for k, v in self._ids.items()).encode()
             atomic_write(self.path, body)
             self._inode, self._offset, self._tail = None, 0, b""
             self._lines = 0
