@@ -3,41 +3,32 @@ steps and `doctor`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
-from sprintboard.cli import main
 from sprintboard.workspace import init_workspace
 
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+CliRun = Callable[..., tuple[int, str, str]]
+"""The `cli` fixture of tests/conftest.py."""
 
 
 @pytest.fixture
-def ws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+def ws(tmp_path: Path, cli: CliRun) -> Path:
     root = init_workspace(tmp_path / "ws", hosts=[("alpha", []), ("beta", ["mlx"])], git=False)
     w = ("-w", str(root))
-    cli(capsys, "add", "T1", "Audit", "-p", "1", *w)
-    cli(capsys, "add", "T2", "Dedup", "-d", "T1", "--status", "blocked", *w)
-    cli(capsys, "add", "T3", "Mix", "--role", "auditor", *w)
-    cli(capsys, "move", "T3", "blocked", "-r", "the source is gone", *w)
-    cli(capsys, "claim", "T1", "--agent", "builder-alpha", *w)
+    cli("add", "T1", "Audit", "-p", "1", *w)
+    cli("add", "T2", "Dedup", "-d", "T1", "--status", "blocked", *w)
+    cli("add", "T3", "Mix", "--role", "auditor", *w)
+    cli("move", "T3", "blocked", "-r", "the source is gone", *w)
+    cli("claim", "T1", "--agent", "builder-alpha", *w)
     return root
 
 
-def test_waiting_on_dependencies_is_not_blocked(
-    ws: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = cli(capsys, "status", "--json", "-w", str(ws))
+def test_waiting_on_dependencies_is_not_blocked(ws: Path, cli: CliRun) -> None:
+    code, out, _ = cli("status", "--json", "-w", str(ws))
     doc = orjson.loads(out)
     assert code == 0
     assert doc["counters"]["waiting"] == 1 and doc["counters"]["blocked"] == 1
@@ -50,10 +41,8 @@ def test_waiting_on_dependencies_is_not_blocked(
     assert doc["tasks"][1]["waits"] == {"on": "tasks", "who": "T1", "run": "they finish first"}
 
 
-def test_status_is_one_plain_line_per_task_by_column(
-    ws: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = cli(capsys, "status", "-w", str(ws))
+def test_status_is_one_plain_line_per_task_by_column(ws: Path, cli: CliRun) -> None:
+    code, out, _ = cli("status", "-w", str(ws))
     assert code == 0
     lines = out.splitlines()
     assert not any(ch in out for ch in "┏│└━") and "\x1b[" not in out  # piped: plain text
@@ -77,27 +66,23 @@ def test_status_is_one_plain_line_per_task_by_column(
         (("--on", "beta"), set()),
     ],
 )
-def test_status_filters(
-    ws: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], shown: set[str]
-) -> None:
-    _, out, _ = cli(capsys, "status", "--json", *args, "-w", str(ws))
+def test_status_filters(ws: Path, cli: CliRun, args: tuple[str, ...], shown: set[str]) -> None:
+    _, out, _ = cli("status", "--json", *args, "-w", str(ws))
     assert {t["id"] for t in orjson.loads(out)["tasks"]} == shown
 
 
 def test_mine_is_the_agent_in_the_environment(
-    ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ws: Path, cli: CliRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, _, err = cli(capsys, "status", "--mine", "-w", str(ws))
+    code, _, err = cli("status", "--mine", "-w", str(ws))
     assert code == 2 and "SPRINTBOARD_AGENT" in err
     monkeypatch.setenv("SPRINTBOARD_AGENT", "builder-alpha")
-    _, out, _ = cli(capsys, "status", "--mine", "--json", "-w", str(ws))
+    _, out, _ = cli("status", "--mine", "--json", "-w", str(ws))
     assert [t["id"] for t in orjson.loads(out)["tasks"]] == ["T1"]
 
 
-def test_init_prints_each_hosts_next_steps(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = cli(capsys, "init", str(tmp_path / "b"), "--add-host", "beta:mlx", "--no-git")
+def test_init_prints_each_hosts_next_steps(tmp_path: Path, cli: CliRun) -> None:
+    code, out, _ = cli("init", str(tmp_path / "b"), "--add-host", "beta:mlx", "--no-git")
     assert code == 0
     for step in (
         "on alpha: sprintboard a2a keygen beta",
@@ -109,14 +94,14 @@ def test_init_prints_each_hosts_next_steps(
         assert step in out, step
 
 
-def test_doctor_names_what_to_run_and_exits_1(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cli(capsys, "doctor", "-w", str(ws))
+def test_doctor_names_what_to_run_and_exits_1(ws: Path, cli: CliRun) -> None:
+    code, out, _ = cli("doctor", "-w", str(ws))
     assert code == 1
     assert "fail  keys alpha/beta" in out and "run: sprintboard a2a keygen beta" in out
     assert "warn  host beta: never seen" in out
     assert "ok    journal: " in out
-    cli(capsys, "a2a", "keygen", "beta", "-w", str(ws))
-    code, out, _ = cli(capsys, "doctor", "--json", "-w", str(ws))
+    cli("a2a", "keygen", "beta", "-w", str(ws))
+    code, out, _ = cli("doctor", "--json", "-w", str(ws))
     doc = orjson.loads(out)
     assert code == 0 and doc["ok"] is True
     levels = {c["name"]: c["level"] for c in doc["checks"]}
