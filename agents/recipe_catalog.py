@@ -128,8 +128,9 @@ def list_recipes(root: Path | None) -> list[RecipeDoc]:
         ConfigError: a workspace recipe file does not load (file and key named).
     """
     docs: list[RecipeDoc] = []
-    own = {p.stem for p in workspace_recipes(root)}
-    for path in workspace_recipes(root):
+    own_paths = workspace_recipes(root)
+    own = {p.stem for p in own_paths}
+    for path in own_paths:
         docs.append(
             describe_recipe(load_recipe(path), ref=path.stem, source="workspace", path=str(path))
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from sprintboard.board.models import Lease, Question, Task
+from sprintboard.board.models import Lease, Note, Question, Task
 from sprintboard.board.state import BoardState
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "QuestionDoc",
     "StepDoc",
     "TaskDocument",
+    "note_doc",
     "question_doc",
     "render_task_page",
     "task_document",
@@ -156,6 +157,11 @@ def _artifacts(task: Task) -> list[ArtifactDoc]:
     return [ArtifactDoc(path=a.path, sha256=a.sha256, size=a.size) for a in task.artifacts]
 
 
+def note_doc(note: Note) -> NoteDoc:
+    """A note as the document shows it."""
+    return NoteDoc(text=note.text, actor=note.actor, ts=note.ts)
+
+
 def question_doc(q: Question) -> QuestionDoc:
     """A question as the document shows it."""
     return QuestionDoc(
@@ -236,9 +242,7 @@ def task_document(state: BoardState, task_id: str) -> TaskDocument:
         attempt=task.attempt,
         artifacts=_artifacts(task),
         metrics=dict(task.metrics),
-        notes=[
-            NoteDoc(text=n.text, actor=n.actor, ts=n.ts) for n in state.notes if n.task == task.id
-        ],
+        notes=[note_doc(n) for n in state.notes if n.task == task.id],
         questions=questions,
         decisions=[
             DecisionDoc(text=d.text, actor=d.actor, ts=d.ts)

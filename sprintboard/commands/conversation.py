@@ -60,8 +60,9 @@ def note(
 
     got = open_client(workspace, host, timeout=timeout).note(task_id, text, agent, fence)
     if json:
-        note = NoteDoc(text=got.text, actor=got.actor, ts=got.ts)
-        print_json(NoteWritten(task=task_id, note_id=got.id, note=note))
+        from sprintboard.board.document import note_doc
+
+        print_json(NoteWritten(task=task_id, note_id=got.id, note=note_doc(got)))
     else:
         typer.echo(f"{task_id}: noted")
 
