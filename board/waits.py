@@ -97,7 +97,7 @@ class _Waits:
         self._alive = alive
         self._here = here
         owner = policy.owner or here or "OWNER"
-        self._auditor = _agents_run(owner).replace(" there", "") + f" on {owner}"
+        self._auditor = f"run `sprintboard agents run --host {owner}` on {owner}"
         self._able: dict[tuple[str, tuple[str, ...]], list[tuple[str, str | None]]] = {}
 
     def _live(self, host: str | None) -> bool:
@@ -133,7 +133,7 @@ class _Waits:
             return Wait(tid, "auditor", "the Auditor", self._auditor)
         lease = task.lease
         if lease is not None:
-            if lease.host in self._alive or lease.host == self._here:
+            if self._live(lease.host):
                 return None
             return Wait(tid, "host", f"host {lease.host}",
                         f"{lease.agent}@{lease.host} holds it; {_agents_run(lease.host)}")  # fmt: skip
